@@ -1,0 +1,297 @@
+"""A Bedrock Knowledge Base on Amazon S3 Vectors, loaded with a corpus and ingested on deploy."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from aws_cdk import Aws, DefaultStackSynthesizer, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import aws_bedrock as bedrock
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_s3vectors as s3vectors
+from aws_cdk import custom_resources as cr
+from constructs import Construct, IConstruct
+
+from llm_observability.constructs._common import PACKAGE_DIR, encrypted_log_group, model_arns
+from llm_observability.nag import acknowledge
+
+DEFAULT_CORPUS_DIR = PACKAGE_DIR / "corpus"
+DOCS_PREFIX = "docs/"
+# Bedrock writes these keys with every vector; they exceed the filterable-metadata size
+# limit of S3 Vectors, so they must be declared non-filterable on the index.
+_BEDROCK_METADATA_KEYS = ["AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"]
+
+
+def corpus_fingerprint(corpus_dir: Path) -> str:
+    """SHA-256 over the corpus files' names and bytes: a new value re-runs ingestion on deploy."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in corpus_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(corpus_dir).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _bootstrap_qualifier(scope: Construct) -> str:
+    return scope.node.try_get_context("@aws-cdk/core:bootstrapQualifier") or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+
+
+def _bucket_deployment_handler(scope: Construct) -> IConstruct:
+    """The stack-level singleton function CDK creates for BucketDeployment."""
+    stack = Stack.of(scope)
+    for child in stack.node.children:
+        if child.node.id.startswith("Custom::CDKBucketDeployment"):
+            return child
+    raise LookupError("BucketDeployment created no handler function in this stack.")
+
+
+class SampleKnowledgeBase(Construct):
+    """A Bedrock Knowledge Base whose vectors live in Amazon S3 Vectors (no idle cost).
+
+    Creates a TLS-only corpus bucket with server access logs, uploads ``corpus_dir`` under
+    ``docs/``, an S3 vector bucket and index sized for the embedding model, the knowledge base
+    with an S3 data source, and starts an ingestion job on every deploy that changes the corpus.
+
+    :param embedding_model_id: Bedrock embedding model (Titan Text Embeddings V2 recommended).
+    :param dimensions: embedding size, must match the model's output (256, 512 or 1024).
+    :param log_key: KMS key for the log groups of the helper functions.
+    :param log_retention_days: retention of those log groups and of the access logs, in days.
+    :param corpus_dir: folder of documents to load. Default: the sample corpus shipped with the package.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        embedding_model_id: str,
+        dimensions: int,
+        log_key: kms.IKey,
+        log_retention_days: int,
+        corpus_dir: Path = DEFAULT_CORPUS_DIR,
+    ) -> None:
+        super().__init__(scope, id)
+        if not corpus_dir.is_dir() or not any(p.is_file() for p in corpus_dir.rglob("*")):
+            raise ValueError(f"SampleKnowledgeBase 'corpus_dir' {corpus_dir} has no files: allowed is a folder of documents.")
+
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(max(log_retention_days, 90)))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            access_logs,
+            "AwsSolutions-S1",
+            "This bucket is the server-access-log destination of the corpus bucket; logging it into itself would loop.",
+        )
+        self.corpus_bucket = s3.Bucket(
+            self,
+            "Corpus",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="corpus/",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        # --- upload the corpus (the deployment deletes its objects on stack delete) ---------
+        upload_logs = encrypted_log_group(
+            self, "UploadLogs", key=log_key, retention_days=log_retention_days, removal_policy=RemovalPolicy.DESTROY
+        )
+        upload_role = iam.Role(
+            self, "UploadRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Copies the sample corpus into the knowledge base's bucket.",
+        )  # fmt: skip
+        upload_logs.grant_write(upload_role)
+        upload = s3deploy.BucketDeployment(
+            self,
+            "Upload",
+            sources=[s3deploy.Source.asset(str(corpus_dir))],
+            destination_bucket=self.corpus_bucket,
+            destination_key_prefix=DOCS_PREFIX,
+            retain_on_delete=False,
+            prune=True,
+            role=upload_role,
+            log_group=upload_logs,
+        )
+        for finding, reason in (
+            ("AwsSolutions-IAM5[Action::s3:GetBucket*]", "BucketDeployment reads the CDK asset; CDK's grantRead uses these read-only wildcards."),
+            ("AwsSolutions-IAM5[Action::s3:GetObject*]", "BucketDeployment reads the CDK asset; CDK's grantRead uses these read-only wildcards."),
+            ("AwsSolutions-IAM5[Action::s3:List*]", "BucketDeployment lists the asset and the corpus prefix to sync them; list-only wildcard."),
+            ("AwsSolutions-IAM5[Action::s3:DeleteObject*]", "BucketDeployment prunes stale corpus files; the grant is limited to this one bucket."),
+            ("AwsSolutions-IAM5[Action::s3:Abort*]", "BucketDeployment aborts its own failed multipart uploads into this one bucket."),
+            (
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-{_bootstrap_qualifier(self)}-assets-"
+                "<AWS::AccountId>-<AWS::Region>/*]",
+                "BucketDeployment reads its source zip from the CDK asset bucket; the object key is a content hash.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.corpus_bucket.node.default_child)}.Arn>/*]",
+                "BucketDeployment syncs the corpus into this one bucket, so it writes and prunes any of its objects.",
+            ),
+        ):
+            acknowledge(upload_role, finding, reason)
+        acknowledge(
+            _bucket_deployment_handler(self),
+            "AwsSolutions-L1",
+            "The runtime of CDK's shared BucketDeployment handler is chosen by aws-cdk-lib, not by this library.",
+        )
+
+        # --- vector store --------------------------------------------------------------
+        vector_bucket = s3vectors.CfnVectorBucket(self, "VectorBucket")
+        self.vector_index = s3vectors.CfnIndex(
+            self,
+            "VectorIndex",
+            vector_bucket_arn=vector_bucket.attr_vector_bucket_arn,
+            data_type="float32",
+            dimension=dimensions,
+            distance_metric="cosine",
+            metadata_configuration=s3vectors.CfnIndex.MetadataConfigurationProperty(
+                non_filterable_metadata_keys=_BEDROCK_METADATA_KEYS
+            ),
+        )
+
+        # --- the knowledge base and its service role ----------------------------------------
+        stack = Stack.of(self)
+        kb_role = iam.Role(
+            self,
+            "ServiceRole",
+            description="Lets Amazon Bedrock embed the corpus and read/write its S3 vector index.",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{stack.region}:{stack.account}:knowledge-base/*"},
+                },
+            ),
+        )
+        embed_arns, _ = model_arns(self, embedding_model_id)
+        kb_policy = iam.Policy(
+            self,
+            "ServicePolicy",
+            roles=[kb_role],
+            statements=[
+                iam.PolicyStatement(sid="EmbedCorpus", actions=["bedrock:InvokeModel"], resources=embed_arns),
+                iam.PolicyStatement(
+                    sid="ListCorpus",
+                    actions=["s3:ListBucket"],
+                    resources=[self.corpus_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{DOCS_PREFIX}*"]}},
+                ),
+                iam.PolicyStatement(
+                    sid="ReadCorpus",
+                    actions=["s3:GetObject"],
+                    resources=[self.corpus_bucket.arn_for_objects(f"{DOCS_PREFIX}*")],
+                ),
+                iam.PolicyStatement(
+                    sid="UseVectorIndex",
+                    actions=[
+                        "s3vectors:GetIndex",
+                        "s3vectors:PutVectors",
+                        "s3vectors:GetVectors",
+                        "s3vectors:DeleteVectors",
+                        "s3vectors:QueryVectors",
+                    ],
+                    resources=[self.vector_index.attr_index_arn],
+                ),
+            ],
+        )
+        acknowledge(
+            kb_policy,
+            f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(self.corpus_bucket.node.default_child)}.Arn>/{DOCS_PREFIX}*]",
+            "Bedrock must read every document under the corpus prefix; the grant stops at that prefix of this bucket.",
+        )
+
+        self.knowledge_base = bedrock.CfnKnowledgeBase(
+            self,
+            "Resource",
+            name=Names.unique_resource_name(self, max_length=90, separator="-"),
+            description="Sample corpus of the LLM observability reference application.",
+            role_arn=kb_role.role_arn,
+            knowledge_base_configuration=bedrock.CfnKnowledgeBase.KnowledgeBaseConfigurationProperty(
+                type="VECTOR",
+                vector_knowledge_base_configuration=bedrock.CfnKnowledgeBase.VectorKnowledgeBaseConfigurationProperty(
+                    embedding_model_arn=embed_arns[0],
+                    embedding_model_configuration=bedrock.CfnKnowledgeBase.EmbeddingModelConfigurationProperty(
+                        bedrock_embedding_model_configuration=bedrock.CfnKnowledgeBase.BedrockEmbeddingModelConfigurationProperty(
+                            dimensions=dimensions, embedding_data_type="FLOAT32"
+                        )
+                    ),
+                ),
+            ),
+            storage_configuration=bedrock.CfnKnowledgeBase.StorageConfigurationProperty(
+                type="S3_VECTORS",
+                s3_vectors_configuration=bedrock.CfnKnowledgeBase.S3VectorsConfigurationProperty(
+                    index_arn=self.vector_index.attr_index_arn
+                ),
+            ),
+        )
+        self.knowledge_base.node.add_dependency(kb_policy)
+
+        data_source = bedrock.CfnDataSource(
+            self,
+            "DataSource",
+            knowledge_base_id=self.knowledge_base.attr_knowledge_base_id,
+            name="sample-corpus",
+            data_source_configuration=bedrock.CfnDataSource.DataSourceConfigurationProperty(
+                type="S3",
+                s3_configuration=bedrock.CfnDataSource.S3DataSourceConfigurationProperty(
+                    bucket_arn=self.corpus_bucket.bucket_arn, inclusion_prefixes=[DOCS_PREFIX]
+                ),
+            ),
+            vector_ingestion_configuration=bedrock.CfnDataSource.VectorIngestionConfigurationProperty(
+                chunking_configuration=bedrock.CfnDataSource.ChunkingConfigurationProperty(
+                    chunking_strategy="FIXED_SIZE",
+                    fixed_size_chunking_configuration=bedrock.CfnDataSource.FixedSizeChunkingConfigurationProperty(
+                        max_tokens=300, overlap_percentage=20
+                    ),
+                )
+            ),
+        )
+
+        # --- ingestion run on deploy (and again whenever the corpus changes) ----------------
+        ingest_logs = encrypted_log_group(
+            self, "IngestLogs", key=log_key, retention_days=log_retention_days, removal_policy=RemovalPolicy.DESTROY
+        )
+        ingest_role = iam.Role(
+            self, "IngestRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Starts an ingestion job of the sample knowledge base.",
+        )  # fmt: skip
+        ingest_logs.grant_write(ingest_role)
+        ingest_role.add_to_policy(
+            iam.PolicyStatement(actions=["bedrock:StartIngestionJob"], resources=[self.knowledge_base.attr_knowledge_base_arn])
+        )
+        start_ingestion = cr.AwsSdkCall(
+            service="bedrock-agent",
+            action="StartIngestionJob",
+            parameters={
+                "knowledgeBaseId": self.knowledge_base.attr_knowledge_base_id,
+                "dataSourceId": data_source.attr_data_source_id,
+                "clientToken": corpus_fingerprint(corpus_dir),
+                "description": "Ingest the sample corpus after deploy.",
+            },
+            physical_resource_id=cr.PhysicalResourceId.from_response("ingestionJob.ingestionJobId"),
+            output_paths=["ingestionJob.ingestionJobId"],
+        )
+        ingestion = cr.AwsCustomResource(
+            self,
+            "Ingestion",
+            on_create=start_ingestion,
+            on_update=start_ingestion,
+            role=ingest_role,
+            log_group=ingest_logs,
+            timeout=Duration.minutes(2),
+        )
+        ingestion.node.add_dependency(upload)
+
+        self.knowledge_base_id: str = self.knowledge_base.attr_knowledge_base_id
+        self.knowledge_base_arn: str = self.knowledge_base.attr_knowledge_base_arn

@@ -1,0 +1,252 @@
+"""The instrumented RAG reference application every maturity level observes."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from llm_observability.config import ObservabilityConfig
+from llm_observability.constructs._common import (
+    ASSET_EXCLUDES,
+    FUNCTIONS_DIR,
+    encrypted_log_group,
+    log_encryption_key,
+    model_arns,
+)
+from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
+from llm_observability.functions.rag_api import telemetry
+from llm_observability.nag import acknowledge
+from llm_observability.workload import Workload
+
+#: Same value as the handler's default; the API rejects longer questions before Lambda runs.
+MAX_QUESTION_CHARS = 2000
+PROMPT_TEMPLATE_VERSION = "v1"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+API_STAGE_NAME = "v1"
+
+_ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integration.latency",
+    "integrationStatus": "$context.integration.status",
+    "xrayTraceId": "$context.xrayTraceId",
+    "errorMessage": "$context.error.message",
+}
+
+ASK_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="AskRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["question"],
+    additional_properties=False,
+    properties={
+        "question": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=MAX_QUESTION_CHARS),
+        "max_tokens": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=2048),
+        "temperature": apigw.JsonSchema(type=apigw.JsonSchemaType.NUMBER, minimum=0, maximum=1),
+        "top_p": apigw.JsonSchema(type=apigw.JsonSchemaType.NUMBER, minimum=0, maximum=1),
+        "top_k": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=20),
+        "stop_sequences": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.ARRAY,
+            max_items=4,
+            items=apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=50),
+        ),
+    },
+)
+FEEDBACK_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="FeedbackRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["request_id", "score"],
+    additional_properties=False,
+    properties={
+        "request_id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern="^[A-Za-z0-9-]{1,128}$"),
+        "score": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=5),
+        "comment": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=1000),
+    },
+)
+
+
+class RagReferenceApp(Construct):
+    """API Gateway -> Lambda -> Bedrock Knowledge Base retrieval -> Bedrock Converse, instrumented.
+
+    ``POST /ask`` answers a question from the knowledge base; ``POST /feedback`` records a
+    human score for an earlier answer. Both use IAM (SigV4) authorization.  The result is
+    exposed as :attr:`workload` for the observability levels.
+
+    :param config: validated settings. Default: ``ObservabilityConfig()`` (all defaults).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, config: ObservabilityConfig | None = None) -> None:
+        super().__init__(scope, id)
+        config = config or ObservabilityConfig()
+        self.log_key = log_encryption_key(self, "LogKey", description=f"Encrypts the {config.workload_name} log groups.")
+
+        # --- retrieval source -----------------------------------------------------------
+        stack = Stack.of(self)
+        self.knowledge_base: SampleKnowledgeBase | None = None
+        if config.brings_own_knowledge_base:
+            knowledge_base_id = config.knowledge_base_id
+            knowledge_base_arn = stack.format_arn(service="bedrock", resource="knowledge-base", resource_name=knowledge_base_id)
+        else:
+            self.knowledge_base = SampleKnowledgeBase(
+                self,
+                "KnowledgeBase",
+                embedding_model_id=config.embedding_model_id,
+                dimensions=config.embedding_dimensions,
+                log_key=self.log_key,
+                log_retention_days=config.log_retention_days,
+            )
+            knowledge_base_id = self.knowledge_base.knowledge_base_id
+            knowledge_base_arn = self.knowledge_base.knowledge_base_arn
+
+        # --- the function ---------------------------------------------------------------------
+        self.function_log_group = encrypted_log_group(
+            self, "FunctionLogs", key=self.log_key, retention_days=config.log_retention_days,
+            removal_policy=RemovalPolicy.DESTROY,
+        )  # fmt: skip
+        role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs the {config.workload_name} RAG API: retrieve from one knowledge base, invoke one model.",
+        )
+        self.function_log_group.grant_write(role)
+        invoke_arns, any_region = model_arns(self, config.model_id)
+        role.add_to_policy(iam.PolicyStatement(sid="Retrieve", actions=["bedrock:Retrieve"], resources=[knowledge_base_arn]))
+        role.add_to_policy(iam.PolicyStatement(sid="InvokeModel", actions=["bedrock:InvokeModel"], resources=invoke_arns))
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            ssm.StringParameter.value_for_string_parameter(
+                self, f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{config.powertools_layer_version}"
+            ),
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"{config.workload_name}: RAG question answering on Amazon Bedrock",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / "rag_api"), exclude=ASSET_EXCLUDES),
+            layers=[powertools],
+            role=role,
+            log_group=self.function_log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            memory_size=config.lambda_memory_mb,
+            # API Gateway gives up after 29 s; the function's own Bedrock timeouts end earlier.
+            timeout=Duration.seconds(29),
+            environment={
+                "POWERTOOLS_SERVICE_NAME": config.workload_name,
+                "POWERTOOLS_METRICS_NAMESPACE": config.metric_namespace,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                telemetry.ENV_MODEL_ID: config.model_id,
+                telemetry.ENV_KNOWLEDGE_BASE_ID: knowledge_base_id,
+                telemetry.ENV_RETRIEVAL_TOP_K: str(config.retrieval_top_k),
+                telemetry.ENV_PROMPT_LOGGING: config.prompt_logging,
+                telemetry.ENV_PRICE_TABLE: config.price_table_json(),
+                telemetry.ENV_PROMPT_TEMPLATE_VERSION: PROMPT_TEMPLATE_VERSION,
+                telemetry.ENV_MAX_QUESTION_CHARS: str(MAX_QUESTION_CHARS),
+            },
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.",
+        )
+        if any_region:
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{invoke_arns[1].rsplit('/', 1)[-1]}]",
+                "A cross-region inference profile may route to its foundation model in any of its destination "
+                "regions, which AWS may extend; the grant names exactly one model.",
+            )
+
+        # --- the API -------------------------------------------------------------------------
+        self.access_log_group = encrypted_log_group(
+            self, "AccessLogs", key=self.log_key, retention_days=config.log_retention_days,
+            removal_policy=RemovalPolicy.DESTROY,
+        )  # fmt: skip
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{config.workload_name}-rag-api",
+            description=f"{config.workload_name}: POST /ask and POST /feedback (IAM auth).",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=config.create_api_gateway_cloudwatch_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+            deploy_options=apigw.StageOptions(
+                stage_name=API_STAGE_NAME,
+                tracing_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FORMAT)),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # request bodies may hold personal data
+                throttling_rate_limit=config.api_throttle_rate_limit,
+                throttling_burst_limit=config.api_throttle_burst_limit,
+            ),
+        )
+        for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
+            self.api.add_gateway_response(
+                f"Json{response_type.response_type}",
+                type=response_type,
+                templates={
+                    "application/json": '{"error": $context.error.messageString, "request_id": "$context.requestId"}'
+                },
+            )
+        validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        integration = apigw.LambdaIntegration(self.function, proxy=True)
+        for path, schema in (("ask", ASK_SCHEMA), ("feedback", FEEDBACK_SCHEMA)):
+            model = self.api.add_model(f"{path.capitalize()}Model", content_type="application/json", schema=schema)
+            method = self.api.root.add_resource(path).add_method(
+                "POST", integration, request_validator=validator, request_models={"application/json": model}
+            )
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                "The API uses IAM (SigV4) authorization instead of a Cognito user pool; callers are AWS principals.",
+            )
+        acknowledge(
+            self.api.deployment_stage,
+            "AwsSolutions-APIG3",
+            "AWS WAF is not attached by default (fixed monthly cost); IAM auth and stage throttling bound abuse.",
+        )
+        if config.create_api_gateway_cloudwatch_role:
+            acknowledge(
+                self.api.node.find_child("CloudWatchRole"),
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+                "This AWS-managed policy is the documented role API Gateway needs to write execution logs account-wide.",
+            )
+
+        self.workload = Workload(
+            name=config.workload_name,
+            model_ids=(config.model_id,),
+            functions=(self.function,),
+            rest_api=self.api,
+            api_stage_name=API_STAGE_NAME,
+            log_groups=(self.function_log_group,),
+            metric_namespace=config.metric_namespace,
+            knowledge_base_id=knowledge_base_id,
+        )
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the RAG API (POST ask, POST feedback).")
+        CfnOutput(self, "KnowledgeBaseId", value=knowledge_base_id, description="Knowledge base the API retrieves from.")
+        CfnOutput(self, "FunctionName", value=self.function.function_name, description="The RAG Lambda function.")

@@ -1,0 +1,120 @@
+"""HTTP error model: exception classification and JSON responses.
+
+Client-facing messages are fixed sentences; exception text from AWS or Python
+never reaches a response body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+import telemetry
+
+RETRY_AFTER_THROTTLED_SECONDS = "2"
+RETRY_AFTER_UNAVAILABLE_SECONDS = "5"
+
+MESSAGE_THROTTLED = "The model service is busy; retry after the delay given in the Retry-After header."
+MESSAGE_TIMEOUT = "The model service did not respond in time; try again."
+MESSAGE_UNAVAILABLE = "The model service is temporarily unavailable; retry after the delay given in Retry-After."
+MESSAGE_MODEL_ERROR = "The model service returned an error; try again later."
+MESSAGE_MISCONFIGURED = "The service is not configured correctly; the operators have been alerted."
+MESSAGE_INTERNAL = "An internal error occurred; the operators have been alerted."
+
+_THROTTLING_CODES = frozenset({"ThrottlingException", "ServiceQuotaExceededException", "TooManyRequestsException"})
+_TIMEOUT_CODES = frozenset({"ModelTimeoutException"})
+_UNAVAILABLE_CODES = frozenset({"ServiceUnavailableException", "ModelNotReadyException"})
+_ACCESS_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "ResourceNotFoundException",
+        "UnrecognizedClientException",
+        "ExpiredTokenException",
+        "InvalidSignatureException",
+    }
+)
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+class ApiError(Exception):
+    """A failure with its HTTP status, ErrorClass dimension value and client-safe message."""
+
+    def __init__(self, status: int, error_class: str, message: str, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_class = error_class
+        self.message = message
+        self.retry_after = retry_after
+
+
+class RequestValidationError(ApiError):
+    """The client sent a request we cannot accept (400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, telemetry.ERROR_VALIDATION, message)
+
+
+def classify_exception(exc: BaseException) -> ApiError:
+    """Map an exception raised while serving a request to the error returned to the client."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _THROTTLING_CODES:
+            return ApiError(429, telemetry.ERROR_THROTTLING, MESSAGE_THROTTLED, RETRY_AFTER_THROTTLED_SECONDS)
+        if code in _TIMEOUT_CODES:
+            return ApiError(504, telemetry.ERROR_TIMEOUT, MESSAGE_TIMEOUT)
+        if code in _UNAVAILABLE_CODES:
+            return ApiError(503, telemetry.ERROR_UNAVAILABLE, MESSAGE_UNAVAILABLE, RETRY_AFTER_UNAVAILABLE_SECONDS)
+        if code in _ACCESS_CODES:
+            return ApiError(500, telemetry.ERROR_ACCESS_DENIED, MESSAGE_MISCONFIGURED)
+        return ApiError(502, telemetry.ERROR_MODEL, MESSAGE_MODEL_ERROR)
+    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
+        return ApiError(504, telemetry.ERROR_TIMEOUT, MESSAGE_TIMEOUT)
+    if isinstance(exc, EndpointConnectionError):
+        return ApiError(503, telemetry.ERROR_UNAVAILABLE, MESSAGE_UNAVAILABLE, RETRY_AFTER_UNAVAILABLE_SECONDS)
+    if isinstance(exc, NoCredentialsError):
+        return ApiError(500, telemetry.ERROR_ACCESS_DENIED, MESSAGE_MISCONFIGURED)
+    return ApiError(500, telemetry.ERROR_INTERNAL, MESSAGE_INTERNAL)
+
+
+def aws_error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError, for server-side logs."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code")
+    return None
+
+
+def json_response(
+    status: int,
+    body: Mapping[str, Any],
+    request_id: str,
+    extra_headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway proxy response with a JSON body and the X-Request-Id header."""
+    headers = {**_JSON_HEADERS, "X-Request-Id": request_id}
+    if extra_headers:
+        headers.update(extra_headers)
+    return {
+        "statusCode": status,
+        "headers": headers,
+        "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+    }
+
+
+def error_response(error: ApiError, request_id: str, extra_headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The JSON error response for ``error``."""
+    headers = dict(extra_headers or {})
+    if error.retry_after is not None:
+        headers["Retry-After"] = error.retry_after
+    return json_response(error.status, {"error": error.message, "request_id": request_id}, request_id, headers)

@@ -1,0 +1,6 @@
+"""The maturity-level stacks and the bundled app builder."""
+
+from llm_observability.stacks.app import build_app, stack_name
+from llm_observability.stacks.foundation import FoundationStack
+
+__all__ = ["FoundationStack", "build_app", "stack_name"]

@@ -1,0 +1,109 @@
+"""The contract between "what is observed" and the maturity levels."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+
+from llm_observability.errors import ConfigError
+from llm_observability.functions.rag_api import telemetry
+
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """An immutable description of an LLM application on Amazon Bedrock.
+
+    Level 1 produces one (from the reference app, or from your own resources with
+    :meth:`from_function` / :meth:`from_rest_api`); Levels 2 and 3 only ever read
+    a Workload, which is what lets them observe applications they did not build.
+
+    :param name: short name, used in resource names and as the ``service`` metric dimension.
+    :param model_ids: Bedrock model / inference-profile ids the application calls (at least one).
+    :param functions: Lambda functions of the application. Default: none.
+    :param rest_api: the application's API Gateway REST API. Default: none.
+    :param api_stage_name: stage of ``rest_api`` that serves traffic. Default: the API's deployment stage.
+    :param log_groups: log groups holding the application's structured logs. Default: none.
+    :param metric_namespace: namespace of the application's own EMF metrics. Default: ``LLMObservability``.
+    :param alert_topic: SNS topic alarms notify. Default: none (Level 1 creates one).
+    :param knowledge_base_id: Bedrock knowledge base the application retrieves from. Default: none.
+    """
+
+    name: str
+    model_ids: tuple[str, ...]
+    functions: tuple[lambda_.IFunction, ...] = ()
+    rest_api: apigw.RestApi | None = None
+    api_stage_name: str | None = None
+    log_groups: tuple[logs.ILogGroup, ...] = ()
+    metric_namespace: str = telemetry.DEFAULT_NAMESPACE
+    alert_topic: sns.ITopic | None = None
+    knowledge_base_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME_RE.match(self.name or ""):
+            raise ConfigError(
+                f"Workload 'name' is {self.name!r}: allowed is 1-63 letters, digits or hyphens, starting with a letter."
+            )
+        if isinstance(self.model_ids, str) or not self.model_ids or not all(self.model_ids):
+            raise ConfigError("Workload 'model_ids' is empty: allowed is a tuple of one or more Bedrock model ids.")
+        for attr in ("model_ids", "functions", "log_groups"):
+            object.__setattr__(self, attr, tuple(getattr(self, attr)))
+        if self.api_stage_name is None and self.rest_api is not None:
+            object.__setattr__(self, "api_stage_name", self.rest_api.deployment_stage.stage_name)
+
+    # ------------------------------------------------------------------ factories
+    @classmethod
+    def from_function(
+        cls,
+        function: lambda_.IFunction,
+        *,
+        name: str,
+        model_ids: tuple[str, ...],
+        log_group: logs.ILogGroup | None = None,
+        metric_namespace: str = telemetry.DEFAULT_NAMESPACE,
+        rest_api: apigw.RestApi | None = None,
+    ) -> Workload:
+        """Describe an application made of one Lambda function of yours.
+
+        :param log_group: the function's log group. Default: none (log-based features are skipped).
+        :param rest_api: the REST API in front of the function. Default: none.
+        """
+        return cls(
+            name=name,
+            model_ids=model_ids,
+            functions=(function,),
+            rest_api=rest_api,
+            log_groups=(log_group,) if log_group is not None else (),
+            metric_namespace=metric_namespace,
+        )
+
+    @classmethod
+    def from_rest_api(
+        cls,
+        rest_api: apigw.RestApi,
+        *,
+        name: str,
+        model_ids: tuple[str, ...],
+        functions: tuple[lambda_.IFunction, ...] = (),
+        log_groups: tuple[logs.ILogGroup, ...] = (),
+        metric_namespace: str = telemetry.DEFAULT_NAMESPACE,
+    ) -> Workload:
+        """Describe an application served by a REST API of yours (and, optionally, its functions)."""
+        return cls(
+            name=name,
+            model_ids=model_ids,
+            functions=functions,
+            rest_api=rest_api,
+            log_groups=log_groups,
+            metric_namespace=metric_namespace,
+        )
+
+    def with_alert_topic(self, topic: sns.ITopic) -> Workload:
+        """A copy of this Workload whose alarms notify ``topic``."""
+        return replace(self, alert_topic=topic)
