@@ -190,7 +190,7 @@ class RagReferenceApp(Construct):
             description=f"{config.workload_name}: POST /ask and POST /feedback (IAM auth).",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=config.create_api_gateway_cloudwatch_role,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if config.create_api_gateway_cloudwatch_role else None,
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(
                 stage_name=API_STAGE_NAME,

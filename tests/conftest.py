@@ -1,0 +1,88 @@
+"""Shared fixtures: each CDK app is synthesized once per test session (jsii start-up costs seconds)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+ROOT = Path(__file__).resolve().parent.parent
+CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass
+class SynthResult:
+    """A synthesized app: its stacks' templates by stack name, and its output folder."""
+
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+    stacks: dict[str, Any]
+
+    def template(self, level: int = 1) -> dict[str, Any]:
+        (name,) = [n for n in self.templates if f"-l{level}-" in n]
+        return self.templates[name]
+
+    def resources(self, cfn_type: str, level: int = 1) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template(level)["Resources"].items() if v["Type"] == cfn_type}
+
+
+def synth_bundled_app(outdir: Path, **context: Any) -> SynthResult:
+    """Build the bundled app with cdk.json's context plus ``context`` and synthesize it (nag included)."""
+    from aws_cdk import App, Stack
+
+    from llm_observability.stacks import build_app
+
+    app = App(context={**CDK_CONTEXT, **context}, outdir=str(outdir))
+    build_app(app)
+    app.synth()  # raises if cdk-nag has an unacknowledged finding
+    stacks = {c.stack_name: c for c in app.node.children if isinstance(c, Stack)}
+    templates = {
+        name: json.loads((outdir / f"{stack.artifact_id}.template.json").read_text()) for name, stack in stacks.items()
+    }
+    return SynthResult(outdir=outdir, templates=templates, stacks=stacks)
+
+
+@pytest.fixture(scope="session")
+def level1(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """The bundled app at level 1 with cdk.json defaults."""
+    return synth_bundled_app(tmp_path_factory.mktemp("level1"))
+
+
+@pytest.fixture(scope="session")
+def level1_own_kb(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """Level 1 with a brought-in knowledge base and a cross-region inference profile."""
+    return synth_bundled_app(
+        tmp_path_factory.mktemp("level1-own-kb"),
+        knowledge_base_id="KBID123456",
+        model_id="us.amazon.nova-pro-v1:0",
+        create_api_gateway_cloudwatch_role=False,
+        alarm_email="oncall@example.com",
+    )
+
+
+def scrub(template: dict[str, Any]) -> dict[str, Any]:
+    """A template with asset hashes replaced, so snapshots change only when the infrastructure does."""
+    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+
+
+@pytest.fixture
+def find() -> Callable[..., list[tuple[str, dict[str, Any]]]]:
+    """``find(template, type, **props)``: resources of a type whose properties contain ``props``."""
+
+    def _find(template: dict[str, Any], cfn_type: str, **props: Any) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (k, v)
+            for k, v in template["Resources"].items()
+            if v["Type"] == cfn_type and all(v.get("Properties", {}).get(p) == x for p, x in props.items())
+        ]
+
+    return _find

@@ -1,0 +1,359 @@
+"""Fixtures for the RAG Lambda tests.
+
+The function folder is put on ``sys.path`` and its modules are imported as
+top-level modules, exactly as Lambda does.  Bedrock calls go to real boto3
+clients wrapped in ``botocore.stub.Stubber`` (no network); EMF and log lines
+are read back from captured stdout; X-Ray subsegments are recorded by a fake
+tracing provider installed on ``handler.tracer``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "rag_api"
+if str(FUNCTION_DIR) not in sys.path:
+    sys.path.insert(0, str(FUNCTION_DIR))
+
+MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+KNOWLEDGE_BASE_ID = "KB12345678"
+SERVICE = "rag-api-test"
+NAMESPACE = "RagApiTest"
+PRICE = {"input_per_1k": 0.25, "output_per_1k": 1.25}
+
+# Read at import of ``handler`` or by boto3; kept for the whole test module.
+PROCESS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": SERVICE,
+    "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+PROCESS_ENV_UNSET = ("POWERTOOLS_DEV", "POWERTOOLS_METRICS_DISABLED", "AWS_PROFILE", "AWS_ENDPOINT_URL")
+
+FUNCTION_ENV_NAMES = (
+    "MODEL_ID",
+    "KNOWLEDGE_BASE_ID",
+    "RETRIEVAL_TOP_K",
+    "PROMPT_LOGGING",
+    "PRICE_TABLE",
+    "PROMPT_TEMPLATE_VERSION",
+    "RETRIEVAL_CACHE_TTL_SECONDS",
+    "RETRIEVAL_CACHE_MAX_ENTRIES",
+    "MAX_QUESTION_CHARS",
+    "INSTRUMENTATION",
+)
+
+
+@dataclass(frozen=True)
+class EmfMetric:
+    """One metric of one EMF blob."""
+
+    name: str
+    unit: str
+    dimensions: tuple[str, ...]
+    dimension_values: dict[str, str]
+    values: list[float]
+    namespace: str
+
+
+@dataclass
+class Output:
+    """Stdout of one or more invocations, split into EMF blobs and log records."""
+
+    lines: list[dict[str, Any]]
+    raw: str
+
+    @property
+    def emf(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines if "_aws" in line]
+
+    @property
+    def logs(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines if "level" in line and "_aws" not in line]
+
+    def log(self, message: str) -> dict[str, Any]:
+        """The single log record with ``message``."""
+        matches = [record for record in self.logs if record.get("message") == message]
+        assert len(matches) == 1, f"expected one {message!r} log record, got {len(matches)}: {self.logs}"
+        return matches[0]
+
+    @property
+    def metrics(self) -> list[EmfMetric]:
+        found = []
+        for blob in self.emf:
+            for directive in blob["_aws"]["CloudWatchMetrics"]:
+                assert len(directive["Dimensions"]) == 1
+                dimensions = tuple(directive["Dimensions"][0])
+                for definition in directive["Metrics"]:
+                    value = blob[definition["Name"]]
+                    found.append(
+                        EmfMetric(
+                            name=definition["Name"],
+                            unit=definition["Unit"],
+                            dimensions=dimensions,
+                            dimension_values={name: blob[name] for name in dimensions},
+                            values=value if isinstance(value, list) else [value],
+                            namespace=directive["Namespace"],
+                        )
+                    )
+        return found
+
+    def metric(self, name: str) -> list[EmfMetric]:
+        return [metric for metric in self.metrics if metric.name == name]
+
+    def only(self, name: str) -> EmfMetric:
+        """The single occurrence of metric ``name``."""
+        matches = self.metric(name)
+        assert len(matches) == 1, f"expected one {name}, got {matches}"
+        return matches[0]
+
+
+class FakeSegment:
+    """Records what the handler puts on a subsegment."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.annotations: dict[str, Any] = {}
+        self.metadata: dict[str, Any] = {}
+        self.exception: BaseException | None = None
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        self.annotations[key] = value
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        self.metadata[key] = value
+
+    def add_exception(self, exception: BaseException, stack: Any = None, remote: bool = False) -> None:
+        self.exception = exception
+
+
+class FakeTracingProvider:
+    """A Powertools tracing provider that records subsegments instead of sending them to X-Ray."""
+
+    def __init__(self) -> None:
+        self.segments: list[FakeSegment] = []
+
+    @contextlib.contextmanager
+    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Iterator[FakeSegment]:
+        segment = FakeSegment(name or "")
+        self.segments.append(segment)
+        try:
+            yield segment
+        except BaseException as exc:
+            segment.exception = exc
+            raise
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        self.segments[-1].put_annotation(key, value)
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        self.segments[-1].put_metadata(key, value, namespace)
+
+    def patch(self, modules: Any) -> None:
+        """Nothing to patch."""
+
+    def patch_all(self) -> None:
+        """Nothing to patch."""
+
+    @property
+    def names(self) -> list[str]:
+        return [segment.name for segment in self.segments]
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "rag-api"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:rag-api"
+    aws_request_id: str = "lambda-request-id-0001"
+
+
+def api_event(
+    path: str = "/ask",
+    body: Any = None,
+    *,
+    method: str = "POST",
+    raw_body: str | None = None,
+    base64_encoded: bool = False,
+    request_id: str | None = "api-request-id-0001",
+) -> dict[str, Any]:
+    """An API Gateway REST (Lambda proxy) event."""
+    text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+    if base64_encoded and text is not None:
+        text = base64.b64encode(text.encode()).decode()
+    event: dict[str, Any] = {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "body": text,
+        "isBase64Encoded": base64_encoded,
+        "requestContext": {"resourcePath": path, "httpMethod": method, "stage": "prod"},
+    }
+    if request_id is not None:
+        event["requestContext"]["requestId"] = request_id
+    return event
+
+
+def retrieve_response(*passages: tuple[str, str, float]) -> dict[str, Any]:
+    """A Knowledge Base Retrieve response with (text, uri, score) passages."""
+    return {
+        "retrievalResults": [
+            {
+                "content": {"text": text, "type": "TEXT"},
+                "location": {"type": "S3", "s3Location": {"uri": uri}},
+                "score": score,
+            }
+            for text, uri, score in passages
+        ]
+    }
+
+
+def converse_response(text: str, input_tokens: int = 1200, output_tokens: int = 80, latency_ms: int = 840) -> dict:
+    """A Bedrock Converse response."""
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens},
+        "metrics": {"latencyMs": latency_ms},
+    }
+
+
+DEFAULT_PASSAGES = (
+    ("Refunds are issued within 30 days of purchase when the item is unused. " * 5, "s3://docs/refunds.md", 0.82),
+    ("Shipping is free for orders above 50 EUR.", "s3://docs/shipping.md", 0.41),
+)
+
+
+@dataclass
+class Api:
+    """Invokes the handler and exposes stubs, captured output and recorded subsegments."""
+
+    handler: Any
+    pipeline: Any
+    agent: Stubber
+    runtime: Stubber
+    agent_client: Any
+    runtime_client: Any
+    tracing: FakeTracingProvider
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+    context: LambdaContext = field(default_factory=LambdaContext)
+
+    def env(self, **values: str | None) -> None:
+        """Change function environment variables (None unsets) as for a new container."""
+        for name, value in values.items():
+            if value is None:
+                self.monkeypatch.delenv(name, raising=False)
+            else:
+                self.monkeypatch.setenv(name, value)
+        self.reset()
+
+    def reset(self) -> None:
+        """Simulate a new container: fresh settings, cache and metrics, stubbed clients."""
+        self.handler.reset_state()
+        self.pipeline.set_clients(agent_runtime=self.agent_client, bedrock_runtime=self.runtime_client)
+
+    def invoke(self, event: Any) -> dict[str, Any]:
+        return self.handler.lambda_handler(event, self.context)
+
+    def ask(self, body: Any = None, **event: Any) -> dict[str, Any]:
+        return self.invoke(api_event("/ask", body, **event))
+
+    def feedback(self, body: Any = None, **event: Any) -> dict[str, Any]:
+        return self.invoke(api_event("/feedback", body, **event))
+
+    def stub_retrieve(
+        self,
+        response: dict[str, Any] | None = None,
+        question: str | None = None,
+        top_k: int = 4,
+    ) -> None:
+        expected = None
+        if question is not None:
+            expected = {
+                "knowledgeBaseId": KNOWLEDGE_BASE_ID,
+                "retrievalQuery": {"text": question},
+                "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": top_k}},
+            }
+        self.agent.add_response("retrieve", response or retrieve_response(*DEFAULT_PASSAGES), expected)
+
+    def stub_converse(self, response: dict[str, Any] | None = None, expected: dict[str, Any] | None = None) -> None:
+        self.runtime.add_response("converse", response or converse_response("Refunds take 30 days [1]."), expected)
+
+    def output(self) -> Output:
+        raw = self.capsys.readouterr().out
+        lines = [json.loads(line) for line in raw.splitlines() if line.startswith("{")]
+        return Output(lines, raw)
+
+
+@pytest.fixture(scope="module")
+def process_env() -> Iterator[None]:
+    """AWS dummy credentials/region and Powertools settings for this test module only."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in PROCESS_ENV.items():
+            patch.setenv(name, value)
+        for name in PROCESS_ENV_UNSET:
+            patch.delenv(name, raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def bedrock_clients(process_env: None) -> tuple[Any, Any]:
+    """Real boto3 clients (region us-east-1, dummy credentials), built once per module."""
+    import pipeline
+
+    return (
+        boto3.client("bedrock-agent-runtime", region_name="us-east-1", config=pipeline.CLIENT_CONFIG),
+        boto3.client("bedrock-runtime", region_name="us-east-1", config=pipeline.CLIENT_CONFIG),
+    )
+
+
+@pytest.fixture
+def api(
+    process_env: None,
+    bedrock_clients: tuple[Any, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Iterator[Api]:
+    """A freshly reset handler with stubbed Bedrock clients and a fake X-Ray provider."""
+    import handler
+    import pipeline
+
+    for name in FUNCTION_ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MODEL_ID", MODEL_ID)
+    monkeypatch.setenv("KNOWLEDGE_BASE_ID", KNOWLEDGE_BASE_ID)
+    monkeypatch.setenv("PRICE_TABLE", json.dumps({MODEL_ID: PRICE}))
+
+    handler.logger.registered_handler.setStream(sys.stdout)  # capsys replaced stdout
+    tracing = FakeTracingProvider()
+    monkeypatch.setattr(handler.tracer, "provider", tracing)
+
+    agent_client, runtime_client = bedrock_clients
+    with Stubber(agent_client) as agent, Stubber(runtime_client) as runtime:
+        harness = Api(handler, pipeline, agent, runtime, agent_client, runtime_client, tracing, monkeypatch, capsys)
+        harness.reset()
+        yield harness
+        agent.assert_no_pending_responses()
+        runtime.assert_no_pending_responses()
+    handler.reset_state()

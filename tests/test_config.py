@@ -1,0 +1,129 @@
+"""ObservabilityConfig: defaults, coercion of -c strings, and one clear sentence per bad value."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from llm_observability.config import ObservabilityConfig, base_model_id
+from llm_observability.errors import ConfigError
+from tests.conftest import CDK_CONTEXT, ROOT
+
+
+def test_cdk_json_context_holds_every_setting_with_its_default() -> None:
+    defaults = ObservabilityConfig()
+    for key in ObservabilityConfig.keys():
+        assert key in CDK_CONTEXT, key
+        value = getattr(defaults, key)
+        if key == "model_prices":
+            assert CDK_CONTEXT[key] == {}
+        else:
+            assert CDK_CONTEXT[key] == (dict(value) if key == "tags" else value), key
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for key in ObservabilityConfig.keys():
+        assert f"`{key}`" in readme, key
+
+
+def test_strings_from_the_command_line_are_converted() -> None:
+    config = ObservabilityConfig.from_mapping(
+        {
+            "level": "1",
+            "invocation_logging": "false",
+            "retrieval_top_k": "7",
+            "model_prices": '{"my.model-v1:0": {"input_per_1k": 0.1, "output_per_1k": 0.2}}',
+            "tags": '{"CostCenter": "42"}',
+        }
+    )
+    assert config.level == 1 and config.invocation_logging is False and config.retrieval_top_k == 7
+    assert config.model_prices["my.model-v1:0"] == {"input_per_1k": 0.1, "output_per_1k": 0.2}
+    assert "amazon.nova-lite-v1:0" in config.model_prices  # merged over the built-in table
+    assert dict(config.tags) == {"CostCenter": "42"}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"level": 0}, "Setting 'level' is 0: allowed are 1, 2, 3."),
+        ({"level": "4"}, "Setting 'level' is 4: allowed are 1, 2, 3."),
+        ({"level": "two"}, "Setting 'level' is 'two': allowed is a whole number."),
+        ({"level": True}, "Setting 'level' is True: allowed is a whole number."),
+        ({"model_id": ""}, "Setting 'model_id' is '': allowed is a Bedrock model id"),
+        ({"model_id": "gpt 4"}, "Setting 'model_id' is 'gpt 4'"),
+        ({"alarm_email": "oncall@"}, "Setting 'alarm_email' is 'oncall@': allowed is empty or one e-mail address"),
+        ({"alarm_email": "a@b.c d"}, "Setting 'alarm_email'"),
+        ({"retrieval_top_k": "-1"}, "Setting 'retrieval_top_k' is -1: allowed is a whole number from 1 to 20."),
+        ({"api_throttle_rate_limit": -5}, "Setting 'api_throttle_rate_limit' is -5"),
+        ({"api_throttle_rate_limit": 50, "api_throttle_burst_limit": 10}, "Setting 'api_throttle_burst_limit' is 10"),
+        ({"log_retention_days": 31}, "Setting 'log_retention_days' is 31: allowed are 1, 3, 5"),
+        ({"prompt_logging": "some"}, "Setting 'prompt_logging' is 'some': allowed are full, redacted, none."),
+        ({"invocation_logging": "maybe"}, "Setting 'invocation_logging' is 'maybe': allowed are true or false."),
+        ({"knowledge_base_id": "kb-1"}, "Setting 'knowledge_base_id' is 'kb-1'"),
+        ({"embedding_dimensions": 768}, "Setting 'embedding_dimensions' is 768: allowed are 256, 512, 1024."),
+        ({"workload_name": "My App"}, "Setting 'workload_name' is 'My App'"),
+        ({"metric_namespace": "AWS/Bedrock"}, "Setting 'metric_namespace' starts with 'AWS/'"),
+        ({"model_prices": {"m.x": {"input_per_1k": -1, "output_per_1k": 0}}}, "Setting 'model_prices' has 'm.x'"),
+        ({"model_prices": "{not json"}, "Setting 'model_prices' is not valid JSON"),
+        ({"tags": {"aws:owner": "x"}}, "Setting 'tags' has the pair 'aws:owner'"),
+        ({"powertools_layer_version": "v3"}, "Setting 'powertools_layer_version' is 'v3'"),
+        ({"levle": 2}, "Unknown setting 'levle': did you mean 'level'?"),
+        ({"alarm_emial": "x@y.com"}, "Unknown setting 'alarm_emial': did you mean 'alarm_email'?"),
+    ],
+)
+def test_bad_values_fail_with_one_sentence(values: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        ObservabilityConfig.from_mapping(values)
+    text = str(caught.value)
+    assert text.startswith(message)
+    assert text.endswith((".", "?")) and "\n" not in text
+
+
+def test_context_typo_is_caught_but_cdk_keys_are_left_alone() -> None:
+    from aws_cdk import App
+
+    app = App(context={"@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:enable-path-metadata": True, "modle_id": "x"})
+    with pytest.raises(ConfigError, match="did you mean 'model_id'"):
+        ObservabilityConfig.from_context(app.node)
+    assert ObservabilityConfig.from_context(App(context={"@aws-cdk/x:y": True, "unrelated_key_of_yours": 1}).node).level == 1
+
+
+@pytest.mark.parametrize(
+    ("model_id", "base"),
+    [
+        ("amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0"),
+        ("us.anthropic.claude-3-5-haiku-20241022-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0"),
+        ("global.amazon.nova-2-lite-v1:0", "amazon.nova-2-lite-v1:0"),
+        ("arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0"),
+    ],
+)
+def test_base_model_id(model_id: str, base: str) -> None:
+    assert base_model_id(model_id) == base
+    assert ObservabilityConfig(model_id=model_id).model_id == model_id
+
+
+def test_inference_profile_is_priced_as_its_foundation_model() -> None:
+    table = json.loads(ObservabilityConfig(model_id="eu.amazon.nova-lite-v1:0").price_table_json())
+    assert table == {"eu.amazon.nova-lite-v1:0": {"input_per_1k": 0.00006, "output_per_1k": 0.00024}}
+    assert json.loads(ObservabilityConfig(model_id="unknown.model-v9:0").price_table_json()) == {}
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"level": 4}, "Configuration error: Setting 'level' is 4: allowed are 1, 2, 3."),
+        ({"alarm_email": "not-an-address"}, "Configuration error: Setting 'alarm_email' is 'not-an-address'"),
+    ],
+)
+def test_app_exits_non_zero_with_the_sentence_and_no_traceback(context: dict, message: str) -> None:
+    # The CDK CLI hands -c values to the app through CDK_CONTEXT_JSON, exactly like this.
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({**CDK_CONTEXT, **context}), "CDK_OUTDIR": "/nonexistent"}
+    run = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
