@@ -104,6 +104,15 @@ class ObservabilityConfig:
     invocation_logging: bool = field(
         default=True, metadata=_doc("Turn on Bedrock model invocation logging in the bundled app (Level 1).")
     )
+    invocation_logging_existing: str = field(
+        default="keep",
+        metadata=_doc(
+            "What invocation logging does with a configuration the account already has: `keep` it (adopt) or `replace` it."
+        ),
+    )
+    invocation_logging_s3: bool = field(
+        default=False, metadata=_doc("Also deliver Bedrock invocation logs to a new, retained S3 bucket.")
+    )
     alarm_email: str = field(default="", metadata=_doc("E-mail address subscribed to the alert topic (optional)."))
     log_retention_days: int = field(
         default=30, metadata=_doc("Retention of every log group the stacks create, in days (a CloudWatch Logs value).")
@@ -177,6 +186,7 @@ class ObservabilityConfig:
                            "empty (create one) or a 10-character knowledge base id such as ABCDEFGHIJ")  # fmt: skip
         _check_range("retrieval_top_k", self.retrieval_top_k, 1, 20)
         _check_choice("prompt_logging", self.prompt_logging, telemetry.PROMPT_LOGGING_MODES)
+        _check_choice("invocation_logging_existing", self.invocation_logging_existing, ("keep", "replace"))
         if self.alarm_email:
             _check_pattern("alarm_email", self.alarm_email, _EMAIL_RE,
                            "empty or one e-mail address such as oncall@example.com")  # fmt: skip

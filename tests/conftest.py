@@ -86,3 +86,18 @@ def find() -> Callable[..., list[tuple[str, dict[str, Any]]]]:
         ]
 
     return _find
+
+
+def alarm_metric(props: dict[str, Any]) -> dict[str, Any]:
+    """Namespace, MetricName, Dimensions and statistic of a single-metric alarm, in either template form."""
+    if "Metrics" not in props:
+        return {
+            "Namespace": props.get("Namespace"), "MetricName": props.get("MetricName"),
+            "Dimensions": props.get("Dimensions", []), "Stat": props.get("ExtendedStatistic") or props.get("Statistic"),
+            "Period": props.get("Period"),
+        }  # fmt: skip
+    stats = [q["MetricStat"] for q in props["Metrics"] if "MetricStat" in q]
+    if len(stats) != 1 or any("Expression" in q for q in props["Metrics"]):
+        return {"Namespace": None, "MetricName": None, "Dimensions": [], "Stat": None, "Period": None}
+    (stat,) = stats
+    return {**stat["Metric"], "Dimensions": stat["Metric"].get("Dimensions", []), "Stat": stat["Stat"], "Period": stat["Period"]}

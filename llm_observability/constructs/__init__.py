@@ -1,6 +1,20 @@
 """Reusable constructs; each one usable alone in any CDK app."""
 
+from llm_observability.constructs.alarms import AlarmThresholds, LlmAlarms
+from llm_observability.constructs.alert_topic import AlertTopic
+from llm_observability.constructs.dashboard import LlmDashboard
+from llm_observability.constructs.invocation_logging import InvocationLogging
 from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
+from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.constructs.rag_app import RagReferenceApp
 
-__all__ = ["RagReferenceApp", "SampleKnowledgeBase"]
+__all__ = [
+    "AlarmThresholds",
+    "AlertTopic",
+    "BedrockMetrics",
+    "InvocationLogging",
+    "LlmAlarms",
+    "LlmDashboard",
+    "RagReferenceApp",
+    "SampleKnowledgeBase",
+]

@@ -83,7 +83,6 @@ class SampleKnowledgeBase(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(max(log_retention_days, 90)))],
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -8,21 +8,58 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from llm_observability.config import ObservabilityConfig
+from llm_observability.constructs.alarms import AlarmThresholds, LlmAlarms
+from llm_observability.constructs.alert_topic import AlertTopic
+from llm_observability.constructs.dashboard import LlmDashboard
+from llm_observability.constructs.invocation_logging import InvocationLogging
+from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.constructs.rag_app import RagReferenceApp
 from llm_observability.workload import Workload
 
 
 class FoundationStack(Stack):
-    """Level 1: builds the :class:`RagReferenceApp` and observes it; exposes :attr:`workload` for the levels above.
+    """Level 1: the :class:`RagReferenceApp` observed by metrics, a dashboard, alarms and notifications.
+
+    Provisions the reference app, an :class:`AlertTopic` (e-mail from ``alarm_email``),
+    :class:`LlmAlarms`, an :class:`LlmDashboard` and, unless ``invocation_logging`` is off,
+    :class:`InvocationLogging`. :attr:`workload` (with its alert topic) is what Levels 2 and 3 take.
 
     :param config: validated settings. Default: ``ObservabilityConfig()``.
+    :param thresholds: alarm thresholds. Default: ``AlarmThresholds()``.
     :param stack_props: passed to :class:`aws_cdk.Stack` (``env``, ``description``, ...).
     """
 
     def __init__(
-        self, scope: Construct, id: str, *, config: ObservabilityConfig | None = None, **stack_props: Any
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: ObservabilityConfig | None = None,
+        thresholds: AlarmThresholds | None = None,
+        **stack_props: Any,
     ) -> None:
         super().__init__(scope, id, **stack_props)
-        self.config = config or ObservabilityConfig()
-        self.app = RagReferenceApp(self, "RagApp", config=self.config)
-        self.workload: Workload = self.app.workload
+        self.config = config = config or ObservabilityConfig()
+        self.app = RagReferenceApp(self, "RagApp", config=config)
+        self.alert_topic = AlertTopic(self, "Alerts", email=config.alarm_email or None)
+        self.workload: Workload = self.app.workload.with_alert_topic(self.alert_topic.topic)
+        self.metrics = BedrockMetrics(self.workload)
+        self.alarms = LlmAlarms(self, "Alarms", workload=self.workload, thresholds=thresholds, metrics=self.metrics)
+        self.dashboard = LlmDashboard(
+            self,
+            "Dashboard",
+            workload=self.workload,
+            alarms=list(self.alarms.alarms.values()),
+            metrics=self.metrics,
+            success_rate_floor=self.alarms.thresholds.success_rate_floor_percent,
+        )
+        self.invocation_logging: InvocationLogging | None = None
+        if config.invocation_logging:
+            self.invocation_logging = InvocationLogging(
+                self,
+                "InvocationLogging",
+                log_key=self.app.log_key,
+                retention_days=config.log_retention_days,
+                s3_delivery=config.invocation_logging_s3,
+                existing_configuration=config.invocation_logging_existing,
+            )

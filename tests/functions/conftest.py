@@ -179,6 +179,16 @@ class FakeTracingProvider:
         return [segment.name for segment in self.segments]
 
 
+class _CurrentStdout:
+    """Writes to whatever ``sys.stdout`` is now; the Powertools handler bound stdout at import."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 @dataclass
 class LambdaContext:
     function_name: str = "rag-api"
@@ -233,7 +243,11 @@ def converse_response(text: str, input_tokens: int = 1200, output_tokens: int = 
     return {
         "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
         "stopReason": "end_turn",
-        "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens},
+        "usage": {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        },
         "metrics": {"latencyMs": latency_ms},
     }
 
@@ -258,6 +272,17 @@ class Api:
     monkeypatch: pytest.MonkeyPatch
     capsys: pytest.CaptureFixture[str]
     context: LambdaContext = field(default_factory=LambdaContext)
+
+    # Shared test data, reachable from tests through the fixture.
+    model_id = MODEL_ID
+    knowledge_base_id = KNOWLEDGE_BASE_ID
+    service = SERVICE
+    namespace = NAMESPACE
+    price = PRICE
+    default_passages = DEFAULT_PASSAGES
+    event = staticmethod(api_event)
+    retrieve_response = staticmethod(retrieve_response)
+    converse_response = staticmethod(converse_response)
 
     def env(self, **values: str | None) -> None:
         """Change function environment variables (None unsets) as for a new container."""
@@ -323,8 +348,8 @@ def bedrock_clients(process_env: None) -> tuple[Any, Any]:
     import pipeline
 
     return (
-        boto3.client("bedrock-agent-runtime", region_name="us-east-1", config=pipeline.CLIENT_CONFIG),
-        boto3.client("bedrock-runtime", region_name="us-east-1", config=pipeline.CLIENT_CONFIG),
+        boto3.client("bedrock-agent-runtime", region_name="us-east-1", config=pipeline.CLIENT_CONFIGS["bedrock-agent-runtime"]),
+        boto3.client("bedrock-runtime", region_name="us-east-1", config=pipeline.CLIENT_CONFIGS["bedrock-runtime"]),
     )
 
 
@@ -345,7 +370,7 @@ def api(
     monkeypatch.setenv("KNOWLEDGE_BASE_ID", KNOWLEDGE_BASE_ID)
     monkeypatch.setenv("PRICE_TABLE", json.dumps({MODEL_ID: PRICE}))
 
-    handler.logger.registered_handler.setStream(sys.stdout)  # capsys replaced stdout
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", _CurrentStdout())
     tracing = FakeTracingProvider()
     monkeypatch.setattr(handler.tracer, "provider", tracing)
 

@@ -60,7 +60,7 @@ def test_cfn_lint_reports_nothing(fixture: str, request: pytest.FixtureRequest) 
 
 
 def test_function_is_traced_latest_runtime_with_powertools(level1: SynthResult) -> None:
-    fn = _only({k: v for k, v in level1.resources("AWS::Lambda::Function").items() if "Description" in v["Properties"]})
+    fn = _only({k: v for k, v in level1.resources("AWS::Lambda::Function").items() if k.startswith("RagAppFunction")})
     props = fn["Properties"]
     assert props["Runtime"] == "python3.14"
     assert props["TracingConfig"] == {"Mode": "Active"}
@@ -120,7 +120,7 @@ def test_every_log_group_is_encrypted_with_retention(level1: SynthResult, level1
 
 
 def test_log_key_rotates_and_is_limited_to_this_accounts_log_groups(level1: SynthResult) -> None:
-    key = _only(level1.resources("AWS::KMS::Key"))
+    key = _only({k: v for k, v in level1.resources("AWS::KMS::Key").items() if k.startswith("RagAppLogKey")})
     assert key["Properties"]["EnableKeyRotation"] is True
     logs_stmt = next(s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowCloudWatchLogsOfThisAccount")
     assert "kms:EncryptionContext:aws:logs:arn" in logs_stmt["Condition"]["ArnLike"]

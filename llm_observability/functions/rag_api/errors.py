@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import telemetry
 from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
@@ -18,10 +19,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-import telemetry
-
-RETRY_AFTER_THROTTLED_SECONDS = "2"
-RETRY_AFTER_UNAVAILABLE_SECONDS = "5"
+_RETRY_AFTER_THROTTLED = {"Retry-After": "2"}
+_RETRY_AFTER_UNAVAILABLE = {"Retry-After": "5"}
 
 MESSAGE_THROTTLED = "The model service is busy; retry after the delay given in the Retry-After header."
 MESSAGE_TIMEOUT = "The model service did not respond in time; try again."
@@ -29,6 +28,8 @@ MESSAGE_UNAVAILABLE = "The model service is temporarily unavailable; retry after
 MESSAGE_MODEL_ERROR = "The model service returned an error; try again later."
 MESSAGE_MISCONFIGURED = "The service is not configured correctly; the operators have been alerted."
 MESSAGE_INTERNAL = "An internal error occurred; the operators have been alerted."
+MESSAGE_NOT_FOUND = "Not found: this API serves POST /ask and POST /feedback."
+MESSAGE_METHOD_NOT_ALLOWED = "Method not allowed: this resource accepts POST only."
 
 _THROTTLING_CODES = frozenset({"ThrottlingException", "ServiceQuotaExceededException", "TooManyRequestsException"})
 _TIMEOUT_CODES = frozenset({"ModelTimeoutException"})
@@ -49,12 +50,18 @@ _JSON_HEADERS = {"Content-Type": "application/json"}
 class ApiError(Exception):
     """A failure with its HTTP status, ErrorClass dimension value and client-safe message."""
 
-    def __init__(self, status: int, error_class: str, message: str, retry_after: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error_class: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_class = error_class
         self.message = message
-        self.retry_after = retry_after
+        self.headers: Mapping[str, str] = headers or {}
 
 
 class RequestValidationError(ApiError):
@@ -71,18 +78,18 @@ def classify_exception(exc: BaseException) -> ApiError:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         if code in _THROTTLING_CODES:
-            return ApiError(429, telemetry.ERROR_THROTTLING, MESSAGE_THROTTLED, RETRY_AFTER_THROTTLED_SECONDS)
+            return ApiError(429, telemetry.ERROR_THROTTLING, MESSAGE_THROTTLED, _RETRY_AFTER_THROTTLED)
         if code in _TIMEOUT_CODES:
             return ApiError(504, telemetry.ERROR_TIMEOUT, MESSAGE_TIMEOUT)
         if code in _UNAVAILABLE_CODES:
-            return ApiError(503, telemetry.ERROR_UNAVAILABLE, MESSAGE_UNAVAILABLE, RETRY_AFTER_UNAVAILABLE_SECONDS)
+            return ApiError(503, telemetry.ERROR_UNAVAILABLE, MESSAGE_UNAVAILABLE, _RETRY_AFTER_UNAVAILABLE)
         if code in _ACCESS_CODES:
             return ApiError(500, telemetry.ERROR_ACCESS_DENIED, MESSAGE_MISCONFIGURED)
         return ApiError(502, telemetry.ERROR_MODEL, MESSAGE_MODEL_ERROR)
     if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
         return ApiError(504, telemetry.ERROR_TIMEOUT, MESSAGE_TIMEOUT)
     if isinstance(exc, EndpointConnectionError):
-        return ApiError(503, telemetry.ERROR_UNAVAILABLE, MESSAGE_UNAVAILABLE, RETRY_AFTER_UNAVAILABLE_SECONDS)
+        return ApiError(503, telemetry.ERROR_UNAVAILABLE, MESSAGE_UNAVAILABLE, _RETRY_AFTER_UNAVAILABLE)
     if isinstance(exc, NoCredentialsError):
         return ApiError(500, telemetry.ERROR_ACCESS_DENIED, MESSAGE_MISCONFIGURED)
     return ApiError(500, telemetry.ERROR_INTERNAL, MESSAGE_INTERNAL)
@@ -90,9 +97,8 @@ def classify_exception(exc: BaseException) -> ApiError:
 
 def aws_error_code(exc: BaseException) -> str | None:
     """The AWS error code of a botocore ClientError, for server-side logs."""
-    if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code")
-    return None
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+    return code if isinstance(code, str) else None
 
 
 def json_response(
@@ -112,9 +118,6 @@ def json_response(
     }
 
 
-def error_response(error: ApiError, request_id: str, extra_headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The JSON error response for ``error``."""
-    headers = dict(extra_headers or {})
-    if error.retry_after is not None:
-        headers["Retry-After"] = error.retry_after
-    return json_response(error.status, {"error": error.message, "request_id": request_id}, request_id, headers)
+def error_response(error: ApiError, request_id: str) -> dict[str, Any]:
+    """The JSON error response for ``error``: a client-safe message and the request id."""
+    return json_response(error.status, {"error": error.message, "request_id": request_id}, request_id, error.headers)

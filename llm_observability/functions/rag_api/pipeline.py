@@ -20,12 +20,20 @@ AGENT_RUNTIME_SERVICE = "bedrock-agent-runtime"
 BEDROCK_RUNTIME_SERVICE = "bedrock-runtime"
 EXCERPT_CHARS = 200
 
-CLIENT_CONFIG = Config(
-    connect_timeout=5,
-    read_timeout=60,
-    retries={"mode": "standard", "max_attempts": 3},
-    user_agent_extra="llm-observability-rag-api",
-)
+# API Gateway ends every request at 29 s and the function's timeout is 29 s, so the worst case of
+# both calls together (2 + 6 + 2 + 18 = 28 s) must end first: a timeout then becomes a JSON 504 with
+# its RequestFailure metric instead of a killed function. No SDK retries: a throttled request gets a
+# 429 with Retry-After at once, and the client decides when to retry.
+CLIENT_CONFIGS = {
+    AGENT_RUNTIME_SERVICE: Config(
+        connect_timeout=2, read_timeout=6, retries={"mode": "standard", "total_max_attempts": 1},
+        user_agent_extra="llm-observability-rag-api",
+    ),
+    BEDROCK_RUNTIME_SERVICE: Config(
+        connect_timeout=2, read_timeout=18, retries={"mode": "standard", "total_max_attempts": 1},
+        user_agent_extra="llm-observability-rag-api",
+    ),
+}  # fmt: skip
 
 # --- Clients -------------------------------------------------------------------
 # One client per service and container, created on first use.  Region, endpoint
@@ -36,7 +44,7 @@ _clients: dict[str, Any] = {}
 def _client(service: str) -> Any:
     client = _clients.get(service)
     if client is None:
-        client = _clients[service] = boto3.client(service, config=CLIENT_CONFIG)
+        client = _clients[service] = boto3.client(service, config=CLIENT_CONFIGS[service])
     return client
 
 
@@ -78,8 +86,9 @@ def _source_uri(result: dict[str, Any]) -> str | None:
     for value in location.values():
         if isinstance(value, dict):
             for key in ("uri", "url", "id"):
-                if isinstance(value.get(key), str):
-                    return value[key]
+                address = value.get(key)
+                if isinstance(address, str):
+                    return address
     source = (result.get("metadata") or {}).get("x-amz-bedrock-kb-source-uri")
     return source if isinstance(source, str) else None
 
@@ -211,12 +220,13 @@ def converse(
     inference_config: dict[str, Any] = {"maxTokens": max_tokens, "temperature": temperature, "topP": top_p}
     if stop_sequences:
         inference_config["stopSequences"] = list(stop_sequences)
-    return client.converse(
+    response: dict[str, Any] = client.converse(
         modelId=model_id,
         system=[{"text": prompt.system}],
         messages=[{"role": "user", "content": [{"text": prompt.user}]}],
         inferenceConfig=inference_config,
     )
+    return response
 
 
 class Completion(NamedTuple):
@@ -249,9 +259,11 @@ def parse_completion(response: dict[str, Any]) -> Completion:
     )
 
 
+def _excerpt(text: str) -> str:
+    """The first ~EXCERPT_CHARS characters of a passage, whitespace collapsed."""
+    return " ".join(text[: EXCERPT_CHARS * 2].split())[:EXCERPT_CHARS].rstrip()
+
+
 def build_sources(passages: Sequence[Passage]) -> list[dict[str, Any]]:
-    """The client-facing source list: uri, score and the first ~200 characters of each passage."""
-    return [
-        {"uri": passage.uri, "score": passage.score, "excerpt": " ".join(passage.text[: EXCERPT_CHARS + 50].split())[:EXCERPT_CHARS]}
-        for passage in passages
-    ]
+    """The client-facing source list: uri, score and an excerpt of each passage."""
+    return [{"uri": passage.uri, "score": passage.score, "excerpt": _excerpt(passage.text)} for passage in passages]

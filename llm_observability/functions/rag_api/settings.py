@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import telemetry
 
@@ -135,24 +136,21 @@ class _Reader:
             return {}
         table: dict[str, ModelPrice] = {}
         for model_id, entry in document.items():
-            prices = [entry.get(key) if isinstance(entry, dict) else None for key in ("input_per_1k", "output_per_1k")]
-            if not all(_is_non_negative_number(price) for price in prices):
+            prices = entry if isinstance(entry, dict) else {}
+            input_price, output_price = prices.get("input_per_1k"), prices.get("output_per_1k")
+            if not (_is_price(input_price) and _is_price(output_price)):
                 self.problems.append(
                     f"{name} entry {model_id!r} must be an object with non-negative numbers "
                     "'input_per_1k' and 'output_per_1k'."
                 )
                 continue
-            table[model_id] = ModelPrice(float(prices[0]), float(prices[1]))
+            table[model_id] = ModelPrice(float(input_price), float(output_price))
         return table
 
 
-def _is_non_negative_number(value: object) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-    )
+def _is_price(value: object) -> TypeGuard[float]:
+    """A finite, non-negative JSON number (booleans excluded)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 def load_settings(
@@ -180,9 +178,7 @@ def load_settings(
             telemetry.ENV_PROMPT_TEMPLATE_VERSION, DEFAULT_PROMPT_TEMPLATE_VERSION, template_versions
         ),
         cache_ttl_seconds=reader.seconds(telemetry.ENV_CACHE_TTL_SECONDS, DEFAULT_CACHE_TTL_SECONDS),
-        cache_max_entries=reader.integer(
-            telemetry.ENV_CACHE_MAX_ENTRIES, DEFAULT_CACHE_MAX_ENTRIES, 1, 1_000_000
-        ),
+        cache_max_entries=reader.integer(telemetry.ENV_CACHE_MAX_ENTRIES, DEFAULT_CACHE_MAX_ENTRIES, 1, 1_000_000),
         max_question_chars=reader.integer(
             telemetry.ENV_MAX_QUESTION_CHARS, DEFAULT_MAX_QUESTION_CHARS, 1, MAX_QUESTION_CHARS_LIMIT
         ),

@@ -62,13 +62,15 @@ def _reject_constant(name: str) -> None:
 def parse_json_object(event: Mapping[str, Any]) -> dict[str, Any]:
     """Decode the API Gateway proxy body (base64 if flagged) into a JSON object."""
     body = event.get("body")
-    if body is None or body == "":
+    if not isinstance(body, str) or not body:
         raise RequestValidationError("The request body must be a JSON object.")
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
-            raise RequestValidationError("The request body is flagged base64-encoded but is not valid base64 UTF-8.") from None
+            raise RequestValidationError(
+                "The request body is flagged base64-encoded but is not valid base64 UTF-8."
+            ) from None
     try:
         document = json.loads(body, parse_constant=_reject_constant)
     except ValueError:

@@ -1,0 +1,261 @@
+"""Micro-benchmarks of the RAG Lambda handler.
+
+Sections
+    overhead  per-request handler time with INSTRUMENTATION=on vs off, using
+              in-process fake Bedrock clients that answer instantly, so only our
+              code (validation, prompt assembly, metrics, tracing, logging,
+              redaction) is measured; output goes to a null sink.  Outside
+              Lambda the X-Ray SDK hands out no-op subsegments, so sending
+              trace data to the X-Ray daemon is not part of the figure.
+    import    cold import time of ``handler``, each sample in a fresh interpreter.
+
+Run ``python benchmarks/bench_handler.py`` (add ``--json`` for machine-readable
+output).  Standard library only, besides the function's own dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTION_DIR = ROOT / "llm_observability" / "functions" / "rag_api"
+MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+
+BENCH_ENV = {
+    "MODEL_ID": MODEL_ID,
+    "KNOWLEDGE_BASE_ID": "KB12345678",
+    "PRICE_TABLE": json.dumps({MODEL_ID: {"input_per_1k": 0.00025, "output_per_1k": 0.00125}}),
+    "PROMPT_LOGGING": "redacted",
+    "RETRIEVAL_CACHE_TTL_SECONDS": "0",  # every request runs the full pipeline
+    "POWERTOOLS_SERVICE_NAME": "rag-api-bench",
+    "POWERTOOLS_METRICS_NAMESPACE": "LLMObservabilityBench",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+PASSAGE = (
+    "Customers may return unused items within 30 days of delivery for a full refund. Refunds are issued "
+    "to the original payment method within five business days after the warehouse receives the item. "
+) * 4
+RETRIEVE_RESPONSE = {
+    "retrievalResults": [
+        {
+            "content": {"text": PASSAGE, "type": "TEXT"},
+            "location": {"type": "S3", "s3Location": {"uri": f"s3://kb-docs/policies/returns-{index}.md"}},
+            "score": 0.8 - index / 10,
+        }
+        for index in range(4)
+    ]
+}
+CONVERSE_RESPONSE = {
+    "output": {
+        "message": {
+            "role": "assistant",
+            "content": [
+                {
+                    "text": "You can return unused items within 30 days of delivery [1]. The refund goes to your "
+                    "original payment method within five business days of the item reaching the warehouse [1]. "
+                    "If you need help, contact support."
+                }
+            ],
+        }
+    },
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 1180, "outputTokens": 64, "totalTokens": 1244},
+    "metrics": {"latencyMs": 910},
+}
+ASK_EVENT = {
+    "resource": "/ask",
+    "path": "/ask",
+    "httpMethod": "POST",
+    "headers": {"Content-Type": "application/json"},
+    "requestContext": {"requestId": "bench-request-0001", "stage": "prod"},
+    "isBase64Encoded": False,
+    "body": json.dumps(
+        {"question": "Hi, I'm jane.doe@example.com - how long do refunds take for an unused item?", "temperature": 0.1}
+    ),
+}
+
+
+class FakeAgentRuntime:
+    """Answers Retrieve instantly with a canned response."""
+
+    def retrieve(self, **kwargs: Any) -> dict[str, Any]:
+        return RETRIEVE_RESPONSE
+
+
+class FakeBedrockRuntime:
+    """Answers Converse instantly with a canned response."""
+
+    def converse(self, **kwargs: Any) -> dict[str, Any]:
+        return CONVERSE_RESPONSE
+
+
+class FakeContext:
+    function_name = "rag-api"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:rag-api"
+    aws_request_id = "bench-lambda-request-0001"
+
+
+def _median_ms(samples_ns: list[int]) -> float:
+    return statistics.median(samples_ns) / 1e6
+
+
+def bench_overhead(calls: int, warmup: int, rounds: int) -> dict[str, Any]:
+    """Median per-request time with instrumentation on and off (alternating rounds)."""
+    os.environ.update(BENCH_ENV)
+    sys.path.insert(0, str(FUNCTION_DIR))
+    import handler
+    import pipeline
+
+    sink = open(os.devnull, "w")  # noqa: SIM115 - kept open for the whole run
+    handler.logger.registered_handler.stream = sink
+    context = FakeContext()
+    samples: dict[str, list[int]] = {"on": [], "off": []}
+    responses: dict[str, dict[str, Any]] = {}
+    real_stdout = sys.stdout
+    sys.stdout = sink  # EMF is printed to stdout
+    try:
+        for _ in range(rounds):
+            for mode in ("on", "off"):
+                os.environ["INSTRUMENTATION"] = mode
+                handler.reset_state()
+                pipeline.set_clients(agent_runtime=FakeAgentRuntime(), bedrock_runtime=FakeBedrockRuntime())
+                invoke: Callable[[dict[str, Any], Any], dict[str, Any]] = handler.lambda_handler
+                for _ in range(warmup):
+                    invoke(ASK_EVENT, context)
+                timings = samples[mode]
+                clock = time.perf_counter_ns
+                for _ in range(calls // rounds):
+                    started = clock()
+                    response = invoke(ASK_EVENT, context)
+                    timings.append(clock() - started)
+                responses[mode] = response
+    finally:
+        sys.stdout = real_stdout
+        sink.close()
+    for mode, response in responses.items():
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"INSTRUMENTATION={mode} returned {response['statusCode']}: {response['body']}")
+    if responses["on"] != responses["off"]:
+        raise RuntimeError("INSTRUMENTATION=on and off returned different responses")
+    on_ms, off_ms = _median_ms(samples["on"]), _median_ms(samples["off"])
+    return {
+        "calls_per_mode": len(samples["on"]),
+        "median_on_ms": round(on_ms, 4),
+        "median_off_ms": round(off_ms, 4),
+        "overhead_ms": round(on_ms - off_ms, 4),
+        "target_overhead_ms": 1.0,
+        "within_target": on_ms - off_ms <= 1.0,
+    }
+
+
+_IMPORT_PROBE = (
+    "import sys, time\n"
+    "sys.path.insert(0, sys.argv[1])\n"
+    "started = time.perf_counter()\n"
+    "import handler\n"
+    "print((time.perf_counter() - started) * 1000)\n"
+)
+
+
+def bench_cold_import(runs: int) -> dict[str, Any]:
+    """Median time to ``import handler`` in a fresh interpreter (what a cold start pays before the first call).
+
+    LAMBDA_TASK_ROOT is set as in Lambda, so the X-Ray SDK takes its Lambda
+    code path (local sampler, botocore patched by Tracer) instead of building
+    a centralized-sampling client, which only happens outside Lambda.
+    """
+    env = {
+        **os.environ,
+        **BENCH_ENV,
+        "INSTRUMENTATION": "on",
+        "LAMBDA_TASK_ROOT": str(FUNCTION_DIR),
+        "AWS_LAMBDA_FUNCTION_NAME": "rag-api",
+    }
+    samples = []
+    for _ in range(runs):
+        completed = subprocess.run(
+            [sys.executable, "-c", _IMPORT_PROBE, str(FUNCTION_DIR)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        samples.append(float(completed.stdout.strip().splitlines()[-1]))
+    return {
+        "runs": runs,
+        "median_ms": round(statistics.median(samples), 1),
+        "min_ms": round(min(samples), 1),
+        "max_ms": round(max(samples), 1),
+    }
+
+
+def _print_table(results: dict[str, dict[str, Any]]) -> None:
+    rows: list[tuple[str, str]] = []
+    if "overhead" in results:
+        overhead = results["overhead"]
+        rows += [
+            (
+                f"handler median, INSTRUMENTATION=on ({overhead['calls_per_mode']} calls)",
+                f"{overhead['median_on_ms']:.4f} ms",
+            ),
+            (
+                f"handler median, INSTRUMENTATION=off ({overhead['calls_per_mode']} calls)",
+                f"{overhead['median_off_ms']:.4f} ms",
+            ),
+            (
+                "instrumentation overhead (target <= 1 ms)",
+                f"{overhead['overhead_ms']:.4f} ms {'OK' if overhead['within_target'] else 'OVER TARGET'}",
+            ),
+        ]
+    if "import" in results:
+        cold = results["import"]
+        rows.append(
+            (
+                f"cold `import handler`, median of {cold['runs']}",
+                f"{cold['median_ms']:.1f} ms (min {cold['min_ms']:.1f}, max {cold['max_ms']:.1f})",
+            )
+        )
+    width = max(len(label) for label, _ in rows)
+    print(f"{'benchmark'.ljust(width)}  result")
+    print(f"{'-' * width}  {'-' * 30}")
+    for label, value in rows:
+        print(f"{label.ljust(width)}  {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000, help="timed calls per mode (default 3000)")
+    parser.add_argument("--warmup", type=int, default=200, help="untimed calls per mode and round (default 200)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating on/off rounds (default 3)")
+    parser.add_argument("--imports", type=int, default=10, help="fresh interpreters for the import benchmark")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    args = parser.parse_args(argv)
+
+    sections: dict[str, Callable[[], dict[str, Any]]] = {
+        "import": lambda: bench_cold_import(args.imports),  # first: spawns clean interpreters
+        "overhead": lambda: bench_overhead(args.calls, args.warmup, args.rounds),
+    }
+    results = {name: run() for name, run in sections.items()}
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        _print_table(results)
+    overhead = results.get("overhead")
+    return 0 if overhead is None or overhead["within_target"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""A KMS-encrypted, TLS-only SNS topic that alarms and AWS services can notify."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from constructs import Construct
+
+from llm_observability.config import ObservabilityConfig
+from llm_observability.errors import ConfigError
+
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+
+
+class AlertTopic(Construct):
+    """SNS topic for notifications, encrypted with its own KMS key, publishing over TLS only.
+
+    CloudWatch alarms of this account may publish to it; call :meth:`allow_service` for other AWS
+    services (EventBridge, Budgets, DevOps Guru, ...) the levels above wire to it.
+
+    :param email: address to subscribe (the recipient must confirm). Default: no subscription.
+    :param display_name: shown as the sender of e-mails. Default: ``LLM observability alerts``.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, email: str | None = None, display_name: str = "LLM observability alerts"
+    ) -> None:
+        super().__init__(scope, id)
+        if email:
+            # One place validates e-mail addresses: the config.
+            try:
+                ObservabilityConfig(alarm_email=email)
+            except ConfigError as error:
+                raise ConfigError(str(error).replace("Setting 'alarm_email'", "AlertTopic 'email'")) from None
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts LLM observability alert notifications.",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.topic = sns.Topic(self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True)
+        self.allow_service(CLOUDWATCH, source_arn=f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*")
+        if email:
+            self.topic.add_subscription(subs.EmailSubscription(email))
+
+    def allow_service(self, service_principal: str, *, source_arn: str | None = None) -> None:
+        """Let an AWS service of this account publish: topic policy plus use of the topic's key.
+
+        :param source_arn: ARN pattern of the publishing resources. Default: any of this account.
+        """
+        conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+        if source_arn:
+            conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+        principal = iam.ServicePrincipal(service_principal)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["sns:Publish"], principals=[principal], resources=[self.topic.topic_arn], conditions=conditions
+            )
+        )
+        # The documented key-policy form for services publishing to encrypted topics (no condition:
+        # the service calls KMS through SNS, and the topic policy above already limits the publisher).
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey*"], principals=[principal], resources=["*"])
+        )

@@ -1,0 +1,201 @@
+"""Amazon Bedrock model invocation logging, an account+region singleton with no CloudFormation type."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from llm_observability.config import LOG_RETENTION_DAYS
+from llm_observability.constructs._common import (
+    ASSET_EXCLUDES,
+    FUNCTIONS_DIR,
+    encrypted_log_group,
+    log_encryption_key,
+)
+from llm_observability.errors import ConfigError
+from llm_observability.nag import acknowledge
+
+EXISTING_CONFIGURATION_MODES = ("keep", "replace")
+S3_PREFIX = "bedrock-invocations"
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class InvocationLogging(Construct):
+    """Turns on Bedrock model invocation logging for this account and region.
+
+    Requests and responses of every model invocation (all applications of the account in this region)
+    go to a KMS-encrypted, retained CloudWatch Logs log group and, optionally, to a TLS-only S3 bucket.
+    A custom resource (``Custom::BedrockInvocationLogging``, code in ``functions/invocation_logging``)
+    calls ``PutModelInvocationLoggingConfiguration`` with a role that only ``bedrock.amazonaws.com`` of
+    this account may assume.
+
+    It is a singleton: add it once per account and region. When the account already has a
+    configuration, ``existing_configuration="keep"`` (the default) leaves it untouched and adopts it;
+    ``"replace"`` overwrites it. Deleting the stack removes the configuration only if it is still the
+    one this construct wrote; it never switches off a configuration it did not create.
+
+    :param log_key: KMS key of the log group. Default: a new rotating key.
+    :param retention_days: retention of the log group (and of the S3 copy). Default: 30.
+    :param s3_delivery: also deliver to a new S3 bucket. Default: False.
+    :param existing_configuration: ``keep`` or ``replace``. Default: ``keep``.
+    :param text_data: log text payloads. Default: True.
+    :param image_data: log image payloads. Default: False.
+    :param embedding_data: log embedding payloads. Default: False.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        log_key: kms.IKey | None = None,
+        retention_days: int = 30,
+        s3_delivery: bool = False,
+        existing_configuration: str = "keep",
+        text_data: bool = True,
+        image_data: bool = False,
+        embedding_data: bool = False,
+    ) -> None:
+        super().__init__(scope, id)
+        if existing_configuration not in EXISTING_CONFIGURATION_MODES:
+            raise ConfigError(
+                f"InvocationLogging 'existing_configuration' is {existing_configuration!r}: allowed are keep, replace."
+            )
+        if retention_days not in LOG_RETENTION_DAYS:
+            raise ConfigError(
+                f"InvocationLogging 'retention_days' is {retention_days!r}: allowed are "
+                f"{', '.join(map(str, LOG_RETENTION_DAYS))}."
+            )
+        stack = Stack.of(self)
+        log_key = log_key or log_encryption_key(self, "LogKey", description="Encrypts Bedrock invocation logs.")
+        self.log_group = encrypted_log_group(
+            self, "Logs", key=log_key, retention_days=retention_days, removal_policy=RemovalPolicy.RETAIN
+        )
+        self.role = iam.Role(
+            self,
+            "DeliveryRole",
+            description="Lets Amazon Bedrock of this account deliver model invocation logs.",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{stack.region}:{stack.account}:*"},
+                },
+            ),
+        )
+        self.log_group.grant_write(self.role)
+        logging_config: dict[str, object] = {
+            "cloudWatchConfig": {"logGroupName": self.log_group.log_group_name, "roleArn": self.role.role_arn},
+            "textDataDeliveryEnabled": _flag(text_data),
+            "imageDataDeliveryEnabled": _flag(image_data),
+            "embeddingDataDeliveryEnabled": _flag(embedding_data),
+            "videoDataDeliveryEnabled": "false",
+        }
+        self.bucket: s3.Bucket | None = None
+        if s3_delivery:
+            self.bucket = self._bucket(retention_days)
+            logging_config["s3Config"] = {"bucketName": self.bucket.bucket_name, "keyPrefix": S3_PREFIX}
+
+        handler_logs = encrypted_log_group(
+            self, "HandlerLogs", key=log_key, retention_days=retention_days, removal_policy=RemovalPolicy.DESTROY
+        )
+        handler_role = iam.Role(
+            self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Manages the account's Bedrock model invocation logging configuration.",
+        )  # fmt: skip
+        handler_logs.grant_write(handler_role)
+        handler_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ManageInvocationLogging",
+                actions=[
+                    "bedrock:GetModelInvocationLoggingConfiguration",
+                    "bedrock:PutModelInvocationLoggingConfiguration",
+                    "bedrock:DeleteModelInvocationLoggingConfiguration",
+                ],
+                resources=["*"],
+            )
+        )
+        handler_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassDeliveryRole",
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+            )
+        )
+        acknowledge(
+            handler_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "The Bedrock model-invocation-logging APIs act on an account-wide setting and support no resource ARN.",
+        )
+        handler = lambda_.Function(
+            self,
+            "Handler",
+            description="Custom resource: Bedrock model invocation logging (keeps configurations it did not create).",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.on_event",
+            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / "invocation_logging"), exclude=ASSET_EXCLUDES),
+            role=handler_role,
+            log_group=handler_logs,
+            timeout=Duration.minutes(5),
+            memory_size=256,
+        )
+        resource = CustomResource(
+            self,
+            "Resource",
+            service_token=handler.function_arn,
+            resource_type="Custom::BedrockInvocationLogging",
+            properties={"LoggingConfig": logging_config, "ExistingConfiguration": existing_configuration},
+        )
+        # Bedrock checks at put time that the role can write to the destinations.
+        resource.node.add_dependency(self.role)
+        if self.bucket is not None:
+            resource.node.add_dependency(self.bucket)
+        self.managed = resource.get_att_string("Managed")
+
+    def _bucket(self, retention_days: int) -> s3.Bucket:
+        stack = Stack.of(self)
+        access_logs = s3.Bucket(
+            self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(max(retention_days, 90)))],
+        )  # fmt: skip
+        acknowledge(
+            access_logs,
+            "AwsSolutions-S1",
+            "This bucket is the server-access-log destination of the invocation-log bucket; logging it into itself would loop.",
+        )
+        bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="invocation-logs/",
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(retention_days))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="BedrockInvocationLogDelivery",
+                principals=[iam.ServicePrincipal("bedrock.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{S3_PREFIX}/*")],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{stack.region}:{stack.account}:*"},
+                },
+            )
+        )
+        return bucket

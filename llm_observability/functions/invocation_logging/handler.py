@@ -1,0 +1,501 @@
+"""CloudFormation custom resource that manages Amazon Bedrock model invocation logging.
+
+Model invocation logging is an account+region singleton without a CloudFormation
+resource type.  CloudFormation invokes this function directly (a plain
+``AWS::CloudFormation::CustomResource`` whose ServiceToken is this function's
+ARN), so the function itself PUTs the result to the pre-signed ``ResponseURL``.
+
+ResourceProperties
+    ``LoggingConfig`` (required)
+        The Bedrock ``loggingConfig`` shape.  At least one of ``cloudWatchConfig``
+        (``logGroupName`` + ``roleArn``) or ``s3Config`` (``bucketName``) is
+        required.  CloudFormation stringifies booleans, so the
+        ``*DataDeliveryEnabled`` flags are accepted as ``"true"``/``"false"``
+        and converted before Bedrock is called.
+    ``ExistingConfiguration`` (optional)
+        ``"keep"`` (default) or ``"replace"``.
+    Other properties (``ServiceToken``, ...) are ignored.
+
+Ownership
+    The current configuration is "ours" when its destinations - CloudWatch
+    ``logGroupName`` + ``roleArn`` and S3 ``bucketName`` + ``keyPrefix`` - equal
+    those of our ``LoggingConfig``.  On Update (and on Delete, if present) the
+    destinations of ``OldResourceProperties`` count as ours too, so changing our
+    own destinations works.  Nothing else (data-type flags, large-data bucket)
+    decides ownership.
+
+Create / Update
+    Read the current configuration.  If none is configured, it is ours, or
+    ``ExistingConfiguration`` is ``"replace"``: put ours, answer with physical
+    id ``bedrock-invocation-logging:managed`` and Data ``{"Managed": "true"}``.
+    Otherwise someone else's configuration is left untouched: physical id
+    ``bedrock-invocation-logging:adopted``, Data ``{"Managed": "false",
+    "Reason": "an existing configuration was kept"}``.  A physical id change on
+    Update makes CloudFormation send a Delete for the old id, which is safe.
+
+Delete
+    Only a ``...:managed`` resource whose current configuration is still ours is
+    deleted.  An adopted resource, a configuration someone changed since, no
+    configuration at all, or the request id of a failed Create leave the account
+    untouched and succeed: deleting a stack never switches off a configuration it
+    did not create.
+
+Failure handling
+    Every invocation answers CloudFormation exactly once: FAILED with a
+    one-sentence Reason (no traceback, at most 500 characters) on any error,
+    including a watchdog answer shortly before the function times out.  The put
+    is retried with backoff on ValidationException / AccessDeniedException (a
+    freshly created role is not yet usable by Bedrock) and ThrottlingException,
+    as long as the remaining time allows.  The response PUT is retried on network
+    errors; if it cannot be delivered the invocation raises, so Lambda's
+    asynchronous retry runs the (idempotent) request again.
+
+Environment: no variables of its own; boto3 reads the usual ones (``AWS_REGION``,
+``AWS_ENDPOINT_URL_BEDROCK``, ...).  Imports only the standard library and boto3.
+
+Test seams: ``set_client()`` injects a Bedrock client, ``sleep`` is the backoff
+sleeper, and the response goes through ``urllib.request.urlopen``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.client import HTTPException
+from typing import Any, Final, Protocol
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.validate import validate_parameters
+
+PHYSICAL_ID_MANAGED: Final = "bedrock-invocation-logging:managed"
+PHYSICAL_ID_ADOPTED: Final = "bedrock-invocation-logging:adopted"
+DATA_MANAGED: Final = {"Managed": "true"}
+DATA_ADOPTED: Final = {"Managed": "false", "Reason": "an existing configuration was kept"}
+MODE_KEEP: Final = "keep"
+MODE_REPLACE: Final = "replace"
+
+GET_API: Final = "GetModelInvocationLoggingConfiguration"
+PUT_API: Final = "PutModelInvocationLoggingConfiguration"
+DELETE_API: Final = "DeleteModelInvocationLoggingConfiguration"
+
+PUT_RETRY_DELAYS_S: Final = (2.0, 4.0, 8.0, 16.0, 30.0)
+PUT_RETRYABLE_CODES: Final = frozenset({"ValidationException", "AccessDeniedException", "ThrottlingException"})
+RESPONSE_RETRY_DELAYS_S: Final = (1.0, 2.0, 4.0)
+RESPONSE_TIMEOUT_S: Final = 5.0
+# Time kept back for answering CloudFormation; the watchdog answers when it is reached.
+RESPONSE_RESERVE_MS: Final = 10_000
+# Below this much remaining time no Bedrock call is started.
+MIN_START_MS: Final = RESPONSE_RESERVE_MS + 5_000
+# Time one more put attempt may take (client timeouts below).
+PUT_ATTEMPT_ALLOWANCE_MS: Final = 15_000
+MAX_REASON_CHARS: Final = 500
+REDACTED: Final = "<redacted>"
+
+CLIENT_CONFIG: Final = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+
+logger = logging.getLogger("invocation_logging")
+logger.setLevel(logging.INFO)
+
+sleep: Callable[[float], None] = time.sleep
+_client: BaseClient | None = None
+
+
+class LambdaContext(Protocol):
+    """The part of the Lambda context object this function uses."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class RequestFailed(Exception):
+    """The request cannot be completed; the message is the Reason sent to CloudFormation."""
+
+
+class ResponseNotDelivered(Exception):
+    """The response could not be PUT to the ResponseURL."""
+
+
+@dataclass(frozen=True)
+class Destinations:
+    """Where a logging configuration delivers to; equal destinations mean the same owner."""
+
+    cloudwatch: tuple[str, str] | None  # (logGroupName, roleArn)
+    s3: tuple[str, str] | None  # (bucketName, keyPrefix)
+
+    @classmethod
+    def of(cls, config: Any) -> Destinations | None:
+        """Destinations of a ``loggingConfig``-shaped value; None if it has none (tolerates any input)."""
+        if not isinstance(config, Mapping):
+            return None
+        cloudwatch = config.get("cloudWatchConfig")
+        s3 = config.get("s3Config")
+        found = cls(
+            (_text(cloudwatch, "logGroupName"), _text(cloudwatch, "roleArn"))
+            if isinstance(cloudwatch, Mapping)
+            else None,
+            (_text(s3, "bucketName"), _text(s3, "keyPrefix")) if isinstance(s3, Mapping) else None,
+        )
+        return found if found.cloudwatch or found.s3 else None
+
+    def describe(self) -> dict[str, str]:
+        """A log-friendly view."""
+        described: dict[str, str] = {}
+        if self.cloudwatch:
+            described["logGroupName"], described["roleArn"] = self.cloudwatch
+        if self.s3:
+            described["bucketName"], described["keyPrefix"] = self.s3
+        return described
+
+
+@dataclass(frozen=True)
+class Properties:
+    """Validated ResourceProperties."""
+
+    logging_config: dict[str, Any]
+    destinations: Destinations
+    mode: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What is reported to CloudFormation."""
+
+    status: str
+    physical_id: str
+    reason: str
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Deadline:
+    """Remaining invocation time, read from the Lambda context."""
+
+    context: LambdaContext
+
+    def remaining_ms(self) -> int:
+        return int(self.context.get_remaining_time_in_millis())
+
+    def allows(self, wait_s: float, then_ms: int) -> bool:
+        """Whether ``wait_s`` of sleeping followed by ``then_ms`` of work still leaves the response reserve."""
+        return self.remaining_ms() - wait_s * 1000 - then_ms >= RESPONSE_RESERVE_MS
+
+
+def set_client(client: BaseClient | None) -> None:
+    """Use ``client`` for Bedrock calls (tests); None makes the next call create a fresh one."""
+    global _client
+    _client = client
+
+
+def bedrock_client() -> BaseClient:
+    """The Bedrock control-plane client, created once per container from the standard configuration."""
+    global _client
+    if _client is None:
+        _client = boto3.client("bedrock", config=CLIENT_CONFIG)
+    return _client
+
+
+def _text(mapping: Mapping[str, Any], key: str) -> str:
+    value = mapping.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _log(level: int, message: str, **fields: Any) -> None:
+    logger.log(level, json.dumps({"message": message, **fields}, default=str))
+
+
+def _one_sentence(text: str) -> str:
+    """Collapse whitespace and cap the length of a Reason."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= MAX_REASON_CHARS else flat[: MAX_REASON_CHARS - 3].rstrip() + "..."
+
+
+def redact_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The event without the credential-bearing pre-signed ResponseURL."""
+    return {key: (REDACTED if key == "ResponseURL" else value) for key, value in event.items()}
+
+
+# --- ResourceProperties ---------------------------------------------------------------------------------------------
+
+
+def _flag(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise RequestFailed(f'LoggingConfig.{key} must be "true" or "false", got {value!r}.')
+
+
+def _require_object(config: Mapping[str, Any], key: str, required: tuple[str, ...]) -> None:
+    value = config.get(key)
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise RequestFailed(f"LoggingConfig.{key} must be an object.")
+    for name in required:
+        if not isinstance(value.get(name), str) or not value[name].strip():
+            raise RequestFailed(f"LoggingConfig.{key}.{name} is required and must be a non-empty string.")
+    if "keyPrefix" in value and not isinstance(value["keyPrefix"], str):
+        raise RequestFailed(f"LoggingConfig.{key}.keyPrefix must be a string.")
+
+
+def parse_properties(raw: Any) -> Properties:
+    """Validate ResourceProperties and convert them into a Bedrock-ready ``loggingConfig``."""
+    if not isinstance(raw, Mapping):
+        raise RequestFailed("ResourceProperties are missing.")
+    config = raw.get("LoggingConfig")
+    if config is None:
+        raise RequestFailed("The LoggingConfig property is required.")
+    if not isinstance(config, Mapping):
+        raise RequestFailed("The LoggingConfig property must be an object.")
+    mode = raw.get("ExistingConfiguration", MODE_KEEP)
+    if mode not in (MODE_KEEP, MODE_REPLACE):
+        raise RequestFailed(f'ExistingConfiguration must be "{MODE_KEEP}" or "{MODE_REPLACE}", got {mode!r}.')
+    logging_config = {
+        key: _flag(key, value) if key.endswith("DataDeliveryEnabled") else value for key, value in config.items()
+    }
+    if logging_config.get("cloudWatchConfig") is None and logging_config.get("s3Config") is None:
+        raise RequestFailed("LoggingConfig needs at least one destination: cloudWatchConfig or s3Config.")
+    _require_object(logging_config, "cloudWatchConfig", ("logGroupName", "roleArn"))
+    _require_object(logging_config, "s3Config", ("bucketName",))
+    destinations = Destinations.of(logging_config)
+    assert destinations is not None  # guaranteed by the checks above
+    return Properties(logging_config, destinations, mode)
+
+
+def _check_against_api(client: BaseClient, logging_config: dict[str, Any]) -> None:
+    """Validate ``logging_config`` against the Bedrock API model, whichever path is taken."""
+    shape = client.meta.service_model.operation_model(PUT_API).input_shape
+    try:
+        validate_parameters({"loggingConfig": logging_config}, shape)
+    except ParamValidationError as exc:
+        details = "; ".join(line.strip() for line in str(exc).splitlines()[1:] if line.strip())
+        raise RequestFailed(f"LoggingConfig does not match the Bedrock API: {details or exc}.") from exc
+
+
+# --- Bedrock --------------------------------------------------------------------------------------------------------
+
+
+def _api_failure(api: str, exc: Exception, attempts: int = 1, note: str = "") -> RequestFailed:
+    """A one-sentence failure naming the API, the AWS error code and its message."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code") or "UnknownError"
+        message = (error.get("Message") or "").rstrip(".")
+        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        detail = f": {message}." if message else "."
+        return RequestFailed(_one_sentence(f"{api} failed with {code}{tried}{note}{detail}"))
+    return RequestFailed(f"{api} could not be called ({type(exc).__name__}){note}.")
+
+
+def _current_destinations(client: BaseClient) -> Destinations | None:
+    try:
+        response = client.get_model_invocation_logging_configuration()
+    except (ClientError, BotoCoreError) as exc:
+        raise _api_failure(GET_API, exc) from exc
+    current = Destinations.of(response.get("loggingConfig"))
+    _log(logging.INFO, "current configuration", destinations=current.describe() if current else None)
+    return current
+
+
+def _put(client: BaseClient, logging_config: dict[str, Any], deadline: Deadline) -> None:
+    """Put ``logging_config``, retrying errors a fresh IAM role or throttling cause while time allows."""
+    for attempt, delay in enumerate((*PUT_RETRY_DELAYS_S, None), start=1):
+        try:
+            client.put_model_invocation_logging_configuration(loggingConfig=logging_config)
+            return
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in PUT_RETRYABLE_CODES or delay is None:
+                raise _api_failure(PUT_API, exc, attempt) from exc
+            if not deadline.allows(delay, PUT_ATTEMPT_ALLOWANCE_MS):
+                raise _api_failure(PUT_API, exc, attempt, " (no time left for another attempt)") from exc
+            _log(logging.WARNING, "put rejected, retrying", api=PUT_API, code=code, attempt=attempt, delay_s=delay)
+            sleep(delay)
+        except BotoCoreError as exc:
+            raise _api_failure(PUT_API, exc) from exc
+
+
+def _delete(client: BaseClient) -> None:
+    try:
+        client.delete_model_invocation_logging_configuration()
+    except (ClientError, BotoCoreError) as exc:
+        raise _api_failure(DELETE_API, exc) from exc
+
+
+# --- Request types --------------------------------------------------------------------------------------------------
+
+
+def _create_or_update(event: Mapping[str, Any], deadline: Deadline) -> Outcome:
+    properties = parse_properties(event.get("ResourceProperties"))
+    client = bedrock_client()
+    _check_against_api(client, properties.logging_config)
+    ours = {properties.destinations}
+    if event["RequestType"] == "Update" and (old := Destinations.of(_logging_config(event, "OldResourceProperties"))):
+        ours.add(old)
+    current = _current_destinations(client)
+    if current is not None and current not in ours and properties.mode == MODE_KEEP:
+        _log(
+            logging.WARNING,
+            "existing configuration kept: another configuration is in place and ExistingConfiguration is keep",
+            current=current.describe(),
+            requested=properties.destinations.describe(),
+        )
+        reason = "An existing model invocation logging configuration was kept."
+        return Outcome("SUCCESS", PHYSICAL_ID_ADOPTED, reason, dict(DATA_ADOPTED))
+    why = "none configured" if current is None else ("ours" if current in ours else "replace requested")
+    _put(client, properties.logging_config, deadline)
+    _log(logging.INFO, "configuration applied", why=why, destinations=properties.destinations.describe())
+    reason = "Model invocation logging is configured by this stack."
+    return Outcome("SUCCESS", PHYSICAL_ID_MANAGED, reason, dict(DATA_MANAGED))
+
+
+def _logging_config(event: Mapping[str, Any], key: str) -> Any:
+    properties = event.get(key)
+    return properties.get("LoggingConfig") if isinstance(properties, Mapping) else None
+
+
+def _delete_request(event: Mapping[str, Any], physical_id: str) -> Outcome:
+    if physical_id != PHYSICAL_ID_MANAGED:
+        _log(logging.INFO, "nothing deleted: this resource never managed the configuration", physical_id=physical_id)
+        return Outcome("SUCCESS", physical_id, "Nothing to delete: the configuration was not managed by this stack.")
+    ours = {
+        found
+        for key in ("ResourceProperties", "OldResourceProperties")
+        if (found := Destinations.of(_logging_config(event, key)))
+    }
+    if not ours:
+        _log(logging.WARNING, "nothing deleted: the properties name no destinations, ownership cannot be proven")
+        return Outcome("SUCCESS", physical_id, "Nothing deleted: the resource properties name no destinations.")
+    client = bedrock_client()
+    current = _current_destinations(client)
+    if current is None:
+        _log(logging.INFO, "nothing deleted: no configuration is in place")
+        return Outcome("SUCCESS", physical_id, "Nothing to delete: no configuration is in place.")
+    if current not in ours:
+        _log(logging.WARNING, "nothing deleted: the configuration was changed outside", current=current.describe())
+        return Outcome("SUCCESS", physical_id, "Nothing deleted: the configuration was changed outside this stack.")
+    _delete(client)
+    _log(logging.INFO, "configuration deleted", destinations=current.describe())
+    return Outcome("SUCCESS", physical_id, "Model invocation logging configuration deleted.")
+
+
+def _process(event: Mapping[str, Any], deadline: Deadline, physical_id: str) -> Outcome:
+    request_type = event.get("RequestType")
+    if request_type == "Delete":
+        return _delete_request(event, physical_id)
+    if request_type in ("Create", "Update"):
+        return _create_or_update(event, deadline)
+    raise RequestFailed(f"Unsupported RequestType {request_type!r}: expected Create, Update or Delete.")
+
+
+# --- Response -------------------------------------------------------------------------------------------------------
+
+
+class _Responder:
+    """Sends at most one response per invocation, from the handler or the timeout watchdog."""
+
+    def __init__(self, event: Mapping[str, Any], deadline: Deadline) -> None:
+        self._event = event
+        self._deadline = deadline
+        self._lock = threading.Lock()
+        self._sent = False
+
+    def send(self, outcome: Outcome) -> bool:
+        """Send ``outcome`` unless a response was already sent; True if this call sent it."""
+        with self._lock:
+            if self._sent:
+                return False
+            self._sent = True
+            body = {
+                "Status": outcome.status,
+                "Reason": _one_sentence(outcome.reason),
+                "PhysicalResourceId": outcome.physical_id,
+                "StackId": self._event.get("StackId", ""),
+                "RequestId": self._event.get("RequestId", ""),
+                "LogicalResourceId": self._event.get("LogicalResourceId", ""),
+                "NoEcho": False,
+                "Data": outcome.data,
+            }
+            _log(logging.INFO, "sending response", response=body)
+            _put_response(self._event["ResponseURL"], json.dumps(body).encode(), self._deadline)
+            return True
+
+
+def _put_response(url: str, body: bytes, deadline: Deadline) -> None:
+    """PUT ``body`` to the pre-signed ``url``, retrying network errors while time allows."""
+    request = urllib.request.Request(
+        url, data=body, method="PUT", headers={"content-type": "", "content-length": str(len(body))}
+    )
+    for attempt, delay in enumerate((*RESPONSE_RETRY_DELAYS_S, None), start=1):
+        try:
+            with urllib.request.urlopen(request, timeout=RESPONSE_TIMEOUT_S) as response:
+                _log(logging.INFO, "response delivered", status=response.status, attempt=attempt)
+                return
+        except (OSError, HTTPException) as exc:
+            error = f"HTTP {exc.code}" if isinstance(exc, urllib.error.HTTPError) else type(exc).__name__
+            permanent = isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500 and exc.code not in (408, 429)
+            if permanent or delay is None or deadline.remaining_ms() - delay * 1000 < RESPONSE_TIMEOUT_S * 1000:
+                _log(logging.ERROR, "response not delivered", error=error, attempts=attempt)
+                raise ResponseNotDelivered(f"Response not delivered ({error}, {attempt} attempts).") from None
+            _log(logging.WARNING, "response PUT failed, retrying", error=error, attempt=attempt, delay_s=delay)
+            sleep(delay)
+
+
+# --- Entry point ----------------------------------------------------------------------------------------------------
+
+
+def on_event(event: dict[str, Any], context: LambdaContext) -> None:
+    """Lambda entry point: handle one CloudFormation custom resource request and answer it."""
+    url = event.get("ResponseURL") if isinstance(event, Mapping) else None
+    if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("https", "http"):
+        _log(logging.ERROR, "not a CloudFormation custom resource request: no usable ResponseURL")
+        raise ValueError("The event is not a CloudFormation custom resource request (no usable ResponseURL).")
+    _log(logging.INFO, "request received", event=redact_event(event))
+
+    request_type = event.get("RequestType")
+    physical_id = event.get("PhysicalResourceId") or event.get("RequestId") or "bedrock-invocation-logging:failed"
+    deadline = Deadline(context)
+    responder = _Responder(event, deadline)
+
+    def on_timeout() -> None:
+        _log(logging.ERROR, "about to time out, answering FAILED", remaining_ms=deadline.remaining_ms())
+        reason = f"The {request_type} request did not finish within the function's timeout; retry or raise the timeout."
+        try:
+            responder.send(Outcome("FAILED", physical_id, reason))
+        except ResponseNotDelivered:
+            pass  # already logged; Lambda retries the invocation after the timeout
+
+    remaining_ms = deadline.remaining_ms()
+    if remaining_ms < MIN_START_MS:
+        _log(logging.ERROR, "too little time left to start", remaining_ms=remaining_ms)
+        reason = f"Only {remaining_ms} ms were left, too little time to handle the {request_type} request safely."
+        responder.send(Outcome("FAILED", physical_id, reason))
+        return
+
+    watchdog = threading.Timer((remaining_ms - RESPONSE_RESERVE_MS) / 1000, on_timeout)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        try:
+            outcome = _process(event, deadline, physical_id)
+        except RequestFailed as exc:
+            _log(logging.ERROR, "request failed", reason=str(exc))
+            outcome = Outcome("FAILED", physical_id, str(exc))
+        except Exception as exc:  # noqa: BLE001 - CloudFormation must get an answer whatever happens
+            _log(logging.ERROR, "unexpected error", error=type(exc).__name__, traceback=traceback.format_exc())
+            reason = f"Unexpected {type(exc).__name__} while handling the {request_type} request; see the logs."
+            outcome = Outcome("FAILED", physical_id, reason)
+        if not responder.send(outcome):
+            _log(logging.WARNING, "response already sent by the timeout watchdog", status=outcome.status)
+    finally:
+        watchdog.cancel()

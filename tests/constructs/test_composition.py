@@ -1,0 +1,122 @@
+"""Level 1 constructs composed into a separate app that owns its own Lambda function and REST API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llm_observability.errors import ConfigError
+
+THEIR_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+@pytest.fixture(scope="module")
+def foreign(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from aws_cdk import App, Stack, Validations
+    from aws_cdk import aws_apigateway as apigw
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_logs as logs
+    from cdk_nag import AwsSolutionsChecks
+    from constructs import Construct
+
+    from llm_observability import AlertTopic, InvocationLogging, LlmAlarms, LlmDashboard, Workload
+
+    outdir = tmp_path_factory.mktemp("foreign")
+    app = App(outdir=str(outdir))
+    stack = Stack(app, "TheirApp")
+    log_group = logs.LogGroup(stack, "TheirLogs", retention=logs.RetentionDays.ONE_WEEK)
+    fn = lambda_.Function(
+        stack,
+        "TheirFunction",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        log_group=log_group,
+        code=lambda_.Code.from_inline(
+            "import boto3, json\n"
+            "def handler(event, context):\n"
+            f"    out = boto3.client('bedrock-runtime').converse(modelId='{THEIR_MODEL}',"
+            " messages=[{'role': 'user', 'content': [{'text': json.loads(event['body'])['q']}]}])\n"
+            "    return {'statusCode': 200, 'body': out['output']['message']['content'][0]['text']}\n"
+        ),
+    )
+    api = apigw.LambdaRestApi(stack, "TheirApi", handler=fn)
+
+    observability = Construct(stack, "Observability")
+    alerts = AlertTopic(observability, "Alerts", email="team@example.com")
+    workload = Workload.from_function(
+        fn, name="their-bot", model_ids=(THEIR_MODEL,), log_group=log_group, rest_api=api, metric_namespace="TheirApp"
+    ).with_alert_topic(alerts.topic)
+    alarms = LlmAlarms(observability, "Alarms", workload=workload)
+    LlmDashboard(observability, "Dashboard", workload=workload, alarms=list(alarms.alarms.values()))
+    LlmDashboard(observability, "SecondDashboard", workload=workload)
+    InvocationLogging(observability, "InvocationLogging", s3_delivery=True, existing_configuration="replace")
+
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    try:
+        app.synth()
+    except RuntimeError as error:  # their own resources are not nag-clean; ours must be
+        assert "ValidationFailed" in str(error)
+    report = json.loads((outdir / "validation-report.json").read_text())
+    template = json.loads((outdir / "TheirApp.template.json").read_text())
+    return {"template": template, "report": report, "alarms": alarms}
+
+
+def _of_type(template: dict[str, Any], cfn_type: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == cfn_type}
+
+
+def test_our_constructs_have_no_nag_finding_in_a_foreign_app(foreign: dict[str, Any]) -> None:
+    paths = [
+        c["constructPath"]
+        for r in foreign["report"]["pluginReports"]
+        for v in r["violations"]
+        for c in v["violatingConstructs"]
+    ]
+    assert paths, "the foreign resources were expected to have findings of their own"
+    assert [p for p in paths if "/Observability/" in p] == []
+
+
+def test_alarms_watch_their_function_api_and_model(foreign: dict[str, Any]) -> None:
+    alarms = _of_type(foreign["template"], "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 9
+    text = json.dumps(alarms)
+    assert THEIR_MODEL in text and '"Ref": "TheirFunction' in text and '"Value": "TheirApi"' in text
+    rate = next(a for a in alarms.values() if "Expression" in json.dumps(a))
+    assert '"Namespace": "TheirApp"' in json.dumps(rate) and '"Value": "their-bot"' in json.dumps(rate)
+
+
+def test_two_dashboards_never_collide(foreign: dict[str, Any]) -> None:
+    dashboards = _of_type(foreign["template"], "AWS::CloudWatch::Dashboard")
+    names = [json.dumps(d["Properties"]["DashboardName"]) for d in dashboards.values()]
+    assert len(names) == 2 and names[0] != names[1]
+
+
+def test_s3_delivery_bucket_is_retained_and_only_bedrock_of_this_account_writes(foreign: dict[str, Any]) -> None:
+    (resource,) = _of_type(foreign["template"], "Custom::BedrockInvocationLogging").values()
+    assert resource["Properties"]["ExistingConfiguration"] == "replace"
+    assert resource["Properties"]["LoggingConfig"]["s3Config"]["keyPrefix"] == "bedrock-invocations"
+    policies = json.dumps(_of_type(foreign["template"], "AWS::S3::BucketPolicy"))
+    assert "BedrockInvocationLogDelivery" in policies and "aws:SourceAccount" in policies
+    buckets = _of_type(foreign["template"], "AWS::S3::Bucket")
+    assert buckets and all(b["DeletionPolicy"] == "Retain" for b in buckets.values())
+
+
+def test_bad_construct_input_fails_with_one_sentence() -> None:
+    from aws_cdk import App, Stack
+
+    from llm_observability import AlarmThresholds, AlertTopic, InvocationLogging, LlmAlarms, Workload
+
+    stack = Stack(App(), "S")
+    with pytest.raises(ConfigError, match="^AlertTopic 'email' is 'nope': allowed is empty or one e-mail address"):
+        AlertTopic(stack, "T", email="nope")
+    with pytest.raises(ConfigError, match="^InvocationLogging 'existing_configuration' is 'merge': allowed are keep, replace.$"):
+        InvocationLogging(stack, "I", existing_configuration="merge")
+    with pytest.raises(ConfigError, match="^Alarm threshold 'api_5xx' is -1: allowed is a number above 0.$"):
+        AlarmThresholds(api_5xx=-1)
+    with pytest.raises(ConfigError, match="^Workload 'model_ids' is empty"):
+        Workload(name="x", model_ids=())
+    with pytest.raises(ConfigError, match="^LlmAlarms 'topic' is missing"):
+        LlmAlarms(stack, "A", workload=Workload(name="x", model_ids=("amazon.nova-lite-v1:0",)))

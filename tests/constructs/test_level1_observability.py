@@ -1,0 +1,128 @@
+"""Level 1 observability constructs: in the bundled stack and composed into someone else's app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llm_observability.constructs.queries import QUERIES
+from llm_observability.functions.rag_api import telemetry as t
+from tests.conftest import SynthResult, alarm_metric
+
+
+def _body(result: SynthResult) -> str:
+    (dashboard,) = result.resources("AWS::CloudWatch::Dashboard").values()
+    return json.dumps(dashboard["Properties"]["DashboardBody"])
+
+
+def test_every_alarm_notifies_on_alarm_and_ok_and_ignores_missing_data(level1: SynthResult) -> None:
+    alarms = level1.resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 9
+    (topic_id,) = level1.resources("AWS::SNS::Topic")
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": topic_id}], name
+        assert props["OKActions"] == [{"Ref": topic_id}], name
+        assert props["TreatMissingData"] == "notBreaching", name
+        assert props["AlarmDescription"].startswith(("[high]", "[low]")), name
+
+
+def test_alarm_metrics_cover_bedrock_app_lambda_and_api(level1: SynthResult) -> None:
+    alarms = level1.resources("AWS::CloudWatch::Alarm").values()
+    single = {(alarm_metric(a["Properties"])["Namespace"], alarm_metric(a["Properties"])["MetricName"]) for a in alarms}
+    assert {
+        ("AWS/Bedrock", "InvocationLatency"),
+        ("AWS/Bedrock", "InvocationClientErrors"),
+        ("AWS/Bedrock", "InvocationServerErrors"),
+        ("AWS/Bedrock", "InvocationThrottles"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/ApiGateway", "Latency"),
+    } <= single
+    latency = next(a["Properties"] for a in alarms if alarm_metric(a["Properties"])["MetricName"] == "InvocationLatency")
+    assert alarm_metric(latency)["Stat"] == "p90" and latency["Threshold"] == 10000
+    assert alarm_metric(latency)["Dimensions"] == [{"Name": "ModelId", "Value": "amazon.nova-lite-v1:0"}]
+    (rate,) = [a["Properties"] for a in alarms if any("Expression" in q for q in a["Properties"].get("Metrics", []))]
+    assert rate["ComparisonOperator"] == "LessThanThreshold" and rate["Threshold"] == 95
+    expression = next(q["Expression"] for q in rate["Metrics"] if "Expression" in q)
+    assert expression.startswith("100 * FILL(ok, 0) / (FILL(ok, 0) + FILL(f0, 0)")
+    used = {q["MetricStat"]["Metric"]["MetricName"] for q in rate["Metrics"] if "MetricStat" in q}
+    assert used == {t.METRIC_REQUEST_SUCCESS, t.METRIC_REQUEST_FAILURE}
+
+
+def test_alarm_names_share_a_prefix_for_higher_levels(level1: SynthResult) -> None:
+    names = [a["Properties"]["AlarmName"] for a in level1.resources("AWS::CloudWatch::Alarm").values()]
+    prefixes = {n.rsplit("-", 1)[0] for n in names}
+    assert len(prefixes) == 1 and len(set(names)) == len(names)
+
+
+def test_topic_is_encrypted_tls_only_and_allows_cloudwatch(level1: SynthResult) -> None:
+    (topic,) = level1.resources("AWS::SNS::Topic").values()
+    assert "KmsMasterKeyId" in topic["Properties"]
+    assert topic["Properties"].get("Subscription") is None  # no alarm_email by default
+    (policy,) = level1.resources("AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    publish = next(s for s in statements if s["Effect"] == "Allow")
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(publish["Condition"]) == {"StringEquals", "ArnLike"}
+
+
+def test_email_subscription_from_config(level1_own_kb: SynthResult) -> None:
+    (sub,) = level1_own_kb.resources("AWS::SNS::Subscription").values()
+    assert sub["Properties"]["Protocol"] == "email" and sub["Properties"]["Endpoint"] == "oncall@example.com"
+
+
+def test_dashboard_shows_bedrock_app_api_lambda_and_logs(level1: SynthResult) -> None:
+    body = _body(level1)
+    for needle in (
+        "AWS/Bedrock", "InvocationLatency", "InputTokenCount", "OutputTokenCount", "InvocationThrottles",
+        t.METRIC_STAGE_LATENCY, t.METRIC_END_TO_END_LATENCY, t.METRIC_ESTIMATED_COST, t.METRIC_REQUEST_FAILURE,
+        t.METRIC_TOTAL_TOKENS, t.METRIC_RETRIEVAL_CACHE_HIT, t.METRIC_FEEDBACK_SCORE, "AWS/ApiGateway",
+        "AWS/Lambda", '\\"type\\":\\"alarm\\"', "Recent errors", "Slowest requests", "Prompt properties", "p99",
+    ):  # fmt: skip
+        assert needle in body, needle
+    for stage in t.STAGES:
+        assert stage in body, stage
+    outputs = level1.template(1)["Outputs"]
+    url = next(o for k, o in outputs.items() if k.startswith("DashboardUrl"))
+    assert "console.aws.amazon.com/cloudwatch" in json.dumps(url["Value"])
+
+
+def test_invocation_logging_custom_resource(level1: SynthResult, level1_own_kb: SynthResult) -> None:
+    (resource,) = level1.resources("Custom::BedrockInvocationLogging").values()
+    props = resource["Properties"]
+    assert props["ExistingConfiguration"] == "keep"
+    config = props["LoggingConfig"]
+    assert "logGroupName" in config["cloudWatchConfig"] and "roleArn" in config["cloudWatchConfig"]
+    assert config["textDataDeliveryEnabled"] == "true"
+    assert "s3Config" not in config
+    roles = level1.resources("AWS::IAM::Role")
+    delivery = next(r for k, r in roles.items() if "InvocationLoggingDeliveryRole" in k)
+    trust = delivery["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert set(trust["Condition"]) == {"StringEquals", "ArnLike"}
+    groups = level1.resources("AWS::Logs::LogGroup")
+    kept = [k for k, g in groups.items() if "InvocationLoggingLogs" in k]
+    assert len(kept) == 1 and groups[kept[0]]["DeletionPolicy"] == "Retain"
+    assert len(level1_own_kb.resources("Custom::BedrockInvocationLogging")) == 1  # on by default
+
+
+def test_invocation_logging_can_be_turned_off(tmp_path: Path) -> None:
+    from aws_cdk import App
+
+    from llm_observability.config import ObservabilityConfig
+    from llm_observability.stacks import FoundationStack
+
+    stack = FoundationStack(App(outdir=str(tmp_path)), "S", config=ObservabilityConfig(invocation_logging=False, knowledge_base_id="KBID123456"))
+    assert stack.invocation_logging is None
+    assert not [c for c in stack.node.find_all() if c.node.id == "InvocationLogging"]
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_dashboard_queries_are_well_formed(name: str) -> None:
+    query = QUERIES[name]
+    assert query.count("|") >= 1 and "\n" in query

@@ -1,0 +1,698 @@
+"""Behaviour of the RAG Lambda: responses, EMF metrics, logs and X-Ray subsegments."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import telemetry
+from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+if TYPE_CHECKING:
+    from conftest import Api
+
+API_REQUEST_ID = "api-request-id-0001"
+QUESTION = "What is the refund policy?"
+AWS_DETAIL = "arn:aws:bedrock:us-east-1:123456789012:knowledge-base/KB12345678 internal detail xyzzy"
+
+
+def body(response: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(response["body"])
+
+
+def assert_error_response(response: dict[str, Any], status: int, request_id: str = API_REQUEST_ID) -> dict:
+    """Status, JSON headers, request id, and a body with only a message and the request id."""
+    assert response["statusCode"] == status
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert response["headers"]["X-Request-Id"] == request_id
+    payload = body(response)
+    assert set(payload) == {"error", "request_id"}
+    assert payload["request_id"] == request_id
+    assert payload["error"].endswith(".")
+    for leak in ("Traceback", "xyzzy", "arn:aws", "Exception", "botocore", "kaboom"):
+        assert leak not in response["body"]
+    return payload
+
+
+def assert_failure_metric(api: Api, api_output: Any, error_class: str) -> None:
+    failure = api_output.only(telemetry.METRIC_REQUEST_FAILURE)
+    assert failure.dimensions == (telemetry.DIM_SERVICE, telemetry.DIM_ERROR_CLASS)
+    assert failure.dimension_values == {telemetry.DIM_SERVICE: api.service, telemetry.DIM_ERROR_CLASS: error_class}
+    assert failure.values == [1.0]
+    assert api_output.metric(telemetry.METRIC_REQUEST_SUCCESS) == []
+
+
+# --- Happy path ------------------------------------------------------------------------------------
+def test_ask_returns_answer_sources_and_usage(api: Api) -> None:
+    api.stub_retrieve(question=QUESTION)
+    api.stub_converse()
+
+    response = api.ask({"question": "  What is the\n refund   policy?  "})
+
+    assert response["statusCode"] == 200
+    assert response["headers"] == {"Content-Type": "application/json", "X-Request-Id": API_REQUEST_ID}
+    payload = body(response)
+    assert payload["answer"] == "Refunds take 30 days [1]."
+    assert payload["request_id"] == API_REQUEST_ID
+    assert payload["model_id"] == api.model_id
+    assert payload["usage"] == {"input_tokens": 1200, "output_tokens": 80, "total_tokens": 1280}
+    assert [source["uri"] for source in payload["sources"]] == ["s3://docs/refunds.md", "s3://docs/shipping.md"]
+    assert [source["score"] for source in payload["sources"]] == [0.82, 0.41]
+    assert len(payload["sources"][0]["excerpt"]) <= 200
+    assert payload["sources"][0]["excerpt"].startswith("Refunds are issued within 30 days")
+    assert payload["sources"][1]["excerpt"] == "Shipping is free for orders above 50 EUR."
+
+
+def test_ask_sends_the_prompt_and_inference_settings_to_bedrock(api: Api) -> None:
+    api.stub_retrieve(question=QUESTION, top_k=2)
+    api.stub_converse(
+        expected={
+            "modelId": api.model_id,
+            "system": [{"text": api.pipeline.PROMPT_TEMPLATES["v1"].system}],
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "text": "Passages:\n"
+                            f"[1] {api.default_passages[0][0]}\n\n[2] {api.default_passages[1][0]}\n\n"
+                            f"Question: {QUESTION}"
+                        }
+                    ],
+                }
+            ],
+            "inferenceConfig": {"maxTokens": 256, "temperature": 0.0, "topP": 1.0, "stopSequences": ["\n\nHuman:"]},
+        }
+    )
+
+    response = api.ask(
+        {
+            "question": QUESTION,
+            "top_k": 2,
+            "max_tokens": 256,
+            "temperature": 0,
+            "top_p": 1,
+            "stop_sequences": ["\n\nHuman:"],
+        }
+    )
+
+    assert response["statusCode"] == 200
+
+
+def test_system_prompt_restricts_the_model_to_the_passages(api: Api) -> None:
+    system = api.pipeline.PROMPT_TEMPLATES["v1"].system
+    assert "only the numbered passages" in system
+    assert "do not know" in system
+
+
+def test_ask_without_passages_still_answers(api: Api) -> None:
+    api.stub_retrieve(api.retrieve_response())
+    api.stub_converse(api.converse_response("I do not know."))
+
+    response = api.ask({"question": QUESTION})
+
+    assert response["statusCode"] == 200
+    assert body(response)["sources"] == []
+    out = api.output()
+    assert out.only(telemetry.METRIC_RETRIEVED_PASSAGES).values == [0.0]
+    assert out.metric(telemetry.METRIC_TOP_RETRIEVAL_SCORE) == []
+
+
+def test_ask_emits_emf_metrics_with_low_cardinality_dimensions(api: Api) -> None:
+    api.stub_retrieve()
+    api.stub_converse()
+
+    api.ask({"question": QUESTION})
+    out = api.output()
+
+    assert {metric.namespace for metric in out.metrics} == {api.namespace}
+    stage_latency = out.metric(telemetry.METRIC_STAGE_LATENCY)
+    assert [metric.dimension_values[telemetry.DIM_STAGE] for metric in stage_latency] == list(telemetry.STAGES)
+    for metric in stage_latency:
+        assert metric.dimensions == (telemetry.DIM_SERVICE, telemetry.DIM_STAGE)
+        assert metric.unit == "Milliseconds"
+        assert len(metric.values) == 1
+        assert metric.values[0] >= 0
+
+    model_dims = {telemetry.DIM_SERVICE: api.service, telemetry.DIM_MODEL_ID: api.model_id}
+    expected_model_metrics = {
+        telemetry.METRIC_INFERENCE_LATENCY: 840.0,
+        telemetry.METRIC_INPUT_TOKENS: 1200.0,
+        telemetry.METRIC_OUTPUT_TOKENS: 80.0,
+        telemetry.METRIC_TOTAL_TOKENS: 1280.0,
+        telemetry.METRIC_ESTIMATED_COST: 1200 / 1000 * api.price["input_per_1k"]
+        + 80 / 1000 * api.price["output_per_1k"],
+    }
+    for name, value in expected_model_metrics.items():
+        metric = out.only(name)
+        assert metric.dimensions == (telemetry.DIM_SERVICE, telemetry.DIM_MODEL_ID)
+        assert metric.dimension_values == model_dims
+        assert metric.values == [pytest.approx(value)]
+
+    service_only = {
+        telemetry.METRIC_REQUEST_SUCCESS: 1.0,
+        telemetry.METRIC_PROMPT_LENGTH: None,
+        telemetry.METRIC_RETRIEVED_PASSAGES: 2.0,
+        telemetry.METRIC_TOP_RETRIEVAL_SCORE: 0.82,
+        telemetry.METRIC_RETRIEVAL_CACHE_MISS: 1.0,
+        telemetry.METRIC_REDACTIONS: 0.0,
+        telemetry.METRIC_END_TO_END_LATENCY: None,
+    }
+    for name, value in service_only.items():
+        metric = out.only(name)
+        assert metric.dimensions == (telemetry.DIM_SERVICE,)
+        if value is not None:
+            assert metric.values == [value]
+    assert out.only(telemetry.METRIC_PROMPT_LENGTH).values[0] > len(QUESTION)
+    assert out.metric(telemetry.METRIC_REQUEST_FAILURE) == []
+    assert out.metric(telemetry.METRIC_RETRIEVAL_CACHE_HIT) == []
+
+    allowed = {telemetry.DIM_SERVICE, telemetry.DIM_STAGE, telemetry.DIM_MODEL_ID, telemetry.DIM_ERROR_CLASS}
+    assert all(set(metric.dimensions) <= allowed for metric in out.metrics)
+    main_blob = next(blob for blob in out.emf if telemetry.METRIC_REQUEST_SUCCESS in blob)
+    assert main_blob["request_id"] == API_REQUEST_ID  # metadata, not a dimension
+
+
+def test_each_stage_runs_in_its_own_subsegment(api: Api) -> None:
+    api.stub_retrieve()
+    api.stub_converse()
+
+    api.ask({"question": QUESTION})
+
+    names = api.tracing.names
+    assert names[0] == "## rag_api_handler"
+    assert names[1:] == list(telemetry.STAGES)
+    segments = {segment.name: segment for segment in api.tracing.segments}
+    assert segments[telemetry.STAGE_INFERENCE].annotations[telemetry.DIM_MODEL_ID] == api.model_id
+    assert segments[telemetry.STAGE_RETRIEVAL].annotations[telemetry.METRIC_RETRIEVAL_CACHE_HIT] is False
+    assert segments["## rag_api_handler"].metadata == {}  # the response (with the answer) is not captured
+
+
+def test_ask_writes_one_structured_log_line(api: Api) -> None:
+    api.stub_retrieve()
+    api.stub_converse()
+
+    api.ask({"question": QUESTION, "temperature": 0.5, "stop_sequences": ["END"]})
+    record = api.output().log("ask")
+
+    assert record["correlation_id"] == API_REQUEST_ID
+    assert record["service"] == api.service
+    assert record["model_id"] == api.model_id
+    assert record["prompt"] == {
+        "template_version": "v1",
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "max_tokens": 512,
+        "stop_sequences": ["END"],
+        "top_k": 4,
+        "length": record["prompt"]["length"],
+    }
+    assert record["usage"] == {"input_tokens": 1200, "output_tokens": 80, "total_tokens": 1280}
+    assert record["retrieval"] == {"count": 2, "top_score": 0.82, "cache_hit": False}
+    assert set(record["latency_ms"]["stages"]) == set(telemetry.STAGES)
+    assert record["latency_ms"]["inference_model"] == 840.0
+    assert record["estimated_cost_usd"] == pytest.approx(0.4)
+
+
+def test_request_id_falls_back_to_the_lambda_request_id(api: Api) -> None:
+    api.stub_retrieve()
+    api.stub_converse()
+
+    response = api.invoke(api.event("/ask", {"question": QUESTION}, request_id=None))
+
+    assert body(response)["request_id"] == api.context.aws_request_id
+    assert response["headers"]["X-Request-Id"] == api.context.aws_request_id
+
+
+def test_base64_encoded_body_is_decoded(api: Api) -> None:
+    api.stub_retrieve(question=QUESTION)
+    api.stub_converse()
+
+    response = api.ask({"question": QUESTION}, base64_encoded=True)
+
+    assert response["statusCode"] == 200
+
+
+def test_missing_price_reports_zero_cost_and_warns_once(api: Api) -> None:
+    api.env(PRICE_TABLE=json.dumps({"some.other-model": api.price}))
+    api.stub_retrieve()  # the second question is answered from the retrieval cache
+    for _ in range(2):
+        api.stub_converse()
+        assert api.ask({"question": QUESTION})["statusCode"] == 200
+
+    out = api.output()
+    assert [metric.values for metric in out.metric(telemetry.METRIC_ESTIMATED_COST)] == [[0.0], [0.0]]
+    warnings = [record for record in out.logs if record["level"] == "WARNING"]
+    assert len(warnings) == 1
+    assert "PRICE_TABLE" in warnings[0]["message"]
+
+
+# --- Retrieval cache -------------------------------------------------------------------------------
+def test_identical_question_is_served_from_the_retrieval_cache(api: Api) -> None:
+    api.stub_retrieve(question=QUESTION)  # only one Retrieve is stubbed: a second call would fail
+    api.stub_converse()
+    api.stub_converse()
+
+    first = api.ask({"question": QUESTION})
+    second = api.ask({"question": f"  {QUESTION.replace(' ', '   ')} "})
+
+    assert first["statusCode"] == second["statusCode"] == 200
+    assert body(first)["sources"] == body(second)["sources"]
+    out = api.output()
+    assert [metric.values for metric in out.metric(telemetry.METRIC_RETRIEVAL_CACHE_MISS)] == [[1.0]]
+    hit = out.only(telemetry.METRIC_RETRIEVAL_CACHE_HIT)
+    assert hit.dimensions == (telemetry.DIM_SERVICE,)
+    assert hit.values == [1.0]
+    assert [record["retrieval"]["cache_hit"] for record in out.logs if record["message"] == "ask"] == [False, True]
+
+
+def test_cache_key_includes_top_k(api: Api) -> None:
+    api.stub_retrieve(top_k=4, question=QUESTION)
+    api.stub_retrieve(top_k=3, question=QUESTION)
+    api.stub_converse()
+    api.stub_converse()
+
+    api.ask({"question": QUESTION})
+    api.ask({"question": QUESTION, "top_k": 3})
+
+    assert len(api.output().metric(telemetry.METRIC_RETRIEVAL_CACHE_MISS)) == 2
+
+
+def test_zero_ttl_disables_the_cache(api: Api) -> None:
+    api.env(RETRIEVAL_CACHE_TTL_SECONDS="0")
+    for _ in range(2):
+        api.stub_retrieve()
+        api.stub_converse()
+        api.ask({"question": QUESTION})
+
+    out = api.output()
+    assert out.metric(telemetry.METRIC_RETRIEVAL_CACHE_HIT) == []
+    assert out.metric(telemetry.METRIC_RETRIEVAL_CACHE_MISS) == []
+
+
+def test_retrieval_cache_expires_and_evicts(api: Api) -> None:
+    now = [100.0]
+    cache = api.pipeline.RetrievalCache(ttl_seconds=10, max_entries=2, clock=lambda: now[0])
+    passages = (api.pipeline.Passage("text", "s3://a", 0.5),)
+    cache.put("a", 4, passages)
+    cache.put("b", 4, passages)
+    assert cache.get("a", 4) == passages  # "a" is now the most recently used
+    cache.put("c", 4, passages)  # evicts "b"
+    assert cache.get("b", 4) is None
+    assert len(cache) == 2
+    now[0] += 10
+    assert cache.get("a", 4) is None
+    assert cache.get("c", 4) is None
+    assert len(cache) == 0
+
+
+# --- Bedrock failures ------------------------------------------------------------------------------
+FAULTS = [
+    # operation, error code, http status from AWS, our status, error class, Retry-After
+    ("retrieve", "ThrottlingException", 429, 429, telemetry.ERROR_THROTTLING, "2"),
+    ("converse", "ThrottlingException", 429, 429, telemetry.ERROR_THROTTLING, "2"),
+    ("converse", "ServiceQuotaExceededException", 400, 429, telemetry.ERROR_THROTTLING, "2"),
+    ("converse", "ModelTimeoutException", 408, 504, telemetry.ERROR_TIMEOUT, None),
+    ("retrieve", "ServiceUnavailableException", 503, 503, telemetry.ERROR_UNAVAILABLE, "5"),
+    ("converse", "ServiceUnavailableException", 503, 503, telemetry.ERROR_UNAVAILABLE, "5"),
+    ("converse", "ModelNotReadyException", 429, 503, telemetry.ERROR_UNAVAILABLE, "5"),
+    ("converse", "ModelErrorException", 424, 502, telemetry.ERROR_MODEL, None),
+    ("converse", "InternalServerException", 500, 502, telemetry.ERROR_MODEL, None),
+    ("converse", "ModelStreamErrorException", 424, 502, telemetry.ERROR_MODEL, None),
+    ("converse", "ValidationException", 400, 502, telemetry.ERROR_MODEL, None),
+    ("retrieve", "ValidationException", 400, 502, telemetry.ERROR_MODEL, None),
+    ("converse", "AccessDeniedException", 403, 500, telemetry.ERROR_ACCESS_DENIED, None),
+    ("retrieve", "AccessDeniedException", 403, 500, telemetry.ERROR_ACCESS_DENIED, None),
+    ("retrieve", "ResourceNotFoundException", 404, 500, telemetry.ERROR_ACCESS_DENIED, None),
+    ("converse", "ResourceNotFoundException", 404, 500, telemetry.ERROR_ACCESS_DENIED, None),
+]
+
+
+@pytest.mark.parametrize(("operation", "code", "aws_status", "status", "error_class", "retry_after"), FAULTS)
+def test_bedrock_errors_map_to_http_status(
+    api: Api, operation: str, code: str, aws_status: int, status: int, error_class: str, retry_after: str | None
+) -> None:
+    if operation == "retrieve":
+        api.agent.add_client_error("retrieve", code, f"{code}: {AWS_DETAIL}", aws_status)
+    else:
+        api.stub_retrieve()
+        api.runtime.add_client_error("converse", code, f"{code}: {AWS_DETAIL}", aws_status)
+
+    response = api.ask({"question": QUESTION})
+
+    payload = assert_error_response(response, status)
+    assert response["headers"].get("Retry-After") == retry_after
+    if error_class == telemetry.ERROR_ACCESS_DENIED:
+        assert payload["error"] == "The service is not configured correctly; the operators have been alerted."
+    out = api.output()
+    assert_failure_metric(api, out, error_class)
+    assert len(out.metric(telemetry.METRIC_END_TO_END_LATENCY)) == 1
+    failed_stage = telemetry.STAGE_RETRIEVAL if operation == "retrieve" else telemetry.STAGE_INFERENCE
+    assert out.metric(telemetry.METRIC_STAGE_LATENCY)[-1].dimension_values[telemetry.DIM_STAGE] == failed_stage
+    record = out.log("Request failed")
+    assert record["aws_error_code"] == code
+    assert record["error_class"] == error_class
+    assert record["stage"] == failed_stage
+    if error_class == telemetry.ERROR_THROTTLING:  # expected under load: a warning without a stack trace
+        assert record["level"] == "WARNING"
+        assert "exception" not in record
+    else:
+        assert record["level"] == "ERROR"
+        assert "Traceback" in record["exception"]  # the stack trace stays server-side
+    failed_segment = next(segment for segment in api.tracing.segments if segment.name == failed_stage)
+    assert failed_segment.exception is not None
+
+
+@pytest.mark.parametrize(
+    ("operation", "error"),
+    [
+        ("Converse", ReadTimeoutError(endpoint_url="https://bedrock-runtime.us-east-1.amazonaws.com/xyzzy")),
+        ("Retrieve", ConnectTimeoutError(endpoint_url="https://bedrock-agent-runtime.us-east-1.amazonaws.com/xyzzy")),
+    ],
+)
+def test_network_timeouts_map_to_504(api: Api, operation: str, error: Exception) -> None:
+    def raise_timeout(**kwargs: Any) -> None:
+        raise error
+
+    stubber, client = (api.runtime, api.runtime_client) if operation == "Converse" else (api.agent, api.agent_client)
+    event_name = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    if operation == "Converse":
+        api.stub_retrieve()
+    stubber.deactivate()  # the hook below stands in for the network and raises what botocore would
+    client.meta.events.register(event_name, raise_timeout)
+    try:
+        response = api.ask({"question": QUESTION})
+    finally:
+        client.meta.events.unregister(event_name, raise_timeout)
+        stubber.activate()
+
+    assert_error_response(response, 504)
+    assert_failure_metric(api, api.output(), telemetry.ERROR_TIMEOUT)
+
+
+def test_unexpected_exception_maps_to_500_without_details(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(response: Any) -> None:
+        raise RuntimeError("kaboom: secret internal state xyzzy")
+
+    monkeypatch.setattr(api.pipeline, "parse_completion", explode)
+    api.stub_retrieve()
+    api.stub_converse()
+
+    response = api.ask({"question": QUESTION})
+
+    payload = assert_error_response(response, 500)
+    assert payload["error"] == "An internal error occurred; the operators have been alerted."
+    out = api.output()
+    assert_failure_metric(api, out, telemetry.ERROR_INTERNAL)
+    record = out.log("Request failed")
+    assert record["stage"] == telemetry.STAGE_POSTPROCESS
+    assert "kaboom" in record["exception"]
+
+
+# --- Validation ---------------------------------------------------------------------------------------
+MALFORMED = [
+    ("bad json", {"raw_body": '{"question": "x"'}, "not valid JSON"),
+    ("array body", {"body": ["question"]}, "JSON object"),
+    ("string body", {"body": "question"}, "JSON object"),
+    ("empty body", {"raw_body": ""}, "JSON object"),
+    ("no body", {}, "JSON object"),
+    ("missing question", {"body": {"temperature": 0.1}}, "'question'"),
+    ("question not a string", {"body": {"question": 42}}, "'question'"),
+    ("blank question", {"body": {"question": " \n\t "}}, "'question' must not be empty"),
+    ("question too long", {"body": {"question": "x" * 51}}, "at most 50 characters"),
+    ("temperature 2", {"body": {"question": "q", "temperature": 2}}, "'temperature' must be a number from 0 to 1"),
+    ("temperature NaN", {"raw_body": '{"question": "q", "temperature": NaN}'}, "not valid JSON"),
+    ("temperature bool", {"body": {"question": "q", "temperature": True}}, "'temperature'"),
+    ("top_p negative", {"body": {"question": "q", "top_p": -0.1}}, "'top_p' must be a number from 0 to 1"),
+    ("max_tokens x", {"body": {"question": "q", "max_tokens": "x"}}, "'max_tokens' must be an integer from 1 to 2048"),
+    ("max_tokens 0", {"body": {"question": "q", "max_tokens": 0}}, "'max_tokens'"),
+    ("max_tokens 2049", {"body": {"question": "q", "max_tokens": 2049}}, "'max_tokens'"),
+    ("max_tokens float", {"body": {"question": "q", "max_tokens": 12.5}}, "'max_tokens'"),
+    ("top_k 21", {"body": {"question": "q", "top_k": 21}}, "'top_k' must be an integer from 1 to 20"),
+    ("stop_sequences str", {"body": {"question": "q", "stop_sequences": "END"}}, "'stop_sequences'"),
+    ("stop_sequences 5", {"body": {"question": "q", "stop_sequences": ["a", "b", "c", "d", "e"]}}, "at most 4"),
+    ("stop_sequence long", {"body": {"question": "q", "stop_sequences": ["x" * 51]}}, "'stop_sequences'"),
+    ("unknown field", {"body": {"question": "q", "model": "gpt"}}, "Unknown field(s) 'model'"),
+    ("bad base64", {"raw_body": "!!not-base64!!", "base64_encoded": False, "_flag_base64": True}, "base64"),
+]
+
+
+@pytest.mark.parametrize(("case", "event_args", "message"), MALFORMED, ids=[case[0] for case in MALFORMED])
+def test_malformed_requests_are_rejected_with_400(api: Api, case: str, event_args: dict, message: str) -> None:
+    api.env(MAX_QUESTION_CHARS="50")
+    event_args = dict(event_args)
+    flag_base64 = event_args.pop("_flag_base64", False)
+    event = api.event("/ask", **event_args)
+    if flag_base64:
+        event["isBase64Encoded"] = True
+
+    response = api.invoke(event)
+
+    payload = assert_error_response(response, 400)
+    assert message in payload["error"]
+    out = api.output()
+    assert_failure_metric(api, out, telemetry.ERROR_VALIDATION)
+    assert [metric.dimension_values[telemetry.DIM_STAGE] for metric in out.metric(telemetry.METRIC_STAGE_LATENCY)] == [
+        telemetry.STAGE_PREPROCESS
+    ]
+    record = out.log("Request rejected")
+    assert record["level"] == "INFO"
+    assert record["status"] == 400
+
+
+# --- Prompt logging modes ----------------------------------------------------------------------------
+EMAIL = "jane.doe@example.com"
+PHONE = "+1 (555) 123-4567"
+
+
+@pytest.mark.parametrize("mode", ["full", "redacted", "none"])
+def test_prompt_logging_modes(api: Api, mode: str) -> None:
+    api.env(PROMPT_LOGGING=mode)
+    question = f"Can you refund the order of {EMAIL}?"
+    api.stub_retrieve()
+    api.stub_converse(api.converse_response(f"Call support at {PHONE}."))
+
+    response = api.ask({"question": question})
+
+    assert EMAIL in response["body"] or PHONE in response["body"]  # the client always gets the real answer
+    out = api.output()
+    logs = "\n".join(json.dumps(record) for record in out.logs)
+    record = out.log("ask")
+    assert record["prompt_logging"] == mode
+    assert record["question_chars"] == len(question)
+    if mode == "full":
+        assert record["question"] == question
+        assert record["answer"] == f"Call support at {PHONE}."
+        assert out.metric(telemetry.METRIC_REDACTIONS) == []
+    elif mode == "redacted":
+        assert EMAIL not in logs
+        assert "555" not in logs
+        assert record["question"] == "Can you refund the order of [EMAIL]?"
+        assert record["answer"] == "Call support at [PHONE]."
+        assert out.only(telemetry.METRIC_REDACTIONS).values == [2.0]
+    else:
+        assert "question" not in record
+        assert "answer" not in record
+        assert EMAIL not in logs
+        assert "555" not in logs
+        assert "refund the order" not in logs
+        assert out.metric(telemetry.METRIC_REDACTIONS) == []
+
+
+# --- Feedback ------------------------------------------------------------------------------------------
+def test_feedback_is_recorded(api: Api) -> None:
+    response = api.feedback({"request_id": "c0ffee-1234", "score": 4, "comment": f"Great, mail me at {EMAIL}"})
+
+    assert response["statusCode"] == 202
+    assert response["headers"]["X-Request-Id"] == API_REQUEST_ID
+    assert body(response) == {"status": "recorded", "request_id": API_REQUEST_ID, "feedback_request_id": "c0ffee-1234"}
+    out = api.output()
+    score = out.only(telemetry.METRIC_FEEDBACK_SCORE)
+    assert score.values == [4.0]
+    assert score.dimensions == (telemetry.DIM_SERVICE,)
+    assert out.only(telemetry.METRIC_FEEDBACK_COUNT).values == [1.0]
+    assert out.only(telemetry.METRIC_REDACTIONS).values == [1.0]
+    record = out.log("feedback")
+    assert record["level"] == "INFO"
+    assert record["feedback_request_id"] == "c0ffee-1234"
+    assert record["score"] == 4
+    assert record["comment"] == "Great, mail me at [EMAIL]"
+    assert EMAIL not in out.raw
+    assert out.metric(telemetry.METRIC_REQUEST_FAILURE) == []
+
+
+def test_feedback_comment_follows_prompt_logging(api: Api) -> None:
+    api.env(PROMPT_LOGGING="none")
+    api.feedback({"request_id": "abc", "score": 5, "comment": "secret words"})
+    record = api.output().log("feedback")
+    assert "comment" not in record
+    assert record["comment_chars"] == len("secret words")
+
+    api.env(PROMPT_LOGGING="full")
+    api.feedback({"request_id": "abc", "score": 1, "comment": f"write {EMAIL}"})
+    assert api.output().log("feedback")["comment"] == f"write {EMAIL}"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"request_id": "abc", "score": 0}, "'score'"),
+        ({"request_id": "abc", "score": 6}, "'score'"),
+        ({"request_id": "abc", "score": 4.5}, "'score'"),
+        ({"request_id": "abc", "score": True}, "'score'"),
+        ({"request_id": "abc"}, "'score'"),
+        ({"request_id": "abc def", "score": 3}, "'request_id'"),
+        ({"request_id": "abc;DROP", "score": 3}, "'request_id'"),
+        ({"request_id": "", "score": 3}, "'request_id'"),
+        ({"request_id": "a" * 129, "score": 3}, "'request_id'"),
+        ({"score": 3}, "'request_id'"),
+        ({"request_id": "abc", "score": 3, "comment": "x" * 1001}, "'comment'"),
+        ({"request_id": "abc", "score": 3, "comment": 7}, "'comment'"),
+        ({"request_id": "abc", "score": 3, "rating": 3}, "Unknown field(s) 'rating'"),
+    ],
+)
+def test_invalid_feedback_is_rejected(api: Api, payload: dict, field: str) -> None:
+    response = api.feedback(payload)
+
+    assert field in assert_error_response(response, 400)["error"]
+    out = api.output()
+    assert_failure_metric(api, out, telemetry.ERROR_VALIDATION)
+    assert out.metric(telemetry.METRIC_FEEDBACK_COUNT) == []
+
+
+# --- Routing ---------------------------------------------------------------------------------------------
+def test_unknown_route_is_404(api: Api) -> None:
+    response = api.invoke(api.event("/admin", {"question": QUESTION}))
+
+    assert_error_response(response, 404)
+    out = api.output()
+    assert_failure_metric(api, out, telemetry.ERROR_VALIDATION)
+    assert out.metric(telemetry.METRIC_END_TO_END_LATENCY) == []
+
+
+def test_wrong_method_is_405(api: Api) -> None:
+    response = api.invoke(api.event("/ask", method="GET"))
+
+    assert_error_response(response, 405)
+    assert response["headers"]["Allow"] == "POST"
+    assert_failure_metric(api, api.output(), telemetry.ERROR_VALIDATION)
+
+
+def test_non_api_gateway_event_is_404(api: Api) -> None:
+    response = api.invoke(["not", "an", "api", "event"])
+
+    assert_error_response(response, 404, request_id=api.context.aws_request_id)
+
+
+# --- Configuration ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"MODEL_ID": None}, "MODEL_ID is required"),
+        ({"KNOWLEDGE_BASE_ID": " "}, "KNOWLEDGE_BASE_ID is required"),
+        ({"RETRIEVAL_TOP_K": "0"}, "RETRIEVAL_TOP_K must be an integer from 1 to 20"),
+        ({"RETRIEVAL_TOP_K": "four"}, "RETRIEVAL_TOP_K"),
+        ({"PROMPT_LOGGING": "verbose"}, "PROMPT_LOGGING must be one of full, none, redacted"),
+        ({"PRICE_TABLE": "not json"}, "PRICE_TABLE must be a JSON object"),
+        ({"PRICE_TABLE": '{"m": {"input_per_1k": -1, "output_per_1k": 1}}'}, "PRICE_TABLE entry 'm'"),
+        ({"PROMPT_TEMPLATE_VERSION": "v99"}, "PROMPT_TEMPLATE_VERSION must be one of v1"),
+        ({"RETRIEVAL_CACHE_TTL_SECONDS": "-1"}, "RETRIEVAL_CACHE_TTL_SECONDS"),
+        ({"RETRIEVAL_CACHE_MAX_ENTRIES": "0"}, "RETRIEVAL_CACHE_MAX_ENTRIES"),
+        ({"MAX_QUESTION_CHARS": "lots"}, "MAX_QUESTION_CHARS"),
+        ({"INSTRUMENTATION": "maybe"}, "INSTRUMENTATION must be one of off, on"),
+    ],
+)
+def test_bad_configuration_returns_500_json(api: Api, env: dict[str, str | None], problem: str) -> None:
+    api.env(**env)
+
+    response = api.ask({"question": QUESTION})
+
+    payload = assert_error_response(response, 500)
+    assert payload["error"] == "The service is not configured correctly; the operators have been alerted."
+    out = api.output()
+    assert_failure_metric(api, out, telemetry.ERROR_INTERNAL)
+    record = out.log("Invalid function configuration")
+    assert record["level"] == "ERROR"
+    assert any(problem in item for item in record["configuration_problems"])
+
+
+def test_configuration_is_read_once_per_container(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.stub_retrieve()
+    api.stub_converse()
+    api.ask({"question": QUESTION})
+    monkeypatch.delenv("MODEL_ID")  # not re-read until the next cold start
+    api.stub_converse()
+
+    assert api.ask({"question": QUESTION})["statusCode"] == 200
+
+
+def test_settings_are_parsed_from_the_environment(api: Api) -> None:
+    settings = api.handler.load_settings(
+        api.pipeline.PROMPT_TEMPLATES,
+        {
+            "MODEL_ID": "m",
+            "KNOWLEDGE_BASE_ID": "kb",
+            "RETRIEVAL_TOP_K": "7",
+            "PROMPT_LOGGING": "FULL",
+            "PRICE_TABLE": '{"m": {"input_per_1k": 0.003, "output_per_1k": 0.015}}',
+            "PROMPT_TEMPLATE_VERSION": "v1",
+            "RETRIEVAL_CACHE_TTL_SECONDS": "0",
+            "RETRIEVAL_CACHE_MAX_ENTRIES": "16",
+            "MAX_QUESTION_CHARS": "500",
+            "INSTRUMENTATION": "off",
+        },
+    )
+    assert (settings.model_id, settings.knowledge_base_id, settings.retrieval_top_k) == ("m", "kb", 7)
+    assert settings.prompt_logging == "full"
+    assert settings.model_price.cost(1000, 2000) == pytest.approx(0.033)
+    assert (settings.cache_ttl_seconds, settings.cache_max_entries, settings.max_question_chars) == (0, 16, 500)
+    assert settings.instrumentation is False
+
+
+def test_clients_are_created_once_from_standard_boto3_configuration(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://localhost:4566")
+    api.pipeline.reset_clients()
+    try:
+        runtime = api.pipeline.bedrock_runtime()
+        agent = api.pipeline.agent_runtime()
+        assert runtime is api.pipeline.bedrock_runtime()
+        assert agent is api.pipeline.agent_runtime()
+        assert runtime.meta.endpoint_url == "http://localhost:4566"
+        assert agent.meta.region_name == "eu-west-1"
+        assert agent.meta.endpoint_url == "https://bedrock-agent-runtime.eu-west-1.amazonaws.com"
+        runtime_config, agent_config = runtime.meta.config, agent.meta.config
+        # Both calls together must end before API Gateway's and the function's 29 s.
+        worst = sum(c.connect_timeout + c.read_timeout for c in (runtime_config, agent_config))
+        assert worst < 29
+        assert runtime_config.retries == agent_config.retries == {"mode": "standard", "total_max_attempts": 1}
+    finally:
+        api.reset()
+
+
+# --- INSTRUMENTATION=off ------------------------------------------------------------------------------
+def test_instrumentation_off_keeps_responses_and_drops_telemetry(api: Api) -> None:
+    api.stub_retrieve()
+    api.stub_converse()
+    on = api.ask({"question": QUESTION})
+    api.output()
+
+    api.env(INSTRUMENTATION="off")
+    api.tracing.segments.clear()
+    api.stub_retrieve()
+    api.stub_converse()
+    off = api.ask({"question": QUESTION})
+    bad = api.ask({"question": ""})
+
+    assert off == on
+    assert_error_response(bad, 400)
+    out = api.output()
+    assert out.emf == []
+    assert [record["message"] for record in out.logs] == ["Request rejected"]
+    assert api.tracing.segments == []
+
+
+def test_knowledge_base_id_comes_from_the_environment(api: Api) -> None:
+    assert api.handler._load_runtime().settings.knowledge_base_id == api.knowledge_base_id
