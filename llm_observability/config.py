@@ -22,6 +22,7 @@ from constructs import Node
 
 from llm_observability.errors import ConfigError
 from llm_observability.functions.rag_api import telemetry
+from llm_observability.thresholds import AlarmThresholds
 
 DEFAULT_MODEL_ID = "amazon.nova-lite-v1:0"
 DEFAULT_EMBEDDING_MODEL_ID = "amazon.titan-embed-text-v2:0"
@@ -114,6 +115,10 @@ class ObservabilityConfig:
         default=False, metadata=_doc("Also deliver Bedrock invocation logs to a new, retained S3 bucket.")
     )
     alarm_email: str = field(default="", metadata=_doc("E-mail address subscribed to the alert topic (optional)."))
+    alarm_thresholds: Mapping[str, float] = field(
+        default_factory=dict,
+        metadata=_doc("Overrides of the Level 1 alarm thresholds, e.g. `{\"bedrock_latency_p90_ms\": 5000}`."),
+    )
     log_retention_days: int = field(
         default=30, metadata=_doc("Retention of every log group the stacks create, in days (a CloudWatch Logs value).")
     )
@@ -206,6 +211,8 @@ class ObservabilityConfig:
         _check_pattern("powertools_layer_version", self.powertools_layer_version, _LAYER_VERSION_RE,
                        "'latest' or a release number such as 3.23.0")  # fmt: skip
         object.__setattr__(self, "model_prices", _merged_prices(self.model_prices))
+        AlarmThresholds.from_overrides(self.alarm_thresholds)
+        object.__setattr__(self, "alarm_thresholds", MappingProxyType(dict(self.alarm_thresholds)))
         for key, value in self.tags.items():
             if not _TAG_KEY_RE.match(key) or key.startswith("aws:") or not _TAG_VALUE_RE.match(value):
                 raise ConfigError(
@@ -219,6 +226,11 @@ class ObservabilityConfig:
     def brings_own_knowledge_base(self) -> bool:
         """True when ``knowledge_base_id`` names an existing knowledge base."""
         return bool(self.knowledge_base_id)
+
+    @property
+    def thresholds(self) -> AlarmThresholds:
+        """The Level 1 alarm thresholds: defaults with ``alarm_thresholds`` applied."""
+        return AlarmThresholds.from_overrides(self.alarm_thresholds)
 
     def price_table_json(self) -> str:
         """The price of the model in use as compact JSON for the Lambda environment, keyed by ``model_id``.

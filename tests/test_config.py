@@ -39,8 +39,10 @@ def test_strings_from_the_command_line_are_converted() -> None:
             "retrieval_top_k": "7",
             "model_prices": '{"my.model-v1:0": {"input_per_1k": 0.1, "output_per_1k": 0.2}}',
             "tags": '{"CostCenter": "42"}',
+            "alarm_thresholds": '{"bedrock_latency_p90_ms": 5000}',
         }
     )
+    assert config.thresholds.bedrock_latency_p90_ms == 5000 and config.thresholds.api_5xx == 5
     assert config.level == 1 and config.invocation_logging is False and config.retrieval_top_k == 7
     assert config.model_prices["my.model-v1:0"] == {"input_per_1k": 0.1, "output_per_1k": 0.2}
     assert "amazon.nova-lite-v1:0" in config.model_prices  # merged over the built-in table
@@ -72,6 +74,9 @@ def test_strings_from_the_command_line_are_converted() -> None:
         ({"model_prices": "{not json"}, "Setting 'model_prices' is not valid JSON"),
         ({"tags": {"aws:owner": "x"}}, "Setting 'tags' has the pair 'aws:owner'"),
         ({"powertools_layer_version": "v3"}, "Setting 'powertools_layer_version' is 'v3'"),
+        ({"alarm_thresholds": {"api_5xx": 0}}, "Alarm threshold 'api_5xx' is 0: allowed is a number above 0."),
+        ({"alarm_thresholds": {"latency": 1}}, "Setting 'alarm_thresholds' has the unknown threshold 'latency'"),
+        ({"alarm_thresholds": '{"datapoints_to_alarm": 5}'}, "Alarm threshold 'datapoints_to_alarm' is 5"),
         ({"levle": 2}, "Unknown setting 'levle': did you mean 'level'?"),
         ({"alarm_emial": "x@y.com"}, "Unknown setting 'alarm_emial': did you mean 'alarm_email'?"),
     ],

@@ -8,7 +8,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from llm_observability.config import ObservabilityConfig
-from llm_observability.constructs.alarms import AlarmThresholds, LlmAlarms
+from llm_observability.constructs.alarms import LlmAlarms
 from llm_observability.constructs.alert_topic import AlertTopic
 from llm_observability.constructs.dashboard import LlmDashboard
 from llm_observability.constructs.invocation_logging import InvocationLogging
@@ -25,7 +25,6 @@ class FoundationStack(Stack):
     :class:`InvocationLogging`. :attr:`workload` (with its alert topic) is what Levels 2 and 3 take.
 
     :param config: validated settings. Default: ``ObservabilityConfig()``.
-    :param thresholds: alarm thresholds. Default: ``AlarmThresholds()``.
     :param stack_props: passed to :class:`aws_cdk.Stack` (``env``, ``description``, ...).
     """
 
@@ -35,7 +34,6 @@ class FoundationStack(Stack):
         id: str,
         *,
         config: ObservabilityConfig | None = None,
-        thresholds: AlarmThresholds | None = None,
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, id, **stack_props)
@@ -44,7 +42,7 @@ class FoundationStack(Stack):
         self.alert_topic = AlertTopic(self, "Alerts", email=config.alarm_email or None)
         self.workload: Workload = self.app.workload.with_alert_topic(self.alert_topic.topic)
         self.metrics = BedrockMetrics(self.workload)
-        self.alarms = LlmAlarms(self, "Alarms", workload=self.workload, thresholds=thresholds, metrics=self.metrics)
+        self.alarms = LlmAlarms(self, "Alarms", workload=self.workload, thresholds=config.thresholds, metrics=self.metrics)
         self.dashboard = LlmDashboard(
             self,
             "Dashboard",

@@ -696,3 +696,37 @@ def test_instrumentation_off_keeps_responses_and_drops_telemetry(api: Api) -> No
 
 def test_knowledge_base_id_comes_from_the_environment(api: Api) -> None:
     assert api.handler._load_runtime().settings.knowledge_base_id == api.knowledge_base_id
+
+
+# --- The dashboard's Logs Insights queries read fields the handler really writes --------------------
+def _field(record: dict[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        assert isinstance(value, dict) and part in value, f"log field {dotted!r} missing from {record}"
+        value = value[part]
+    return value
+
+
+def test_logs_insights_queries_match_the_log_fields(api: Api) -> None:
+    # The query module lives in the CDK package; load it by path so this test needs no CDK import.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "llm_observability" / "constructs" / "queries.py"
+    spec = importlib.util.spec_from_file_location("dashboard_queries", path)
+    queries = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(queries)
+
+    api.stub_retrieve()
+    api.stub_converse()
+    ask = api.ask({"question": QUESTION})
+    api.stub_retrieve(question="another question")
+    api.runtime.add_client_error("converse", "ModelErrorException", "boom", 424)
+    api.ask({"question": "another question"})
+    api.feedback({"request_id": body(ask)["request_id"], "score": 4})
+    out = api.output()
+    for message, fields in queries.QUERY_FIELDS.items():
+        record = out.log(message)
+        for dotted in fields:
+            _field(record, dotted)
+            assert dotted in " ".join(queries.QUERIES.values()), f"{dotted!r} is listed but no query reads it"
