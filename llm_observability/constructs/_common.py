@@ -91,3 +91,33 @@ def model_arns(scope: Construct, model_id: str) -> tuple[list[str], bool]:
             f"arn:{partition}:bedrock:*::foundation-model/{base_model_id(model_id)}",
         ], True
     return [f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"], False
+
+
+def function_role(
+    scope: Construct, id: str, *, key: kms.IKey, retention_days: int, description: str
+) -> tuple[iam.Role, logs.LogGroup]:
+    """A Lambda execution role and the encrypted log group it (and nothing else) may write to.
+
+    Used instead of the AWS-managed basic execution role, whose ``logs:*`` grant covers every log
+    group of the account. The log group is ``{id}Logs``, the role ``{id}Role``.
+    """
+    log_group = encrypted_log_group(
+        scope, f"{id}Logs", key=key, retention_days=retention_days, removal_policy=RemovalPolicy.DESTROY
+    )
+    role = iam.Role(scope, f"{id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
+    log_group.grant_write(role)
+    return role, log_group
+
+
+def bedrock_conditions(scope: Construct, resource: str = "*") -> dict[str, dict[str, str]]:
+    """Confused-deputy guard: Amazon Bedrock acting for this account and region (``resource`` narrows it)."""
+    stack = Stack.of(scope)
+    return {
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{stack.region}:{stack.account}:{resource}"},
+    }
+
+
+def bedrock_principal(scope: Construct, resource: str = "*") -> iam.ServicePrincipal:
+    """``bedrock.amazonaws.com`` limited by :func:`bedrock_conditions`."""
+    return iam.ServicePrincipal("bedrock.amazonaws.com", conditions=bedrock_conditions(scope, resource))

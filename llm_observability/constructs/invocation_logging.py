@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -13,7 +13,10 @@ from llm_observability.config import LOG_RETENTION_DAYS
 from llm_observability.constructs._common import (
     ASSET_EXCLUDES,
     FUNCTIONS_DIR,
+    bedrock_conditions,
+    bedrock_principal,
     encrypted_log_group,
+    function_role,
     log_encryption_key,
 )
 from llm_observability.errors import ConfigError
@@ -73,7 +76,6 @@ class InvocationLogging(Construct):
                 f"InvocationLogging 'retention_days' is {retention_days!r}: allowed are "
                 f"{', '.join(map(str, LOG_RETENTION_DAYS))}."
             )
-        stack = Stack.of(self)
         log_key = log_key or log_encryption_key(self, "LogKey", description="Encrypts Bedrock invocation logs.")
         self.log_group = encrypted_log_group(
             self, "Logs", key=log_key, retention_days=retention_days, removal_policy=RemovalPolicy.RETAIN
@@ -82,13 +84,7 @@ class InvocationLogging(Construct):
             self,
             "DeliveryRole",
             description="Lets Amazon Bedrock of this account deliver model invocation logs.",
-            assumed_by=iam.ServicePrincipal(
-                "bedrock.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{stack.region}:{stack.account}:*"},
-                },
-            ),
+            assumed_by=bedrock_principal(self),
         )
         self.log_group.grant_write(self.role)
         logging_config: dict[str, object] = {
@@ -103,14 +99,10 @@ class InvocationLogging(Construct):
             self.bucket = self._bucket(retention_days)
             logging_config["s3Config"] = {"bucketName": self.bucket.bucket_name, "keyPrefix": S3_PREFIX}
 
-        handler_logs = encrypted_log_group(
-            self, "HandlerLogs", key=log_key, retention_days=retention_days, removal_policy=RemovalPolicy.DESTROY
-        )
-        handler_role = iam.Role(
-            self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        handler_role, handler_logs = function_role(
+            self, "Handler", key=log_key, retention_days=retention_days,
             description="Manages the account's Bedrock model invocation logging configuration.",
         )  # fmt: skip
-        handler_logs.grant_write(handler_role)
         handler_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ManageInvocationLogging",
@@ -162,7 +154,6 @@ class InvocationLogging(Construct):
         self.managed = resource.get_att_string("Managed")
 
     def _bucket(self, retention_days: int) -> s3.Bucket:
-        stack = Stack.of(self)
         access_logs = s3.Bucket(
             self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
@@ -192,10 +183,7 @@ class InvocationLogging(Construct):
                 principals=[iam.ServicePrincipal("bedrock.amazonaws.com")],
                 actions=["s3:PutObject"],
                 resources=[bucket.arn_for_objects(f"{S3_PREFIX}/*")],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{stack.region}:{stack.account}:*"},
-                },
+                conditions=bedrock_conditions(self),
             )
         )
         return bucket

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from aws_cdk import Aws, DefaultStackSynthesizer, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import DefaultStackSynthesizer, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -15,7 +15,7 @@ from aws_cdk import aws_s3vectors as s3vectors
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
-from llm_observability.constructs._common import PACKAGE_DIR, encrypted_log_group, model_arns
+from llm_observability.constructs._common import PACKAGE_DIR, bedrock_principal, function_role, model_arns
 from llm_observability.nag import acknowledge
 
 DEFAULT_CORPUS_DIR = PACKAGE_DIR / "corpus"
@@ -103,14 +103,10 @@ class SampleKnowledgeBase(Construct):
         )
 
         # --- upload the corpus (the deployment deletes its objects on stack delete) ---------
-        upload_logs = encrypted_log_group(
-            self, "UploadLogs", key=log_key, retention_days=log_retention_days, removal_policy=RemovalPolicy.DESTROY
-        )
-        upload_role = iam.Role(
-            self, "UploadRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        upload_role, upload_logs = function_role(
+            self, "Upload", key=log_key, retention_days=log_retention_days,
             description="Copies the sample corpus into the knowledge base's bucket.",
         )  # fmt: skip
-        upload_logs.grant_write(upload_role)
         upload = s3deploy.BucketDeployment(
             self,
             "Upload",
@@ -165,13 +161,7 @@ class SampleKnowledgeBase(Construct):
             self,
             "ServiceRole",
             description="Lets Amazon Bedrock embed the corpus and read/write its S3 vector index.",
-            assumed_by=iam.ServicePrincipal(
-                "bedrock.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{stack.region}:{stack.account}:knowledge-base/*"},
-                },
-            ),
+            assumed_by=bedrock_principal(self, "knowledge-base/*"),
         )
         embed_arns, _ = model_arns(self, embedding_model_id)
         kb_policy = iam.Policy(
@@ -258,14 +248,10 @@ class SampleKnowledgeBase(Construct):
         )
 
         # --- ingestion run on deploy (and again whenever the corpus changes) ----------------
-        ingest_logs = encrypted_log_group(
-            self, "IngestLogs", key=log_key, retention_days=log_retention_days, removal_policy=RemovalPolicy.DESTROY
-        )
-        ingest_role = iam.Role(
-            self, "IngestRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        ingest_role, ingest_logs = function_role(
+            self, "Ingest", key=log_key, retention_days=log_retention_days,
             description="Starts an ingestion job of the sample knowledge base.",
         )  # fmt: skip
-        ingest_logs.grant_write(ingest_role)
         ingest_role.add_to_policy(
             iam.PolicyStatement(actions=["bedrock:StartIngestionJob"], resources=[self.knowledge_base.attr_knowledge_base_arn])
         )

@@ -16,6 +16,7 @@ from llm_observability.constructs._common import (
     ASSET_EXCLUDES,
     FUNCTIONS_DIR,
     encrypted_log_group,
+    function_role,
     log_encryption_key,
     model_arns,
 )
@@ -116,17 +117,10 @@ class RagReferenceApp(Construct):
             knowledge_base_arn = self.knowledge_base.knowledge_base_arn
 
         # --- the function ---------------------------------------------------------------------
-        self.function_log_group = encrypted_log_group(
-            self, "FunctionLogs", key=self.log_key, retention_days=config.log_retention_days,
-            removal_policy=RemovalPolicy.DESTROY,
-        )  # fmt: skip
-        role = iam.Role(
-            self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        role, self.function_log_group = function_role(
+            self, "Function", key=self.log_key, retention_days=config.log_retention_days,
             description=f"Runs the {config.workload_name} RAG API: retrieve from one knowledge base, invoke one model.",
-        )
-        self.function_log_group.grant_write(role)
+        )  # fmt: skip
         invoke_arns, any_region = model_arns(self, config.model_id)
         role.add_to_policy(iam.PolicyStatement(sid="Retrieve", actions=["bedrock:Retrieve"], resources=[knowledge_base_arn]))
         role.add_to_policy(iam.PolicyStatement(sid="InvokeModel", actions=["bedrock:InvokeModel"], resources=invoke_arns))

@@ -22,6 +22,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.conftest import OFFLINE_AWS_ENV
+
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "rag_api"
 if str(FUNCTION_DIR) not in sys.path:
     sys.path.insert(0, str(FUNCTION_DIR))
@@ -34,14 +36,7 @@ PRICE = {"input_per_1k": 0.25, "output_per_1k": 1.25}
 
 # Read at import of ``handler`` or by boto3; kept for the whole test module.
 PROCESS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/dev/null",
-    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    "AWS_EC2_METADATA_DISABLED": "true",
+    **OFFLINE_AWS_ENV,
     "POWERTOOLS_SERVICE_NAME": SERVICE,
     "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
     "POWERTOOLS_TRACE_DISABLED": "true",

@@ -26,6 +26,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.conftest import OFFLINE_AWS_ENV
+
 HANDLER_PATH = (
     Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "invocation_logging" / "handler.py"
 )
@@ -212,16 +214,7 @@ class Harness:
 def il() -> Iterator[ModuleType]:
     """The handler module, loaded under a unique name with dummy AWS credentials and region."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }.items():
+        for name, value in OFFLINE_AWS_ENV.items():
             patch.setenv(name, value)
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK"):
             patch.delenv(name, raising=False)
