@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -32,7 +35,10 @@ class Workload:
     :param log_groups: log groups holding the application's structured logs. Default: none.
     :param metric_namespace: namespace of the application's own EMF metrics. Default: ``LLMObservability``.
     :param alert_topic: SNS topic alarms notify. Default: none (Level 1 creates one).
+    :param alert_topic_key: the topic's KMS key, so higher levels can let AWS services publish. Default: none.
     :param knowledge_base_id: Bedrock knowledge base the application retrieves from. Default: none.
+    :param alarms: the application's alarms so far (Level 1's). Default: none.
+    :param high_severity_alarms: those of ``alarms`` that warrant an incident. Default: none.
     """
 
     name: str
@@ -43,7 +49,10 @@ class Workload:
     log_groups: tuple[logs.ILogGroup, ...] = ()
     metric_namespace: str = telemetry.DEFAULT_NAMESPACE
     alert_topic: sns.ITopic | None = None
+    alert_topic_key: kms.IKey | None = None
     knowledge_base_id: str | None = None
+    alarms: tuple[cw.IAlarm, ...] = ()
+    high_severity_alarms: tuple[cw.IAlarm, ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name or ""):
@@ -52,7 +61,7 @@ class Workload:
             )
         if isinstance(self.model_ids, str) or not self.model_ids or not all(self.model_ids):
             raise ConfigError("Workload 'model_ids' is empty: allowed is a tuple of one or more Bedrock model ids.")
-        for attr in ("model_ids", "functions", "log_groups"):
+        for attr in ("model_ids", "functions", "log_groups", "alarms", "high_severity_alarms"):
             object.__setattr__(self, attr, tuple(getattr(self, attr)))
         if self.api_stage_name is None and self.rest_api is not None:
             object.__setattr__(self, "api_stage_name", self.rest_api.deployment_stage.stage_name)
@@ -104,6 +113,14 @@ class Workload:
             metric_namespace=metric_namespace,
         )
 
-    def with_alert_topic(self, topic: sns.ITopic) -> Workload:
-        """A copy of this Workload whose alarms notify ``topic``."""
-        return replace(self, alert_topic=topic)
+    def with_alert_topic(self, topic: sns.ITopic, *, key: kms.IKey | None = None) -> Workload:
+        """A copy of this Workload whose alarms notify ``topic`` (encrypted with ``key``, if any)."""
+        return replace(self, alert_topic=topic, alert_topic_key=key)
+
+    def with_alarms(self, alarms: Sequence[cw.IAlarm], *, high_severity: Sequence[cw.IAlarm] = ()) -> Workload:
+        """A copy of this Workload that also lists ``alarms`` (``high_severity`` among them open incidents)."""
+        return replace(
+            self,
+            alarms=(*self.alarms, *alarms),
+            high_severity_alarms=(*self.high_severity_alarms, *high_severity),
+        )

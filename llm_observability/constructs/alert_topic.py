@@ -48,21 +48,35 @@ class AlertTopic(Construct):
             self.topic.add_subscription(subs.EmailSubscription(email))
 
     def allow_service(self, service_principal: str, *, source_arn: str | None = None) -> None:
-        """Let an AWS service of this account publish: topic policy plus use of the topic's key.
+        """Let an AWS service of this account publish here (see :func:`allow_publish`)."""
+        allow_publish(self.topic, service_principal, key=self.key, source_arn=source_arn)
 
-        :param source_arn: ARN pattern of the publishing resources. Default: any of this account.
-        """
-        conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-        if source_arn:
-            conditions["ArnLike"] = {"aws:SourceArn": source_arn}
-        principal = iam.ServicePrincipal(service_principal)
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["sns:Publish"], principals=[principal], resources=[self.topic.topic_arn], conditions=conditions
-            )
+
+def allow_publish(
+    topic: sns.ITopic, service_principal: str, *, key: kms.IKey | None = None, source_arn: str | None = None
+) -> None:
+    """Let an AWS service of this account publish to ``topic``: a topic-policy statement and, for an
+    encrypted topic, use of its KMS key.
+
+    :param key: the topic's KMS key. Default: none (an unencrypted or AWS-managed-key topic).
+    :param source_arn: ARN pattern of the publishing resources. Default: any of this account.
+    :raises ConfigError: when ``topic`` is an imported topic whose policy this app cannot change.
+    """
+    conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+    if source_arn:
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+    principal = iam.ServicePrincipal(service_principal)
+    added = topic.add_to_resource_policy(
+        iam.PolicyStatement(actions=["sns:Publish"], principals=[principal], resources=[topic.topic_arn], conditions=conditions)
+    )
+    if not added.statement_added:
+        raise ConfigError(
+            f"The alert topic is imported, so {service_principal} cannot be allowed to publish: allowed is a topic "
+            "defined in this app, or one whose policy already allows that service."
         )
+    if key is not None:
         # The documented key-policy form for services publishing to encrypted topics (no condition:
         # the service calls KMS through SNS, and the topic policy above already limits the publisher).
-        self.key.add_to_resource_policy(
+        key.add_to_resource_policy(
             iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey*"], principals=[principal], resources=["*"])
         )

@@ -40,9 +40,12 @@ class FoundationStack(Stack):
         self.config = config = config or ObservabilityConfig()
         self.app = RagReferenceApp(self, "RagApp", config=config)
         self.alert_topic = AlertTopic(self, "Alerts", email=config.alarm_email or None)
-        self.workload: Workload = self.app.workload.with_alert_topic(self.alert_topic.topic)
-        self.metrics = BedrockMetrics(self.workload)
-        self.alarms = LlmAlarms(self, "Alarms", workload=self.workload, thresholds=config.thresholds, metrics=self.metrics)
+        workload = self.app.workload.with_alert_topic(self.alert_topic.topic, key=self.alert_topic.key)
+        self.metrics = BedrockMetrics(workload)
+        self.alarms = LlmAlarms(self, "Alarms", workload=workload, thresholds=config.thresholds, metrics=self.metrics)
+        self.workload: Workload = workload.with_alarms(
+            list(self.alarms.alarms.values()), high_severity=self.alarms.high_severity
+        )
         self.dashboard = LlmDashboard(
             self,
             "Dashboard",
