@@ -129,6 +129,9 @@ class ObservabilityConfig:
         default=20, metadata=_doc("API Gateway stage burst limit, requests (1-5000, at least the rate limit).")
     )
     lambda_memory_mb: int = field(default=512, metadata=_doc("Memory of the RAG Lambda function in MB (128-10240)."))
+    anomaly_band_width: float = field(
+        default=2.0, metadata=_doc("Level 2: width of the anomaly-detection bands in standard deviations (0.1-10).")
+    )
     metric_namespace: str = field(
         default=telemetry.DEFAULT_NAMESPACE, metadata=_doc("CloudWatch namespace of the application's EMF metrics.")
     )
@@ -204,6 +207,7 @@ class ObservabilityConfig:
                 f"at least 'api_throttle_rate_limit' ({self.api_throttle_rate_limit})."
             )
         _check_range("lambda_memory_mb", self.lambda_memory_mb, 128, 10240)
+        _check_range("anomaly_band_width", self.anomaly_band_width, 0.1, 10)
         _check_pattern("metric_namespace", self.metric_namespace, _NAMESPACE_RE,
                        "1-255 letters, digits or . _ / # : - characters, not starting with AWS/")  # fmt: skip
         if self.metric_namespace.startswith("AWS/"):
@@ -280,6 +284,13 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
             raise ConfigError(f"Setting '{name}' is {raw!r}: allowed is a whole number.") from None
     if kind == "int" and isinstance(raw, float) and raw.is_integer():
         return int(raw)
+    if kind == "float" and isinstance(raw, str):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            raise ConfigError(f"Setting '{name}' is {raw!r}: allowed is a number.") from None
+    if kind == "float" and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
     if kind.startswith("Mapping") and isinstance(raw, str):
         try:
             return json.loads(raw)
@@ -290,10 +301,12 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
 
 def _check_type(name: str, kind: Any, value: Any) -> None:
     kind = str(kind)
-    expected: type | tuple[type, ...] = {"int": int, "bool": bool, "str": str}.get(kind, Mapping)
-    ok = isinstance(value, expected) and not (kind == "int" and isinstance(value, bool))
+    expected: type | tuple[type, ...] = {"int": int, "float": (int, float), "bool": bool, "str": str}.get(kind, Mapping)
+    ok = isinstance(value, expected) and not (kind in ("int", "float") and isinstance(value, bool))
     if not ok:
-        wanted = {"int": "a whole number", "bool": "true or false", "str": "a string"}.get(kind, "a JSON object")
+        wanted = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}.get(
+            kind, "a JSON object"
+        )
         raise ConfigError(f"Setting '{name}' is {value!r}: allowed is {wanted}.")
 
 
@@ -302,9 +315,10 @@ def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
         raise ConfigError(f"Setting '{name}' is {value!r}: allowed are {', '.join(map(str, allowed))}.")
 
 
-def _check_range(name: str, value: int, low: int, high: int) -> None:
+def _check_range(name: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
-        raise ConfigError(f"Setting '{name}' is {value!r}: allowed is a whole number from {low} to {high}.")
+        kind = "a whole number" if isinstance(low, int) and isinstance(high, int) else "a number"
+        raise ConfigError(f"Setting '{name}' is {value!r}: allowed is {kind} from {low:g} to {high:g}.")
 
 
 def _check_pattern(name: str, value: str, pattern: re.Pattern[str], allowed: str) -> None:

@@ -66,8 +66,7 @@ class LlmDashboard(Construct):
         super().__init__(scope, id)
         m = metrics or BedrockMetrics(workload)
         models = workload.model_ids
-        name = dashboard_name or Fn.join("-", [Names.unique_resource_name(self, max_length=200, separator="-"), Aws.REGION])
-        self.dashboard = cw.Dashboard(self, "Resource", dashboard_name=name)
+        self.dashboard = unique_dashboard(self, dashboard_name)
 
         self.dashboard.add_widgets(
             cw.TextWidget(
@@ -163,3 +162,34 @@ class LlmDashboard(Construct):
         self.dashboard_name = self.dashboard.dashboard_name
         self.url = dashboard_url(self.dashboard_name)
         CfnOutput(self, "Url", value=self.url, description=f"CloudWatch dashboard of {workload.name}")
+
+
+def unique_dashboard(scope: Construct, dashboard_name: str | None) -> cw.Dashboard:
+    """A dashboard named from ``scope``'s path and the region unless ``dashboard_name`` is given.
+
+    Dashboard names are unique per account across regions, so the region is part of the name.
+    """
+    name = dashboard_name or Fn.join("-", [Names.unique_resource_name(scope, max_length=200, separator="-"), Aws.REGION])
+    return cw.Dashboard(scope, "Resource", dashboard_name=name)
+
+
+class SectionedDashboard(Construct):
+    """A dashboard built from titled sections; higher levels add their own (``add_section``).
+
+    :param workload: the observed application (named in the title).
+    :param title: the dashboard's heading.
+    :param dashboard_name: Default: derived from the construct path and region, unique per account.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, workload: Workload, title: str, dashboard_name: str | None = None) -> None:
+        super().__init__(scope, id)
+        self.dashboard = unique_dashboard(self, dashboard_name)
+        self.dashboard.add_widgets(cw.TextWidget(markdown=f"# {workload.name}: {title}", width=24, height=1))
+        self.url = dashboard_url(self.dashboard.dashboard_name)
+        CfnOutput(self, "Url", value=self.url, description=f"{title} dashboard of {workload.name}")
+
+    def add_section(self, title: str, widgets: Sequence[cw.IWidget], *, per_row: int = 3) -> None:
+        """A heading, then ``widgets`` in rows of ``per_row``."""
+        self.dashboard.add_widgets(cw.TextWidget(markdown=f"## {title}", width=24, height=1))
+        for start in range(0, len(widgets), per_row):
+            self.dashboard.add_widgets(*widgets[start : start + per_row])

@@ -108,24 +108,36 @@ class BedrockMetrics:
         return self.app(t.METRIC_ESTIMATED_COST, label=f"USD {model_id}", **{t.DIM_MODEL_ID: model_id})
 
     # ------------------------------------------------------------- metric math
+    def _outcomes(self) -> tuple[dict[str, cw.IMetric], str]:
+        """``/ask`` outcome metrics for metric math, and the expression summing all failure classes."""
+        using: dict[str, cw.IMetric] = {"ok": self.request_success()}
+        using.update({f"f{i}": self.request_failure(c) for i, c in enumerate(t.ERROR_CLASSES)})
+        failures = " + ".join(f"FILL(f{i}, 0)" for i in range(len(t.ERROR_CLASSES)))
+        return using, failures
+
     def failures(self) -> cw.MathExpression:
         """All failed requests, whatever their error class."""
-        using = {f"f{i}": self.request_failure(c) for i, c in enumerate(t.ERROR_CLASSES)}
-        return cw.MathExpression(
-            expression=" + ".join(f"FILL({k}, 0)" for k in using),
-            using_metrics=using,
-            label="failed requests",
-            period=self.period,
-        )
+        using, failures = self._outcomes()
+        del using["ok"]
+        return cw.MathExpression(expression=failures, using_metrics=using, label="failed requests", period=self.period)
 
     def success_rate(self) -> cw.MathExpression:
         """Percentage of ``/ask`` requests that succeeded (no data while there is no traffic)."""
-        using = {"ok": self.request_success(), **{f"f{i}": self.request_failure(c) for i, c in enumerate(t.ERROR_CLASSES)}}
-        failures = " + ".join(f"FILL(f{i}, 0)" for i in range(len(t.ERROR_CLASSES)))
+        using, failures = self._outcomes()
         return cw.MathExpression(
             expression=f"100 * FILL(ok, 0) / (FILL(ok, 0) + {failures})",
             using_metrics=using,
             label="success rate %",
+            period=self.period,
+        )
+
+    def error_rate(self) -> cw.MathExpression:
+        """Percentage of ``/ask`` requests that failed (no data while there is no traffic)."""
+        using, failures = self._outcomes()
+        return cw.MathExpression(
+            expression=f"100 * ({failures}) / (FILL(ok, 0) + {failures})",
+            using_metrics=using,
+            label="error rate %",
             period=self.period,
         )
 

@@ -30,11 +30,48 @@ FEEDBACK = (
     "| stats count(*) as answers_scored, avg(score) as avg_score by bin(1h)"
 )
 
+# --- Level 2: saved queries an on-call engineer needs ----------------------------------------------
+ERRORS_BY_CLASS = (
+    'filter message = "Request failed" or message = "Request rejected"\n'
+    "| stats count(*) as requests by error_class, status, stage, aws_error_code\n"
+    "| sort requests desc"
+)
+SLOWEST_BY_STAGE = (
+    'filter message = "ask"\n'
+    "| stats pct(latency_ms.stages.QueryPreprocessing, 90) as preprocess_p90, "
+    "pct(latency_ms.stages.Retrieval, 90) as retrieval_p90, pct(latency_ms.stages.PromptAssembly, 90) as prompt_p90, "
+    "pct(latency_ms.stages.Inference, 90) as inference_p90, pct(latency_ms.stages.PostProcessing, 90) as postprocess_p90, "
+    "max(latency_ms.end_to_end) as slowest_ms by bin(15m)"
+)
+TOKENS_BY_PROMPT_VERSION = (
+    'filter message = "ask"\n'
+    "| stats count(*) as requests, sum(usage.input_tokens) as input_tokens, sum(usage.output_tokens) as output_tokens, "
+    "avg(usage.total_tokens) as avg_tokens, sum(estimated_cost_usd) as cost_usd by prompt.template_version, model_id"
+)
+GUARDRAIL_INTERVENTIONS = (
+    'filter message = "ask" and stop_reason = "guardrail_intervened"\n'
+    "| stats count(*) as interventions by model_id, prompt.template_version, bin(1h)"
+)
+REDACTION_HITS = (
+    'filter message = "ask" and pii_redactions > 0\n'
+    "| stats count(*) as requests_with_pii, sum(pii_redactions) as redactions by bin(1h)"
+)
+SAVED_QUERIES: dict[str, str] = {
+    "errors-by-class": ERRORS_BY_CLASS,
+    "slowest-requests-by-stage": SLOWEST_BY_STAGE,
+    "token-usage-by-prompt-version": TOKENS_BY_PROMPT_VERSION,
+    "guardrail-interventions": GUARDRAIL_INTERVENTIONS,
+    "pii-redaction-hits": REDACTION_HITS,
+    "slowest-requests": SLOWEST_REQUESTS,
+    "recent-errors": RECENT_ERRORS,
+}
+
 QUERIES: dict[str, str] = {
     "Recent errors": RECENT_ERRORS,
     "Slowest requests": SLOWEST_REQUESTS,
     "Prompt properties": PROMPT_PROPERTIES,
     "Human feedback": FEEDBACK,
+    **SAVED_QUERIES,
 }
 
 #: Log fields the queries read, by the ``message`` of the log line that carries them.
@@ -42,7 +79,9 @@ QUERY_FIELDS: dict[str, tuple[str, ...]] = {
     "ask": (
         "correlation_id", "model_id", "latency_ms.end_to_end", "latency_ms.stages.Retrieval",
         "latency_ms.stages.Inference", "usage.total_tokens", "prompt.template_version",
-        "prompt.temperature", "prompt.max_tokens",
+        "prompt.temperature", "prompt.max_tokens", "latency_ms.stages.QueryPreprocessing",
+        "latency_ms.stages.PromptAssembly", "latency_ms.stages.PostProcessing", "usage.input_tokens",
+        "usage.output_tokens", "estimated_cost_usd", "stop_reason", "pii_redactions",
     ),
     "Request failed": ("level", "status", "error_class", "stage", "aws_error_code", "correlation_id"),
     "feedback": ("score",),

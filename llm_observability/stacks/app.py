@@ -9,8 +9,9 @@ from llm_observability.config import ObservabilityConfig
 from llm_observability.errors import ConfigError
 from llm_observability.hygiene import NoRedundantDependsOn
 from llm_observability.stacks.foundation import FoundationStack
+from llm_observability.stacks.proactive import ProactiveStack
 
-IMPLEMENTED_LEVELS = (1,)
+IMPLEMENTED_LEVELS = (1, 2)
 PROJECT_TAG = "llm-observability"
 
 
@@ -34,15 +35,25 @@ def build_app(app: App | None = None, *, config: ObservabilityConfig | None = No
             f"{', '.join(map(str, IMPLEMENTED_LEVELS))} (level {missing[0]} is not built yet)."
         )
     env = Environment(account=app.node.try_get_context("account"), region=app.node.try_get_context("region"))
-    stacks: list[Stack] = [
-        FoundationStack(
-            app,
-            stack_name(config, 1),
-            config=config,
-            env=env,
-            description="LLM observability Level 1 (Foundation): RAG reference app, tracing, metrics, logs.",
+    foundation = FoundationStack(
+        app,
+        stack_name(config, 1),
+        config=config,
+        env=env,
+        description="LLM observability Level 1 (Foundation): RAG reference app, tracing, metrics, logs, alarms.",
+    )
+    stacks: list[Stack] = [foundation]
+    if config.level >= 2:
+        stacks.append(
+            ProactiveStack(
+                app,
+                stack_name(config, 2),
+                workload=foundation.workload,
+                config=config,
+                env=env,
+                description="LLM observability Level 2 (Proactive): anomaly detection, log intelligence, compliance, cost.",
+            )
         )
-    ]
     for level, stack in enumerate(stacks, start=1):
         Tags.of(stack).add("MaturityLevel", str(level))
     for key, value in {"Project": PROJECT_TAG, "Workload": config.workload_name, **config.tags}.items():

@@ -258,6 +258,7 @@ class Recorder:
                 "question_chars": len(request.question),
                 "answer_chars": len(completion.text),
                 "prompt_logging": settings.prompt_logging,
+                "pii_redactions": redactions,
                 **texts,
             },
         )

@@ -1,0 +1,142 @@
+"""CloudWatch anomaly-detection alarms on an LLM workload's latency, tokens, cost, errors and volume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Names
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from llm_observability.constructs.alarms import HIGH, LOW
+from llm_observability.constructs.metrics import BedrockMetrics
+from llm_observability.errors import ConfigError
+from llm_observability.functions.rag_api import telemetry as t
+from llm_observability.workload import Workload
+
+UPPER = cw.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD
+OUTSIDE = cw.ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD
+
+
+@dataclass(frozen=True)
+class AnomalySignal:
+    """One metric watched by an anomaly band: what it is, how it may deviate, how bad that is."""
+
+    name: str
+    metric: cw.IMetric
+    comparison: cw.ComparisonOperator
+    severity: str
+    description: str
+
+
+class AnomalyAlarms(Construct):
+    """Anomaly-detection alarms: CloudWatch learns each metric's normal band (daily and weekly patterns
+    included) and alarms when the metric leaves it, so no static threshold has to be guessed.
+
+    Watched: Bedrock p90 latency, input and output tokens and invocation volume per model (volume
+    both ways: a sudden drop is as suspicious as a spike), the estimated cost per hour and the
+    ``/ask`` error rate. Each alarm notifies the topic on ALARM and on OK; the alarm's period is the
+    metric's own (5 minutes, one hour for cost; aws-cdk issue 35579 is fixed in the pinned
+    aws-cdk-lib and the tests check it).
+
+    :param workload: the observed application.
+    :param topic: where notifications go. Default: ``workload.alert_topic`` (one of the two is required).
+    :param band_width: width of the expected band in standard deviations. Default: 2.
+    :param evaluation_periods: periods looked at. Default: 3.
+    :param datapoints_to_alarm: periods outside the band that raise the alarm. Default: 2.
+    :param cost_period: aggregation period of the cost signal. Default: 1 hour.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        workload: Workload,
+        topic: sns.ITopic | None = None,
+        band_width: float = 2.0,
+        evaluation_periods: int = 3,
+        datapoints_to_alarm: int = 2,
+        cost_period: Duration = Duration.hours(1),
+    ) -> None:
+        super().__init__(scope, id)
+        topic = topic or workload.alert_topic
+        if topic is None:
+            raise ConfigError("AnomalyAlarms 'topic' is missing: allowed is an SNS topic, here or as workload.alert_topic.")
+        if isinstance(band_width, bool) or not isinstance(band_width, (int, float)) or not 0.1 <= band_width <= 10:
+            raise ConfigError(f"AnomalyAlarms 'band_width' is {band_width!r}: allowed is a number from 0.1 to 10.")
+        if not 1 <= datapoints_to_alarm <= evaluation_periods:
+            raise ConfigError(
+                f"AnomalyAlarms 'datapoints_to_alarm' is {datapoints_to_alarm!r}: allowed is a whole number from 1 "
+                f"to 'evaluation_periods' ({evaluation_periods})."
+            )
+        self.band_width = band_width
+        m = BedrockMetrics(workload)
+        hourly = BedrockMetrics(workload, period=cost_period)
+        signals: list[AnomalySignal] = []
+        for i, model_id in enumerate(workload.model_ids):
+            n = "" if len(workload.model_ids) == 1 else str(i + 1)
+            signals += [
+                AnomalySignal(f"LatencyAnomaly{n}", m.invocation_latency(model_id), UPPER, LOW,
+                              f"Bedrock p90 latency of {model_id} above its expected band."),
+                AnomalySignal(f"InputTokensAnomaly{n}", m.input_token_count(model_id), UPPER, LOW,
+                              f"Input tokens of {model_id} above their expected band (prompt growth, abuse)."),
+                AnomalySignal(f"OutputTokensAnomaly{n}", m.output_token_count(model_id), UPPER, LOW,
+                              f"Output tokens of {model_id} above their expected band (verbosity drift)."),
+                AnomalySignal(f"VolumeAnomaly{n}", m.invocations(model_id), OUTSIDE, LOW,
+                              f"Invocations of {model_id} outside their expected band (spike or outage)."),
+                AnomalySignal(f"CostAnomaly{n}", hourly.estimated_cost(model_id), UPPER, HIGH,
+                              f"Estimated {model_id} spend per {cost_period.to_human_string()} above its expected band."),
+            ]  # fmt: skip
+        signals.append(
+            AnomalySignal("ErrorRateAnomaly", m.error_rate(), UPPER, HIGH, "Share of failed requests above its expected band.")
+        )
+        self.signals = signals
+        prefix = Names.unique_resource_name(self, max_length=48, separator="-")
+        actions = [cw_actions.SnsAction(topic)]
+        self.alarms: dict[str, cw.AnomalyDetectionAlarm] = {}
+        self.severity: dict[str, str] = {}
+        for signal in signals:
+            alarm = cw.AnomalyDetectionAlarm(
+                self,
+                signal.name,
+                alarm_name=f"{prefix}-{signal.name}",
+                alarm_description=f"[{signal.severity}] {signal.description}",
+                metric=signal.metric,
+                std_devs=band_width,
+                comparison_operator=signal.comparison,
+                evaluation_periods=evaluation_periods,
+                datapoints_to_alarm=datapoints_to_alarm,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(*actions)
+            alarm.add_ok_action(*actions)
+            self.alarms[signal.name] = alarm
+            self.severity[signal.name] = signal.severity
+
+    @property
+    def high_severity(self) -> list[cw.IAlarm]:
+        """Alarms that warrant an incident."""
+        return [a for name, a in self.alarms.items() if self.severity[name] == HIGH]
+
+    def band_widgets(self, *, width: int = 8) -> list[cw.GraphWidget]:
+        """One graph per signal: the metric and its expected band (the dashboard's Level 2 section)."""
+        return [
+            cw.GraphWidget(
+                title=f"{s.name}: {s.description.split(' above')[0].split(' outside')[0]}",
+                left=[
+                    s.metric,
+                    cw.MathExpression(
+                        expression=f"ANOMALY_DETECTION_BAND(m1, {self.band_width:g})",
+                        using_metrics={"m1": s.metric},
+                        label="expected band",
+                        period=s.metric.period,
+                    ),
+                ],
+                width=width,
+                height=6,
+            )
+            for s in self.signals
+        ]

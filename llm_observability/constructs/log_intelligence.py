@@ -1,0 +1,186 @@
+"""Log intelligence for an LLM workload: log anomaly detection, saved queries, log-pattern metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Duration, Names, Stack
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from llm_observability.constructs.alarms import LOW
+from llm_observability.constructs.queries import SAVED_QUERIES
+from llm_observability.errors import ConfigError
+from llm_observability.functions.rag_api import telemetry as t
+from llm_observability.workload import Workload
+
+#: Fragments of well-known prompt-injection phrasings, matched in the logged question (case as written:
+#: CloudWatch filter patterns are case-sensitive, so fragments skip the first letter).
+INJECTION_MARKERS: tuple[str, ...] = (
+    "gnore previous instructions",
+    "gnore all previous",
+    "gnore the above",
+    "isregard the above",
+    "isregard previous",
+    "ystem prompt",
+    "ou are now",
+    "eveloper mode",
+    "ailbreak",
+)
+#: Fragments of refusals and "I don't know" answers, matched in the logged answer.
+REFUSAL_MARKERS: tuple[str, ...] = (
+    "don't know",
+    "do not know",
+    "cannot help",
+    "can't help",
+    "unable to answer",
+    "not able to answer",
+    "cannot answer",
+    "no information",
+)
+
+
+@dataclass(frozen=True)
+class LogSignal:
+    """A log pattern turned into a metric (one per matching log line) and an alarm."""
+
+    metric_name: str
+    field: str
+    markers: tuple[str, ...]
+    description: str
+
+    def pattern(self) -> logs.IFilterPattern:
+        """JSON filter: an ``ask`` log line whose ``field`` contains any marker."""
+        alternatives = " || ".join(f'($.{self.field} = "*{m}*")' for m in self.markers)
+        return logs.FilterPattern.literal(f'{{ ($.message = "ask") && ({alternatives}) }}')
+
+
+PROMPT_INJECTION = LogSignal(
+    "PromptInjectionMarkers", "question", INJECTION_MARKERS, "Questions carrying prompt-injection phrasing."
+)
+REFUSALS = LogSignal("ModelRefusals", "answer", REFUSAL_MARKERS, "Answers where the model refused or did not know.")
+
+
+class LogIntelligence(Construct):
+    """CloudWatch Logs anomaly detector, saved Logs Insights queries and log-pattern metrics with alarms.
+
+    - A log anomaly detector over the workload's log groups learns their normal patterns and flags new
+      ones (new error messages, unusual volumes) in the CloudWatch Logs console and API.
+    - Saved query definitions (Logs Insights > Saved queries, in a ``<workload>/`` folder): errors by
+      class, slowest requests by stage, token usage by prompt version, guardrail interventions,
+      PII-redaction hits, slowest requests, recent errors.
+    - Metric filters count prompt-injection phrasing in questions and refusals in answers (the
+      ``service`` dimension comes from the log line) and alarm on them. They read the logged text,
+      so they need ``prompt_logging`` ``redacted`` or ``full``.
+
+    :param workload: the observed application (at least one log group).
+    :param topic: where alarm notifications go. Default: ``workload.alert_topic`` (one of the two is required).
+    :param anomaly_key: KMS key the log anomaly detector encrypts its findings with. Default: AWS-owned key.
+    :param injection_threshold: prompt-injection matches per 5 minutes that raise the alarm. Default: 1.
+    :param refusal_threshold: refusals per 15 minutes that raise the alarm. Default: 10.
+    :param evaluation_frequency: how often the anomaly detector runs. Default: ``FIFTEEN_MIN``.
+    """
+
+    EVALUATION_FREQUENCIES = ("ONE_MIN", "FIVE_MIN", "TEN_MIN", "FIFTEEN_MIN", "THIRTY_MIN", "ONE_HOUR")
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        workload: Workload,
+        topic: sns.ITopic | None = None,
+        anomaly_key: kms.IKey | None = None,
+        injection_threshold: float = 1,
+        refusal_threshold: float = 10,
+        evaluation_frequency: str = "FIFTEEN_MIN",
+    ) -> None:
+        super().__init__(scope, id)
+        topic = topic or workload.alert_topic
+        if not workload.log_groups:
+            raise ConfigError("LogIntelligence 'workload.log_groups' is empty: allowed is a workload with at least one log group.")
+        if topic is None:
+            raise ConfigError("LogIntelligence 'topic' is missing: allowed is an SNS topic, here or as workload.alert_topic.")
+        if evaluation_frequency not in self.EVALUATION_FREQUENCIES:
+            raise ConfigError(
+                f"LogIntelligence 'evaluation_frequency' is {evaluation_frequency!r}: allowed are "
+                f"{', '.join(self.EVALUATION_FREQUENCIES)}."
+            )
+        for name, value in (("injection_threshold", injection_threshold), ("refusal_threshold", refusal_threshold)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"LogIntelligence '{name}' is {value!r}: allowed is a number above 0.")
+        stack = Stack.of(self)
+
+        self.anomaly_detector = logs.CfnLogAnomalyDetector(
+            self,
+            "AnomalyDetector",
+            detector_name=Names.unique_resource_name(self, max_length=60, separator="-"),
+            log_group_arn_list=[
+                stack.format_arn(
+                    service="logs", resource="log-group", resource_name=g.log_group_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+                for g in workload.log_groups
+            ],
+            evaluation_frequency=evaluation_frequency,
+            anomaly_visibility_time=21,
+            kms_key_id=anomaly_key.key_arn if anomaly_key else None,
+        )
+
+        # The L1 resource: QueryDefinition (L2) builds queries from parts, these are written whole.
+        self.queries = [
+            logs.CfnQueryDefinition(
+                self,
+                f"Query-{name}",
+                name=f"{workload.name}/{name}",
+                query_string=text,
+                log_group_names=[g.log_group_name for g in workload.log_groups],
+            )
+            for name, text in SAVED_QUERIES.items()
+        ]
+
+        actions = [cw_actions.SnsAction(topic)]
+        prefix = Names.unique_resource_name(self, max_length=48, separator="-")
+        self.metrics: dict[str, cw.Metric] = {}
+        self.alarms: dict[str, cw.Alarm] = {}
+        for signal, threshold, period in (
+            (PROMPT_INJECTION, injection_threshold, Duration.minutes(5)),
+            (REFUSALS, refusal_threshold, Duration.minutes(15)),
+        ):
+            filters = [
+                logs.MetricFilter(
+                    self,
+                    f"{signal.metric_name}Filter{i}",
+                    log_group=group,
+                    filter_pattern=signal.pattern(),
+                    metric_namespace=workload.metric_namespace,
+                    metric_name=signal.metric_name,
+                    metric_value="1",
+                    dimensions={t.DIM_SERVICE: "$.service"},
+                    unit=cw.Unit.COUNT,
+                )
+                for i, group in enumerate(workload.log_groups)
+            ]
+            # Every filter writes the same metric; one accessor reads them all.
+            metric = filters[0].metric(
+                statistic="Sum", period=period, dimensions_map={t.DIM_SERVICE: workload.name}, label=signal.metric_name
+            )
+            self.metrics[signal.metric_name] = metric
+            alarm = cw.Alarm(
+                self,
+                f"{signal.metric_name}Alarm",
+                alarm_name=f"{prefix}-{signal.metric_name}",
+                alarm_description=f"[{LOW}] {signal.description}",
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(*actions)
+            alarm.add_ok_action(*actions)
+            self.alarms[signal.metric_name] = alarm

@@ -1,0 +1,112 @@
+"""Level 2 stack: snapshot, security gate and the proactive capabilities."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cfnlint.api import ManualArgs, lint_file
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from llm_observability.constructs.queries import SAVED_QUERIES
+from llm_observability.functions.rag_api import telemetry as t
+from tests.conftest import SynthResult, scrub
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_snapshot_level2(level2: SynthResult, snapshot_json) -> None:
+    assert scrub(level2.template(2)) == snapshot_json
+
+
+def test_level2_app_has_both_stacks_and_passes_the_gates(level2: SynthResult) -> None:
+    assert sorted(level2.templates) == ["rag-demo-l1-foundation", "rag-demo-l2-proactive"]
+    assert json.loads((level2.outdir / "validation-report.json").read_text())["pluginReports"] == []
+    for name, stack in level2.stacks.items():
+        matches = lint_file(level2.outdir / f"{stack.artifact_id}.template.json", ManualArgs(regions=["us-east-1"]))
+        assert [str(m) for m in matches] == [], name
+
+
+def _anomaly_alarms(result: SynthResult) -> dict[str, dict]:
+    return {
+        k: v["Properties"]
+        for k, v in result.resources("AWS::CloudWatch::Alarm", level=2).items()
+        if "ThresholdMetricId" in v["Properties"]
+    }
+
+
+def test_anomaly_alarms_watch_latency_tokens_cost_errors_and_volume(level2: SynthResult) -> None:
+    alarms = _anomaly_alarms(level2)
+    assert len(alarms) == 6
+    watched = set()
+    for props in alarms.values():
+        band = next(q for q in props["Metrics"] if q["Id"] == props["ThresholdMetricId"])
+        assert band["Expression"].startswith("ANOMALY_DETECTION_BAND(") and band["Expression"].endswith(", 2)")
+        stats = [q["MetricStat"] for q in props["Metrics"] if "MetricStat" in q]
+        watched |= {s["Metric"]["MetricName"] for s in stats}
+        assert props["AlarmActions"] and props["OKActions"]
+        assert props["TreatMissingData"] == "notBreaching"
+    assert {"InvocationLatency", "InputTokenCount", "OutputTokenCount", "Invocations", t.METRIC_ESTIMATED_COST,
+            t.METRIC_REQUEST_FAILURE} <= watched  # fmt: skip
+    volume = next(p for p in alarms.values() if '"Invocations"' in json.dumps(p))
+    assert volume["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold"
+
+
+def test_anomaly_alarm_period_is_the_metrics_own(level2: SynthResult) -> None:
+    """aws-cdk issue 35579: the alarm must use the metric's period, not a 5-minute default."""
+    periods = {}
+    for props in _anomaly_alarms(level2).values():
+        for query in props["Metrics"]:
+            if "MetricStat" in query:
+                periods[query["MetricStat"]["Metric"]["MetricName"]] = query["MetricStat"]["Period"]
+    assert periods[t.METRIC_ESTIMATED_COST] == 3600
+    assert periods["InvocationLatency"] == 300
+
+
+def test_high_severity_alarms_of_both_levels_open_ops_items(level2: SynthResult) -> None:
+    def ops_item_alarms(level: int) -> set[str]:
+        return {
+            k
+            for k, v in level2.resources("AWS::CloudWatch::Alarm", level=level).items()
+            if ":opsitem:2#CATEGORY=Availability" in json.dumps(v["Properties"]["AlarmActions"])
+        }
+
+    level1 = ops_item_alarms(1)
+    assert {k.rstrip("0123456789ABCDEF") for k in level1} == {
+        "AlarmsBedrockLatency", "AlarmsBedrockServerErrors", "AlarmsBedrockThrottles", "AlarmsSuccessRate",
+        "AlarmsLambdaErrors", "AlarmsApi5xx",
+    }  # fmt: skip
+    level2_items = ops_item_alarms(2)
+    assert {k.rstrip("0123456789ABCDEF") for k in level2_items} == {"AnomaliesCostAnomaly", "AnomaliesErrorRateAnomaly"}
+
+
+def test_log_anomaly_detector_and_saved_queries(level2: SynthResult) -> None:
+    (detector,) = level2.resources("AWS::Logs::LogAnomalyDetector", level=2).values()
+    (arn,) = detector["Properties"]["LogGroupArnList"]
+    assert ":log-group:" in json.dumps(arn) and ":*" not in json.dumps(arn)
+    assert detector["Properties"]["EvaluationFrequency"] == "FIFTEEN_MIN"
+    queries = level2.resources("AWS::Logs::QueryDefinition", level=2)
+    assert {q["Properties"]["Name"] for q in queries.values()} == {f"rag-demo/{n}" for n in SAVED_QUERIES}
+    assert all(q["Properties"]["LogGroupNames"] for q in queries.values())
+
+
+def test_log_pattern_metric_filters_have_alarms(level2: SynthResult) -> None:
+    filters = {f["Properties"]["MetricTransformations"][0]["MetricName"]: f["Properties"]
+               for f in level2.resources("AWS::Logs::MetricFilter", level=2).values()}  # fmt: skip
+    assert set(filters) == {"PromptInjectionMarkers", "ModelRefusals"}
+    injection = filters["PromptInjectionMarkers"]
+    assert injection["FilterPattern"].startswith('{ ($.message = "ask") && (($.question = "*gnore previous instructions*")')
+    assert injection["MetricTransformations"][0]["Dimensions"] == [{"Key": "service", "Value": "$.service"}]
+    alarms = json.dumps(level2.resources("AWS::CloudWatch::Alarm", level=2))
+    assert '"MetricName": "PromptInjectionMarkers"' in alarms and '"MetricName": "ModelRefusals"' in alarms
+
+
+def test_level2_dashboard_draws_the_anomaly_bands(level2: SynthResult) -> None:
+    (dashboard,) = level2.resources("AWS::CloudWatch::Dashboard", level=2).values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert body.count("ANOMALY_DETECTION_BAND") == 6
+    for needle in ("Anomaly bands", "Log patterns", "Errors by class", "Token usage by prompt version", "alarm"):
+        assert needle in body, needle
