@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from aws_cdk import Aws, Names, Token
@@ -67,8 +67,8 @@ class CostGuard(Construct):
         Marketplace (Anthropic, for example) are billed under their own names, such as
         ``"Claude 3.5 Sonnet (Amazon Bedrock Edition)"``; add those your application calls.
         Default: ``("Amazon Bedrock",)``.
-    :param net_of_credits: count spend after credits, refunds and tax (the whole record). Default: False
-        (usage charges only, so promotional credits cannot hide a runaway spend).
+    :param net_of_credits: count every charge type (usage, credits, refunds, tax). Default: False (only
+        ``RECORD_TYPE`` ``Usage``, so promotional credits cannot hide a runaway spend).
     :param anomaly_monitor_arn: ARN of the account's existing AWS-services anomaly monitor to adopt.
         Default: none (create one).
     :param anomaly_threshold_usd: smallest total impact, in US dollars, of an anomaly that is notified
@@ -180,7 +180,7 @@ class CostGuard(Construct):
         self.subscription.node.add_dependency(topic)
 
 
-def _check_number(name: str, value: object, ok, allowed: str) -> None:  # noqa: ANN001
+def _check_number(name: str, value: object, ok: Callable[[float], bool], allowed: str) -> None:
     valid = (
         isinstance(value, (int, float))
         and not isinstance(value, bool)
