@@ -56,6 +56,7 @@ def test_ask_returns_answer_sources_and_usage(api: Api) -> None:
     assert payload["answer"] == "Refunds take 30 days [1]."
     assert payload["request_id"] == API_REQUEST_ID
     assert payload["model_id"] == api.model_id
+    assert payload["prompt_version"] == "v1"
     assert payload["usage"] == {"input_tokens": 1200, "output_tokens": 80, "total_tokens": 1280}
     assert [source["uri"] for source in payload["sources"]] == ["s3://docs/refunds.md", "s3://docs/shipping.md"]
     assert [source["score"] for source in payload["sources"]] == [0.82, 0.41]

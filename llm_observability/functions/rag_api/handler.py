@@ -378,6 +378,7 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
             "sources": pipeline.build_sources(passages),
             "request_id": request_id,
             "model_id": settings.model_id,
+            "prompt_version": settings.prompt_template_version,
             "usage": {
                 "input_tokens": completion.input_tokens,
                 "output_tokens": completion.output_tokens,
