@@ -4,27 +4,40 @@ from llm_observability.config import ObservabilityConfig
 from llm_observability.constructs import (
     AlarmThresholds,
     AlertTopic,
+    AnomalyAlarms,
     BedrockMetrics,
+    ComplianceBaseline,
+    CostGuard,
     InvocationLogging,
     LlmAlarms,
     LlmDashboard,
+    LlmGuardrail,
+    LogIntelligence,
+    ManagedPrompt,
     RagReferenceApp,
     SampleKnowledgeBase,
 )
 from llm_observability.errors import ConfigError
-from llm_observability.stacks import FoundationStack, build_app
+from llm_observability.stacks import FoundationStack, ProactiveStack, build_app
 from llm_observability.workload import Workload
 
 __all__ = [
     "AlarmThresholds",
     "AlertTopic",
+    "AnomalyAlarms",
     "BedrockMetrics",
+    "ComplianceBaseline",
     "ConfigError",
+    "CostGuard",
     "InvocationLogging",
     "LlmAlarms",
     "LlmDashboard",
+    "LlmGuardrail",
+    "LogIntelligence",
+    "ManagedPrompt",
     "FoundationStack",
     "ObservabilityConfig",
+    "ProactiveStack",
     "RagReferenceApp",
     "SampleKnowledgeBase",
     "Workload",

@@ -132,6 +132,44 @@ class ObservabilityConfig:
     anomaly_band_width: float = field(
         default=2.0, metadata=_doc("Level 2: width of the anomaly-detection bands in standard deviations (0.1-10).")
     )
+    monthly_budget_usd: float = field(
+        default=100.0, metadata=_doc("Level 2: monthly AWS Budgets limit for Amazon Bedrock spend, in US dollars.")
+    )
+    budget_warning_percent: float = field(
+        default=80.0, metadata=_doc("Level 2: early budget warning on actual spend, in percent of the limit.")
+    )
+    budget_services: tuple[str, ...] = field(
+        default=("Amazon Bedrock",),
+        metadata=_doc(
+            "Level 2: Cost Explorer service names the budget counts (add Marketplace model names such as "
+            "`Claude 3.5 Sonnet (Amazon Bedrock Edition)`)."
+        ),
+    )
+    cost_anomaly_threshold_usd: float = field(
+        default=10.0, metadata=_doc("Level 2: smallest total impact of a cost anomaly that is notified, in US dollars.")
+    )
+    cost_anomaly_monitor_arn: str = field(
+        default="",
+        metadata=_doc("Level 2: ARN of the account's existing AWS-services anomaly monitor to adopt; empty creates one."),
+    )
+    security_hub: str = field(
+        default="create",
+        metadata=_doc("Level 2: `create` the account's Security Hub hub, or `adopt` the one already enabled."),
+    )
+    security_standards: tuple[str, ...] = field(
+        default=("fsbp",),
+        metadata=_doc(
+            "Level 2: Security Hub standards to enable: `fsbp` (AWS Foundational Security Best Practices), `cis`, `nist`."
+        ),
+    )
+    config_recorder: str = field(
+        default="create",
+        metadata=_doc("Level 2: `create` an AWS Config recorder (this workload's resource types), or `adopt` the account's."),
+    )
+    cloudtrail: bool = field(
+        default=True,
+        metadata=_doc("Level 2: create a multi-region CloudTrail trail (turn off where an organization trail exists)."),
+    )
     metric_namespace: str = field(
         default=telemetry.DEFAULT_NAMESPACE, metadata=_doc("CloudWatch namespace of the application's EMF metrics.")
     )
@@ -208,6 +246,23 @@ class ObservabilityConfig:
             )
         _check_range("lambda_memory_mb", self.lambda_memory_mb, 128, 10240)
         _check_range("anomaly_band_width", self.anomaly_band_width, 0.1, 10)
+        _check_range("monthly_budget_usd", self.monthly_budget_usd, 0.01, 1e9)
+        _check_range("budget_warning_percent", self.budget_warning_percent, 0.1, 99.9)
+        _check_range("cost_anomaly_threshold_usd", self.cost_anomaly_threshold_usd, 0.01, 1e10)
+        if not self.budget_services or not all(isinstance(x, str) and x.strip() for x in self.budget_services):
+            raise ConfigError(
+                f"Setting 'budget_services' is {list(self.budget_services)!r}: allowed is a list of one or more "
+                "Cost Explorer service names."
+            )
+        object.__setattr__(self, "budget_services", tuple(self.budget_services))
+        _check_choice("security_hub", self.security_hub, ("create", "adopt"))
+        _check_choice("config_recorder", self.config_recorder, ("create", "adopt"))
+        standards = tuple(self.security_standards)
+        if len(set(standards)) != len(standards) or not set(standards) <= {"fsbp", "cis", "nist"}:
+            raise ConfigError(
+                f"Setting 'security_standards' is {list(standards)!r}: allowed is a list of distinct fsbp, cis, nist."
+            )
+        object.__setattr__(self, "security_standards", standards)
         _check_pattern("metric_namespace", self.metric_namespace, _NAMESPACE_RE,
                        "1-255 letters, digits or . _ / # : - characters, not starting with AWS/")  # fmt: skip
         if self.metric_namespace.startswith("AWS/"):
@@ -291,6 +346,13 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
             raise ConfigError(f"Setting '{name}' is {raw!r}: allowed is a number.") from None
     if kind == "float" and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
+    if kind.startswith("tuple") and isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError(f"Setting '{name}' is not valid JSON: allowed is a JSON list.") from None
+    if kind.startswith("tuple") and isinstance(raw, list):
+        return tuple(raw)
     if kind.startswith("Mapping") and isinstance(raw, str):
         try:
             return json.loads(raw)
@@ -301,11 +363,13 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
 
 def _check_type(name: str, kind: Any, value: Any) -> None:
     kind = str(kind)
-    expected: type | tuple[type, ...] = {"int": int, "float": (int, float), "bool": bool, "str": str}.get(kind, Mapping)
+    expected: type | tuple[type, ...] = {"int": int, "float": (int, float), "bool": bool, "str": str}.get(
+        kind, tuple if kind.startswith("tuple") else Mapping
+    )
     ok = isinstance(value, expected) and not (kind in ("int", "float") and isinstance(value, bool))
     if not ok:
         wanted = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}.get(
-            kind, "a JSON object"
+            kind, "a JSON list" if kind.startswith("tuple") else "a JSON object"
         )
         raise ConfigError(f"Setting '{name}' is {value!r}: allowed is {wanted}.")
 
@@ -318,7 +382,12 @@ def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
 def _check_range(name: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
         kind = "a whole number" if isinstance(low, int) and isinstance(high, int) else "a number"
-        raise ConfigError(f"Setting '{name}' is {value!r}: allowed is {kind} from {low:g} to {high:g}.")
+        raise ConfigError(f"Setting '{name}' is {value!r}: allowed is {kind} from {_num(low)} to {_num(high)}.")
+
+
+def _num(value: float) -> str:
+    """1000000000 -> '1,000,000,000'; 0.1 -> '0.1'."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def _check_pattern(name: str, value: str, pattern: re.Pattern[str], allowed: str) -> None:

@@ -22,7 +22,8 @@ def test_cdk_json_context_holds_every_setting_with_its_default() -> None:
         if key == "model_prices":
             assert CDK_CONTEXT[key] == {}
         else:
-            assert CDK_CONTEXT[key] == (dict(value) if key == "tags" else value), key
+            expected = dict(value) if key == "tags" else list(value) if isinstance(value, tuple) else value
+            assert CDK_CONTEXT[key] == expected, key
 
 
 def test_readme_documents_every_setting() -> None:
@@ -77,6 +78,11 @@ def test_strings_from_the_command_line_are_converted() -> None:
         ({"alarm_thresholds": {"api_5xx": 0}}, "Alarm threshold 'api_5xx' is 0: allowed is a number above 0."),
         ({"alarm_thresholds": {"latency": 1}}, "Setting 'alarm_thresholds' has the unknown threshold 'latency'"),
         ({"alarm_thresholds": '{"datapoints_to_alarm": 5}'}, "Alarm threshold 'datapoints_to_alarm' is 5"),
+        ({"monthly_budget_usd": 0}, "Setting 'monthly_budget_usd' is 0.0: allowed is a number from 0.01 to 1,000,000,000."),
+        ({"monthly_budget_usd": "lots"}, "Setting 'monthly_budget_usd' is 'lots': allowed is a number."),
+        ({"budget_services": "[]"}, "Setting 'budget_services' is []: allowed is a list of one or more"),
+        ({"budget_warning_percent": 100}, "Setting 'budget_warning_percent' is 100.0"),
+        ({"anomaly_band_width": 0}, "Setting 'anomaly_band_width' is 0.0: allowed is a number from 0.1 to 10."),
         ({"levle": 2}, "Unknown setting 'levle': did you mean 'level'?"),
         ({"alarm_emial": "x@y.com"}, "Unknown setting 'alarm_emial': did you mean 'alarm_email'?"),
     ],

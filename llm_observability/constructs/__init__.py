@@ -1,9 +1,15 @@
 """Reusable constructs; each one usable alone in any CDK app."""
 
 from llm_observability.constructs.alarms import LlmAlarms
-from llm_observability.constructs.alert_topic import AlertTopic
+from llm_observability.constructs.alert_topic import AlertTopic, allow_publish
+from llm_observability.constructs.anomaly import AnomalyAlarms
+from llm_observability.constructs.compliance import ComplianceBaseline
+from llm_observability.constructs.cost_guard import CostGuard
 from llm_observability.constructs.dashboard import LlmDashboard
+from llm_observability.constructs.guardrail import LlmGuardrail
 from llm_observability.constructs.invocation_logging import InvocationLogging
+from llm_observability.constructs.log_intelligence import LogIntelligence
+from llm_observability.constructs.managed_prompt import ManagedPrompt
 from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.constructs.rag_app import RagReferenceApp
@@ -12,10 +18,17 @@ from llm_observability.thresholds import AlarmThresholds
 __all__ = [
     "AlarmThresholds",
     "AlertTopic",
+    "AnomalyAlarms",
     "BedrockMetrics",
+    "ComplianceBaseline",
+    "CostGuard",
     "InvocationLogging",
     "LlmAlarms",
     "LlmDashboard",
+    "LlmGuardrail",
+    "LogIntelligence",
+    "ManagedPrompt",
+    "allow_publish",
     "RagReferenceApp",
     "SampleKnowledgeBase",
 ]

@@ -69,8 +69,8 @@ class CostGuard(Construct):
         Default: ``("Amazon Bedrock",)``.
     :param net_of_credits: count every charge type (usage, credits, refunds, tax). Default: False (only
         ``RECORD_TYPE`` ``Usage``, so promotional credits cannot hide a runaway spend).
-    :param anomaly_monitor_arn: ARN of the account's existing AWS-services anomaly monitor to adopt.
-        Default: none (create one).
+    :param anomaly_monitor_arn: ARN of the account's existing AWS-services anomaly monitor to adopt (a
+        literal ARN or a token). Default: none, or empty (create one).
     :param anomaly_threshold_usd: smallest total impact, in US dollars, of an anomaly that is notified
         (above 0, at most 10,000,000,000). Default: 10.
     """
@@ -91,6 +91,7 @@ class CostGuard(Construct):
         anomaly_threshold_usd: float = 10,
     ) -> None:
         # Validate first, so a rejected construct leaves nothing behind in the tree.
+        anomaly_monitor_arn = anomaly_monitor_arn or None  # "" (an empty config setting) creates a monitor
         _check_number("monthly_budget_usd", monthly_budget_usd,
                       lambda v: 0 < v <= MAX_BUDGET_USD, f"a number above 0 and at most {MAX_BUDGET_USD}")  # fmt: skip
         _check_number("warning_percent", warning_percent,
@@ -109,13 +110,13 @@ class CostGuard(Construct):
                 f"CostGuard 'services' is {services!r}: allowed is a list of one or more Cost Explorer service "
                 f"names such as {BEDROCK_SERVICE!r}."
             )
-        if anomaly_monitor_arn is not None and not Token.is_unresolved(anomaly_monitor_arn):
-            if not _MONITOR_ARN_RE.match(anomaly_monitor_arn):
-                raise ConfigError(
-                    f"CostGuard 'anomaly_monitor_arn' is {anomaly_monitor_arn!r}: allowed is empty (create a "
-                    "monitor) or an anomaly monitor ARN such as arn:aws:ce::123456789012:anomalymonitor/"
-                    "0a1b2c3d-4e5f-6789-abcd-ef0123456789."
-                )
+        literal_arn = anomaly_monitor_arn is not None and not Token.is_unresolved(anomaly_monitor_arn)
+        if literal_arn and not _MONITOR_ARN_RE.match(anomaly_monitor_arn):
+            raise ConfigError(
+                f"CostGuard 'anomaly_monitor_arn' is {anomaly_monitor_arn!r}: allowed is empty (create a "
+                "monitor) or an anomaly monitor ARN such as arn:aws:ce::123456789012:anomalymonitor/"
+                "0a1b2c3d-4e5f-6789-abcd-ef0123456789."
+            )
 
         super().__init__(scope, id)
 
@@ -181,12 +182,7 @@ class CostGuard(Construct):
 
 
 def _check_number(name: str, value: object, ok: Callable[[float], bool], allowed: str) -> None:
-    valid = (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and ok(value)
-    )
+    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and ok(value)
     if not valid:
         raise ConfigError(f"CostGuard '{name}' is {value!r}: allowed is {allowed}.")
 
@@ -199,16 +195,12 @@ def _decimal(value: float) -> str:
 def _budget_filter(services: tuple[str, ...], *, net_of_credits: bool) -> budgets.CfnBudget.ExpressionProperty:
     """Exact matches (MatchOptions omitted: the API's default is EQUALS) on SERVICE, and on RECORD_TYPE."""
     service = budgets.CfnBudget.ExpressionProperty(
-        dimensions=budgets.CfnBudget.ExpressionDimensionValuesProperty(
-            key="SERVICE", values=list(services)
-        )
+        dimensions=budgets.CfnBudget.ExpressionDimensionValuesProperty(key="SERVICE", values=list(services))
     )
     if net_of_credits:
         return service
     usage = budgets.CfnBudget.ExpressionProperty(
-        dimensions=budgets.CfnBudget.ExpressionDimensionValuesProperty(
-            key="RECORD_TYPE", values=["Usage"]
-        )
+        dimensions=budgets.CfnBudget.ExpressionDimensionValuesProperty(key="RECORD_TYPE", values=["Usage"])
     )
     return budgets.CfnBudget.ExpressionProperty(and_=[service, usage])
 

@@ -2,5 +2,6 @@
 
 from llm_observability.stacks.app import build_app, stack_name
 from llm_observability.stacks.foundation import FoundationStack
+from llm_observability.stacks.proactive import ProactiveStack
 
-__all__ = ["FoundationStack", "build_app", "stack_name"]
+__all__ = ["FoundationStack", "ProactiveStack", "build_app", "stack_name"]

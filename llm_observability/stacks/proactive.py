@@ -12,6 +12,8 @@ from constructs import Construct
 
 from llm_observability.config import ObservabilityConfig
 from llm_observability.constructs.anomaly import AnomalyAlarms
+from llm_observability.constructs.compliance import RULE_RETENTION_DAYS, ComplianceBaseline
+from llm_observability.constructs.cost_guard import CostGuard
 from llm_observability.constructs.dashboard import SectionedDashboard
 from llm_observability.constructs.log_intelligence import LogIntelligence
 from llm_observability.constructs.queries import ERRORS_BY_CLASS, GUARDRAIL_INTERVENTIONS, TOKENS_BY_PROMPT_VERSION
@@ -38,8 +40,9 @@ def open_ops_items(alarms: Sequence[cw.IAlarm]) -> None:
 class ProactiveStack(Stack):
     """Level 2: takes any :class:`Workload` (Level 1's or yours) and adds proactive observability.
 
-    Provisions :class:`AnomalyAlarms`, :class:`LogIntelligence`, a Level 2 dashboard with the anomaly
-    bands, and OpsCenter OpsItems for every high-severity alarm of Level 1 and Level 2.
+    Provisions :class:`AnomalyAlarms`, :class:`LogIntelligence`, :class:`ComplianceBaseline`,
+    :class:`CostGuard`, a Level 2 dashboard with the anomaly bands, and OpsCenter OpsItems for every
+    high-severity alarm of Level 1 and Level 2.
 
     :param workload: the observed application; it must carry an alert topic.
     :param config: validated settings. Default: ``ObservabilityConfig(level=2)``.
@@ -55,6 +58,29 @@ class ProactiveStack(Stack):
             raise ConfigError("ProactiveStack 'workload.alert_topic' is missing: allowed is a workload with an SNS topic.")
         self.anomalies = AnomalyAlarms(self, "Anomalies", workload=workload, band_width=config.anomaly_band_width)
         self.log_intelligence = LogIntelligence(self, "LogIntelligence", workload=workload)
+        self.cost_guard = CostGuard(
+            self,
+            "CostGuard",
+            topic=workload.alert_topic,
+            topic_key=workload.alert_topic_key,
+            monthly_budget_usd=config.monthly_budget_usd,
+            warning_percent=config.budget_warning_percent,
+            services=config.budget_services,
+            anomaly_monitor_arn=config.cost_anomaly_monitor_arn or None,
+            anomaly_threshold_usd=config.cost_anomaly_threshold_usd,
+        )
+        self.compliance = ComplianceBaseline(
+            self,
+            "Compliance",
+            security_hub=config.security_hub,
+            standards=config.security_standards,
+            config_recorder=config.config_recorder,
+            cloudtrail=config.cloudtrail,
+            # The rule flags log groups kept for less than the app keeps its own.
+            min_log_retention_days=max(d for d in RULE_RETENTION_DAYS if d <= config.log_retention_days),
+            alert_topic=workload.alert_topic,
+            alert_topic_key=workload.alert_topic_key,
+        )
         level2_alarms = [*self.anomalies.alarms.values(), *self.log_intelligence.alarms.values()]
         open_ops_items([*workload.high_severity_alarms, *self.anomalies.high_severity])
 

@@ -119,3 +119,63 @@ def test_bad_construct_input_fails_with_one_sentence() -> None:
         Workload(name="x", model_ids=())
     with pytest.raises(ConfigError, match="^LlmAlarms 'topic' is missing"):
         LlmAlarms(stack, "A", workload=Workload(name="x", model_ids=("amazon.nova-lite-v1:0",)))
+
+
+@pytest.fixture(scope="module")
+def foreign_level2(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Level 2 alone (no Level 1 stack) applied to a workload made of someone else's resources."""
+    from aws_cdk import App, Stack, Validations
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_logs as logs
+    from cdk_nag import AwsSolutionsChecks
+
+    from llm_observability import AlertTopic, ObservabilityConfig, ProactiveStack, Workload
+
+    outdir = tmp_path_factory.mktemp("foreign-l2")
+    app = App(outdir=str(outdir))
+    theirs = Stack(app, "TheirApp")
+    log_group = logs.LogGroup(theirs, "Logs", retention=logs.RetentionDays.ONE_MONTH)
+    fn = lambda_.Function(
+        theirs, "Fn", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler", log_group=log_group,
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+    )  # fmt: skip
+    alerts = AlertTopic(theirs, "Alerts")
+    workload = Workload.from_function(
+        fn, name="their-bot", model_ids=(THEIR_MODEL,), log_group=log_group, metric_namespace="TheirApp"
+    ).with_alert_topic(alerts.topic, key=alerts.key)
+    config = ObservabilityConfig(
+        level=2, security_hub="adopt", config_recorder="adopt", cloudtrail=False, security_standards=(),
+        cost_anomaly_monitor_arn="arn:aws:ce::123456789012:anomalymonitor/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+    )  # fmt: skip
+    ProactiveStack(app, "TheirLevel2", workload=workload, config=config)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    try:
+        app.synth()
+    except RuntimeError as error:
+        assert "ValidationFailed" in str(error)
+    return {
+        "report": json.loads((outdir / "validation-report.json").read_text()),
+        "template": json.loads((outdir / "TheirLevel2.template.json").read_text()),
+    }
+
+
+def test_level2_alone_on_a_foreign_workload_is_nag_clean(foreign_level2: dict[str, Any]) -> None:
+    paths = [
+        c["constructPath"]
+        for r in foreign_level2["report"]["pluginReports"]
+        for v in r["violations"]
+        for c in v["violatingConstructs"]
+    ]
+    assert [p for p in paths if p.startswith("TheirLevel2/")] == []
+
+
+def test_level2_alone_observes_their_model_and_logs_and_adopts_singletons(foreign_level2: dict[str, Any]) -> None:
+    template = foreign_level2["template"]
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert not types & {"AWS::SecurityHub::Hub", "AWS::Config::ConfigurationRecorder", "AWS::CloudTrail::Trail",
+                        "AWS::CE::AnomalyMonitor", "AWS::SecurityHub::Standard"}  # fmt: skip
+    assert {"AWS::CE::AnomalySubscription", "AWS::Budgets::Budget", "AWS::Logs::LogAnomalyDetector"} <= types
+    alarms = json.dumps(_of_type(template, "AWS::CloudWatch::Alarm"))
+    assert THEIR_MODEL in alarms and '"Namespace": "TheirApp"' in alarms
+    rules = _of_type(template, "AWS::Config::ConfigRule")
+    assert len(rules) == 13

@@ -1,8 +1,10 @@
 """Fixtures for the RAG Lambda tests.
 
 The function folder is put on ``sys.path`` and its modules are imported as
-top-level modules, exactly as Lambda does.  Bedrock calls go to real boto3
-clients wrapped in ``botocore.stub.Stubber`` (no network); EMF and log lines
+top-level modules, exactly as Lambda does.  Bedrock, SSM and Prompt
+Management calls go to real boto3 clients wrapped in ``botocore.stub.Stubber``
+(no network; the stubber validates requests and responses against the service
+models); EMF and log lines
 are read back from captured stdout; X-Ray subsegments are recorded by a fake
 tracing provider installed on ``handler.tracer``.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import json
 import sys
 from collections.abc import Iterator
@@ -55,6 +58,12 @@ FUNCTION_ENV_NAMES = (
     "RETRIEVAL_CACHE_MAX_ENTRIES",
     "MAX_QUESTION_CHARS",
     "INSTRUMENTATION",
+    "GUARDRAIL_ID",
+    "GUARDRAIL_VERSION",
+    "PROMPT_PARAMETER_NAME",
+    "PROMPT_CACHE_TTL_SECONDS",
+    "MODEL_PARAMETER_NAME",
+    "MODEL_CACHE_TTL_SECONDS",
 )
 
 
@@ -247,6 +256,52 @@ def converse_response(text: str, input_tokens: int = 1200, output_tokens: int = 
     }
 
 
+def parameter_response(name: str, value: str, version: int = 1) -> dict[str, Any]:
+    """An SSM GetParameter response for a String parameter."""
+    return {
+        "Parameter": {
+            "Name": name,
+            "Type": "String",
+            "Value": value,
+            "Version": version,
+            "ARN": f"arn:aws:ssm:us-east-1:123456789012:parameter{name if name.startswith('/') else '/' + name}",
+            "DataType": "text",
+        }
+    }
+
+
+def prompt_response(
+    prompt_id: str,
+    version: str,
+    text: str,
+    *,
+    template_type: str = "TEXT",
+    variants: list[dict[str, Any]] | None = None,
+    default_variant: str | None = "default",
+) -> dict[str, Any]:
+    """A Prompt Management GetPrompt response for one prompt version."""
+    arn = f"arn:aws:bedrock:us-east-1:123456789012:prompt/{prompt_id}"
+    if variants is None:
+        configuration: dict[str, Any] = (
+            {"text": {"text": text, "inputVariables": [{"name": "question"}, {"name": "passages"}]}}
+            if template_type == "TEXT"
+            else {"chat": {"messages": [{"role": "user", "content": [{"text": text}]}]}}
+        )
+        variants = [{"name": "default", "templateType": template_type, "templateConfiguration": configuration}]
+    response: dict[str, Any] = {
+        "name": "rag-prompt",
+        "id": prompt_id,
+        "arn": f"{arn}:{version}",
+        "version": version,
+        "variants": variants,
+        "createdAt": datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc),
+        "updatedAt": datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc),
+    }
+    if default_variant is not None:
+        response["defaultVariant"] = default_variant
+    return response
+
+
 DEFAULT_PASSAGES = (
     ("Refunds are issued within 30 days of purchase when the item is unused. " * 5, "s3://docs/refunds.md", 0.82),
     ("Shipping is free for orders above 50 EUR.", "s3://docs/shipping.md", 0.41),
@@ -266,6 +321,10 @@ class Api:
     tracing: FakeTracingProvider
     monkeypatch: pytest.MonkeyPatch
     capsys: pytest.CaptureFixture[str]
+    ssm: Stubber
+    prompts: Stubber  # bedrock-agent (Prompt Management)
+    ssm_client: Any
+    prompts_client: Any
     context: LambdaContext = field(default_factory=LambdaContext)
 
     # Shared test data, reachable from tests through the fixture.
@@ -278,6 +337,8 @@ class Api:
     event = staticmethod(api_event)
     retrieve_response = staticmethod(retrieve_response)
     converse_response = staticmethod(converse_response)
+    parameter_response = staticmethod(parameter_response)
+    prompt_response = staticmethod(prompt_response)
 
     def env(self, **values: str | None) -> None:
         """Change function environment variables (None unsets) as for a new container."""
@@ -291,7 +352,12 @@ class Api:
     def reset(self) -> None:
         """Simulate a new container: fresh settings, cache and metrics, stubbed clients."""
         self.handler.reset_state()
-        self.pipeline.set_clients(agent_runtime=self.agent_client, bedrock_runtime=self.runtime_client)
+        self.pipeline.set_clients(
+            agent_runtime=self.agent_client,
+            bedrock_runtime=self.runtime_client,
+            ssm=self.ssm_client,
+            agent=self.prompts_client,
+        )
 
     def invoke(self, event: Any) -> dict[str, Any]:
         return self.handler.lambda_handler(event, self.context)
@@ -348,14 +414,26 @@ def bedrock_clients(process_env: None) -> tuple[Any, Any]:
     )
 
 
+@pytest.fixture(scope="module")
+def lookup_clients(process_env: None) -> tuple[Any, Any]:
+    """Real ssm and bedrock-agent clients for the managed-configuration lookups, built once per module."""
+    import pipeline
+
+    return (
+        boto3.client("ssm", region_name="us-east-1", config=pipeline.CLIENT_CONFIGS["ssm"]),
+        boto3.client("bedrock-agent", region_name="us-east-1", config=pipeline.CLIENT_CONFIGS["bedrock-agent"]),
+    )
+
+
 @pytest.fixture
 def api(
     process_env: None,
     bedrock_clients: tuple[Any, Any],
+    lookup_clients: tuple[Any, Any],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Iterator[Api]:
-    """A freshly reset handler with stubbed Bedrock clients and a fake X-Ray provider."""
+    """A freshly reset handler with stubbed AWS clients and a fake X-Ray provider."""
     import handler
     import pipeline
 
@@ -370,10 +448,21 @@ def api(
     monkeypatch.setattr(handler.tracer, "provider", tracing)
 
     agent_client, runtime_client = bedrock_clients
-    with Stubber(agent_client) as agent, Stubber(runtime_client) as runtime:
-        harness = Api(handler, pipeline, agent, runtime, agent_client, runtime_client, tracing, monkeypatch, capsys)
+    ssm_client, prompts_client = lookup_clients
+    with (
+        Stubber(agent_client) as agent,
+        Stubber(runtime_client) as runtime,
+        Stubber(ssm_client) as ssm,
+        Stubber(prompts_client) as prompts,
+    ):
+        harness = Api(
+            handler, pipeline, agent, runtime, agent_client, runtime_client, tracing, monkeypatch, capsys,
+            ssm, prompts, ssm_client, prompts_client,
+        )  # fmt: skip
         harness.reset()
         yield harness
         agent.assert_no_pending_responses()
         runtime.assert_no_pending_responses()
+        ssm.assert_no_pending_responses()
+        prompts.assert_no_pending_responses()
     handler.reset_state()

@@ -110,3 +110,22 @@ def test_level2_dashboard_draws_the_anomaly_bands(level2: SynthResult) -> None:
     assert body.count("ANOMALY_DETECTION_BAND") == 6
     for needle in ("Anomaly bands", "Log patterns", "Errors by class", "Token usage by prompt version", "alarm"):
         assert needle in body, needle
+
+
+def test_compliance_baseline_and_cost_guard_in_the_bundled_level2(level2: SynthResult) -> None:
+    types = {r["Type"] for r in level2.template(2)["Resources"].values()}
+    assert {
+        "AWS::SecurityHub::Hub", "AWS::SecurityHub::Standard", "AWS::Config::ConfigurationRecorder",
+        "AWS::Config::DeliveryChannel", "AWS::Config::ConfigRule", "AWS::CloudTrail::Trail",
+        "AWS::Budgets::Budget", "AWS::CE::AnomalyMonitor", "AWS::CE::AnomalySubscription",
+    } <= types  # fmt: skip
+    (budget,) = level2.resources("AWS::Budgets::Budget", level=2).values()
+    props = budget["Properties"]
+    assert props["Budget"]["BudgetLimit"] == {"Amount": 100, "Unit": "USD"}
+    kinds = sorted(n["Notification"]["NotificationType"] for n in props["NotificationsWithSubscribers"])
+    assert kinds == ["ACTUAL", "ACTUAL", "FORECASTED"]
+    retention_rule = next(
+        r["Properties"] for r in level2.resources("AWS::Config::ConfigRule", level=2).values()
+        if r["Properties"]["Source"]["SourceIdentifier"] == "CW_LOGGROUP_RETENTION_PERIOD_CHECK"
+    )  # fmt: skip
+    assert json.dumps(retention_rule["InputParameters"]).count('"30"') == 1  # the app's own retention passes

@@ -7,10 +7,18 @@ Routes
 Each /ask stage (telemetry.STAGES) runs in its own X-Ray subsegment and emits
 its latency as StageLatency{Stage=<stage>}.  Metrics are CloudWatch EMF lines
 written by Powertools and flushed once per invocation; logs are Powertools
-JSON lines whose correlation id is the API Gateway request id.
+JSON lines whose correlation id is the API Gateway request id, and every line
+of a request carries the active ``prompt_version``.
 
-Test and benchmark seams: ``reset_state()``, ``pipeline.set_clients()``, and the
-module-level ``tracer.provider`` / ``logger`` / ``metrics`` objects.
+Optional (off unless their environment variables are set): a Bedrock Guardrail
+on Converse (GUARDRAIL_ID + GUARDRAIL_VERSION), the user-message template from
+Prompt Management (PROMPT_PARAMETER_NAME) and the model id from SSM
+(MODEL_PARAMETER_NAME).  The two lookups run in the PromptAssembly stage, are
+cached per container (``managed``) and never fail a request.
+
+Test and benchmark seams: ``reset_state()``, ``pipeline.set_clients()``, the
+module-level ``tracer.provider`` / ``logger`` / ``metrics`` objects, and
+``_ttl_clock`` (the clock of the lookup caches).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any, NamedTuple
 
+import managed
 import pipeline
 import telemetry
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -50,6 +59,11 @@ metrics = Metrics(service=SERVICE_NAME, namespace=NAMESPACE)
 tracer = Tracer(service=SERVICE_NAME, patch_modules=("botocore",))
 
 _now = time.perf_counter
+_ttl_clock = time.monotonic  # lookup cache expiry; replaced in tests
+
+
+def _lookup_clock() -> float:
+    return _ttl_clock()
 
 
 class DimensionedMetrics:
@@ -67,7 +81,10 @@ class DimensionedMetrics:
         self._pending: dict[tuple[str, str], AmazonCloudWatchEMFProvider] = {}
 
     def add(self, dimension: str, value: str, name: str, unit: MetricUnit, metric_value: float) -> None:
-        """Add one value of metric ``name`` under dimensions {service, ``dimension``=``value``}."""
+        """Add one value of metric ``name`` under dimensions {service, ``dimension``=``value``}.
+
+        Keep ``value`` low-cardinality: each distinct value keeps a provider for the container's life.
+        """
         key = (dimension, value)
         provider = self._providers.get(key)
         if provider is None:
@@ -97,13 +114,27 @@ dimensioned_metrics = DimensionedMetrics(NAMESPACE, SERVICE_NAME)
 
 # --- Per-container state ------------------------------------------------------------
 class Runtime(NamedTuple):
-    """What a container builds once: its settings and its retrieval cache."""
+    """What a container builds once: its settings, retrieval cache and managed-configuration caches."""
 
     settings: Settings
     cache: pipeline.RetrievalCache
+    template: pipeline.PromptTemplate  # the built-in template (PROMPT_TEMPLATE_VERSION)
+    guardrail: dict[str, str] | None = None  # Converse guardrailConfig
+    prompts: managed.ManagedPrompt | None = None  # PROMPT_PARAMETER_NAME
+    models: managed.ManagedModel | None = None  # MODEL_PARAMETER_NAME
+    unpriced: set[str] | None = None  # model ids already warned about for a missing price
+
+    @property
+    def prompt_version(self) -> str:
+        """The prompt version in use now (before this request's lookup, if any)."""
+        return self.prompts.active.version if self.prompts is not None else self.template.version
 
 
 _runtime: Runtime | SettingsError | None = None
+
+
+def _warn_unpriced(model_id: str) -> None:
+    logger.warning("No price for the model in PRICE_TABLE; EstimatedCostUSD will be 0", extra={"model_id": model_id})
 
 
 def _load_runtime() -> Runtime | SettingsError:
@@ -115,14 +146,42 @@ def _load_runtime() -> Runtime | SettingsError:
         except SettingsError as exc:
             _runtime = exc
             return exc
+        unpriced: set[str] = set()
         if settings.model_price is None:
-            logger.warning(
-                "No price for the model in PRICE_TABLE; EstimatedCostUSD will be 0",
-                extra={"model_id": settings.model_id},
-            )
+            _warn_unpriced(settings.model_id)
+            unpriced.add(settings.model_id)
         if not settings.instrumentation:
             global_sdk_config.set_sdk_enabled(False)
-        _runtime = Runtime(settings, pipeline.RetrievalCache(settings.cache_ttl_seconds, settings.cache_max_entries))
+        template = pipeline.PROMPT_TEMPLATES[settings.prompt_template_version]
+        _runtime = Runtime(
+            settings,
+            pipeline.RetrievalCache(settings.cache_ttl_seconds, settings.cache_max_entries),
+            template,
+            guardrail=(
+                pipeline.guardrail_config(settings.guardrail_id, settings.guardrail_version)
+                if settings.guardrail_id is not None and settings.guardrail_version is not None
+                else None
+            ),
+            prompts=(
+                managed.ManagedPrompt(
+                    settings.prompt_parameter_name,
+                    settings.prompt_cache_ttl_seconds,
+                    template,
+                    _lookup_clock,
+                    pipeline.bedrock_agent,
+                )
+                if settings.prompt_parameter_name is not None
+                else None
+            ),
+            models=(
+                managed.ManagedModel(
+                    settings.model_parameter_name, settings.model_cache_ttl_seconds, settings.model_id, _lookup_clock
+                )
+                if settings.model_parameter_name is not None
+                else None
+            ),
+            unpriced=unpriced,
+        )
     return _runtime
 
 
@@ -171,9 +230,15 @@ class Recorder:
                 telemetry.DIM_STAGE, name, telemetry.METRIC_STAGE_LATENCY, MetricUnit.Milliseconds, elapsed
             )
 
-    def request_started(self, request_id: str) -> None:
-        """Attach the request id to this invocation's main EMF blob as metadata (not a dimension)."""
+    def request_started(self, request_id: str, prompt_version: str | None) -> None:
+        """Attach the request id and prompt version to this invocation's main EMF blob as metadata."""
         metrics.add_metadata(key="request_id", value=request_id)
+        if prompt_version is not None:
+            metrics.add_metadata(key="prompt_version", value=prompt_version)
+
+    def prompt_resolved(self, prompt_version: str) -> None:
+        """Record the prompt version this /ask uses (EMF metadata; the log key is set by the caller)."""
+        metrics.add_metadata(key="prompt_version", value=prompt_version)
 
     def metric(self, name: str, unit: MetricUnit, value: float) -> None:
         """Add a metric with the service dimension only."""
@@ -195,11 +260,19 @@ class Recorder:
         prompt: pipeline.Prompt,
         completion: pipeline.Completion,
         started: float,
+        model_id: str | None = None,
+        guardrail: pipeline.GuardrailOutcome | None = None,
+        per_prompt_version: bool = False,
     ) -> None:
-        """Emit the success metrics of an /ask and its structured summary log line."""
-        price = settings.model_price
+        """Emit the success metrics of an /ask and its structured summary log line.
+
+        ``model_id`` is the model Converse used (default MODEL_ID); ``guardrail`` the guardrail's
+        outcome when one is configured; ``per_prompt_version`` adds the {service, PromptVersion} blob.
+        """
+        model_id = model_id or settings.model_id
+        price = settings.price_of(model_id)
         cost = price.cost(completion.input_tokens, completion.output_tokens) if price else 0.0
-        model_id = settings.model_id
+        end_to_end_ms = (_now() - started) * 1000
         inference_ms = (
             completion.latency_ms
             if completion.latency_ms is not None
@@ -221,6 +294,25 @@ class Recorder:
             (telemetry.METRIC_ESTIMATED_COST, MetricUnit.NoUnit, cost),
         ):
             dimensioned_metrics.add(telemetry.DIM_MODEL_ID, model_id, name, unit, value)
+        if guardrail is not None:
+            self.guardrail(guardrail)
+        if per_prompt_version:
+            version = prompt.version
+            for name, unit, value in (
+                (telemetry.METRIC_REQUEST_SUCCESS, MetricUnit.Count, 1),
+                (telemetry.METRIC_END_TO_END_LATENCY, MetricUnit.Milliseconds, end_to_end_ms),
+                (telemetry.METRIC_TOTAL_TOKENS, MetricUnit.Count, completion.total_tokens),
+                (telemetry.METRIC_ESTIMATED_COST, MetricUnit.NoUnit, cost),
+            ):
+                dimensioned_metrics.add(telemetry.DIM_PROMPT_VERSION, version, name, unit, value)
+            if guardrail is not None:
+                dimensioned_metrics.add(
+                    telemetry.DIM_PROMPT_VERSION,
+                    version,
+                    telemetry.METRIC_GUARDRAIL_INTERVENED,
+                    MetricUnit.Count,
+                    int(guardrail.intervened),
+                )
 
         texts, redactions = _loggable_texts(settings.prompt_logging, question=request.question, answer=completion.text)
         if settings.prompt_logging == telemetry.PROMPT_LOGGING_REDACTED:
@@ -253,15 +345,41 @@ class Recorder:
                 "latency_ms": {
                     "stages": self.stage_ms,
                     "inference_model": inference_ms,
-                    "end_to_end": round((_now() - started) * 1000, 3),
+                    "end_to_end": round(end_to_end_ms, 3),
                 },
                 "question_chars": len(request.question),
                 "answer_chars": len(completion.text),
                 "prompt_logging": settings.prompt_logging,
                 "pii_redactions": redactions,
                 **texts,
+                **(
+                    {
+                        "guardrail": {
+                            "intervened": guardrail.intervened,
+                            "policies": list(guardrail.policies),
+                            "grounding_score": guardrail.grounding_score,
+                            "relevance_score": guardrail.relevance_score,
+                            "guardrail_id": settings.guardrail_id,
+                            "guardrail_version": settings.guardrail_version,
+                        }
+                    }
+                    if guardrail is not None
+                    else {}
+                ),
             },
         )
+
+    def guardrail(self, outcome: pipeline.GuardrailOutcome) -> None:
+        """Emit the guardrail metrics of one answered /ask."""
+        self.metric(telemetry.METRIC_GUARDRAIL_INTERVENED, MetricUnit.Count, int(outcome.intervened))
+        for policy in outcome.policies:
+            dimensioned_metrics.add(
+                telemetry.DIM_GUARDRAIL_POLICY, policy, telemetry.METRIC_GUARDRAIL_POLICY_INTERVENED, MetricUnit.Count, 1
+            )
+        if outcome.grounding_score is not None:
+            self.metric(telemetry.METRIC_GUARDRAIL_GROUNDING_SCORE, MetricUnit.NoUnit, outcome.grounding_score)
+        if outcome.relevance_score is not None:
+            self.metric(telemetry.METRIC_GUARDRAIL_RELEVANCE_SCORE, MetricUnit.NoUnit, outcome.relevance_score)
 
     def feedback(self, feedback: FeedbackRequest) -> None:
         """Emit the feedback metrics."""
@@ -282,7 +400,10 @@ class NullRecorder(Recorder):
         """Run the stage without tracing or timing."""
         return self._stage
 
-    def request_started(self, request_id: str) -> None:
+    def request_started(self, request_id: str, prompt_version: str | None) -> None:
+        """Do nothing."""
+
+    def prompt_resolved(self, prompt_version: str) -> None:
         """Do nothing."""
 
     def metric(self, name: str, unit: MetricUnit, value: float) -> None:
@@ -330,8 +451,59 @@ def _ask(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recorder
         rec.metric(telemetry.METRIC_END_TO_END_LATENCY, MetricUnit.Milliseconds, (_now() - started) * 1000)
 
 
+def _resolve_managed(runtime: Runtime, rec: Recorder) -> tuple[pipeline.PromptTemplate, str]:
+    """The prompt template and model id for this /ask: from SSM when configured (cached), else built in."""
+    template, model_id = runtime.template, runtime.settings.model_id
+    if runtime.prompts is None and runtime.models is None:
+        return template, model_id
+    deadline = _lookup_clock() + managed.LOOKUP_BUDGET_SECONDS
+    if runtime.prompts is not None:
+        prompts = runtime.prompts
+        resolved = prompts.resolve(pipeline.ssm, deadline)
+        template = resolved.value
+        if resolved.failure is not None:
+            rec.metric(telemetry.METRIC_PROMPT_LOOKUP_FAILURE, MetricUnit.Count, 1)
+            logger.warning(
+                "Prompt lookup failed; serving the last good prompt",
+                extra={
+                    "parameter_name": prompts.parameter_name,
+                    "reason": resolved.failure.reason,
+                    "aws_error_code": resolved.failure.code,
+                    "retry_in_seconds": prompts.ttl_seconds,
+                },
+            )
+        elif resolved.changed:
+            logger.info("Active prompt version changed", extra={"parameter_name": prompts.parameter_name})
+        logger.append_keys(prompt_version=template.version)
+        rec.prompt_resolved(template.version)
+    if runtime.models is not None:
+        models = runtime.models
+        resolved_model = models.resolve(pipeline.ssm, deadline)
+        model_id = resolved_model.value
+        if resolved_model.failure is not None:
+            rec.metric(telemetry.METRIC_MODEL_LOOKUP_FAILURE, MetricUnit.Count, 1)
+            logger.warning(
+                "Model lookup failed; serving the last good model",
+                extra={
+                    "parameter_name": models.parameter_name,
+                    "reason": resolved_model.failure.reason,
+                    "aws_error_code": resolved_model.failure.code,
+                    "model_id": model_id,
+                    "retry_in_seconds": models.ttl_seconds,
+                },
+            )
+        elif resolved_model.changed:
+            logger.info(
+                "Active model changed", extra={"parameter_name": models.parameter_name, "model_id": model_id}
+            )
+        if runtime.unpriced is not None and model_id not in runtime.unpriced and runtime.settings.price_of(model_id) is None:
+            runtime.unpriced.add(model_id)
+            _warn_unpriced(model_id)
+    return template, model_id
+
+
 def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recorder, started: float) -> dict[str, Any]:
-    settings, cache = runtime
+    settings, cache = runtime.settings, runtime.cache
 
     with rec.stage(telemetry.STAGE_PREPROCESS):
         request = parse_ask(
@@ -356,38 +528,58 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
             )
         segment.put_annotation(telemetry.METRIC_RETRIEVAL_CACHE_HIT, cache_hit)
 
-    with rec.stage(telemetry.STAGE_PROMPT_ASSEMBLY):
-        prompt = pipeline.PROMPT_TEMPLATES[settings.prompt_template_version].render(request.question, passages)
+    with rec.stage(telemetry.STAGE_PROMPT_ASSEMBLY) as segment:
+        template, model_id = _resolve_managed(runtime, rec)
+        prompt = template.render(request.question, passages)
+        if runtime.prompts is not None:
+            segment.put_annotation(telemetry.DIM_PROMPT_VERSION, prompt.version)
 
     with rec.stage(telemetry.STAGE_INFERENCE) as segment:
-        segment.put_annotation(telemetry.DIM_MODEL_ID, settings.model_id)
+        segment.put_annotation(telemetry.DIM_MODEL_ID, model_id)
         response = pipeline.converse(
             pipeline.bedrock_runtime(),
-            model_id=settings.model_id,
+            model_id=model_id,
             prompt=prompt,
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
             stop_sequences=request.stop_sequences,
+            guardrail=runtime.guardrail,
         )
 
-    with rec.stage(telemetry.STAGE_POSTPROCESS):
+    with rec.stage(telemetry.STAGE_POSTPROCESS) as segment:
         completion = pipeline.parse_completion(response)
-        body = {
+        guardrail = pipeline.parse_guardrail(response) if runtime.guardrail is not None else None
+        body: dict[str, Any] = {
             "answer": completion.text,
-            "sources": pipeline.build_sources(passages),
+            # A blocked answer keeps the passages to itself: their excerpts could carry what was blocked.
+            "sources": [] if guardrail is not None and guardrail.intervened else pipeline.build_sources(passages),
             "request_id": request_id,
-            "model_id": settings.model_id,
-            "prompt_version": settings.prompt_template_version,
+            "model_id": model_id,
+            "prompt_version": prompt.version,
             "usage": {
                 "input_tokens": completion.input_tokens,
                 "output_tokens": completion.output_tokens,
                 "total_tokens": completion.total_tokens,
             },
         }
+        if guardrail is not None:
+            body["guardrail"] = {"intervened": guardrail.intervened, "policies": list(guardrail.policies)}
+            segment.put_annotation(telemetry.METRIC_GUARDRAIL_INTERVENED, guardrail.intervened)
 
     try:
-        rec.ask_succeeded(settings, request, passages, cache_hit, prompt, completion, started)
+        rec.ask_succeeded(
+            settings,
+            request,
+            passages,
+            cache_hit,
+            prompt,
+            completion,
+            started,
+            model_id=model_id,
+            guardrail=guardrail,
+            per_prompt_version=runtime.prompts is not None,
+        )
     except Exception:  # telemetry must never turn an answer into an error
         logger.exception("Failed to record telemetry for a successful request")
     return json_response(200, body, request_id)
@@ -466,7 +658,10 @@ def _handle(event: Any, context: Any, state: Runtime | SettingsError, rec: Recor
     started = _now()
     event = event if isinstance(event, dict) else {}
     request_id = _request_id(event, context)
-    rec.request_started(request_id)
+    prompt_version = state.prompt_version if isinstance(state, Runtime) else None
+    if prompt_version is not None:
+        logger.append_keys(prompt_version=prompt_version)  # updated by /ask once its prompt is resolved
+    rec.request_started(request_id, prompt_version)
     try:
         if isinstance(state, SettingsError):
             logger.error("Invalid function configuration", extra={"configuration_problems": state.problems})
@@ -477,6 +672,9 @@ def _handle(event: Any, context: Any, state: Runtime | SettingsError, rec: Recor
         _log_failure(exc, error, rec)
         rec.failure(error.error_class)
         return error_response(error, request_id)
+    finally:
+        if prompt_version is not None:
+            logger.remove_keys(["prompt_version"])
 
 
 @tracer.capture_lambda_handler(capture_response=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TypeGuard
@@ -25,6 +26,14 @@ DEFAULT_MAX_QUESTION_CHARS = 2000
 MAX_QUESTION_CHARS_LIMIT = 100_000
 INSTRUMENTATION_ON = "on"
 INSTRUMENTATION_OFF = "off"
+DEFAULT_PROMPT_CACHE_TTL_SECONDS = 60.0
+DEFAULT_MODEL_CACHE_TTL_SECONDS = 60.0
+
+# The request shapes of Converse's guardrailConfig (botocore's GuardrailIdentifier / GuardrailVersion).
+_GUARDRAIL_ID = re.compile(r"[a-z0-9]+|arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+")
+_GUARDRAIL_VERSION = re.compile(r"[1-9][0-9]{0,7}|DRAFT")
+# An SSM parameter name (optionally a full parameter ARN, for shared parameters).
+_PARAMETER_NAME = re.compile(r"(?:arn:aws(?:-[a-z-]+)?:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?/?[A-Za-z0-9_.\-/]{1,1011}")
 
 
 class SettingsError(Exception):
@@ -61,11 +70,26 @@ class Settings:
     cache_max_entries: int = DEFAULT_CACHE_MAX_ENTRIES
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
     instrumentation: bool = True
+    guardrail_id: str | None = None
+    guardrail_version: str | None = None
+    prompt_parameter_name: str | None = None
+    prompt_cache_ttl_seconds: float = DEFAULT_PROMPT_CACHE_TTL_SECONDS
+    model_parameter_name: str | None = None
+    model_cache_ttl_seconds: float = DEFAULT_MODEL_CACHE_TTL_SECONDS
 
     @property
     def model_price(self) -> ModelPrice | None:
         """Price of the configured model, or None when PRICE_TABLE has no entry for it."""
         return self.price_table.get(self.model_id)
+
+    def price_of(self, model_id: str) -> ModelPrice | None:
+        """Price of ``model_id`` (MODEL_ID or the one MODEL_PARAMETER_NAME names), or None when unlisted."""
+        return self.price_table.get(model_id)
+
+    @property
+    def guardrail(self) -> bool:
+        """Whether Converse calls go through a Bedrock Guardrail."""
+        return self.guardrail_id is not None
 
 
 class _Reader:
@@ -113,6 +137,13 @@ class _Reader:
             self.problems.append(f"{name} must be a non-negative number of seconds, got {value!r}.")
             return default
         return number
+
+    def matching(self, name: str, pattern: re.Pattern[str], allowed: str) -> str | None:
+        value = self.raw(name)
+        if value is not None and not pattern.fullmatch(value):
+            self.problems.append(f"{name} must be {allowed}, got {value!r}.")
+            return None
+        return value
 
     def choice(self, name: str, default: str, allowed: Collection[str]) -> str:
         value = self.raw(name)
@@ -186,7 +217,25 @@ def load_settings(
             telemetry.ENV_INSTRUMENTATION, INSTRUMENTATION_ON, (INSTRUMENTATION_ON, INSTRUMENTATION_OFF)
         )
         == INSTRUMENTATION_ON,
+        guardrail_id=reader.matching(
+            telemetry.ENV_GUARDRAIL_ID, _GUARDRAIL_ID, "a guardrail id (lowercase letters and digits) or guardrail ARN"
+        ),
+        guardrail_version=reader.matching(
+            telemetry.ENV_GUARDRAIL_VERSION, _GUARDRAIL_VERSION, "a guardrail version number or DRAFT"
+        ),
+        prompt_parameter_name=reader.matching(
+            telemetry.ENV_PROMPT_PARAMETER_NAME, _PARAMETER_NAME, "an SSM parameter name or ARN"
+        ),
+        prompt_cache_ttl_seconds=reader.seconds(telemetry.ENV_PROMPT_CACHE_TTL_SECONDS, DEFAULT_PROMPT_CACHE_TTL_SECONDS),
+        model_parameter_name=reader.matching(
+            telemetry.ENV_MODEL_PARAMETER_NAME, _PARAMETER_NAME, "an SSM parameter name or ARN"
+        ),
+        model_cache_ttl_seconds=reader.seconds(telemetry.ENV_MODEL_CACHE_TTL_SECONDS, DEFAULT_MODEL_CACHE_TTL_SECONDS),
     )
+    if (reader.raw(telemetry.ENV_GUARDRAIL_ID) is None) != (reader.raw(telemetry.ENV_GUARDRAIL_VERSION) is None):
+        reader.problems.append(
+            f"{telemetry.ENV_GUARDRAIL_ID} and {telemetry.ENV_GUARDRAIL_VERSION} must be set together (or neither)."
+        )
     if reader.problems:
         raise SettingsError(reader.problems)
     return settings

@@ -20,6 +20,7 @@ DIM_MODEL_ID = "ModelId"
 DIM_STAGE = "Stage"
 DIM_ERROR_CLASS = "ErrorClass"
 DIM_PROMPT_VERSION = "PromptVersion"
+DIM_GUARDRAIL_POLICY = "GuardrailPolicy"  # one of GUARDRAIL_POLICIES
 
 # --- Pipeline stages (the seed's RAG flow), each one an X-Ray subsegment ----
 STAGE_PREPROCESS = "QueryPreprocessing"
@@ -65,6 +66,45 @@ METRIC_FEEDBACK_COUNT = "FeedbackCount"  # Count
 # Redaction (dims: service)
 METRIC_REDACTIONS = "PiiRedactions"  # Count of redacted spans in logged text
 
+# Bedrock Guardrail (only when GUARDRAIL_ID/GUARDRAIL_VERSION are set)
+METRIC_GUARDRAIL_INTERVENED = "GuardrailIntervened"  # Count, 1 or 0 per answered /ask (Average = rate), dims: service
+METRIC_GUARDRAIL_POLICY_INTERVENED = "GuardrailPolicyIntervened"  # Count, dims: service, GuardrailPolicy
+METRIC_GUARDRAIL_GROUNDING_SCORE = "GuardrailGroundingScore"  # None, 0..1, dims: service
+METRIC_GUARDRAIL_RELEVANCE_SCORE = "GuardrailRelevanceScore"  # None, 0..1, dims: service
+
+# Managed configuration lookups (dims: service); one per failed lookup, retried after the cache TTL
+METRIC_PROMPT_LOOKUP_FAILURE = "PromptLookupFailure"  # Count (PROMPT_PARAMETER_NAME)
+METRIC_MODEL_LOOKUP_FAILURE = "ModelLookupFailure"  # Count (MODEL_PARAMETER_NAME)
+
+# Per prompt version (dims: service, PromptVersion; only when PROMPT_PARAMETER_NAME is set): the same
+# metric names as above, so prompt versions can be compared side by side.
+PROMPT_VERSION_METRICS: tuple[str, ...] = (
+    METRIC_REQUEST_SUCCESS,
+    METRIC_END_TO_END_LATENCY,
+    METRIC_TOTAL_TOKENS,
+    METRIC_ESTIMATED_COST,
+    METRIC_GUARDRAIL_INTERVENED,  # only when a guardrail is configured
+)
+
+# --- Guardrail policies (value of the GuardrailPolicy dimension) --------------
+# The policy keys of a Converse guardrail trace assessment (GuardrailAssessment).
+GUARDRAIL_POLICY_CONTENT = "contentPolicy"
+GUARDRAIL_POLICY_TOPIC = "topicPolicy"
+GUARDRAIL_POLICY_WORD = "wordPolicy"
+GUARDRAIL_POLICY_SENSITIVE_INFORMATION = "sensitiveInformationPolicy"
+GUARDRAIL_POLICY_CONTEXTUAL_GROUNDING = "contextualGroundingPolicy"
+GUARDRAIL_POLICIES: tuple[str, ...] = (
+    GUARDRAIL_POLICY_CONTENT,
+    GUARDRAIL_POLICY_TOPIC,
+    GUARDRAIL_POLICY_WORD,
+    GUARDRAIL_POLICY_SENSITIVE_INFORMATION,
+    GUARDRAIL_POLICY_CONTEXTUAL_GROUNDING,
+)
+
+# --- Prompt versions (value of the PromptVersion dimension) ------------------
+# Built-in templates are "v1", ...; a Prompt Management version N is "managed-N".
+PROMPT_VERSION_MANAGED_PREFIX = "managed-"
+
 # --- Error classes (value of the ErrorClass dimension) -----------------------
 ERROR_VALIDATION = "Validation"  # 400: malformed JSON, missing or bad fields
 ERROR_THROTTLING = "Throttling"  # 429: Bedrock throttled us
@@ -104,6 +144,13 @@ ENV_CACHE_TTL_SECONDS = "RETRIEVAL_CACHE_TTL_SECONDS"
 ENV_CACHE_MAX_ENTRIES = "RETRIEVAL_CACHE_MAX_ENTRIES"
 ENV_MAX_QUESTION_CHARS = "MAX_QUESTION_CHARS"
 ENV_INSTRUMENTATION = "INSTRUMENTATION"  # "on" (default) or "off" (benchmarks only)
+# Optional (Level 2 / Level 3); unset means off.
+ENV_GUARDRAIL_ID = "GUARDRAIL_ID"  # guardrail id or ARN; set together with GUARDRAIL_VERSION
+ENV_GUARDRAIL_VERSION = "GUARDRAIL_VERSION"  # a version number or DRAFT
+ENV_PROMPT_PARAMETER_NAME = "PROMPT_PARAMETER_NAME"  # SSM String parameter: a prompt version ARN
+ENV_PROMPT_CACHE_TTL_SECONDS = "PROMPT_CACHE_TTL_SECONDS"  # default 60
+ENV_MODEL_PARAMETER_NAME = "MODEL_PARAMETER_NAME"  # SSM String parameter: the model id to use
+ENV_MODEL_CACHE_TTL_SECONDS = "MODEL_CACHE_TTL_SECONDS"  # default 60
 
 # --- Powertools' own environment variables (read by the function) ------------
 ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"  # value of the service dimension
