@@ -120,6 +120,25 @@ def test_bad_construct_input_fails_with_one_sentence() -> None:
     with pytest.raises(ConfigError, match="^LlmAlarms 'topic' is missing"):
         LlmAlarms(stack, "A", workload=Workload(name="x", model_ids=("amazon.nova-lite-v1:0",)))
 
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import aws_sns as sns
+
+    from llm_observability import AnomalyAlarms, LogIntelligence
+
+    topic = sns.Topic(stack, "Topic")
+    bare = Workload(name="x", model_ids=("amazon.nova-lite-v1:0",), alert_topic=topic)
+    with pytest.raises(ConfigError, match=r"^AnomalyAlarms 'band_width' is 0: allowed is a number from 0.1 to 10.$"):
+        AnomalyAlarms(stack, "B", workload=bare, band_width=0)
+    with pytest.raises(ConfigError, match=r"^AnomalyAlarms 'datapoints_to_alarm' is 4"):
+        AnomalyAlarms(stack, "C", workload=bare, datapoints_to_alarm=4)
+    with pytest.raises(ConfigError, match=r"^LogIntelligence 'workload.log_groups' is empty"):
+        LogIntelligence(stack, "D", workload=bare)
+    with_logs = Workload(name="x", model_ids=("m.x",), alert_topic=topic, log_groups=(logs.LogGroup(stack, "G"),))
+    with pytest.raises(ConfigError, match=r"^LogIntelligence 'evaluation_frequency' is 'HOURLY': allowed are ONE_MIN"):
+        LogIntelligence(stack, "E", workload=with_logs, evaluation_frequency="HOURLY")
+    with pytest.raises(ConfigError, match=r"^LogIntelligence 'refusal_threshold' is -1: allowed is a number above 0.$"):
+        LogIntelligence(stack, "F", workload=with_logs, refusal_threshold=-1)
+
 
 @pytest.fixture(scope="module")
 def foreign_level2(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
