@@ -152,6 +152,20 @@ class ObservabilityConfig:
         default="",
         metadata=_doc("Level 2: ARN of the account's existing AWS-services anomaly monitor to adopt; empty creates one."),
     )
+    guardrail: bool = field(
+        default=True,
+        metadata=_doc("Level 2: give the reference app a Bedrock Guardrail (grounding, relevance, content, PII)."),
+    )
+    prompt_management: bool = field(
+        default=True,
+        metadata=_doc("Level 2: keep the RAG prompt in Bedrock Prompt Management with versions and an active-version pointer."),
+    )
+    quality_canary_minutes: int = field(
+        default=60, metadata=_doc("Level 2: minutes between quality-canary runs over the golden set (5-1440).")
+    )
+    quality_rouge_l_floor: float = field(
+        default=0.2, metadata=_doc("Level 2: alarm when the golden set's average ROUGE-L falls below this (0-1).")
+    )
     security_hub: str = field(
         default="create",
         metadata=_doc("Level 2: `create` the account's Security Hub hub, or `adopt` the one already enabled."),
@@ -255,6 +269,8 @@ class ObservabilityConfig:
                 "Cost Explorer service names."
             )
         object.__setattr__(self, "budget_services", tuple(self.budget_services))
+        _check_range("quality_canary_minutes", self.quality_canary_minutes, 5, 1440)
+        _check_range("quality_rouge_l_floor", self.quality_rouge_l_floor, 0.01, 0.99)
         _check_choice("security_hub", self.security_hub, ("create", "adopt"))
         _check_choice("config_recorder", self.config_recorder, ("create", "adopt"))
         standards = tuple(self.security_standards)

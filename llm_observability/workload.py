@@ -37,6 +37,9 @@ class Workload:
     :param alert_topic: SNS topic alarms notify. Default: none (Level 1 creates one).
     :param alert_topic_key: the topic's KMS key, so higher levels can let AWS services publish. Default: none.
     :param knowledge_base_id: Bedrock knowledge base the application retrieves from. Default: none.
+    :param guardrail_arn: ARN of the Bedrock guardrail the application applies. Default: none.
+    :param guardrail_version: the guardrail version it applies. Default: none.
+    :param prompt_parameter_name: SSM parameter naming the active prompt version. Default: none.
     :param alarms: the application's alarms so far (Level 1's). Default: none.
     :param high_severity_alarms: those of ``alarms`` that warrant an incident. Default: none.
     """
@@ -51,6 +54,9 @@ class Workload:
     alert_topic: sns.ITopic | None = None
     alert_topic_key: kms.IKey | None = None
     knowledge_base_id: str | None = None
+    guardrail_arn: str | None = None
+    guardrail_version: str | None = None
+    prompt_parameter_name: str | None = None
     alarms: tuple[cw.IAlarm, ...] = ()
     high_severity_alarms: tuple[cw.IAlarm, ...] = ()
 

@@ -5,19 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 
-from aws_cdk import Duration, Names
+from aws_cdk import Names
 from aws_cdk import aws_bedrock as bedrock
-from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from llm_observability.constructs.alarms import LOW
 from llm_observability.errors import ConfigError
 
-GUARDRAILS_NAMESPACE = "AWS/Bedrock/Guardrails"
 CONTENT_FILTERS = ("HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT")
 #: PII the guardrail masks in answers (and in questions, before the model sees them).
 ANONYMIZED_PII = ("EMAIL", "PHONE", "NAME", "ADDRESS", "IP_ADDRESS")
@@ -62,19 +57,21 @@ class LlmGuardrail(Construct):
         if not blocked_message or len(blocked_message) > 500:
             raise ConfigError("LlmGuardrail 'blocked_message' is empty or too long: allowed is 1-500 characters.")
         filters = [
-            {"type": f, "input_strength": filter_strength, "output_strength": filter_strength} for f in CONTENT_FILTERS
+            {"type": f, "inputStrength": filter_strength, "outputStrength": filter_strength} for f in CONTENT_FILTERS
         ]
-        filters.append({"type": "PROMPT_ATTACK", "input_strength": "HIGH", "output_strength": "NONE"})
-        config = {  # keyword arguments of CfnGuardrail, hashed below to version the configuration
-            "content_policy_config": {"filters_config": filters},
+        filters.append({"type": "PROMPT_ATTACK", "inputStrength": "HIGH", "outputStrength": "NONE"})
+        # CloudFormation's property shapes (plain dicts reach jsii as-is, so the keys are camelCase);
+        # hashed below to version the configuration.
+        config = {
+            "content_policy_config": {"filtersConfig": filters},
             "contextual_grounding_policy_config": {
-                "filters_config": [
+                "filtersConfig": [
                     {"type": "GROUNDING", "threshold": _score("grounding_threshold", grounding_threshold)},
                     {"type": "RELEVANCE", "threshold": _score("relevance_threshold", relevance_threshold)},
                 ]
             },
             "sensitive_information_policy_config": {
-                "pii_entities_config": [{"type": p, "action": "ANONYMIZE"} for p in ANONYMIZED_PII]
+                "piiEntitiesConfig": [{"type": p, "action": "ANONYMIZE"} for p in ANONYMIZED_PII]
                 + [{"type": p, "action": "BLOCK"} for p in BLOCKED_PII]
             },
         }
@@ -102,46 +99,3 @@ class LlmGuardrail(Construct):
         return iam.Grant.add_to_principal(
             grantee=grantee, actions=["bedrock:ApplyGuardrail"], resource_arns=[self.guardrail_arn]
         )
-
-    def metric(self, name: str, *, statistic: str = "Sum", period: Duration = Duration.minutes(5)) -> cw.Metric:
-        """An AWS/Bedrock/Guardrails metric of this guardrail's published version."""
-        return cw.Metric(
-            namespace=GUARDRAILS_NAMESPACE,
-            metric_name=name,
-            dimensions_map={"GuardrailArn": self.guardrail_arn, "GuardrailVersion": self.guardrail_version},
-            statistic=statistic,
-            period=period,
-            label=name,
-        )
-
-    def metric_invocations(self) -> cw.Metric:
-        return self.metric("Invocations")
-
-    def metric_invocations_intervened(self) -> cw.Metric:
-        return self.metric("InvocationsIntervened")
-
-    def metric_intervention_rate(self) -> cw.MathExpression:
-        """Percentage of guarded invocations where the guardrail intervened."""
-        return cw.MathExpression(
-            expression="100 * FILL(i, 0) / n",
-            using_metrics={"i": self.metric_invocations_intervened(), "n": self.metric_invocations()},
-            label="intervention rate %",
-            period=Duration.minutes(5),
-        )
-
-    def alarm_intervention_rate(self, scope: Construct, id: str, *, topic: sns.ITopic, threshold_percent: float = 20) -> cw.Alarm:
-        """An alarm when the intervention rate exceeds ``threshold_percent`` (attack, or a filter too strict)."""
-        alarm = cw.Alarm(
-            scope,
-            id,
-            alarm_description=f"[{LOW}] Guardrail intervened in more than {threshold_percent:g}% of invocations.",
-            metric=self.metric_intervention_rate(),
-            threshold=threshold_percent,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        )
-        alarm.add_alarm_action(cw_actions.SnsAction(topic))
-        alarm.add_ok_action(cw_actions.SnsAction(topic))
-        return alarm

@@ -11,10 +11,12 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_lambda as lambda_
 
+from llm_observability.errors import ConfigError
 from llm_observability.functions.rag_api import telemetry as t
 from llm_observability.workload import Workload
 
 BEDROCK_NAMESPACE = "AWS/Bedrock"
+GUARDRAILS_NAMESPACE = "AWS/Bedrock/Guardrails"
 DEFAULT_PERIOD = Duration.minutes(5)
 
 # AWS/Bedrock runtime metric names (dimension ModelId, or none for all models).
@@ -106,6 +108,30 @@ class BedrockMetrics:
 
     def estimated_cost(self, model_id: str) -> cw.Metric:
         return self.app(t.METRIC_ESTIMATED_COST, label=f"USD {model_id}", **{t.DIM_MODEL_ID: model_id})
+
+    # --------------------------------------------------------------- guardrail
+    def guardrail(self, name: str, *, statistic: str = "Sum") -> cw.Metric:
+        """An AWS/Bedrock/Guardrails metric (``Invocations``, ``InvocationsIntervened``, ...) of the
+        workload's guardrail version."""
+        if not (self.workload.guardrail_arn and self.workload.guardrail_version):
+            raise ConfigError("BedrockMetrics.guardrail needs a workload with 'guardrail_arn' and 'guardrail_version'.")
+        return cw.Metric(
+            namespace=GUARDRAILS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"GuardrailArn": self.workload.guardrail_arn, "GuardrailVersion": self.workload.guardrail_version},
+            statistic=statistic,
+            period=self.period,
+            label=f"guardrail {name}",
+        )
+
+    def guardrail_intervention_rate(self) -> cw.MathExpression:
+        """Percentage of guarded invocations where the guardrail intervened."""
+        return cw.MathExpression(
+            expression="100 * FILL(i, 0) / n",
+            using_metrics={"i": self.guardrail("InvocationsIntervened"), "n": self.guardrail("Invocations")},
+            label="guardrail intervention rate %",
+            period=self.period,
+        )
 
     # ------------------------------------------------------------- metric math
     def _outcomes(self) -> tuple[dict[str, cw.IMetric], str]:

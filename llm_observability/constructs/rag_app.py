@@ -20,7 +20,9 @@ from llm_observability.constructs._common import (
     log_encryption_key,
     model_arns,
 )
+from llm_observability.constructs.guardrail import LlmGuardrail
 from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
+from llm_observability.constructs.managed_prompt import ManagedPrompt
 from llm_observability.functions.rag_api import telemetry
 from llm_observability.nag import acknowledge
 from llm_observability.workload import Workload
@@ -83,6 +85,21 @@ FEEDBACK_SCHEMA = apigw.JsonSchema(
 )
 
 
+def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:
+    """Powertools for AWS Lambda (Python) v3 from its official public layer for :data:`RUNTIME` on arm64.
+
+    The ARN comes from Powertools' public SSM parameter, resolved by CloudFormation at deploy time in
+    the stack's region, so no region or account is hard-coded.
+    """
+    return lambda_.LayerVersion.from_layer_version_arn(
+        scope,
+        "Powertools",
+        ssm.StringParameter.value_for_string_parameter(
+            scope, f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{version}"
+        ),
+    )
+
+
 class RagReferenceApp(Construct):
     """API Gateway -> Lambda -> Bedrock Knowledge Base retrieval -> Bedrock Converse, instrumented.
 
@@ -124,13 +141,7 @@ class RagReferenceApp(Construct):
         invoke_arns, any_region = model_arns(self, config.model_id)
         role.add_to_policy(iam.PolicyStatement(sid="Retrieve", actions=["bedrock:Retrieve"], resources=[knowledge_base_arn]))
         role.add_to_policy(iam.PolicyStatement(sid="InvokeModel", actions=["bedrock:InvokeModel"], resources=invoke_arns))
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "Powertools",
-            ssm.StringParameter.value_for_string_parameter(
-                self, f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{config.powertools_layer_version}"
-            ),
-        )
+        powertools = powertools_layer(self, config.powertools_layer_version)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -164,6 +175,24 @@ class RagReferenceApp(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.",
         )
+        # --- Level 2 upgrades the application itself: a guardrail and a versioned, managed prompt ------
+        self.guardrail: LlmGuardrail | None = None
+        self.prompt: ManagedPrompt | None = None
+        if config.level >= 2 and config.guardrail:
+            self.guardrail = LlmGuardrail(self, "Guardrail")
+            self.guardrail.grant_apply(role)
+            self.function.add_environment(telemetry.ENV_GUARDRAIL_ID, self.guardrail.guardrail_id)
+            self.function.add_environment(telemetry.ENV_GUARDRAIL_VERSION, self.guardrail.guardrail_version)
+        if config.level >= 2 and config.prompt_management:
+            self.prompt = ManagedPrompt(self, "Prompt")
+            self.prompt.grant_read(role)
+            self.function.add_environment(telemetry.ENV_PROMPT_PARAMETER_NAME, self.prompt.parameter_name)
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(self.prompt.prompt)}.Arn>:*]",
+                "The function reads whichever immutable version of this one prompt the active-version parameter "
+                "names (rollbacks change it at run time); the grant stops at this prompt.",
+            )
         if any_region:
             acknowledge(
                 role,
@@ -232,6 +261,9 @@ class RagReferenceApp(Construct):
             )
 
         self.workload = Workload(
+            guardrail_arn=self.guardrail.guardrail_arn if self.guardrail else None,
+            guardrail_version=self.guardrail.guardrail_version if self.guardrail else None,
+            prompt_parameter_name=self.prompt.parameter_name if self.prompt else None,
             name=config.workload_name,
             model_ids=(config.model_id,),
             functions=(self.function,),

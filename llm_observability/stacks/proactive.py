@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from constructs import Construct
@@ -16,8 +16,12 @@ from llm_observability.constructs.compliance import RULE_RETENTION_DAYS, Complia
 from llm_observability.constructs.cost_guard import CostGuard
 from llm_observability.constructs.dashboard import SectionedDashboard
 from llm_observability.constructs.log_intelligence import LogIntelligence
+from llm_observability.constructs.metrics import BedrockMetrics
+from llm_observability.constructs.quality_canary import QualityCanary, search_by_version
 from llm_observability.constructs.queries import ERRORS_BY_CLASS, GUARDRAIL_INTERVENTIONS, TOKENS_BY_PROMPT_VERSION
 from llm_observability.errors import ConfigError
+from llm_observability.functions.quality_canary import canary_telemetry as ct
+from llm_observability.functions.rag_api import telemetry as t
 from llm_observability.workload import Workload
 
 
@@ -81,8 +85,43 @@ class ProactiveStack(Stack):
             alert_topic=workload.alert_topic,
             alert_topic_key=workload.alert_topic_key,
         )
-        level2_alarms = [*self.anomalies.alarms.values(), *self.log_intelligence.alarms.values()]
-        open_ops_items([*workload.high_severity_alarms, *self.anomalies.high_severity])
+        self.quality: QualityCanary | None = None
+        if workload.functions:
+            self.quality = QualityCanary(
+                self,
+                "QualityCanary",
+                workload=workload,
+                schedule=Duration.minutes(config.quality_canary_minutes),
+                rouge_l_floor=config.quality_rouge_l_floor,
+                band_width=config.anomaly_band_width,
+                log_retention_days=config.log_retention_days,
+                powertools_layer_version=config.powertools_layer_version,
+            )
+        metrics = BedrockMetrics(workload)
+        self.guardrail_alarm: cw.Alarm | None = None
+        if workload.guardrail_arn:
+            self.guardrail_alarm = cw.Alarm(
+                self,
+                "GuardrailInterventionRate",
+                alarm_description="[low] The guardrail intervened in more than 20% of invocations: an attack, or a filter too strict.",
+                metric=metrics.guardrail_intervention_rate(),
+                threshold=20,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            self.guardrail_alarm.add_alarm_action(cw_actions.SnsAction(workload.alert_topic))
+            self.guardrail_alarm.add_ok_action(cw_actions.SnsAction(workload.alert_topic))
+        quality_alarms = list(self.quality.alarms.values()) if self.quality else []
+        level2_alarms = [
+            *self.anomalies.alarms.values(),
+            *self.log_intelligence.alarms.values(),
+            *quality_alarms,
+            *([self.guardrail_alarm] if self.guardrail_alarm else []),
+        ]
+        high = [*self.anomalies.high_severity, *(self.quality.high_severity if self.quality else [])]
+        open_ops_items([*workload.high_severity_alarms, *high])
 
         self.dashboard = SectionedDashboard(self, "Dashboard", workload=workload, title="LLM observability, Level 2")
         self.dashboard.add_section("Alarms", [cw.AlarmStatusWidget(alarms=level2_alarms, width=24, height=4)], per_row=1)
@@ -94,6 +133,7 @@ class ProactiveStack(Stack):
                 for name, metric in self.log_intelligence.metrics.items()
             ],
         )
+        self.dashboard.add_section("Output quality, prompt effectiveness and human feedback", self._quality_widgets(workload, metrics))
         groups = [g.log_group_name for g in workload.log_groups]
         self.dashboard.add_section(
             "Logs Insights",
@@ -106,4 +146,72 @@ class ProactiveStack(Stack):
                 )
             ],
         )
-        self.workload = workload.with_alarms(level2_alarms, high_severity=self.anomalies.high_severity)
+        self.workload = workload.with_alarms(level2_alarms, high_severity=high)
+
+    def _quality_widgets(self, workload: Workload, metrics: BedrockMetrics) -> list[cw.IWidget]:
+        """The seed's "advanced LLM metrics": quality per model and prompt version, drift, feedback, guardrail."""
+        hour = 3600
+        widgets: list[cw.IWidget] = []
+        if self.quality:
+            widgets += [
+                cw.GraphWidget(title="Golden-set ROUGE-L by model and prompt version",
+                               left=[self.quality.by_version(ct.METRIC_ROUGE_L)], width=8, height=6),
+                cw.GraphWidget(title="Golden-set BLEU and token F1 by model and prompt version",
+                               left=[self.quality.by_version(ct.METRIC_BLEU)],
+                               right=[self.quality.by_version(ct.METRIC_TOKEN_F1)], width=8, height=6),
+                cw.GraphWidget(
+                    title="Quality drift: ROUGE-L and its expected band",
+                    left=[
+                        self.quality.metrics[ct.METRIC_ROUGE_L],
+                        cw.MathExpression(
+                            expression=f"ANOMALY_DETECTION_BAND(m1, {self.quality.band_width:g})",
+                            using_metrics={"m1": self.quality.metrics[ct.METRIC_ROUGE_L]},
+                            label="expected band",
+                            period=self.quality.metrics[ct.METRIC_ROUGE_L].period,
+                        ),
+                    ],
+                    width=8, height=6,
+                ),
+                cw.GraphWidget(title="Refusal rate and answer length (golden set)",
+                               left=[self.quality.metrics[ct.METRIC_REFUSAL_RATE]],
+                               right=[self.quality.metrics[ct.METRIC_ANSWER_LENGTH]], width=8, height=6),
+            ]  # fmt: skip
+        widgets += [
+            cw.GraphWidget(
+                title="Prompt effectiveness: success and tokens per prompt version",
+                left=[search_by_version(workload, t.METRIC_REQUEST_SUCCESS, hour, "Sum")],
+                right=[search_by_version(workload, t.METRIC_TOTAL_TOKENS, hour, "Average")],
+                width=8, height=6,
+            ),
+            cw.GraphWidget(
+                title="Human feedback (score 1-5) and volume",
+                left=[metrics.app(t.METRIC_FEEDBACK_SCORE, statistic="Average", label="feedback score (avg)")],
+                right=[metrics.app(t.METRIC_FEEDBACK_COUNT, label="feedback received")],
+                width=8, height=6,
+            ),
+        ]  # fmt: skip
+        if workload.guardrail_arn:
+            widgets += [
+                cw.GraphWidget(
+                    title="Guardrail: intervention rate (AWS/Bedrock/Guardrails) and grounding",
+                    left=[metrics.guardrail_intervention_rate()],
+                    right=[
+                        metrics.app(t.METRIC_GUARDRAIL_GROUNDING_SCORE, statistic="Average", label="grounding (avg)"),
+                        metrics.app(t.METRIC_GUARDRAIL_RELEVANCE_SCORE, statistic="Average", label="relevance (avg)"),
+                    ],
+                    width=8, height=6,
+                ),
+                cw.GraphWidget(
+                    title="Guardrail interventions by policy",
+                    left=[metrics.app(t.METRIC_GUARDRAIL_POLICY_INTERVENED, label=p, **{t.DIM_GUARDRAIL_POLICY: p})
+                          for p in t.GUARDRAIL_POLICIES],
+                    width=8, height=6,
+                ),
+            ]  # fmt: skip
+        if workload.prompt_parameter_name:
+            widgets.append(
+                cw.GraphWidget(title="Prompt and model lookups failing (fallback in use)",
+                               left=[metrics.app(t.METRIC_PROMPT_LOOKUP_FAILURE), metrics.app(t.METRIC_MODEL_LOOKUP_FAILURE)],
+                               width=8, height=6)
+            )  # fmt: skip
+        return widgets

@@ -294,8 +294,8 @@ def prompt_response(
         "arn": f"{arn}:{version}",
         "version": version,
         "variants": variants,
-        "createdAt": datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc),
-        "updatedAt": datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc),
+        "createdAt": datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC),
+        "updatedAt": datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC),
     }
     if default_variant is not None:
         response["defaultVariant"] = default_variant
@@ -409,7 +409,9 @@ def bedrock_clients(process_env: None) -> tuple[Any, Any]:
     import pipeline
 
     return (
-        boto3.client("bedrock-agent-runtime", region_name="us-east-1", config=pipeline.CLIENT_CONFIGS["bedrock-agent-runtime"]),
+        boto3.client(
+            "bedrock-agent-runtime", region_name="us-east-1", config=pipeline.CLIENT_CONFIGS["bedrock-agent-runtime"]
+        ),
         boto3.client("bedrock-runtime", region_name="us-east-1", config=pipeline.CLIENT_CONFIGS["bedrock-runtime"]),
     )
 

@@ -371,7 +371,10 @@ def test_happy_path_publishes_scores_per_question(canary: Canary) -> None:
         "CanaryQuestions": ("Count", [3.0]),
     }
     assert blob.metadata == {"run_id": RUN_ID}
-    assert out.failures_blob.metrics == {"CanaryFailures": ("Count", [0.0])}
+    assert out.failures_blob.metrics["CanaryFailures"] == ("Count", [0.0])
+    # The service-only blob repeats every score, so alarms need not know the prompt version.
+    assert out.failures_blob.metrics["QualityRougeL"] == ("None", expected["QualityRougeL"])
+    assert out.failures_blob.metrics["CanaryQuestions"] == ("Count", [3.0])
     assert len(out.blobs) == 2
     # The reference plus a citation scores high; the refusal scores low.
     assert expected["QualityRougeL"][0] == pytest.approx(16 / 17) and expected["QualityRougeL"][2] < 0.2
@@ -389,6 +392,7 @@ def test_happy_path_publishes_scores_per_question(canary: Canary) -> None:
     scored = out.logs_with("Canary question scored")
     assert [record["question_id"] for record in scored] == [item["id"] for item in GOLDEN]
     assert scored[0]["request_id"] == f"canary-{RUN_ID}-level1-tracing"
+    assert scored[0]["rag_request_id"] == "r"
     assert scored[0]["rouge_l"] == expected["QualityRougeL"][0] and scored[2]["refusal"] is True
     run_log = out.log("Canary run")
     assert run_log["summary"] == summary
@@ -437,10 +441,12 @@ def test_the_real_rag_handler_answers_the_canary(canary: Canary, api: Any) -> No
     assert summary["failures"] == 0 and summary["questions"] == 2
     blob = out.version_blob(api.model_id, "v1")
     assert blob.metrics["QualityRougeL"][1] == canary.scores(ANSWERS[:2], GOLDEN[:2])["QualityRougeL"]
-    rag_asks = [record for record in out.logs if record.get("message") == "ask" and record.get("service") == api.service]
-    assert [record["correlation_id"] for record in rag_asks] == [
-        f"canary-{RUN_ID}-{item['id']}" for item in GOLDEN[:2]
+    rag_asks = [
+        record for record in out.logs if record.get("message") == "ask" and record.get("service") == api.service
     ]
+    assert [record["correlation_id"] for record in rag_asks] == [f"canary-{RUN_ID}-{item['id']}" for item in GOLDEN[:2]]
+    scored = out.logs_with("Canary question scored")
+    assert [record["rag_request_id"] for record in scored] == [record["request_id"] for record in scored]
 
 
 def test_model_and_prompt_versions_get_separate_blobs(canary: Canary) -> None:
@@ -497,7 +503,7 @@ def _assert_one_failure(canary: Canary, summary: dict[str, Any], reason: str) ->
     out = canary.output()
     assert summary["questions"] == 3 and summary["failures"] == 1
     assert summary["failures_by_reason"] == {reason: 1}
-    assert out.failures_blob.metrics == {"CanaryFailures": ("Count", [1.0])}
+    assert out.failures_blob.metrics["CanaryFailures"] == ("Count", [1.0])
     blob = out.version_blob(MODEL_A, "v1")
     answers, golden = [ANSWERS[0], ANSWERS[2]], [GOLDEN[0], GOLDEN[2]]
     assert blob.metrics["QualityRougeL"][1] == canary.scores(answers, golden)["QualityRougeL"]
@@ -629,11 +635,14 @@ def test_read_timeout_is_a_failure_after_one_retry(canary: Canary, monkeypatch: 
         canary.run()
 
     assert len(sends) == 2 and len(sleeps) == 1
-    assert sends[0] == f"https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/{TARGET.replace(':', '%3A')}/invocations"
+    assert (
+        sends[0]
+        == f"https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/{TARGET.replace(':', '%3A')}/invocations"
+    )
     out = canary.output()
     (record,) = out.logs_with("Canary question failed")
     assert record["reason"] == "Timeout" and record["error"] == "ReadTimeoutError"
-    assert out.failures_blob.metrics == {"CanaryFailures": ("Count", [1.0])}
+    assert out.failures_blob.metrics["CanaryFailures"] == ("Count", [1.0])
 
 
 def test_all_questions_failing_raises_after_flushing_metrics(canary: Canary) -> None:
@@ -648,7 +657,7 @@ def test_all_questions_failing_raises_after_flushing_metrics(canary: Canary) -> 
     )
     out = canary.output()
     assert out.blobs == [out.failures_blob]
-    assert out.failures_blob.metrics == {"CanaryFailures": ("Count", [3.0])}
+    assert out.failures_blob.metrics["CanaryFailures"] == ("Count", [3.0])
     record = out.log("Canary run failed: no question got a scorable answer")
     assert record["level"] == "ERROR" and record["summary"]["failures"] == 3
     assert len(out.logs_with("Canary question failed")) == 3
@@ -764,7 +773,8 @@ def test_too_little_time_left_stops_the_run_early(canary: Canary) -> None:
 # --- Client and telemetry vocabulary -------------------------------------------------------------
 def test_client_uses_standard_configuration(canary: Canary, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://localhost:4566")
-    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")  # Lambda sets both
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
     canary.handler.reset_state()
 
     client = canary.handler.get_client(45)

@@ -173,6 +173,7 @@ def test_ask_emits_emf_metrics_with_low_cardinality_dimensions(api: Api) -> None
     assert all(set(metric.dimensions) <= allowed for metric in out.metrics)
     main_blob = next(blob for blob in out.emf if telemetry.METRIC_REQUEST_SUCCESS in blob)
     assert main_blob["request_id"] == API_REQUEST_ID  # metadata, not a dimension
+    assert main_blob["prompt_version"] == "v1"  # metadata, not a dimension
 
 
 def test_each_stage_runs_in_its_own_subsegment(api: Api) -> None:
@@ -200,6 +201,7 @@ def test_ask_writes_one_structured_log_line(api: Api) -> None:
     assert record["correlation_id"] == API_REQUEST_ID
     assert record["service"] == api.service
     assert record["model_id"] == api.model_id
+    assert record["prompt_version"] == "v1"  # on every log line of a request
     assert record["prompt"] == {
         "template_version": "v1",
         "temperature": 0.5,

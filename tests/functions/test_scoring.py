@@ -107,7 +107,7 @@ HAND_WRITTEN: list[tuple[str, str]] = [
     ("Hello, world! (Really?) Yes: no; maybe...", "hello world really yes no maybe"),
     ("!!! ??? ... ,,, ;;; :::", "!?.,;:"),
     ("{json: [1, 2, 3]} <tag/> `code` ~tilde~ ^caret^ |pipe| \\back\\", "json 1 2 3 tag code tilde caret pipe back"),
-    ('She said "yes" & he said \'no\'.', 'She said &quot;yes&quot; &amp; he said \'no\'.'),
+    ("She said \"yes\" & he said 'no'.", "She said &quot;yes&quot; &amp; he said 'no'."),
     ("a &lt;b&gt; c", "a <b> c"),
     ("x&amp;y", "x&y"),
     ("5 < 6 > 4 = true", "5<6>4=true"),
@@ -123,7 +123,10 @@ HAND_WRITTEN: list[tuple[str, str]] = [
     ("I don't know.", "I do not know."),
     ("It's the model's answer; they're sure.", "its the models answer theyre sure"),
     ("can't won't shouldn't", "can not will not should not"),
-    ("It\u2019s typographic \u2018quotes\u2019 and \u201cdouble\u201d ones.", "It's typographic 'quotes' and \"double\" ones."),
+    (
+        "It\u2019s typographic \u2018quotes\u2019 and \u201cdouble\u201d ones.",
+        "It's typographic 'quotes' and \"double\" ones.",
+    ),
     # repeated words
     ("the the the the", "the"),
     ("the", "the the the the the the the"),
@@ -182,13 +185,16 @@ HAND_WRITTEN: list[tuple[str, str]] = [
     ("With HTTP 429 and a Retry-After header.", "It answers with HTTP 429 and a Retry-After header [4]."),
 ]
 
+# fmt: off
 _WORDS = (
-    "the a an of and to in is are was latency tokens cost model prompt answer question passage Amazon "
-    "Bedrock AWS Lambda X-Ray CloudWatch metric alarm p50 p90 p99 3.14 1,000 2024-05-01 10-20 don't it's "
-    "state-of-the-art end-to-end café naïve Straße İstanbul 数据库 東京 🙂 👍🏽 https://example.com/a?b=c&d=e "
-    "e-mail x&y &amp; &quot; <b> (note) [1] {k} 50% $5 #tag @user ... , . ; : ! ? - -- ' \" Retry-After "
-    "HTTP/1.1 v1 v2 ROUGE-L BLEU AIOps ＡＢＣ"
-).split()
+    "the", "a", "an", "of", "and", "to", "in", "is", "are", "was", "latency", "tokens", "cost", "model", "prompt",
+    "answer", "question", "passage", "Amazon", "Bedrock", "AWS", "Lambda", "X-Ray", "CloudWatch", "metric", "alarm",
+    "p50", "p90", "p99", "3.14", "1,000", "2024-05-01", "10-20", "don't", "it's", "state-of-the-art", "end-to-end",
+    "café", "naïve", "Straße", "İstanbul", "数据库", "東京", "🙂", "👍🏽", "https://example.com/a?b=c&d=e", "e-mail", "x&y",
+    "&amp;", "&quot;", "<b>", "(note)", "[1]", "{k}", "50%", "$5", "#tag", "@user", "...", ",", ".", ";", ":", "!",
+    "?", "-", "--", "'", '"', "Retry-After", "HTTP/1.1", "v1", "v2", "ROUGE-L", "BLEU", "AIOps", "ＡＢＣ",
+)
+# fmt: on
 _SEPARATORS = (" ", " ", " ", " ", "  ", "\t", "\n", ", ", ". ", "-", "\u00a0")
 
 

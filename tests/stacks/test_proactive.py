@@ -34,7 +34,7 @@ def _anomaly_alarms(result: SynthResult) -> dict[str, dict]:
     return {
         k: v["Properties"]
         for k, v in result.resources("AWS::CloudWatch::Alarm", level=2).items()
-        if "ThresholdMetricId" in v["Properties"]
+        if "ThresholdMetricId" in v["Properties"] and k.startswith("Anomalies")
     }
 
 
@@ -80,7 +80,9 @@ def test_high_severity_alarms_of_both_levels_open_ops_items(level2: SynthResult)
         "AlarmsLambdaErrors", "AlarmsApi5xx",
     }  # fmt: skip
     level2_items = ops_item_alarms(2)
-    assert {k.rstrip("0123456789ABCDEF") for k in level2_items} == {"AnomaliesCostAnomaly", "AnomaliesErrorRateAnomaly"}
+    assert {k.rstrip("0123456789ABCDEF") for k in level2_items} == {
+        "AnomaliesCostAnomaly", "AnomaliesErrorRateAnomaly", "QualityCanaryQualityDrop",
+    }  # fmt: skip
 
 
 def test_log_anomaly_detector_and_saved_queries(level2: SynthResult) -> None:
@@ -107,7 +109,7 @@ def test_log_pattern_metric_filters_have_alarms(level2: SynthResult) -> None:
 def test_level2_dashboard_draws_the_anomaly_bands(level2: SynthResult) -> None:
     (dashboard,) = level2.resources("AWS::CloudWatch::Dashboard", level=2).values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
-    assert body.count("ANOMALY_DETECTION_BAND") == 6
+    assert body.count("ANOMALY_DETECTION_BAND") == 6 + 1  # six signals and the quality drift
     for needle in ("Anomaly bands", "Log patterns", "Errors by class", "Token usage by prompt version", "alarm"):
         assert needle in body, needle
 

@@ -43,7 +43,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -266,6 +266,7 @@ class ScoredAnswer:
     question_id: str
     model_id: str
     prompt_version: str
+    rag_request_id: str | None  # the request id the RAG API reported (its logs' correlation id)
     rouge_l: float
     bleu: float
     token_f1: float
@@ -392,6 +393,7 @@ def score(item: GoldenQuestion, answer: Answer) -> ScoredAnswer:
         question_id=item.id,
         model_id=answer.model_id,
         prompt_version=answer.prompt_version,
+        rag_request_id=answer.request_id,
         rouge_l=scoring.rouge_l(item.reference, answer.text),
         bleu=scoring.bleu(item.reference, answer.text),
         token_f1=scoring.token_f1(item.reference, answer.text),
@@ -492,6 +494,7 @@ def run_canary(
             extra={
                 "question_id": item.id,
                 "request_id": request_id,
+                "rag_request_id": answer.rag_request_id,
                 "model_id": answer.model_id,
                 "prompt_version": answer.prompt_version,
                 "rouge_l": answer.rouge_l,
@@ -504,9 +507,22 @@ def run_canary(
     return run
 
 
+def _add_answers(blob: AmazonCloudWatchEMFProvider, answers: Sequence[Answer]) -> None:
+    """One value per scored question of each score metric, so the CloudWatch Average is the run's."""
+    for answer in answers:
+        blob.add_metric(name=telemetry.METRIC_ROUGE_L, unit=MetricUnit.NoUnit, value=answer.rouge_l)
+        blob.add_metric(name=telemetry.METRIC_BLEU, unit=MetricUnit.NoUnit, value=answer.bleu)
+        blob.add_metric(name=telemetry.METRIC_TOKEN_F1, unit=MetricUnit.NoUnit, value=answer.token_f1)
+        blob.add_metric(name=telemetry.METRIC_ANSWER_LENGTH, unit=MetricUnit.Count, value=answer.words)
+        blob.add_metric(name=telemetry.METRIC_REFUSAL_RATE, unit=MetricUnit.Percent, value=100 if answer.refusal else 0)
+    blob.add_metric(name=telemetry.METRIC_CANARY_QUESTIONS, unit=MetricUnit.Count, value=len(answers))
+
+
 def publish(run: Run) -> None:
-    """Print the run's EMF blobs: one per (ModelId, PromptVersion), then CanaryFailures{service}."""
-    for (model_id, prompt_version), answers in run.by_version().items():
+    """Print the run's EMF blobs: one per (ModelId, PromptVersion) to compare versions, then one with the
+    ``service`` dimension only (all answers, and CanaryFailures) that alarms watch whatever the version."""
+    by_version = run.by_version()
+    for (model_id, prompt_version), answers in by_version.items():
         blob = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service=SERVICE_NAME)
         blob.set_default_dimensions(
             **{
@@ -516,20 +532,13 @@ def publish(run: Run) -> None:
             }
         )
         blob.add_metadata(key="run_id", value=run.run_id)
-        for answer in answers:
-            blob.add_metric(name=telemetry.METRIC_ROUGE_L, unit=MetricUnit.NoUnit, value=answer.rouge_l)
-            blob.add_metric(name=telemetry.METRIC_BLEU, unit=MetricUnit.NoUnit, value=answer.bleu)
-            blob.add_metric(name=telemetry.METRIC_TOKEN_F1, unit=MetricUnit.NoUnit, value=answer.token_f1)
-            blob.add_metric(name=telemetry.METRIC_ANSWER_LENGTH, unit=MetricUnit.Count, value=answer.words)
-            blob.add_metric(
-                name=telemetry.METRIC_REFUSAL_RATE, unit=MetricUnit.Percent, value=100 if answer.refusal else 0
-            )
-        blob.add_metric(name=telemetry.METRIC_CANARY_QUESTIONS, unit=MetricUnit.Count, value=len(answers))
+        _add_answers(blob, answers)
         blob.flush_metrics()
 
     blob = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service=SERVICE_NAME)
     blob.set_default_dimensions(**{telemetry.DIM_SERVICE: SERVICE_NAME})
     blob.add_metadata(key="run_id", value=run.run_id)
+    _add_answers(blob, [answer for answers in by_version.values() for answer in answers])
     blob.add_metric(name=telemetry.METRIC_CANARY_FAILURES, unit=MetricUnit.Count, value=sum(run.failures.values()))
     blob.flush_metrics()
 

@@ -103,9 +103,7 @@ def bleu_tokens(text: str) -> list[str]:
 
 def _ngrams(tokens: Sequence[str]) -> Counter[tuple[str, ...]]:
     """All n-grams of order 1.._MAX_NGRAM_ORDER with their counts."""
-    return Counter(
-        tuple(tokens[i : i + n]) for n in range(1, _MAX_NGRAM_ORDER + 1) for i in range(len(tokens) - n + 1)
-    )
+    return Counter(tuple(tokens[i : i + n]) for n in range(1, _MAX_NGRAM_ORDER + 1) for i in range(len(tokens) - n + 1))
 
 
 def _log(value: float) -> float:

@@ -374,7 +374,11 @@ class Recorder:
         self.metric(telemetry.METRIC_GUARDRAIL_INTERVENED, MetricUnit.Count, int(outcome.intervened))
         for policy in outcome.policies:
             dimensioned_metrics.add(
-                telemetry.DIM_GUARDRAIL_POLICY, policy, telemetry.METRIC_GUARDRAIL_POLICY_INTERVENED, MetricUnit.Count, 1
+                telemetry.DIM_GUARDRAIL_POLICY,
+                policy,
+                telemetry.METRIC_GUARDRAIL_POLICY_INTERVENED,
+                MetricUnit.Count,
+                1,
             )
         if outcome.grounding_score is not None:
             self.metric(telemetry.METRIC_GUARDRAIL_GROUNDING_SCORE, MetricUnit.NoUnit, outcome.grounding_score)
@@ -461,6 +465,8 @@ def _resolve_managed(runtime: Runtime, rec: Recorder) -> tuple[pipeline.PromptTe
         prompts = runtime.prompts
         resolved = prompts.resolve(pipeline.ssm, deadline)
         template = resolved.value
+        logger.append_keys(prompt_version=template.version)
+        rec.prompt_resolved(template.version)
         if resolved.failure is not None:
             rec.metric(telemetry.METRIC_PROMPT_LOOKUP_FAILURE, MetricUnit.Count, 1)
             logger.warning(
@@ -473,9 +479,10 @@ def _resolve_managed(runtime: Runtime, rec: Recorder) -> tuple[pipeline.PromptTe
                 },
             )
         elif resolved.changed:
-            logger.info("Active prompt version changed", extra={"parameter_name": prompts.parameter_name})
-        logger.append_keys(prompt_version=template.version)
-        rec.prompt_resolved(template.version)
+            logger.info(
+                "Active prompt version changed",
+                extra={"parameter_name": prompts.parameter_name, "previous_prompt_version": resolved.previous.version},
+            )
     if runtime.models is not None:
         models = runtime.models
         resolved_model = models.resolve(pipeline.ssm, deadline)
@@ -494,9 +501,18 @@ def _resolve_managed(runtime: Runtime, rec: Recorder) -> tuple[pipeline.PromptTe
             )
         elif resolved_model.changed:
             logger.info(
-                "Active model changed", extra={"parameter_name": models.parameter_name, "model_id": model_id}
+                "Active model changed",
+                extra={
+                    "parameter_name": models.parameter_name,
+                    "model_id": model_id,
+                    "previous_model_id": resolved_model.previous,
+                },
             )
-        if runtime.unpriced is not None and model_id not in runtime.unpriced and runtime.settings.price_of(model_id) is None:
+        if (
+            runtime.unpriced is not None
+            and model_id not in runtime.unpriced
+            and runtime.settings.price_of(model_id) is None
+        ):
             runtime.unpriced.add(model_id)
             _warn_unpriced(model_id)
     return template, model_id

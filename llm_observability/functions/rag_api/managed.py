@@ -55,14 +55,19 @@ class LookupFailure(Exception):
 
 
 class Resolution(Generic[T]):
-    """What ``resolve`` returns: the value to use now, whether it changed, and a failure if any."""
+    """What ``resolve`` returns: the value to use now, the one used before, and a failure if any."""
 
-    __slots__ = ("value", "changed", "failure")
+    __slots__ = ("failure", "previous", "value")
 
-    def __init__(self, value: T, changed: bool = False, failure: LookupFailure | None = None) -> None:
+    def __init__(self, value: T, previous: T, failure: LookupFailure | None = None) -> None:
         self.value = value
-        self.changed = changed
+        self.previous = previous
         self.failure = failure
+
+    @property
+    def changed(self) -> bool:
+        """Whether this lookup switched to another value."""
+        return self.value != self.previous
 
 
 def _call(operation: str, method: Callable[..., dict[str, Any]], deadline: float, clock: Callable[[], float],
@@ -159,18 +164,18 @@ class _Cached(Generic[T]):
     def resolve(self, ssm_client: Callable[[], Any], deadline: float) -> Resolution[T]:
         """The value to use now, reading the parameter again when the cached one has expired."""
         now = self._clock()
-        if now < self._expires_at:
-            return Resolution(self.active)
         previous = self.active
+        if now < self._expires_at:
+            return Resolution(previous, previous)
         self._expires_at = now + self.ttl_seconds  # failures are retried after the TTL, too
         try:
             value = self._read(get_parameter(ssm_client(), self.parameter_name, deadline, self._clock), deadline)
         except LookupFailure as exc:
-            return Resolution(previous, failure=exc)
+            return Resolution(previous, previous, exc)
         except Exception as exc:  # noqa: BLE001 - any failure falls back; the reason is logged
-            return Resolution(previous, failure=LookupFailure(f"unexpected {type(exc).__name__}"))
+            return Resolution(previous, previous, LookupFailure(f"unexpected {type(exc).__name__}"))
         self._good = value
-        return Resolution(value, changed=value != previous)
+        return Resolution(value, previous)
 
     def _read(self, parameter_value: str, deadline: float) -> T:
         raise NotImplementedError

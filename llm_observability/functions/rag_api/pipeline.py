@@ -85,9 +85,7 @@ def bedrock_agent() -> Any:
     return _client(AGENT_SERVICE)
 
 
-def set_clients(
-    *, agent_runtime: Any = None, bedrock_runtime: Any = None, ssm: Any = None, agent: Any = None
-) -> None:
+def set_clients(*, agent_runtime: Any = None, bedrock_runtime: Any = None, ssm: Any = None, agent: Any = None) -> None:
     """Install pre-built clients (stubbed or fake) in place of the lazily created ones.
 
     ``agent_runtime`` is bedrock-agent-runtime (Retrieve), ``agent`` is bedrock-agent (GetPrompt).

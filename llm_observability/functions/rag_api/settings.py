@@ -226,7 +226,9 @@ def load_settings(
         prompt_parameter_name=reader.matching(
             telemetry.ENV_PROMPT_PARAMETER_NAME, _PARAMETER_NAME, "an SSM parameter name or ARN"
         ),
-        prompt_cache_ttl_seconds=reader.seconds(telemetry.ENV_PROMPT_CACHE_TTL_SECONDS, DEFAULT_PROMPT_CACHE_TTL_SECONDS),
+        prompt_cache_ttl_seconds=reader.seconds(
+            telemetry.ENV_PROMPT_CACHE_TTL_SECONDS, DEFAULT_PROMPT_CACHE_TTL_SECONDS
+        ),
         model_parameter_name=reader.matching(
             telemetry.ENV_MODEL_PARAMETER_NAME, _PARAMETER_NAME, "an SSM parameter name or ARN"
         ),

@@ -1,0 +1,189 @@
+"""A scheduled canary that scores the RAG answers of a golden question set (quality and drift)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Names
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from llm_observability.constructs._common import ASSET_EXCLUDES, FUNCTIONS_DIR, function_role, log_encryption_key
+from llm_observability.constructs.alarms import HIGH, LOW
+from llm_observability.constructs.rag_app import ARCHITECTURE, RUNTIME, powertools_layer
+from llm_observability.errors import ConfigError
+from llm_observability.functions.quality_canary import canary_telemetry as ct
+from llm_observability.workload import Workload
+
+
+class QualityCanary(Construct):
+    """Runs the golden question set (``functions/quality_canary/golden_set.json``) through the RAG
+    function on a schedule and publishes ROUGE-L, BLEU, token F1, answer length and refusal rate per
+    model and prompt version, plus the same scores for the whole service, which the alarms watch:
+
+    - quality drop: the run's average ROUGE-L below ``rouge_l_floor``;
+    - drift: ROUGE-L below its anomaly band (CloudWatch learns the normal level);
+    - refusals: more than ``refusal_ceiling_percent`` of golden questions refused;
+    - canary broken: no scored question for two schedule periods, or failed questions.
+
+    The canary invokes the function directly (Lambda Invoke with an API Gateway proxy event), so the
+    whole handler path runs without needing API credentials.
+
+    :param workload: the observed application: its first function is invoked.
+    :param topic: where notifications go. Default: ``workload.alert_topic`` (one of the two is required).
+    :param schedule: how often the canary runs (each run costs one Bedrock call per golden question).
+        Default: 1 hour.
+    :param rouge_l_floor: alarm below this average ROUGE-L (0-1). Default: 0.2.
+    :param refusal_ceiling_percent: alarm above this refusal rate. Default: 50.
+    :param band_width: width of the drift band in standard deviations. Default: 2.
+    :param log_key: KMS key of the canary's log group. Default: a new rotating key.
+    :param log_retention_days: retention of its log group. Default: 30.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        workload: Workload,
+        topic: sns.ITopic | None = None,
+        schedule: Duration = Duration.hours(1),
+        rouge_l_floor: float = 0.2,
+        refusal_ceiling_percent: float = 50,
+        band_width: float = 2.0,
+        log_key: kms.IKey | None = None,
+        log_retention_days: int = 30,
+        powertools_layer_version: str = "latest",
+    ) -> None:
+        super().__init__(scope, id)
+        topic = topic or workload.alert_topic
+        if topic is None:
+            raise ConfigError("QualityCanary 'topic' is missing: allowed is an SNS topic, here or as workload.alert_topic.")
+        if not workload.functions:
+            raise ConfigError("QualityCanary 'workload.functions' is empty: allowed is a workload with its RAG function.")
+        if not 0 < rouge_l_floor < 1:
+            raise ConfigError(f"QualityCanary 'rouge_l_floor' is {rouge_l_floor!r}: allowed is a number between 0 and 1.")
+        if not 0 < refusal_ceiling_percent <= 100:
+            raise ConfigError(
+                f"QualityCanary 'refusal_ceiling_percent' is {refusal_ceiling_percent!r}: allowed is a number above 0, at most 100."
+            )
+        if not Duration.minutes(5).to_seconds() <= schedule.to_seconds() <= Duration.days(1).to_seconds():
+            raise ConfigError(f"QualityCanary 'schedule' is {schedule.to_human_string()}: allowed is 5 minutes to 1 day.")
+        target = workload.functions[0]
+        key = log_key or log_encryption_key(self, "LogKey", description="Encrypts the quality canary's logs.")
+        role, log_group = function_role(
+            self, "Canary", key=key, retention_days=log_retention_days,
+            description=f"Runs the {workload.name} golden questions through its RAG function.",
+        )  # fmt: skip
+        # The unqualified function only (grant_invoke would add every version and alias, ":*").
+        role.add_to_policy(
+            iam.PolicyStatement(sid="InvokeRagFunction", actions=["lambda:InvokeFunction"], resources=[target.function_arn])
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"{workload.name}: quality canary (ROUGE-L, BLEU, token F1 on a golden set)",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / "quality_canary"), exclude=ASSET_EXCLUDES),
+            layers=[powertools_layer(self, powertools_layer_version)],
+            role=role,
+            log_group=log_group,
+            timeout=Duration.minutes(5),
+            memory_size=256,
+            environment={
+                ct.ENV_TARGET_FUNCTION_NAME: target.function_name,
+                "POWERTOOLS_SERVICE_NAME": workload.name,
+                "POWERTOOLS_METRICS_NAMESPACE": workload.metric_namespace,
+            },
+        )
+        self.rule = events.Rule(
+            self,
+            "Schedule",
+            description=f"Runs the {workload.name} quality canary.",
+            schedule=events.Schedule.rate(schedule),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=0)],
+        )
+
+        def metric(name: str, statistic: str = "Average") -> cw.Metric:
+            return cw.Metric(
+                namespace=workload.metric_namespace,
+                metric_name=name,
+                dimensions_map={ct.DIM_SERVICE: workload.name},
+                statistic=statistic,
+                period=schedule,
+                label=name,
+            )
+
+        self.metrics = {name: metric(name) for name in (ct.METRIC_ROUGE_L, ct.METRIC_BLEU, ct.METRIC_TOKEN_F1,
+                                                        ct.METRIC_ANSWER_LENGTH, ct.METRIC_REFUSAL_RATE)}  # fmt: skip
+        self.metrics[ct.METRIC_CANARY_QUESTIONS] = metric(ct.METRIC_CANARY_QUESTIONS, "Sum")
+        self.metrics[ct.METRIC_CANARY_FAILURES] = metric(ct.METRIC_CANARY_FAILURES, "Sum")
+        prefix = Names.unique_resource_name(self, max_length=48, separator="-")
+        actions = [cw_actions.SnsAction(topic)]
+        below = cw.ComparisonOperator.LESS_THAN_THRESHOLD
+        above = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
+        self.alarms: dict[str, cw.Alarm | cw.AnomalyDetectionAlarm] = {}
+        self.severity: dict[str, str] = {}
+        for name, alarm_metric, threshold, comparison, missing, severity, description in (
+            ("QualityDrop", self.metrics[ct.METRIC_ROUGE_L], rouge_l_floor, below, cw.TreatMissingData.NOT_BREACHING,
+             HIGH, f"Golden-set ROUGE-L below {rouge_l_floor:g}: answers no longer match the references."),
+            ("Refusals", self.metrics[ct.METRIC_REFUSAL_RATE], refusal_ceiling_percent, above,
+             cw.TreatMissingData.NOT_BREACHING, LOW, f"More than {refusal_ceiling_percent:g}% of golden questions refused."),
+            ("CanaryFailures", self.metrics[ct.METRIC_CANARY_FAILURES], 0, above, cw.TreatMissingData.NOT_BREACHING,
+             LOW, "Golden questions got no scorable answer (errors, throttling, timeouts)."),
+            ("CanaryNotRunning", self.metrics[ct.METRIC_CANARY_QUESTIONS], 1, below, cw.TreatMissingData.BREACHING,
+             LOW, "The quality canary scored no question: it is not running or every question failed."),
+        ):  # fmt: skip
+            alarm = cw.Alarm(
+                self, name, alarm_name=f"{prefix}-{name}", alarm_description=f"[{severity}] {description}",
+                metric=alarm_metric, threshold=threshold, comparison_operator=comparison,
+                evaluation_periods=2, datapoints_to_alarm=2, treat_missing_data=missing,
+            )  # fmt: skip
+            self.alarms[name] = alarm
+            self.severity[name] = severity
+        self.alarms["QualityDrift"] = cw.AnomalyDetectionAlarm(
+            self,
+            "QualityDrift",
+            alarm_name=f"{prefix}-QualityDrift",
+            alarm_description="[low] Golden-set ROUGE-L below its expected band: the model or prompt drifted.",
+            metric=self.metrics[ct.METRIC_ROUGE_L],
+            std_devs=band_width,
+            comparison_operator=cw.ComparisonOperator.LESS_THAN_LOWER_THRESHOLD,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        self.severity["QualityDrift"] = LOW
+        for alarm in self.alarms.values():
+            alarm.add_alarm_action(*actions)
+            alarm.add_ok_action(*actions)
+        self.function_log_group = log_group
+        self.band_width = band_width
+        self.workload = workload
+
+    @property
+    def high_severity(self) -> list[cw.IAlarm]:
+        """Alarms that warrant an incident."""
+        return [a for name, a in self.alarms.items() if self.severity[name] == HIGH]
+
+    def by_version(self, name: str) -> cw.MathExpression:
+        """``name`` per model and prompt version (a SEARCH over the canary's metrics), for dashboards."""
+        return search_by_version(self.workload, name, int(self.metrics[ct.METRIC_ROUGE_L].period.to_seconds()))
+
+
+def search_by_version(workload: Workload, name: str, period_seconds: int, statistic: str = "Average") -> cw.MathExpression:
+    """A metric of the workload's namespace per model and prompt version, as a SEARCH expression."""
+    schema = f"{{{workload.metric_namespace},{ct.DIM_SERVICE},{ct.DIM_MODEL_ID},{ct.DIM_PROMPT_VERSION}}}"
+    query = f'{schema} MetricName="{name}" {ct.DIM_SERVICE}="{workload.name}"'
+    return cw.MathExpression(
+        expression=f"SEARCH('{query}', '{statistic}', {period_seconds})",
+        label=f"{name} by model and prompt version",
+        using_metrics={},
+    )
