@@ -184,6 +184,23 @@ class ObservabilityConfig:
         default=True,
         metadata=_doc("Level 2: create a multi-region CloudTrail trail (turn off where an organization trail exists)."),
     )
+    fallback_model_id: str = field(
+        default="amazon.nova-micro-v1:0",
+        metadata=_doc("Level 3: model the failover runbook switches to while the primary is throttled or failing."),
+    )
+    throttled_rate_limit: int = field(
+        default=2, metadata=_doc("Level 3: API stage rate limit (requests/s) while a cost or traffic anomaly lasts.")
+    )
+    throttled_burst_limit: int = field(
+        default=5, metadata=_doc("Level 3: API stage burst limit while a cost or traffic anomaly lasts.")
+    )
+    devops_guru_coverage: str = field(
+        default="create",
+        metadata=_doc("Level 3: `create` DevOps Guru's stack coverage (the account's singleton) or `adopt` the account's."),
+    )
+    codeguru_profiler: bool = field(
+        default=True, metadata=_doc("Level 3: profile the RAG function with CodeGuru Profiler.")
+    )
     metric_namespace: str = field(
         default=telemetry.DEFAULT_NAMESPACE, metadata=_doc("CloudWatch namespace of the application's EMF metrics.")
     )
@@ -272,6 +289,21 @@ class ObservabilityConfig:
         _check_range("quality_canary_minutes", self.quality_canary_minutes, 5, 1440)
         _check_range("quality_rouge_l_floor", self.quality_rouge_l_floor, 0.01, 0.99)
         _check_choice("security_hub", self.security_hub, ("create", "adopt"))
+        _check_choice("devops_guru_coverage", self.devops_guru_coverage, ("create", "adopt"))
+        _check_pattern("fallback_model_id", self.fallback_model_id, _MODEL_ID_RE,
+                       "a Bedrock model id, inference-profile id or ARN other than 'model_id'")  # fmt: skip
+        if self.fallback_model_id == self.model_id:
+            raise ConfigError(
+                f"Setting 'fallback_model_id' is {self.fallback_model_id!r}: allowed is a model other than 'model_id'."
+            )
+        _check_range("throttled_rate_limit", self.throttled_rate_limit, 1, 10000)
+        _check_range("throttled_burst_limit", self.throttled_burst_limit, 1, 5000)
+        if self.throttled_rate_limit >= self.api_throttle_rate_limit or self.throttled_burst_limit > self.api_throttle_burst_limit:
+            raise ConfigError(
+                f"Setting 'throttled_rate_limit' is {self.throttled_rate_limit}: allowed is a limit below "
+                f"'api_throttle_rate_limit' ({self.api_throttle_rate_limit}), with 'throttled_burst_limit' at most "
+                f"'api_throttle_burst_limit' ({self.api_throttle_burst_limit})."
+            )
         _check_choice("config_recorder", self.config_recorder, ("create", "adopt"))
         standards = tuple(self.security_standards)
         if len(set(standards)) != len(standards) or not set(standards) <= {"fsbp", "cis", "nist"}:
@@ -307,13 +339,21 @@ class ObservabilityConfig:
         """The Level 1 alarm thresholds: defaults with ``alarm_thresholds`` applied."""
         return AlarmThresholds.from_overrides(self.alarm_thresholds)
 
+    @property
+    def models_in_use(self) -> tuple[str, ...]:
+        """The model and, at Level 3, the fallback model the failover runbook may switch to."""
+        return (self.model_id, self.fallback_model_id) if self.level >= 3 else (self.model_id,)
+
     def price_table_json(self) -> str:
-        """The price of the model in use as compact JSON for the Lambda environment, keyed by ``model_id``.
+        """Prices of :attr:`models_in_use` as compact JSON for the Lambda environment, keyed by model id.
 
         An inference-profile id is priced as the foundation model behind it.
         """
-        price = self.model_prices.get(self.model_id) or self.model_prices.get(base_model_id(self.model_id))
-        table = {self.model_id: dict(price)} if price else {}
+        table = {}
+        for model_id in self.models_in_use:
+            price = self.model_prices.get(model_id) or self.model_prices.get(base_model_id(model_id))
+            if price:
+                table[model_id] = dict(price)
         return json.dumps(table, separators=(",", ":"), sort_keys=True)
 
 

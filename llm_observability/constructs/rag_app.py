@@ -138,8 +138,14 @@ class RagReferenceApp(Construct):
             self, "Function", key=self.log_key, retention_days=config.log_retention_days,
             description=f"Runs the {config.workload_name} RAG API: retrieve from one knowledge base, invoke one model.",
         )  # fmt: skip
-        invoke_arns, any_region = model_arns(self, config.model_id)
         role.add_to_policy(iam.PolicyStatement(sid="Retrieve", actions=["bedrock:Retrieve"], resources=[knowledge_base_arn]))
+        invoke_arns: list[str] = []
+        wildcard_models: list[str] = []
+        for model_id in config.models_in_use:
+            arns, any_region = model_arns(self, model_id)
+            invoke_arns += arns
+            if any_region:
+                wildcard_models.append(arns[-1].rsplit("/", 1)[-1])
         role.add_to_policy(iam.PolicyStatement(sid="InvokeModel", actions=["bedrock:InvokeModel"], resources=invoke_arns))
         powertools = powertools_layer(self, config.powertools_layer_version)
         self.function = lambda_.Function(
@@ -183,6 +189,17 @@ class RagReferenceApp(Construct):
             self.guardrail.grant_apply(role)
             self.function.add_environment(telemetry.ENV_GUARDRAIL_ID, self.guardrail.guardrail_id)
             self.function.add_environment(telemetry.ENV_GUARDRAIL_VERSION, self.guardrail.guardrail_version)
+        # --- Level 3: the active model is a parameter the failover runbook switches -------------------
+        self.model_parameter: ssm.StringParameter | None = None
+        if config.level >= 3:
+            self.model_parameter = ssm.StringParameter(
+                self,
+                "ActiveModel",
+                description="Bedrock model the RAG function uses; the failover runbook switches it.",
+                string_value=config.model_id,
+            )
+            self.model_parameter.grant_read(role)
+            self.function.add_environment(telemetry.ENV_MODEL_PARAMETER_NAME, self.model_parameter.parameter_name)
         if config.level >= 2 and config.prompt_management:
             self.prompt = ManagedPrompt(self, "Prompt")
             self.prompt.grant_read(role)
@@ -193,10 +210,10 @@ class RagReferenceApp(Construct):
                 "The function reads whichever immutable version of this one prompt the active-version parameter "
                 "names (rollbacks change it at run time); the grant stops at this prompt.",
             )
-        if any_region:
+        for model in wildcard_models:
             acknowledge(
                 role,
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{invoke_arns[1].rsplit('/', 1)[-1]}]",
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{model}]",
                 "A cross-region inference profile may route to its foundation model in any of its destination "
                 "regions, which AWS may extend; the grant names exactly one model.",
             )
@@ -264,6 +281,7 @@ class RagReferenceApp(Construct):
             guardrail_arn=self.guardrail.guardrail_arn if self.guardrail else None,
             guardrail_version=self.guardrail.guardrail_version if self.guardrail else None,
             prompt_parameter_name=self.prompt.parameter_name if self.prompt else None,
+            model_parameter_name=self.model_parameter.parameter_name if self.model_parameter else None,
             name=config.workload_name,
             model_ids=(config.model_id,),
             functions=(self.function,),

@@ -8,10 +8,11 @@ from cdk_nag import AwsSolutionsChecks
 from llm_observability.config import ObservabilityConfig
 from llm_observability.errors import ConfigError
 from llm_observability.hygiene import NoRedundantDependsOn
+from llm_observability.stacks.aiops import AiOpsStack
 from llm_observability.stacks.foundation import FoundationStack
 from llm_observability.stacks.proactive import ProactiveStack
 
-IMPLEMENTED_LEVELS = (1, 2)
+IMPLEMENTED_LEVELS = (1, 2, 3)
 PROJECT_TAG = "llm-observability"
 
 
@@ -44,14 +45,25 @@ def build_app(app: App | None = None, *, config: ObservabilityConfig | None = No
     )
     stacks: list[Stack] = [foundation]
     if config.level >= 2:
+        proactive = ProactiveStack(
+            app,
+            stack_name(config, 2),
+            workload=foundation.workload,
+            config=config,
+            env=env,
+            description="LLM observability Level 2 (Proactive): anomaly detection, log intelligence, compliance, cost.",
+        )
+        stacks.append(proactive)
+    if config.level >= 3:
         stacks.append(
-            ProactiveStack(
+            AiOpsStack(
                 app,
-                stack_name(config, 2),
-                workload=foundation.workload,
+                stack_name(config, 3),
+                workload=proactive.workload,
+                observed_stacks=[s.stack_name for s in stacks],
                 config=config,
                 env=env,
-                description="LLM observability Level 2 (Proactive): anomaly detection, log intelligence, compliance, cost.",
+                description="LLM observability Level 3 (AIOps): DevOps Guru, CodeGuru Profiler, self-healing, AMP, OpenSearch.",
             )
         )
     for level, stack in enumerate(stacks, start=1):

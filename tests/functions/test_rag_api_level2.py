@@ -874,3 +874,41 @@ def test_managed_prompt_default_is_the_builtin_v1_template() -> None:
 
     builtin = pipeline.PROMPT_TEMPLATES["v1"].user
     assert builtin.replace("{passages}", "{{passages}}").replace("{question}", "{{question}}") == DEFAULT_TEMPLATE
+
+
+# --- Level 3: CodeGuru Profiler agent, started only when configured and importable -----------------
+def test_profiler_is_not_started_without_a_profiling_group(api, monkeypatch) -> None:
+    monkeypatch.delenv("AWS_CODEGURU_PROFILER_GROUP_NAME", raising=False)
+    assert api.handler._with_profiler(api.handler._handle_event) is api.handler._handle_event
+
+
+def test_profiler_wraps_the_handler_when_the_agent_imports(api, monkeypatch) -> None:
+    import sys
+    import types
+
+    calls = []
+
+    def with_lambda_profiler():
+        def decorate(fn):
+            def profiled(event, context):
+                calls.append("profiled")
+                return fn(event, context)
+
+            return profiled
+
+        return decorate
+
+    monkeypatch.setenv("AWS_CODEGURU_PROFILER_GROUP_NAME", "rag-demo-rag-api")
+    monkeypatch.setitem(sys.modules, "codeguru_profiler_agent", types.SimpleNamespace(with_lambda_profiler=with_lambda_profiler))
+    wrapped = api.handler._with_profiler(lambda event, context: {"statusCode": 200})
+    assert wrapped({}, None) == {"statusCode": 200} and calls == ["profiled"]
+
+
+def test_profiler_missing_agent_runs_unprofiled_with_a_warning(api, monkeypatch, capsys) -> None:
+    import sys
+
+    monkeypatch.setenv("AWS_CODEGURU_PROFILER_GROUP_NAME", "rag-demo-rag-api")
+    monkeypatch.setitem(sys.modules, "codeguru_profiler_agent", None)  # import fails
+    handler = lambda event, context: {"statusCode": 200}  # noqa: E731
+    assert api.handler._with_profiler(handler) is handler
+    assert "CodeGuru Profiler agent not started" in capsys.readouterr().out

@@ -714,8 +714,8 @@ def _flush_metrics() -> None:
         dimensioned_metrics.clear()
 
 
-def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """Lambda entry point (``handler.lambda_handler``)."""
+def _handle_event(event: Any, context: Any) -> dict[str, Any]:
+    """The handler proper, with or without the CodeGuru Profiler agent around it."""
     state = _load_runtime()
     if isinstance(state, Runtime) and not state.settings.instrumentation:
         return _handle(event, context, state, _NULL_RECORDER)
@@ -724,3 +724,26 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     finally:
         _flush_metrics()
     return response
+
+
+def _with_profiler(handler: Callable[[Any, Any], dict[str, Any]]) -> Callable[[Any, Any], dict[str, Any]]:
+    """Start the CodeGuru Profiler agent around ``handler`` when a profiling group is configured.
+
+    Level 3 sets ``AWS_CODEGURU_PROFILER_GROUP_NAME`` and adds the agent's layer; the agent reads the
+    group (and ``AWS_CODEGURU_PROFILER_TARGET_REGION``) from the environment. If the agent cannot be
+    imported or started, the function runs unprofiled and says so once: profiling must never break
+    answering questions.
+    """
+    if not os.getenv(telemetry.ENV_CODEGURU_PROFILING_GROUP):
+        return handler
+    try:
+        from codeguru_profiler_agent import with_lambda_profiler  # the agent's Lambda layer
+
+        return with_lambda_profiler()(handler)
+    except Exception as exc:  # ImportError, or an agent that fails to start on this runtime
+        logger.warning("CodeGuru Profiler agent not started; running unprofiled", extra={"reason": type(exc).__name__})
+        return handler
+
+
+lambda_handler = _with_profiler(_handle_event)
+"""Lambda entry point (``handler.lambda_handler``)."""

@@ -153,6 +153,7 @@ ENV_MODEL_PARAMETER_NAME = "MODEL_PARAMETER_NAME"  # SSM String parameter: the m
 ENV_MODEL_CACHE_TTL_SECONDS = "MODEL_CACHE_TTL_SECONDS"  # default 60
 
 # --- Powertools' own environment variables (read by the function) ------------
+ENV_CODEGURU_PROFILING_GROUP = "AWS_CODEGURU_PROFILER_GROUP_NAME"  # Level 3: start the CodeGuru Profiler agent
 ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"  # value of the service dimension
 ENV_POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"  # default DEFAULT_NAMESPACE
 DEFAULT_SERVICE_NAME = "rag-api"  # used when POWERTOOLS_SERVICE_NAME is unset
