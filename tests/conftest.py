@@ -76,6 +76,12 @@ def level2(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
 
 
 @pytest.fixture(scope="session")
+def level3(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """The bundled app at level 3 with cdk.json defaults."""
+    return synth_bundled_app(tmp_path_factory.mktemp("level3"), level=3)
+
+
+@pytest.fixture(scope="session")
 def level1_own_kb(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
     """Level 1 with a brought-in knowledge base and a cross-region inference profile."""
     return synth_bundled_app(
