@@ -18,10 +18,11 @@ from llm_observability.constructs import (
     SampleKnowledgeBase,
 )
 from llm_observability.errors import ConfigError
-from llm_observability.stacks import FoundationStack, ProactiveStack, build_app
+from llm_observability.stacks import AiOpsStack, FoundationStack, ProactiveStack, build_app
 from llm_observability.workload import Workload
 
 __all__ = [
+    "AiOpsStack",
     "AlarmThresholds",
     "AlertTopic",
     "AnomalyAlarms",

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Your own LLM application, observed at Levels 1-3 by composing the library through a ``Workload``.
+
+``SupportBotStack`` is "your" app: its own Lambda function (calling Bedrock Converse, instrumented with
+Powertools) behind its own REST API. The library's constructs and level stacks observe it without
+touching its code:
+
+    cdk synth --app "python3 examples/byo_app/app.py"     (from the repository root)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import App, Aspects, Duration, Stack, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from llm_observability import (
+    AiOpsStack,
+    AlertTopic,
+    LlmAlarms,
+    LlmDashboard,
+    ObservabilityConfig,
+    ProactiveStack,
+    Workload,
+)
+from llm_observability.constructs.rag_app import powertools_layer
+from llm_observability.hygiene import NoRedundantDependsOn
+from llm_observability.nag import acknowledge
+
+MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+NAME = "support-bot"
+NAMESPACE = "SupportBot"
+
+
+class SupportBotStack(Stack):
+    """The application: a function and an IAM-authorized REST API."""
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.log_group.grant_write(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:InvokeModel"],
+                resources=[f"arn:{self.partition}:bedrock:{self.region}::foundation-model/{MODEL_ID}"],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="app.handler",
+            code=lambda_.Code.from_asset(str(Path(__file__).parent / "function"), exclude=["__pycache__"]),
+            layers=[powertools_layer(self, "latest")],
+            role=role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            timeout=Duration.seconds(29),
+            environment={
+                "MODEL_ID": MODEL_ID,
+                "PRICE_PER_1K": "0.00025,0.00125",
+                "POWERTOOLS_SERVICE_NAME": NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+            },
+        )
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", "X-Ray trace writes (active tracing) support no resource-level permissions.")
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH)
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            cloud_watch_role=False,  # the account's API Gateway logging role already exists (the bundled app creates one)
+            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+            deploy_options=apigw.StageOptions(
+                tracing_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+            ),
+        )  # fmt: skip
+        model = self.api.add_model(
+            "Question", content_type="application/json",
+            schema=apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT, required=["question"],
+                                    properties={"question": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING)}),
+        )  # fmt: skip
+        validator = self.api.add_request_validator("Validator", validate_request_body=True, validate_request_parameters=True)
+        method = self.api.root.add_resource("ask").add_method(
+            "POST", apigw.LambdaIntegration(self.function), request_validator=validator,
+            request_models={"application/json": model},
+        )  # fmt: skip
+        acknowledge(method, "AwsSolutions-COG4", "The API uses IAM (SigV4) authorization; callers are AWS principals.")
+        acknowledge(self.api.deployment_stage, "AwsSolutions-APIG3",
+                    "No WAF in this example (fixed monthly cost); IAM auth and stage throttling bound abuse.")  # fmt: skip
+
+
+def build(app: App) -> dict[str, Stack]:
+    """Your app plus Levels 1-3 of observability over it, as separate stacks."""
+    bot = SupportBotStack(app, "SupportBot")
+
+    level1 = Stack(app, "SupportBotObservability")
+    alerts = AlertTopic(level1, "Alerts", email="oncall@example.com")
+    workload = Workload.from_function(
+        bot.function, name=NAME, model_ids=(MODEL_ID,), log_group=bot.log_group, rest_api=bot.api,
+        metric_namespace=NAMESPACE,
+    ).with_alert_topic(alerts.topic, key=alerts.key)  # fmt: skip
+    alarms = LlmAlarms(level1, "Alarms", workload=workload)
+    LlmDashboard(level1, "Dashboard", workload=workload, alarms=list(alarms.alarms.values()))
+    workload = workload.with_alarms(list(alarms.alarms.values()), high_severity=alarms.high_severity)
+
+    # The account-wide singletons are adopted: this account already runs the bundled app's Level 2.
+    config = ObservabilityConfig(
+        level=3, workload_name=NAME, security_hub="adopt", config_recorder="adopt", cloudtrail=False,
+        security_standards=(), devops_guru_coverage="adopt",
+        cost_anomaly_monitor_arn="arn:aws:ce::123456789012:anomalymonitor/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+    )  # fmt: skip
+    level2 = ProactiveStack(app, "SupportBotLevel2", workload=workload, config=config)
+    level3 = AiOpsStack(
+        app, "SupportBotLevel3", workload=level2.workload, config=config,
+        observed_stacks=[bot.stack_name, level1.stack_name, level2.stack_name],
+    )  # fmt: skip
+    return {"app": bot, "level1": level1, "level2": level2, "level3": level3}
+
+
+if __name__ == "__main__":
+    app = App()
+    build(app)
+    Aspects.of(app).add(NoRedundantDependsOn())  # templates that cfn-lint reports nothing on
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
+    print(json.dumps({"stacks": [s.stack_name for s in app.node.children if isinstance(s, Stack)]}))

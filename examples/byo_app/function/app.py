@@ -1,0 +1,73 @@
+"""A support bot of "your own": one Bedrock Converse call per question, instrumented with Powertools.
+
+It emits the metric names the library's dashboards and alarms read (RequestSuccess, RequestFailure
+with ErrorClass, tokens and cost with ModelId), with the workload name as the ``service`` dimension.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+MODEL_ID = os.environ["MODEL_ID"]
+PRICE_IN, PRICE_OUT = (float(x) for x in os.environ.get("PRICE_PER_1K", "0,0").split(","))
+logger = Logger()
+metrics = Metrics()
+_bedrock = boto3.client("bedrock-runtime", config=Config(connect_timeout=2, read_timeout=20, retries={"total_max_attempts": 1}))
+
+
+def _reply(status: int, body: dict) -> dict:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
+def _emit(dimension: str, value: str, *points: tuple[str, MetricUnit, float]) -> None:
+    """One EMF blob with dimensions {service, dimension}: EMF applies one dimension set per blob."""
+    blob = EphemeralMetrics(namespace=metrics.namespace, service=metrics.service)
+    blob.add_dimension(name=dimension, value=value)
+    for name, unit, number in points:
+        blob.add_metric(name=name, unit=unit, value=number)
+    blob.flush_metrics()
+
+
+def _failure(error_class: str) -> None:
+    _emit("ErrorClass", error_class, ("RequestFailure", MetricUnit.Count, 1))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict, context: object) -> dict:
+    try:
+        question = json.loads(event.get("body") or "{}")["question"]
+        if not isinstance(question, str) or not 0 < len(question) <= 2000:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        _failure("Validation")
+        return _reply(400, {"error": "Field 'question' must be a string of 1-2000 characters."})
+    try:
+        out = _bedrock.converse(modelId=MODEL_ID, messages=[{"role": "user", "content": [{"text": question}]}])
+    except ClientError as error:
+        throttled = error.response["Error"]["Code"] == "ThrottlingException"
+        _failure("Throttling" if throttled else "ModelError")
+        logger.exception("Bedrock call failed")
+        return _reply(429 if throttled else 502, {"error": "The model could not answer; try again later."})
+    except BotoCoreError:
+        _failure("Timeout")
+        logger.exception("Bedrock call failed")
+        return _reply(504, {"error": "The model did not answer in time."})
+    usage = out["usage"]
+    metrics.add_metric(name="RequestSuccess", unit=MetricUnit.Count, value=1)
+    cost = usage["inputTokens"] / 1000 * PRICE_IN + usage["outputTokens"] / 1000 * PRICE_OUT
+    _emit(
+        "ModelId", MODEL_ID,
+        ("InputTokens", MetricUnit.Count, usage["inputTokens"]),
+        ("OutputTokens", MetricUnit.Count, usage["outputTokens"]),
+        ("TotalTokens", MetricUnit.Count, usage["totalTokens"]),
+        ("EstimatedCostUSD", MetricUnit.NoUnit, cost),
+    )  # fmt: skip
+    return _reply(200, {"answer": out["output"]["message"]["content"][0]["text"]})
