@@ -14,6 +14,7 @@ from llm_observability.constructs import (
     LlmGuardrail,
     LogIntelligence,
     ManagedPrompt,
+    RemediationRunbooks,
     RagReferenceApp,
     SampleKnowledgeBase,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "FoundationStack",
     "ObservabilityConfig",
     "ProactiveStack",
+    "RemediationRunbooks",
     "RagReferenceApp",
     "SampleKnowledgeBase",
     "Workload",

@@ -40,6 +40,7 @@ class Workload:
     :param guardrail_arn: ARN of the Bedrock guardrail the application applies. Default: none.
     :param guardrail_version: the guardrail version it applies. Default: none.
     :param prompt_parameter_name: SSM parameter naming the active prompt version. Default: none.
+    :param prompt_arn: ARN of the Bedrock Prompt Management prompt behind it. Default: none.
     :param model_parameter_name: SSM parameter naming the active model (Level 3 failover). Default: none.
     :param alarms: the application's alarms so far (Level 1's). Default: none.
     :param high_severity_alarms: those of ``alarms`` that warrant an incident. Default: none.
@@ -58,6 +59,7 @@ class Workload:
     guardrail_arn: str | None = None
     guardrail_version: str | None = None
     prompt_parameter_name: str | None = None
+    prompt_arn: str | None = None
     model_parameter_name: str | None = None
     alarms: tuple[cw.IAlarm, ...] = ()
     high_severity_alarms: tuple[cw.IAlarm, ...] = ()

@@ -1,6 +1,7 @@
 """Reusable constructs; each one usable alone in any CDK app."""
 
 from llm_observability.constructs.alarms import LlmAlarms
+from llm_observability.constructs.aiops import CodeGuruProfiling, DevOpsGuruCoverage
 from llm_observability.constructs.alert_topic import AlertTopic, allow_publish
 from llm_observability.constructs.anomaly import AnomalyAlarms
 from llm_observability.constructs.compliance import ComplianceBaseline
@@ -13,6 +14,7 @@ from llm_observability.constructs.managed_prompt import ManagedPrompt
 from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.constructs.rag_app import RagReferenceApp
+from llm_observability.constructs.runbooks import RemediationRunbooks, SsmAutomationTarget, start_automation
 from llm_observability.thresholds import AlarmThresholds
 
 __all__ = [
@@ -20,6 +22,8 @@ __all__ = [
     "AlertTopic",
     "AnomalyAlarms",
     "BedrockMetrics",
+    "CodeGuruProfiling",
+    "DevOpsGuruCoverage",
     "ComplianceBaseline",
     "CostGuard",
     "InvocationLogging",
@@ -30,5 +34,8 @@ __all__ = [
     "ManagedPrompt",
     "allow_publish",
     "RagReferenceApp",
+    "RemediationRunbooks",
+    "SsmAutomationTarget",
+    "start_automation",
     "SampleKnowledgeBase",
 ]

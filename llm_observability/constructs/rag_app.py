@@ -281,6 +281,7 @@ class RagReferenceApp(Construct):
             guardrail_arn=self.guardrail.guardrail_arn if self.guardrail else None,
             guardrail_version=self.guardrail.guardrail_version if self.guardrail else None,
             prompt_parameter_name=self.prompt.parameter_name if self.prompt else None,
+            prompt_arn=self.prompt.prompt_arn if self.prompt else None,
             model_parameter_name=self.model_parameter.parameter_name if self.model_parameter else None,
             name=config.workload_name,
             model_ids=(config.model_id,),

@@ -6,24 +6,36 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Stack
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_observability.config import ObservabilityConfig
 from llm_observability.constructs.aiops import CodeGuruProfiling, DevOpsGuruCoverage
+from llm_observability.constructs.runbooks import RemediationRunbooks
 from llm_observability.errors import ConfigError
 from llm_observability.workload import Workload
+
+
+def _parameter(scope: Construct, id: str, name: str) -> ssm.IStringParameter:
+    """A String parameter of another stack by name; generated names are simple (no leading slash)."""
+    return ssm.StringParameter.from_string_parameter_attributes(scope, id, parameter_name=name, simple_name=True)
 
 
 class AiOpsStack(Stack):
     """Level 3: takes any :class:`Workload` and adds AIOps.
 
     Provisions :class:`DevOpsGuruCoverage` over ``observed_stacks`` (the application's and the
-    observability stacks) with insights to the alert topic, and :class:`CodeGuruProfiling` for the
-    workload's first function.
+    observability stacks) with insights to the alert topic, :class:`CodeGuruProfiling` for the
+    workload's first function, and :class:`RemediationRunbooks` for the alarms given.
 
     :param workload: the observed application (with an alert topic).
     :param observed_stacks: CloudFormation stack names DevOps Guru analyses. Default: this stack only.
+    :param failover_alarms: alarms on the primary model whose ALARM switches to ``fallback_model_id`` and
+        whose OK switches back. Default: none (no failover runbook; it also needs ``workload.model_parameter_name``).
+    :param quality_alarms: alarms whose ALARM rolls the prompt back one version. Default: none.
+    :param throttle_alarms: cost or traffic alarms whose ALARM tightens the API stage's throttling. Default: none.
     :param config: validated settings. Default: ``ObservabilityConfig(level=3)``.
     :param stack_props: passed to :class:`aws_cdk.Stack`.
     """
@@ -35,6 +47,9 @@ class AiOpsStack(Stack):
         *,
         workload: Workload,
         observed_stacks: Sequence[str] = (),
+        failover_alarms: Sequence[cw.IAlarm] = (),
+        quality_alarms: Sequence[cw.IAlarm] = (),
+        throttle_alarms: Sequence[cw.IAlarm] = (),
         config: ObservabilityConfig | None = None,
         **stack_props: Any,
     ) -> None:
@@ -59,4 +74,28 @@ class AiOpsStack(Stack):
                     "(the profiler agent is added to it), or 'codeguru_profiler' false."
                 )
             self.profiling = CodeGuruProfiling(self, "Profiler", function=function, name=f"{workload.name}-rag-api")
+        self.runbooks: RemediationRunbooks | None = None
+        if failover_alarms and workload.model_parameter_name:
+            prompt = workload.prompt_parameter_name if quality_alarms and workload.prompt_arn else None
+            api = workload.rest_api if throttle_alarms else None
+            self.runbooks = RemediationRunbooks(
+                self,
+                "Runbooks",
+                topic=workload.alert_topic,
+                topic_key=workload.alert_topic_key,
+                model_parameter=_parameter(self, "ModelParameter", workload.model_parameter_name),
+                primary_model_id=config.model_id,
+                fallback_model_id=config.fallback_model_id,
+                failover_alarms=failover_alarms,
+                prompt_parameter=_parameter(self, "PromptParameter", prompt) if prompt else None,
+                prompt_arn=workload.prompt_arn if prompt else None,
+                quality_alarms=quality_alarms if prompt else (),
+                rest_api=api,
+                stage_name=workload.api_stage_name if api else None,
+                normal_rate_limit=config.api_throttle_rate_limit if api else None,
+                normal_burst_limit=config.api_throttle_burst_limit if api else None,
+                tightened_rate_limit=config.throttled_rate_limit,
+                tightened_burst_limit=config.throttled_burst_limit,
+                throttle_alarms=throttle_alarms if api else (),
+            )
         self.workload = workload

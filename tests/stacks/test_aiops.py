@@ -58,3 +58,24 @@ def test_level3_function_reads_the_active_model_and_may_invoke_the_fallback(leve
     assert set(json.loads(env[t.ENV_PRICE_TABLE])) == {"amazon.nova-lite-v1:0", "amazon.nova-micro-v1:0"}
     policies = json.dumps(level3.resources("AWS::IAM::Policy", level=1))
     assert "foundation-model/amazon.nova-micro-v1:0" in policies and "foundation-model/amazon.nova-lite-v1:0" in policies
+
+
+def test_self_healing_runbooks_are_wired_to_the_right_alarms(level3: SynthResult) -> None:
+    from llm_observability.automation import validate_document
+
+    documents = level3.resources("AWS::SSM::Document", level=3)
+    assert len(documents) == 3
+    for document in documents.values():
+        assert document["Properties"]["DocumentType"] == "Automation"
+        content = document["Properties"]["Content"]
+        assert validate_document(content) == [], content.get("description")
+    rules = level3.resources("AWS::Events::Rule", level=3)
+    patterns = [r["Properties"]["EventPattern"] for r in rules.values()]
+    assert all(p["detail-type"] == ["CloudWatch Alarm State Change"] for p in patterns)
+    targets = json.dumps([r["Properties"]["Targets"] for r in rules.values()])
+    assert targets.count(":automation-definition/") == len(rules) and "$DEFAULT" in targets
+    # Failover on the Level 1 Bedrock alarms, rollback on the quality drop, throttling on cost/token anomalies.
+    resources = json.dumps(patterns)
+    for alarm in ("AlarmsBedrockThrottles", "AlarmsBedrockServerErrors", "QualityCanaryQualityDrop",
+                  "AnomaliesCostAnomaly", "AnomaliesInputTokensAnomaly"):  # fmt: skip
+        assert alarm in resources, alarm

@@ -1,0 +1,472 @@
+"""Self-healing (Level 3): SSM Automation runbooks started by EventBridge when alarms change state.
+
+The runbooks themselves (documents, EventBridge patterns and inputs) are plain data in
+:mod:`llm_observability.automation`; this module deploys them: one ``AWS::SSM::Document`` per runbook,
+one least-privilege role Automation assumes to run them, and per runbook two EventBridge rules (the
+alarms entering ALARM, and entering OK) whose target starts the document. aws-cdk-lib has no SSM
+Automation rule target, so :class:`SsmAutomationTarget` provides one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jsii
+from aws_cdk import ArnFormat, Aws, Stack, Token
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct, IConstruct, IValidation
+
+from llm_observability import automation
+from llm_observability.automation import EventPath
+from llm_observability.errors import ConfigError
+from llm_observability.nag import acknowledge
+
+try:  # botocore's service models let the synth-time check verify every API call of the documents
+    import botocore  # noqa: F401
+
+    _API_MODELS = True
+except ImportError:  # pragma: no cover - botocore comes with boto3, which the dev extras install
+    _API_MODELS = False
+
+SSM_SERVICE = "ssm.amazonaws.com"
+EVENTS_SERVICE = "events.amazonaws.com"
+_PROMPT_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]{1,20}:\d{12}:prompt/[0-9A-Za-z]{1,64}$")
+
+ParameterValue = str | EventPath
+
+
+def automation_definition_arn(scope: IConstruct, document_name: str) -> str:
+    """ARN of the default version of an Automation document, as EventBridge and IAM name it."""
+    return Stack.of(scope).format_arn(
+        service="ssm",
+        resource="automation-definition",
+        resource_name=f"{document_name}:$DEFAULT",
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+
+
+def _events_principal(scope: IConstruct) -> iam.ServicePrincipal:
+    """EventBridge acting for a rule of this account and region (the rule ARN itself would be a cycle)."""
+    stack = Stack.of(scope)
+    return iam.ServicePrincipal(
+        EVENTS_SERVICE,
+        conditions={
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:events:{stack.region}:{stack.account}:rule/*"},
+        },
+    )
+
+
+@jsii.implements(events.IRuleTarget)
+class SsmAutomationTarget:
+    """EventBridge rule target that starts an SSM Automation document (aws-cdk-lib has none).
+
+    The target is the document's default version (``automation-definition/<name>:$DEFAULT``); the
+    input is the document's parameters as JSON, each value a list of strings, as Automation expects.
+    A value that is an :class:`~llm_observability.automation.EventPath` (such as
+    ``automation.ALARM_NAME``) is taken from the event with an input transformer.
+
+    :param document_name: name of the Automation document (a ``CfnDocument``'s ``ref``).
+    :param parameters: the document parameters. ``AutomationAssumeRole`` is added when ``assume_role``
+        is given and the parameters do not name one.
+    :param role: role EventBridge uses to start the automation; it is granted
+        ``ssm:StartAutomationExecution`` on exactly this document and ``iam:PassRole`` on
+        ``assume_role``. Default: a new role per target, trusted by EventBridge rules of this account.
+    :param assume_role: the role the automation runs as. Default: none (then the caller passes its
+        ARN as ``AutomationAssumeRole`` and grants ``iam:PassRole`` on it itself).
+    """
+
+    def __init__(
+        self,
+        document_name: str,
+        *,
+        parameters: Mapping[str, ParameterValue | Sequence[ParameterValue]],
+        role: iam.IRole | None = None,
+        assume_role: iam.IRole | None = None,
+    ) -> None:
+        self.document_name = document_name
+        self.parameters = {
+            name: [value] if isinstance(value, (str, EventPath)) else list(value) for name, value in parameters.items()
+        }
+        if assume_role is not None:
+            self.parameters.setdefault("AutomationAssumeRole", [assume_role.role_arn])
+        self.assume_role = assume_role
+        self.role = role
+
+    def bind(self, rule: Any, id: str | None = None) -> events.RuleTargetConfig:
+        """Grant the EventBridge role what it needs and describe the target."""
+        arn = automation_definition_arn(rule, self.document_name)
+        if self.role is None:  # once per target, also when it is bound to several rules
+            self.role = iam.Role(
+                rule,
+                f"{id or 'Target'}AutomationRole",
+                assumed_by=_events_principal(rule),
+                description="Lets EventBridge start one SSM Automation document.",
+            )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(sid="StartAutomation", actions=["ssm:StartAutomationExecution"], resources=[arn])
+        )
+        if self.assume_role is not None:
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="PassAutomationRole",
+                    actions=["iam:PassRole"],
+                    resources=[self.assume_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": SSM_SERVICE}},
+                )
+            )
+        payload = {
+            name: [events.EventField.from_path(v.path) if isinstance(v, EventPath) else v for v in values]
+            for name, values in self.parameters.items()
+        }
+        return events.RuleTargetConfig(arn=arn, role=self.role, input=events.RuleTargetInput.from_object(payload))
+
+
+def start_automation(
+    document_name: str,
+    *,
+    parameters: Mapping[str, ParameterValue | Sequence[ParameterValue]],
+    role: iam.IRole | None = None,
+    assume_role: iam.IRole | None = None,
+) -> SsmAutomationTarget:
+    """An EventBridge target that starts ``document_name`` (see :class:`SsmAutomationTarget`)."""
+    return SsmAutomationTarget(document_name, parameters=parameters, role=role, assume_role=assume_role)
+
+
+def nag_resource(value: Any) -> str:
+    """A resolved IAM resource as cdk-nag 3 prints it in finding ids (its ``flattenCfnReference``)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.replace("${", "<").replace("}", ">")
+    if isinstance(value, dict):
+        if value.get("Fn::Join"):
+            delimiter, items = value["Fn::Join"]
+            return delimiter.join(nag_resource(item) for item in items)
+        if value.get("Fn::Sub"):
+            return nag_resource(value["Fn::Sub"])
+        if value.get("Fn::GetAtt"):
+            resource, attribute = value["Fn::GetAtt"]
+            return f"<{nag_resource(resource)}.{nag_resource(attribute)}>"
+        if value.get("Fn::ImportValue"):
+            return nag_resource(value["Fn::ImportValue"])
+        if value.get("Ref"):
+            return f"<{nag_resource(value['Ref'])}>"
+    return json.dumps(value, separators=(",", ":"))
+
+
+@jsii.implements(IValidation)
+class _AcknowledgeWildcardAtSynthesis:
+    """Acknowledges one ``AwsSolutions-IAM5`` resource finding whose text depends on references.
+
+    A cross-stack reference becomes ``Fn::ImportValue`` only when the app is prepared for synthesis,
+    which is after constructs are built but before validations run; the finding id is computed here.
+    """
+
+    def __init__(self, scope: IConstruct, resource: str, reason: str) -> None:
+        self._scope = scope
+        self._resource = resource
+        self._reason = reason
+
+    def validate(self) -> list[str]:
+        rendered = nag_resource(Stack.of(self._scope).resolve(self._resource))
+        acknowledge(self._scope, f"AwsSolutions-IAM5[Resource::{rendered}]", self._reason)
+        return []
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class RemediationRunbooks(Construct):
+    """Self-healing for an LLM application: three SSM Automation runbooks wired to alarms by EventBridge.
+
+    - **Model failover** (always): while one of ``failover_alarms`` is in ALARM, the model parameter
+      holds ``fallback_model_id``; when it returns to OK, ``primary_model_id`` again.
+    - **Prompt rollback** (with ``prompt_parameter``): when one of ``quality_alarms`` fires, the prompt
+      parameter moves to the previous prompt version (never below version 1). The OK transition is
+      only recorded: the rolled-back version is the known-good one, rolling forward is a human decision.
+    - **API throttle** (with ``rest_api``): while one of ``throttle_alarms`` is in ALARM, the stage's
+      rate and burst limits are tightened; on OK the normal limits come back.
+
+    The RAG function reads both parameters with a one-minute cache, so a runbook heals it without a
+    deployment. Every run publishes one message to ``topic`` (alarm, mode, value before and after).
+    Publishing goes through the automation role's IAM policy, so the topic's policy is not changed.
+
+    :param topic: where every run is recorded.
+    :param topic_key: the topic's KMS key. Default: none (an unencrypted or AWS-managed-key topic).
+    :param model_parameter: SSM String parameter the function reads its model id from (``MODEL_PARAMETER_NAME``).
+    :param primary_model_id: model restored on OK.
+    :param fallback_model_id: model used while a failover alarm is in ALARM; the function's role must be
+        allowed to invoke it.
+    :param failover_alarms: alarms that start the failover (one or more).
+    :param prompt_parameter: SSM String parameter holding the active prompt version ARN
+        (``PROMPT_PARAMETER_NAME``). Default: no prompt rollback.
+    :param prompt_arn: ARN of the prompt (without version). Required with ``prompt_parameter``.
+    :param quality_alarms: alarms that start the rollback (one or more with ``prompt_parameter``). Default: none.
+    :param rest_api: the API whose stage is throttled. Default: no API throttle.
+    :param stage_name: the stage to throttle. Required with ``rest_api``.
+    :param normal_rate_limit: the stage's rate limit, requests per second, restored on OK. Required with ``rest_api``.
+    :param normal_burst_limit: the stage's burst limit, restored on OK. Required with ``rest_api``.
+    :param tightened_rate_limit: rate limit while in ALARM, below ``normal_rate_limit``. Default: 2.
+    :param tightened_burst_limit: burst limit while in ALARM, at most ``normal_burst_limit``. Default: 5.
+    :param throttle_alarms: alarms that start the throttling (one or more with ``rest_api``). Default: none.
+
+    Attributes: ``documents`` (runbook -> ``CfnDocument``), ``role`` (the automation role), ``rules``
+    (runbook -> {``ALARM``/``OK`` -> rule}), ``target_roles`` (runbook -> EventBridge role).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: sns.ITopic,
+        topic_key: kms.IKey | None = None,
+        model_parameter: ssm.IStringParameter,
+        primary_model_id: str,
+        fallback_model_id: str,
+        failover_alarms: Sequence[cw.IAlarm],
+        prompt_parameter: ssm.IStringParameter | None = None,
+        prompt_arn: str | None = None,
+        quality_alarms: Sequence[cw.IAlarm] = (),
+        rest_api: apigw.IRestApi | None = None,
+        stage_name: str | None = None,
+        normal_rate_limit: float | None = None,
+        normal_burst_limit: int | None = None,
+        tightened_rate_limit: float = 2,
+        tightened_burst_limit: int = 5,
+        throttle_alarms: Sequence[cw.IAlarm] = (),
+    ) -> None:
+        _check_models(primary_model_id, fallback_model_id)
+        _check_alarms("failover_alarms", failover_alarms, "the model failover")
+        _check_prompt(prompt_parameter, prompt_arn, quality_alarms)
+        _check_throttle(rest_api, stage_name, normal_rate_limit, normal_burst_limit, tightened_rate_limit,
+                        tightened_burst_limit, throttle_alarms)  # fmt: skip
+        wanted = [automation.MODEL_FAILOVER]
+        wanted += [automation.PROMPT_ROLLBACK] if prompt_parameter is not None else []
+        wanted += [automation.API_THROTTLE] if rest_api is not None else []
+        contents = {runbook: _document(runbook) for runbook in wanted}  # before anything is built
+        super().__init__(scope, id)
+        self._contents = contents
+        stack = Stack.of(self)
+        self.documents: dict[str, ssm.CfnDocument] = {}
+        self.rules: dict[str, dict[str, events.Rule]] = {}
+        self.target_roles: dict[str, iam.Role] = {}
+        self.role = iam.Role(
+            self,
+            "AutomationRole",
+            assumed_by=iam.ServicePrincipal(
+                SSM_SERVICE,
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:ssm:{stack.region}:{stack.account}:automation-execution/*"
+                    },
+                },
+            ),
+            description="Runs the self-healing runbooks: changes the model and prompt parameters and the API throttling.",
+        )
+        self._allow("RecordRuns", ["sns:Publish"], [topic.topic_arn])
+        if topic_key is not None:
+            self._allow("EncryptRecords", ["kms:Decrypt", "kms:GenerateDataKey"], [topic_key.key_arn])
+        role_arn, topic_arn = self.role.role_arn, topic.topic_arn
+
+        self._allow("SwitchModel", ["ssm:GetParameter", "ssm:PutParameter"], [model_parameter.parameter_arn])
+        self._runbook(
+            automation.MODEL_FAILOVER, "ModelFailover", failover_alarms,
+            lambda mode: automation.model_failover_input(
+                mode, assume_role_arn=role_arn, model_parameter_name=model_parameter.parameter_name,
+                primary_model_id=primary_model_id, fallback_model_id=fallback_model_id, topic_arn=topic_arn,
+            ),
+        )  # fmt: skip
+
+        if prompt_parameter is not None and prompt_arn is not None:
+            self._allow("RollBackPrompt", ["ssm:GetParameter", "ssm:PutParameter"], [prompt_parameter.parameter_arn])
+            versions = f"{prompt_arn}:*"
+            self._allow("ReadPromptVersions", ["bedrock:GetPrompt"], [prompt_arn, versions])
+            self.role.node.add_validation(
+                _AcknowledgeWildcardAtSynthesis(
+                    self.role,
+                    versions,
+                    "The rollback checks the version before the active one, known only at run time; the grant "
+                    "is GetPrompt on the versions of this one prompt.",
+                )
+            )
+            self._runbook(
+                automation.PROMPT_ROLLBACK, "PromptRollback", quality_alarms,
+                lambda mode: automation.prompt_rollback_input(
+                    mode, assume_role_arn=role_arn, prompt_parameter_name=prompt_parameter.parameter_name,
+                    topic_arn=topic_arn,
+                ),
+            )  # fmt: skip
+
+        if rest_api is not None and stage_name is not None:
+            assert normal_rate_limit is not None and normal_burst_limit is not None
+            stage_arn = (
+                f"arn:{Aws.PARTITION}:apigateway:{stack.region}::/restapis/{rest_api.rest_api_id}/stages/{stage_name}"
+            )
+            self._allow("ThrottleStage", ["apigateway:PATCH"], [stage_arn])
+            self._runbook(
+                automation.API_THROTTLE, "ApiThrottle", throttle_alarms,
+                lambda mode: automation.api_throttle_input(
+                    mode, assume_role_arn=role_arn, rest_api_id=rest_api.rest_api_id, stage_name=stage_name,
+                    normal_rate_limit=normal_rate_limit, normal_burst_limit=normal_burst_limit,
+                    tightened_rate_limit=tightened_rate_limit, tightened_burst_limit=tightened_burst_limit,
+                    topic_arn=topic_arn,
+                ),
+            )  # fmt: skip
+
+    def _allow(self, sid: str, actions: list[str], resources: list[str]) -> None:
+        self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+
+    def _runbook(
+        self,
+        runbook: str,
+        id: str,
+        alarms: Sequence[cw.IAlarm],
+        parameters: Callable[[str], Mapping[str, Sequence[ParameterValue]]],
+    ) -> None:
+        scope = Construct(self, id)
+        document = ssm.CfnDocument(
+            scope, "Document", content=self._contents[runbook], document_type="Automation", document_format="JSON"
+        )
+        events_role = iam.Role(
+            scope,
+            "EventsRole",
+            assumed_by=_events_principal(scope),
+            description=f"Lets EventBridge start the {runbook.replace('_', ' ')} runbook.",
+        )
+        arns = [alarm.alarm_arn for alarm in alarms]
+        self.rules[runbook] = {}
+        for state, mode in automation.STATE_MODES[runbook].items():
+            pattern = automation.alarm_state_pattern(arns, state)
+            rule = events.Rule(
+                scope,
+                f"On{state.capitalize()}",
+                description=f"Starts the {runbook.replace('_', ' ')} runbook (Mode={mode}) when one of its "
+                f"{len(arns)} alarm(s) enters {state}.",
+                event_pattern=events.EventPattern(
+                    source=pattern["source"],
+                    detail_type=pattern["detail-type"],
+                    resources=pattern["resources"],
+                    detail=pattern["detail"],
+                ),
+            )
+            rule.add_target(
+                SsmAutomationTarget(document.ref, parameters=parameters(mode), role=events_role, assume_role=self.role)
+            )
+            self.rules[runbook][state] = rule
+        self.documents[runbook] = document
+        self.target_roles[runbook] = events_role
+
+
+# --- Input checks (one sentence each, naming the setting and what is allowed) -------------------------------
+def _document(runbook: str) -> dict[str, Any]:
+    """The runbook's document, validated (with botocore's API models when botocore is installed)."""
+    content = automation.DOCUMENTS[runbook]()
+    problems = automation.validate_document(content, api_models=_API_MODELS)
+    if problems:
+        raise ConfigError(
+            f"RemediationRunbooks document {runbook!r} is invalid ({problems[0]}): allowed is a document that "
+            "passes llm_observability.automation.validate_document."
+        )
+    return content
+
+
+def _literal(value: Any) -> bool:
+    return isinstance(value, str) and not Token.is_unresolved(value)
+
+
+def _check_models(primary: str, fallback: str) -> None:
+    pattern = re.compile(automation.MODEL_ID_PATTERN)
+    for name, value in (("primary_model_id", primary), ("fallback_model_id", fallback)):
+        if not isinstance(value, str) or (_literal(value) and not pattern.fullmatch(value)):
+            raise ConfigError(
+                f"RemediationRunbooks '{name}' is {value!r}: allowed is a Bedrock model id, inference-profile id or "
+                "model ARN that the RAG function accepts, such as amazon.nova-lite-v1:0."
+            )
+    if primary == fallback:
+        raise ConfigError(
+            f"RemediationRunbooks 'fallback_model_id' is {fallback!r}: allowed is a model other than 'primary_model_id'."
+        )
+
+
+def _check_alarms(name: str, alarms: Sequence[cw.IAlarm], runbook: str) -> None:
+    if not alarms:
+        raise ConfigError(
+            f"RemediationRunbooks '{name}' is empty: allowed is one or more CloudWatch alarms that start {runbook}."
+        )
+
+
+def _check_prompt(parameter: ssm.IStringParameter | None, prompt_arn: str | None, alarms: Sequence[cw.IAlarm]) -> None:
+    if parameter is None:
+        if prompt_arn is not None or alarms:
+            given = "prompt_arn" if prompt_arn is not None else "quality_alarms"
+            raise ConfigError(
+                f"RemediationRunbooks '{given}' is set without 'prompt_parameter': allowed is both, or neither "
+                "(no prompt rollback)."
+            )
+        return
+    if prompt_arn is None:
+        raise ConfigError(
+            "RemediationRunbooks 'prompt_arn' is missing: allowed is the ARN of the prompt whose versions "
+            "'prompt_parameter' names."
+        )
+    if _literal(prompt_arn) and not _PROMPT_ARN.fullmatch(prompt_arn):
+        raise ConfigError(
+            f"RemediationRunbooks 'prompt_arn' is {prompt_arn!r}: allowed is a prompt ARN without a version, "
+            "such as arn:aws:bedrock:us-east-1:123456789012:prompt/PROMPT1234."
+        )
+    _check_alarms("quality_alarms", alarms, "the prompt rollback")
+
+
+def _check_throttle(
+    rest_api: apigw.IRestApi | None, stage_name: str | None, normal_rate: float | None, normal_burst: int | None,
+    tightened_rate: float, tightened_burst: int, alarms: Sequence[cw.IAlarm],
+) -> None:  # fmt: skip
+    if rest_api is None:
+        given = next(
+            (n for n, v in (("stage_name", stage_name), ("throttle_alarms", alarms or None)) if v is not None), None
+        )
+        if given:
+            raise ConfigError(
+                f"RemediationRunbooks '{given}' is set without 'rest_api': allowed is both, or neither (no API throttle)."
+            )
+        return
+    if stage_name is None or (_literal(stage_name) and not re.fullmatch(automation.STAGE_NAME_PATTERN, stage_name)):
+        raise ConfigError(
+            f"RemediationRunbooks 'stage_name' is {stage_name!r}: allowed is the name of a stage of 'rest_api' "
+            "(1-128 letters, digits, _ or -)."
+        )
+    rate_pattern = re.compile(automation.RATE_LIMIT_PATTERN)
+    for name, value in (("normal_rate_limit", normal_rate), ("tightened_rate_limit", tightened_rate)):
+        if not _number(value) or value <= 0 or not rate_pattern.fullmatch(automation.format_limit(value)):
+            raise ConfigError(
+                f"RemediationRunbooks '{name}' is {value!r}: allowed is a number of requests per second above 0 "
+                "(at most 99999, three decimals)."
+            )
+    for name, value in (("normal_burst_limit", normal_burst), ("tightened_burst_limit", tightened_burst)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 9999:
+            raise ConfigError(f"RemediationRunbooks '{name}' is {value!r}: allowed is a whole number from 1 to 9999.")
+    assert normal_rate is not None and normal_burst is not None
+    if tightened_rate >= normal_rate:
+        raise ConfigError(
+            f"RemediationRunbooks 'tightened_rate_limit' is {tightened_rate:g}: allowed is a limit below "
+            f"'normal_rate_limit' ({normal_rate:g})."
+        )
+    if tightened_burst > normal_burst:
+        raise ConfigError(
+            f"RemediationRunbooks 'tightened_burst_limit' is {tightened_burst}: allowed is at most "
+            f"'normal_burst_limit' ({normal_burst})."
+        )
+    _check_alarms("throttle_alarms", alarms, "the API throttle")
