@@ -8,7 +8,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup synth test bench clean
+.PHONY: setup tools synth test bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
+## promtool and amtool (Debian packages) validate the Level 3 Prometheus rules in the tests.
+tools:
+	bash scripts/install_prometheus_tools.sh
+
 ## Synthesize maturity level $(LEVEL) (1..3) with the real CDK CLI into cdk.out/.
 synth: setup
 	rm -rf cdk.out
@@ -29,7 +33,7 @@ synth: setup
 	python scripts/stacks_written.py cdk.out
 
 ## Run the whole test suite (unit, snapshot, cdk-nag, cfn-lint, CLI).
-test: setup
+test: setup tools
 	python -m pytest -q
 
 ## Handler overhead, cold import and synth-time benchmark.

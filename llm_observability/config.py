@@ -201,6 +201,17 @@ class ObservabilityConfig:
     codeguru_profiler: bool = field(
         default=True, metadata=_doc("Level 3: profile the RAG function with CodeGuru Profiler.")
     )
+    prometheus_export: bool = field(
+        default=True,
+        metadata=_doc("Level 3: export the LLM metrics to Amazon Managed Service for Prometheus with SLO rules and alerts."),
+    )
+    slo_objective_percent: float = field(
+        default=99.0, metadata=_doc("Level 3: availability objective of the Prometheus burn-rate alerts, percent (90-99.99).")
+    )
+    log_analytics: str = field(
+        default="domain",
+        metadata=_doc("Level 3: stream the app's logs to OpenSearch: `domain` (small managed domain), `serverless` or `off`."),
+    )
     metric_namespace: str = field(
         default=telemetry.DEFAULT_NAMESPACE, metadata=_doc("CloudWatch namespace of the application's EMF metrics.")
     )
@@ -290,6 +301,8 @@ class ObservabilityConfig:
         _check_range("quality_rouge_l_floor", self.quality_rouge_l_floor, 0.01, 0.99)
         _check_choice("security_hub", self.security_hub, ("create", "adopt"))
         _check_choice("devops_guru_coverage", self.devops_guru_coverage, ("create", "adopt"))
+        _check_choice("log_analytics", self.log_analytics, ("domain", "serverless", "off"))
+        _check_range("slo_objective_percent", self.slo_objective_percent, 90.0, 99.99)
         _check_pattern("fallback_model_id", self.fallback_model_id, _MODEL_ID_RE,
                        "a Bedrock model id, inference-profile id or ARN other than 'model_id'")  # fmt: skip
         if self.fallback_model_id == self.model_id:

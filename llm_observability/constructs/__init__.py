@@ -9,10 +9,12 @@ from llm_observability.constructs.cost_guard import CostGuard
 from llm_observability.constructs.dashboard import LlmDashboard
 from llm_observability.constructs.guardrail import LlmGuardrail
 from llm_observability.constructs.invocation_logging import InvocationLogging
+from llm_observability.constructs.log_analytics import LogAnalytics
 from llm_observability.constructs.log_intelligence import LogIntelligence
 from llm_observability.constructs.managed_prompt import ManagedPrompt
 from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
 from llm_observability.constructs.metrics import BedrockMetrics
+from llm_observability.constructs.prometheus import PrometheusExport
 from llm_observability.constructs.rag_app import RagReferenceApp
 from llm_observability.constructs.runbooks import RemediationRunbooks, SsmAutomationTarget, start_automation
 from llm_observability.thresholds import AlarmThresholds
@@ -30,9 +32,11 @@ __all__ = [
     "LlmAlarms",
     "LlmDashboard",
     "LlmGuardrail",
+    "LogAnalytics",
     "LogIntelligence",
     "ManagedPrompt",
     "allow_publish",
+    "PrometheusExport",
     "RagReferenceApp",
     "RemediationRunbooks",
     "SsmAutomationTarget",

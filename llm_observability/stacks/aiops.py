@@ -13,6 +13,8 @@ from constructs import Construct
 
 from llm_observability.config import ObservabilityConfig
 from llm_observability.constructs.aiops import CodeGuruProfiling, DevOpsGuruCoverage
+from llm_observability.constructs.log_analytics import LogAnalytics
+from llm_observability.constructs.prometheus import PrometheusExport
 from llm_observability.constructs.runbooks import RemediationRunbooks
 from llm_observability.errors import ConfigError
 from llm_observability.workload import Workload
@@ -28,7 +30,8 @@ class AiOpsStack(Stack):
 
     Provisions :class:`DevOpsGuruCoverage` over ``observed_stacks`` (the application's and the
     observability stacks) with insights to the alert topic, :class:`CodeGuruProfiling` for the
-    workload's first function, and :class:`RemediationRunbooks` for the alarms given.
+    workload's first function, :class:`RemediationRunbooks` for the alarms given,
+    :class:`PrometheusExport` (``prometheus_export``) and :class:`LogAnalytics` (``log_analytics``).
 
     :param workload: the observed application (with an alert topic).
     :param observed_stacks: CloudFormation stack names DevOps Guru analyses. Default: this stack only.
@@ -97,5 +100,24 @@ class AiOpsStack(Stack):
                 tightened_rate_limit=config.throttled_rate_limit,
                 tightened_burst_limit=config.throttled_burst_limit,
                 throttle_alarms=throttle_alarms if api else (),
+            )
+        self.prometheus: PrometheusExport | None = None
+        if config.prometheus_export:
+            self.prometheus = PrometheusExport(
+                self,
+                "Prometheus",
+                workload=workload,
+                topic_key=workload.alert_topic_key,
+                objective_percent=config.slo_objective_percent,
+                log_retention_days=config.log_retention_days,
+            )
+        self.log_analytics: LogAnalytics | None = None
+        if config.log_analytics != "off" and workload.log_groups:
+            self.log_analytics = LogAnalytics(
+                self,
+                "LogAnalytics",
+                workload=workload,
+                serverless=config.log_analytics == "serverless",
+                log_retention_days=config.log_retention_days,
             )
         self.workload = workload

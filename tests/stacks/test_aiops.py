@@ -79,3 +79,20 @@ def test_self_healing_runbooks_are_wired_to_the_right_alarms(level3: SynthResult
     for alarm in ("AlarmsBedrockThrottles", "AlarmsBedrockServerErrors", "QualityCanaryQualityDrop",
                   "AnomaliesCostAnomaly", "AnomaliesInputTokensAnomaly"):  # fmt: skip
         assert alarm in resources, alarm
+
+
+def test_prometheus_export_and_opensearch_log_analytics_in_the_bundled_level3(level3: SynthResult) -> None:
+    types = {r["Type"] for r in level3.template(3)["Resources"].values()}
+    assert {
+        "AWS::APS::Workspace", "AWS::APS::RuleGroupsNamespace", "AWS::CloudWatch::MetricStream",
+        "AWS::KinesisFirehose::DeliveryStream", "AWS::OpenSearchService::Domain", "AWS::Logs::SubscriptionFilter",
+    } <= types  # fmt: skip
+    (domain,) = level3.resources("AWS::OpenSearchService::Domain", level=3).values()
+    props = domain["Properties"]
+    assert props["EncryptionAtRestOptions"]["Enabled"] is True and props["NodeToNodeEncryptionOptions"]["Enabled"] is True
+    assert props["DomainEndpointOptions"]["EnforceHTTPS"] is True
+    streams = level3.resources("AWS::KinesisFirehose::DeliveryStream", level=3).values()
+    opensearch = [s for s in streams if "AmazonopensearchserviceDestinationConfiguration" in s["Properties"]]
+    assert opensearch[0]["Properties"]["AmazonopensearchserviceDestinationConfiguration"]["S3BackupMode"] == "FailedDocumentsOnly"
+    (workspace,) = level3.resources("AWS::APS::Workspace", level=3).values()
+    assert "sns_configs" in json.dumps(workspace["Properties"]["AlertManagerDefinition"])

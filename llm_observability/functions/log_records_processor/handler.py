@@ -1,0 +1,326 @@
+"""Firehose transformation Lambda: CloudWatch Logs subscription records -> one OpenSearch document per log event.
+
+Why a function: CloudWatch Logs packs many log events into one gzip-compressed Firehose record, and an
+OpenSearch destination indexes each record as one document, so Firehose's built-in decompression and
+message extraction cannot feed OpenSearch (the Firehose documentation says so). This processor splits
+records the way AWS's CloudWatch Logs processor blueprint does:
+
+- a CloudWatch Logs ``DATA_MESSAGE`` record (gzip) becomes the document of its first log event (result
+  ``Ok``); the documents of its other events are put back into the same delivery stream
+  (``PutRecordBatch``), where they arrive as plain JSON records;
+- a plain JSON object record (one re-ingested document) passes through unchanged (``Ok``);
+- a ``CONTROL_MESSAGE`` (CloudWatch Logs' reachability check) is ``Dropped``;
+- anything else (bad base64, gzip or JSON) is ``ProcessingFailed``: Firehose keeps it, unchanged, under
+  ``processing-failed/`` in the backup bucket.
+
+Document
+    The event's message parsed as JSON when it is a JSON object (Powertools and Lambda JSON log records),
+    else ``{"message": <text>}``; plus ``@timestamp`` (the event time, ISO 8601 UTC, unless the record
+    has one) and ``cloudwatch`` (``log_group``, ``log_stream``, ``event_id``, ``owner``). A document
+    larger than Firehose's record limit keeps only the first 256 KiB of the message (``truncated: true``).
+
+Faults
+    Records that ``PutRecordBatch`` reports as failed, and throttling or service errors, are retried
+    with backoff while the invocation has time; after that the function raises, so Firehose retries the
+    whole batch (and, after its retries, backs the original records up to S3). Delivery is at least once:
+    a retry can index some events twice.
+
+Own metrics (CloudWatch EMF, namespace ``METRICS_NAMESPACE``, dimension ``service``)
+    ``LogEventsReceived``, ``DocumentsReingested``, ``RecordsMalformed``, ``ReingestRetries``, ``DocumentsTruncated``.
+
+Environment
+    ``METRICS_NAMESPACE``: default ``LLMObservability/LogAnalytics``. ``SERVICE_NAME``: default ``log-analytics``.
+    boto3 reads the usual variables (``AWS_REGION``, ``AWS_ENDPOINT_URL_FIREHOSE``, ...).
+
+Imports only the standard library and boto3. Test seams: ``set_client()`` injects a Firehose client,
+``sleep`` is the backoff sleeper.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import gzip
+import json
+import logging
+import os
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+RESULT_OK: Final = "Ok"
+RESULT_DROPPED: Final = "Dropped"
+RESULT_FAILED: Final = "ProcessingFailed"
+
+GZIP_MAGIC: Final = b"\x1f\x8b"
+MAX_BATCH_RECORDS: Final = 500
+MAX_BATCH_BYTES: Final = 4 * 1024 * 1024
+MAX_RECORD_BYTES: Final = 1_000 * 1024
+TRUNCATED_MESSAGE_CHARS: Final = 256 * 1024
+RETRY_DELAYS_S: Final = (0.5, 1.0, 2.0, 4.0, 8.0)
+RETRYABLE_CODES: Final = frozenset(
+    {"ServiceUnavailableException", "ThrottlingException", "LimitExceededException", "InternalFailure"}
+)
+RESERVE_MS: Final = 10_000
+DEFAULT_METRICS_NAMESPACE: Final = "LLMObservability/LogAnalytics"
+DEFAULT_SERVICE_NAME: Final = "log-analytics"
+
+CLIENT_CONFIG: Final = Config(connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 3})
+
+logger = logging.getLogger("log_records_processor")
+logger.setLevel(logging.INFO)
+
+sleep: Callable[[float], None] = time.sleep
+_client: Any = None
+
+
+class LambdaContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class MalformedRecord(ValueError):
+    """A record that is neither a CloudWatch Logs subscription payload nor a JSON document."""
+
+
+class ReingestFailed(RuntimeError):
+    """Documents could not be put back into the stream; Firehose retries the batch."""
+
+
+@dataclass
+class Counters:
+    events: int = 0
+    reingested: int = 0
+    malformed: int = 0
+    retries: int = 0
+    truncated: int = 0
+
+
+def set_client(client: Any) -> None:
+    """Use ``client`` for Firehose calls (tests); None makes the next call create a fresh one."""
+    global _client
+    _client = client
+
+
+def firehose_client() -> Any:
+    global _client
+    if _client is None:
+        _client = boto3.client("firehose", config=CLIENT_CONFIG)
+    return _client
+
+
+def _log(level: int, message: str, **fields: Any) -> None:
+    logger.log(level, json.dumps({"message": message, **fields}, default=str))
+
+
+def _iso(timestamp_ms: Any) -> str | None:
+    if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, (int, float)):
+        return None
+    try:
+        moment = datetime.datetime.fromtimestamp(timestamp_ms / 1000, tz=datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def document(event: Any, *, log_group: str, log_stream: str, owner: str, counters: Counters) -> bytes:
+    """The JSON document of one CloudWatch Logs event."""
+    if not isinstance(event, dict) or not isinstance(event.get("message"), str):
+        raise MalformedRecord("a log event has no message")
+    message: str = event["message"]
+    parsed: Any = None
+    if message.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(message)
+        except json.JSONDecodeError:
+            parsed = None
+    doc: dict[str, Any] = dict(parsed) if isinstance(parsed, dict) else {"message": message}
+    timestamp = _iso(event.get("timestamp"))
+    if timestamp and "@timestamp" not in doc:
+        doc["@timestamp"] = timestamp
+    doc["cloudwatch"] = {
+        "log_group": log_group,
+        "log_stream": log_stream,
+        "event_id": str(event.get("id", "")),
+        "owner": owner,
+    }
+    encoded = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(encoded) > MAX_RECORD_BYTES:
+        counters.truncated += 1
+        short = {
+            "message": message[:TRUNCATED_MESSAGE_CHARS],
+            "truncated": True,
+            "cloudwatch": doc["cloudwatch"],
+            **({"@timestamp": timestamp} if timestamp else {}),
+        }
+        encoded = json.dumps(short, separators=(",", ":"), ensure_ascii=False).encode()
+    return encoded
+
+
+def split_record(payload: bytes, counters: Counters) -> list[bytes] | None:
+    """The documents of a CloudWatch Logs payload (None for a control message)."""
+    try:
+        message = json.loads(gzip.decompress(payload))
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedRecord(f"not a gzip-compressed JSON payload ({type(exc).__name__})") from None
+    if not isinstance(message, dict):
+        raise MalformedRecord("the payload is not a JSON object")
+    kind = message.get("messageType")
+    if kind == "CONTROL_MESSAGE":
+        return None
+    events = message.get("logEvents")
+    if kind != "DATA_MESSAGE" or not isinstance(events, list):
+        raise MalformedRecord(f"unexpected messageType {kind!r}")
+    counters.events += len(events)
+    context = {
+        "log_group": str(message.get("logGroup", "")),
+        "log_stream": str(message.get("logStream", "")),
+        "owner": str(message.get("owner", "")),
+    }
+    return [document(event, counters=counters, **context) for event in events]
+
+
+def process_record(raw: Any, counters: Counters) -> tuple[dict[str, str], list[bytes]]:
+    """The Firehose answer for one record, and the documents to re-ingest."""
+    record_id = raw.get("recordId") if isinstance(raw, dict) else None
+    data = raw.get("data") if isinstance(raw, dict) else None
+    answer = {"recordId": str(record_id), "result": RESULT_FAILED, "data": data if isinstance(data, str) else ""}
+    try:
+        if not isinstance(record_id, str) or not isinstance(data, str):
+            raise MalformedRecord("recordId and data are required")
+        try:
+            payload = base64.b64decode(data, validate=True)
+        except binascii.Error:
+            raise MalformedRecord("data is not base64") from None
+        if payload[:2] == GZIP_MAGIC:
+            documents = split_record(payload, counters)
+            if not documents:
+                answer["result"] = RESULT_DROPPED
+                return answer, []
+            answer.update(result=RESULT_OK, data=base64.b64encode(documents[0]).decode())
+            return answer, documents[1:]
+        try:
+            parsed = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise MalformedRecord("a plain record is not JSON") from None
+        if not isinstance(parsed, dict):
+            raise MalformedRecord("a plain record is not a JSON object")
+        answer["result"] = RESULT_OK
+        return answer, []
+    except MalformedRecord as exc:
+        counters.malformed += 1
+        _log(logging.WARNING, "malformed record", record_id=answer["recordId"], error=str(exc))
+        return answer, []
+
+
+def chunks(documents: list[bytes]) -> Iterator[list[bytes]]:
+    """``PutRecordBatch``-sized groups (at most 500 records and 4 MiB each)."""
+    batch: list[bytes] = []
+    size = 0
+    for doc in documents:
+        if batch and (len(batch) == MAX_BATCH_RECORDS or size + len(doc) > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(doc)
+        size += len(doc)
+    if batch:
+        yield batch
+
+
+def reingest(stream_name: str, documents: Iterable[bytes], context: LambdaContext, counters: Counters) -> None:
+    """Put ``documents`` into the stream, retrying what fails while time allows.
+
+    :raises ReingestFailed: some documents could still not be put.
+    """
+    client = firehose_client()
+    for batch in chunks(list(documents)):
+        pending = batch
+        for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
+            error = ""
+            try:
+                response = client.put_record_batch(
+                    DeliveryStreamName=stream_name, Records=[{"Data": doc} for doc in pending]
+                )
+                failed = [doc for doc, result in zip(pending, response["RequestResponses"]) if result.get("ErrorCode")]
+                counters.reingested += len(pending) - len(failed)
+                if not failed:
+                    break
+                codes = sorted({r.get("ErrorCode") for r in response["RequestResponses"] if r.get("ErrorCode")})
+                error = f"{len(failed)} records failed ({', '.join(codes)})"
+                pending = failed
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code not in RETRYABLE_CODES:
+                    raise ReingestFailed(f"PutRecordBatch failed with {code}") from None
+                error = code
+            except BotoCoreError as exc:
+                error = type(exc).__name__
+            if delay is None or context.get_remaining_time_in_millis() - delay * 1000 < RESERVE_MS:
+                raise ReingestFailed(f"PutRecordBatch still failing after {attempt} attempts: {error}")
+            _log(logging.WARNING, "re-ingestion incomplete, retrying", error=error, attempt=attempt, delay_s=delay)
+            counters.retries += 1
+            sleep(delay)
+
+
+def emit_metrics(counters: Counters) -> None:
+    values = {
+        "LogEventsReceived": counters.events,
+        "DocumentsReingested": counters.reingested,
+        "RecordsMalformed": counters.malformed,
+        "ReingestRetries": counters.retries,
+        "DocumentsTruncated": counters.truncated,
+    }
+    blob = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": os.environ.get("METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
+                    "Dimensions": [["service"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
+                }
+            ],
+        },
+        "service": os.environ.get("SERVICE_NAME") or DEFAULT_SERVICE_NAME,
+        **values,
+    }
+    print(json.dumps(blob), flush=True)
+
+
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, list[dict[str, str]]]:
+    """Firehose data-transformation entry point."""
+    records = event.get("records") if isinstance(event, dict) else None
+    stream_arn = event.get("deliveryStreamArn") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not isinstance(stream_arn, str) or "/" not in stream_arn:
+        raise ValueError("The event is not a Firehose transformation request (records, deliveryStreamArn).")
+    stream_name = stream_arn.split("/", 1)[1]
+    counters = Counters()
+    answers: list[dict[str, str]] = []
+    extra: list[bytes] = []
+    for raw in records:
+        answer, more = process_record(raw, counters)
+        answers.append(answer)
+        extra.extend(more)
+    try:
+        if extra:
+            reingest(stream_name, extra, context, counters)
+    except ReingestFailed as exc:
+        _log(logging.ERROR, "re-ingestion failed, Firehose will retry the batch", error=str(exc))
+        raise
+    finally:
+        emit_metrics(counters)
+    _log(
+        logging.INFO,
+        "records processed",
+        records=len(records),
+        events=counters.events,
+        reingested=counters.reingested,
+        malformed=counters.malformed,
+    )
+    return {"records": answers}

@@ -1,0 +1,392 @@
+"""LogAnalytics: subscription filters -> Firehose (Lambda processor) -> OpenSearch domain or Serverless collection.
+
+One app, synthesized once for the module, with three stacks built from a minimal workload (a Lambda
+function and its log group) and an AlertTopic:
+- ``Analytics``: the default managed domain, with a reader;
+- ``AnalyticsZoned``: two nodes across two Availability Zones;
+- ``AnalyticsServerless``: an OpenSearch Serverless collection.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint_file
+
+from llm_observability.constructs.log_analytics import index_template
+from llm_observability.errors import ConfigError
+from tests.conftest import CDK_CONTEXT
+
+READER = "arn:aws:iam::123456789012:role/log-analyst"
+STACKS = ("Analytics", "AnalyticsZoned", "AnalyticsServerless")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from aws_cdk import App, Aspects, Stack, Validations
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_logs as logs
+    from cdk_nag import AwsSolutionsChecks
+
+    from llm_observability.constructs.alert_topic import AlertTopic
+    from llm_observability.constructs.log_analytics import LogAnalytics
+    from llm_observability.hygiene import NoRedundantDependsOn
+    from llm_observability.workload import Workload
+
+    outdir = tmp_path_factory.mktemp("log-analytics")
+    app = App(outdir=str(outdir), context=CDK_CONTEXT)
+    constructs: dict[str, Any] = {}
+    options: dict[str, dict[str, Any]] = {
+        "Analytics": {"readers": [READER]},
+        "AnalyticsZoned": {"zone_awareness": True, "instance_count": 2, "index_rotation": "OneWeek"},
+        "AnalyticsServerless": {"serverless": True, "readers": [READER], "filter_pattern": '{ $.level = "*" }'},
+    }
+    stacks = []
+    for name, kwargs in options.items():
+        stack = Stack(app, name)
+        log_group = logs.LogGroup(stack, "AppLogs", retention=logs.RetentionDays.ONE_MONTH)
+        role = iam.Role(stack, "AppRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        log_group.grant_write(role)
+        fn = lambda_.Function(
+            stack, "App", runtime=lambda_.Runtime.PYTHON_3_14, handler="index.handler", role=role, log_group=log_group,
+            code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+        )  # fmt: skip
+        alerts = AlertTopic(stack, "Alerts")
+        workload = Workload.from_function(
+            fn, name="rag-api", model_ids=("amazon.nova-lite-v1:0",), log_group=log_group
+        ).with_alert_topic(alerts.topic, key=alerts.key)
+        constructs[name] = LogAnalytics(stack, "LogAnalytics", workload=workload, **kwargs)
+        stacks.append(stack)
+
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    Aspects.of(app).add(NoRedundantDependsOn())
+    app.synth()  # raises on any unacknowledged cdk-nag finding
+    report = outdir / "validation-report.json"
+    files = {s.stack_name: outdir / f"{s.artifact_id}.template.json" for s in stacks}
+    return {
+        "templates": {name: json.loads(path.read_text()) for name, path in files.items()},
+        "files": files,
+        "report": json.loads(report.read_text()) if report.exists() else {"pluginReports": []},
+        "constructs": constructs,
+        "metadata": {
+            name: {
+                c.node.path: [e.data for e in c.node.metadata]
+                for c in constructs[name].node.find_all()
+                if c.node.metadata
+            }
+            for name in constructs
+        },
+    }
+
+
+def of_type(template: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == cfn_type}
+
+
+def one(template: dict[str, Any], cfn_type: str) -> tuple[str, dict[str, Any]]:
+    (item,) = of_type(template, cfn_type).items()
+    return item
+
+
+def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s
+        for p in of_type(template, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_no_cdk_nag_findings(app: dict[str, Any]) -> None:
+    findings = [
+        (v["ruleName"], c["constructPath"])
+        for r in app["report"]["pluginReports"]
+        for v in r.get("violations", [])
+        for c in v["violatingConstructs"]
+    ]
+    assert findings == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cfn_lint_is_clean(app: dict[str, Any], stack: str) -> None:
+    assert [str(m) for m in lint_file(app["files"][stack], ManualArgs(regions=["us-east-1", "eu-west-1"]))] == []
+
+
+# --- managed domain ---------------------------------------------------------------------------------------------------
+
+
+def test_domain_is_small_encrypted_and_https_only(app: dict[str, Any]) -> None:
+    template = app["templates"]["Analytics"]
+    _, domain = one(template, "AWS::OpenSearchService::Domain")
+    props = domain["Properties"]
+    assert props["ClusterConfig"] == {
+        "DedicatedMasterEnabled": False,
+        "InstanceCount": 1,
+        "InstanceType": "t3.small.search",
+        "MultiAZWithStandbyEnabled": False,
+        "ZoneAwarenessEnabled": False,
+    }
+    assert props["EBSOptions"] == {"EBSEnabled": True, "VolumeSize": 10, "VolumeType": "gp3"}
+    assert props["EngineVersion"] == "OpenSearch_2.19"
+    key_id = props["EncryptionAtRestOptions"]["KmsKeyId"]["Ref"]
+    assert props["EncryptionAtRestOptions"]["Enabled"] is True
+    assert template["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
+    assert props["NodeToNodeEncryptionOptions"] == {"Enabled": True}
+    assert props["DomainEndpointOptions"] == {
+        "EnforceHTTPS": True,
+        "TLSSecurityPolicy": "Policy-Min-TLS-1-2-PFS-2023-10",
+    }
+
+
+def test_slow_and_error_logs_go_to_an_encrypted_group_only_this_domain_may_write(app: dict[str, Any]) -> None:
+    template = app["templates"]["Analytics"]
+    _, domain = one(template, "AWS::OpenSearchService::Domain")
+    options = domain["Properties"]["LogPublishingOptions"]
+    assert set(options) == {"SEARCH_SLOW_LOGS", "INDEX_SLOW_LOGS", "ES_APPLICATION_LOGS"}
+    (group_id,) = {o["CloudWatchLogsLogGroupArn"]["Fn::GetAtt"][0] for o in options.values()}
+    assert all(o["Enabled"] for o in options.values())
+    assert "KmsKeyId" in template["Resources"][group_id]["Properties"]
+    policy_id, policy = one(template, "AWS::Logs::ResourcePolicy")
+    document = json.dumps(policy["Properties"]["PolicyDocument"])
+    assert group_id in document and "es.amazonaws.com" in document and "aws:SourceArn" in document
+    assert domain["DependsOn"] == [policy_id]
+
+
+def test_access_policy_names_only_our_principals(app: dict[str, Any]) -> None:
+    template = app["templates"]["Analytics"]
+    _, domain = one(template, "AWS::OpenSearchService::Domain")
+    access = domain["Properties"]["AccessPolicies"]["Statement"]
+    principals = [s["Principal"]["AWS"] for s in access]
+    roles = of_type(template, "AWS::IAM::Role")
+    delivery = next(k for k in roles if "DeliveryRole" in k)
+    template_role = next(k for k in roles if "IndexTemplateRole" in k)
+    assert principals == [{"Fn::GetAtt": [delivery, "Arn"]}, {"Fn::GetAtt": [template_role, "Arn"]}, READER]
+    assert all(s["Effect"] == "Allow" and "*" not in json.dumps(s["Principal"]) for s in access)
+    assert {s["Sid"]: sorted(s["Action"]) for s in access} == {
+        "FirehoseIndexes": ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"],
+        "IndexTemplateFunction": ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpPut"],
+        "Readers": ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost"],
+    }
+    name = domain["Properties"]["DomainName"]
+    assert all(s["Resource"]["Fn::Join"][1][-1].startswith(f":domain/{name}/") for s in access)
+
+
+def test_nag_acknowledgements_are_on_the_domain_with_reasons(app: dict[str, Any]) -> None:
+    def acknowledged(stack: str) -> set[str]:
+        found = set()
+        for path, entries in app["metadata"][stack].items():
+            if path.endswith("/Domain"):
+                for data in entries:
+                    if isinstance(data, dict):
+                        found |= {k.rsplit("::", 1)[-1] for k, v in data.items() if isinstance(v, str) and len(v) > 40}
+        return found
+
+    default = acknowledged("Analytics")
+    assert {"AwsSolutions-OS1", "AwsSolutions-OS3", "AwsSolutions-OS4", "AwsSolutions-OS7"} <= default
+    zoned = acknowledged("AnalyticsZoned")
+    assert "AwsSolutions-OS7" not in zoned and "AwsSolutions-OS1" in zoned
+
+
+def test_zone_awareness_spreads_two_nodes_and_keeps_a_replica(app: dict[str, Any]) -> None:
+    template = app["templates"]["AnalyticsZoned"]
+    _, domain = one(template, "AWS::OpenSearchService::Domain")
+    cluster = domain["Properties"]["ClusterConfig"]
+    assert cluster["ZoneAwarenessEnabled"] is True and cluster["InstanceCount"] == 2
+    assert cluster["ZoneAwarenessConfig"] == {"AvailabilityZoneCount": 2}
+    _, resource = one(template, "Custom::OpenSearchIndexTemplate")
+    body = json.loads(resource["Properties"]["TemplateBody"])
+    assert body["template"]["settings"]["index.number_of_replicas"] == 1
+    _, stream = one(template, "AWS::KinesisFirehose::DeliveryStream")
+    assert stream["Properties"]["AmazonopensearchserviceDestinationConfiguration"]["IndexRotationPeriod"] == "OneWeek"
+
+
+# --- Firehose ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_firehose_is_encrypted_backs_up_failures_and_splits_records(app: dict[str, Any], stack: str) -> None:
+    template = app["templates"][stack]
+    _, stream = one(template, "AWS::KinesisFirehose::DeliveryStream")
+    props = stream["Properties"]
+    assert props["DeliveryStreamType"] == "DirectPut"
+    assert props["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == "CUSTOMER_MANAGED_CMK"
+    key = (
+        "AmazonOpenSearchServerlessDestinationConfiguration"
+        if "Serverless" in stack
+        else "AmazonopensearchserviceDestinationConfiguration"
+    )
+    destination = props[key]
+    assert destination["S3BackupMode"] == "FailedDocumentsOnly"
+    assert destination["IndexName"] == "llm-logs"
+    assert destination["RetryOptions"] == {"DurationInSeconds": 300}
+    assert destination["BufferingHints"] == {"IntervalInSeconds": 60, "SizeInMBs": 5}
+    assert destination["CloudWatchLoggingOptions"]["Enabled"] is True
+    (processor,) = destination["ProcessingConfiguration"]["Processors"]
+    params = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+    function = template["Resources"][params["LambdaArn"]["Fn::GetAtt"][0]]["Properties"]
+    assert processor["Type"] == "Lambda" and function["Handler"] == "handler.lambda_handler"
+    assert function["Runtime"] == "python3.14" and function["Architectures"] == ["arm64"]
+    s3 = destination["S3Configuration"]
+    assert "AWSKMSKeyARN" in s3["EncryptionConfiguration"]["KMSEncryptionConfig"]
+    bucket = template["Resources"][s3["BucketARN"]["Fn::GetAtt"][0]]
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert (
+        bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]["SSEAlgorithm"]
+        == "aws:kms"
+    )
+    assert bucket["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 90
+    assert "LoggingConfiguration" in bucket["Properties"]  # server access logs
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_log_groups_are_subscribed_through_a_logs_only_role(app: dict[str, Any], stack: str) -> None:
+    template = app["templates"][stack]
+    stream_id, _ = one(template, "AWS::KinesisFirehose::DeliveryStream")
+    log_group_id = next(k for k in of_type(template, "AWS::Logs::LogGroup") if k.startswith("AppLogs"))
+    _, subscription = one(template, "AWS::Logs::SubscriptionFilter")
+    props = subscription["Properties"]
+    assert props["LogGroupName"] == {"Ref": log_group_id}
+    assert props["DestinationArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    assert props["FilterPattern"] == ('{ $.level = "*" }' if "Serverless" in stack else "")
+    role = template["Resources"][props["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"]["Service"] == {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+    assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+    puts = [s for s in statements(template) if s["Action"] == ["firehose:PutRecord", "firehose:PutRecordBatch"]]
+    assert [s["Resource"] for s in puts] == [{"Fn::GetAtt": [stream_id, "Arn"]}]
+    assert len(subscription["DependsOn"]) == 2  # the put policy and the processor's re-ingest policy
+
+
+def test_only_the_processor_may_reingest_into_its_stream(app: dict[str, Any]) -> None:
+    template = app["templates"]["Analytics"]
+    stream_id, _ = one(template, "AWS::KinesisFirehose::DeliveryStream")
+    reingest = [s for s in statements(template) if s["Action"] == "firehose:PutRecordBatch"]
+    assert reingest == [
+        {"Action": "firehose:PutRecordBatch", "Effect": "Allow", "Resource": {"Fn::GetAtt": [stream_id, "Arn"]}}
+    ]
+
+
+def test_no_policy_grants_every_resource(app: dict[str, Any]) -> None:
+    for stack in STACKS:
+        assert not [s for s in statements(app["templates"][stack]) if s.get("Resource") == "*"], stack
+
+
+# --- index template ---------------------------------------------------------------------------------------------------
+
+
+def test_the_index_template_is_put_before_documents_arrive(app: dict[str, Any]) -> None:
+    template = app["templates"]["Analytics"]
+    resource_id, resource = one(template, "Custom::OpenSearchIndexTemplate")
+    domain_id, _ = one(template, "AWS::OpenSearchService::Domain")
+    props = resource["Properties"]
+    assert props["Endpoint"] == {"Fn::GetAtt": [domain_id, "DomainEndpoint"]} and props["Service"] == "es"
+    assert json.loads(props["TemplateBody"]) == index_template("llm-logs", replicas=0)
+    _, stream = one(template, "AWS::KinesisFirehose::DeliveryStream")
+    assert resource_id in stream["DependsOn"]
+
+
+def test_structured_fields_have_the_right_types() -> None:
+    body = index_template("llm-logs", replicas=0)
+    assert body["index_patterns"] == ["llm-logs*"]
+    fields = body["template"]["mappings"]["properties"]
+    assert fields["@timestamp"]["type"] == "date"
+    assert fields["timestamp"]["format"].startswith("yyyy-MM-dd HH:mm:ss,SSSZ")  # Powertools' format
+    assert fields["level"]["type"] == fields["correlation_id"]["type"] == fields["error_class"]["type"] == "keyword"
+    assert fields["service"]["type"] == fields["model_id"]["type"] == "keyword"
+    assert fields["message"]["type"] == "text"
+    assert fields["prompt"]["properties"]["template_version"]["type"] == "keyword"
+    assert fields["latency_ms"]["properties"]["end_to_end"]["type"] == "float"
+    assert fields["usage"]["properties"]["total_tokens"]["type"] == "long"
+    assert fields["cloudwatch"]["properties"]["log_group"]["type"] == "keyword"
+    settings = body["template"]["settings"]
+    assert settings["index.number_of_replicas"] == 0 and "index.search.slowlog.threshold.query.warn" in settings
+    assert "settings" not in index_template("x", replicas=None)["template"]  # Serverless manages shards itself
+
+
+# --- Serverless -------------------------------------------------------------------------------------------------------
+
+
+def test_serverless_collection_has_encryption_network_and_data_policies(app: dict[str, Any]) -> None:
+    template = app["templates"]["AnalyticsServerless"]
+    collection_id, collection = one(template, "AWS::OpenSearchServerless::Collection")
+    name = collection["Properties"]["Name"]
+    assert (
+        collection["Properties"]["Type"] == "TIMESERIES" and collection["Properties"]["StandbyReplicas"] == "DISABLED"
+    )
+    policies = {
+        p["Properties"]["Type"]: (k, p["Properties"])
+        for k, p in of_type(template, "AWS::OpenSearchServerless::SecurityPolicy").items()
+    }
+    encryption_id, encryption = policies["encryption"]
+    rendered = json.dumps(encryption["Policy"])
+    assert '\\"AWSOwnedKey\\":false' in rendered and "KmsARN" in rendered and f"collection/{name}" in rendered
+    network_id, network = policies["network"]
+    (rule,) = json.loads(network["Policy"])
+    assert rule["AllowFromPublic"] is True and {r["ResourceType"] for r in rule["Rules"]} == {"collection", "dashboard"}
+    assert set(collection["DependsOn"]) == {encryption_id, network_id}
+
+    access_id, access = one(template, "AWS::OpenSearchServerless::AccessPolicy")
+    assert access["Properties"]["Type"] == "data"
+    text = json.dumps(access["Properties"]["Policy"])
+    assert "aoss:WriteDocument" in text and READER in text and '"*"' not in text
+    _, resource = one(template, "Custom::OpenSearchIndexTemplate")
+    assert resource["Properties"]["Service"] == "aoss"
+    assert resource["Properties"]["Endpoint"] == {"Fn::GetAtt": [collection_id, "CollectionEndpoint"]}
+    assert access_id in resource["DependsOn"]
+    assert json.loads(resource["Properties"]["TemplateBody"]) == index_template("llm-logs", replicas=None)
+    data_plane = [s for s in statements(template) if s["Action"] == "aoss:APIAccessAll"]
+    assert len(data_plane) == 2 and all(s["Resource"] == {"Fn::GetAtt": [collection_id, "Arn"]} for s in data_plane)
+    _, stream = one(template, "AWS::KinesisFirehose::DeliveryStream")
+    destination = stream["Properties"]["AmazonOpenSearchServerlessDestinationConfiguration"]
+    assert destination["CollectionEndpoint"] == {"Fn::GetAtt": [collection_id, "CollectionEndpoint"]}
+
+
+# --- bad input --------------------------------------------------------------------------------------------------------
+
+
+def test_bad_input_fails_with_one_sentence() -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_logs as logs
+
+    from llm_observability.constructs.log_analytics import LogAnalytics
+    from llm_observability.workload import Workload
+
+    stack = Stack(App(), "S")
+    bare = Workload(name="x", model_ids=("amazon.nova-lite-v1:0",))
+    with pytest.raises(ConfigError, match=r"^LogAnalytics 'workload.log_groups' is empty: allowed is a workload"):
+        LogAnalytics(stack, "A", workload=bare)
+    workload = Workload(name="x", model_ids=("m.x",), log_groups=(logs.LogGroup(stack, "G"),))
+    cases = [
+        (
+            {"instance_type": "t2.small.search"},
+            r"^LogAnalytics 'instance_type' is 't2.small.search': allowed is an OpenSearch",
+        ),
+        ({"instance_count": 0}, r"^LogAnalytics 'instance_count' is 0: allowed is a whole number from 1 to 80.$"),
+        ({"zone_awareness": True, "instance_count": 3}, r"^LogAnalytics 'instance_count' is 3 with zone_awareness"),
+        ({"volume_size_gib": 5}, r"^LogAnalytics 'volume_size_gib' is 5: allowed is a whole number from 10 to 1024.$"),
+        ({"engine_version": "OpenSearch_2.19"}, r"^LogAnalytics 'engine_version' is 'OpenSearch_2.19': allowed is"),
+        ({"readers": ["arn:aws:iam::123456789012:role/*"]}, r"^LogAnalytics 'readers' is .*: allowed is a list of IAM"),
+        ({"readers": "arn:aws:iam::123456789012:role/x"}, r"^LogAnalytics 'readers'"),
+        ({"index_prefix": "Logs"}, r"^LogAnalytics 'index_prefix' is 'Logs': allowed is 1-80 lower-case"),
+        ({"index_rotation": "Daily"}, r"^LogAnalytics 'index_rotation' is 'Daily': allowed are NoRotation, OneHour"),
+        (
+            {"serverless": True, "index_rotation": "OneDay"},
+            r"^LogAnalytics 'index_rotation' is 'OneDay' with serverless",
+        ),
+        (
+            {"buffer_interval_seconds": 901},
+            r"^LogAnalytics 'buffer_interval_seconds' is 901: allowed is a whole number",
+        ),
+        ({"buffer_size_mib": 0}, r"^LogAnalytics 'buffer_size_mib' is 0: allowed is a whole number from 1 to 100.$"),
+        ({"retry_seconds": -1}, r"^LogAnalytics 'retry_seconds' is -1: allowed is a whole number from 0 to 7200.$"),
+        ({"backup_retention_days": 0}, r"^LogAnalytics 'backup_retention_days' is 0: allowed is a whole number"),
+        ({"log_retention_days": 2}, r"^LogAnalytics 'log_retention_days' is 2: allowed are 1, 3, 5"),
+    ]
+    for index, (kwargs, message) in enumerate(cases):
+        with pytest.raises(ConfigError, match=message):
+            LogAnalytics(stack, f"B{index}", workload=workload, **kwargs)

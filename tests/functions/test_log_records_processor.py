@@ -1,0 +1,253 @@
+"""CloudWatch Logs -> OpenSearch Firehose processor (functions/log_records_processor): splitting and faults.
+
+The handler is loaded under a unique module name. ``PutRecordBatch`` goes to a real boto3 Firehose
+client wrapped in ``botocore.stub.Stubber`` (requests and responses are validated against the
+service model); time is a fake clock shared by the Lambda context and the handler's ``sleep``.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from tests.conftest import OFFLINE_AWS_ENV
+
+FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "log_records_processor"
+STREAM = "logs-stream"
+STREAM_ARN = f"arn:aws:firehose:us-east-1:123456789012:deliverystream/{STREAM}"
+T0 = 1_767_225_600_123  # 2026-01-01T00:00:00.123Z
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("log_records_processor_handler", FUNCTION_DIR / "handler.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+handler = _load()
+
+POWERTOOLS_LINE = {
+    "level": "INFO",
+    "location": "_ask:320",
+    "message": "ask",
+    "timestamp": "2026-01-01 00:00:00,120+0000",
+    "service": "rag-api",
+    "correlation_id": "req-1",
+    "model_id": "amazon.nova-lite-v1:0",
+    "prompt": {"template_version": "v1"},
+    "usage": {"input_tokens": 1200, "output_tokens": 80, "total_tokens": 1280},
+    "latency_ms": {"end_to_end": 912.5, "stages": {"Retrieval": 120.0}},
+}
+
+
+def cwl_payload(*messages: str, message_type: str = "DATA_MESSAGE") -> bytes:
+    return gzip.compress(
+        json.dumps(
+            {
+                "messageType": message_type,
+                "owner": "123456789012",
+                "logGroup": "/aws/lambda/rag-api",
+                "logStream": "2026/01/01/[$LATEST]abc",
+                "subscriptionFilters": ["llm-logs"],
+                "logEvents": [{"id": f"e{i}", "timestamp": T0 + i, "message": m} for i, m in enumerate(messages)],
+            }
+        ).encode()
+    )
+
+
+def record(payload: bytes, record_id: str = "r1") -> dict[str, str]:
+    return {"recordId": record_id, "approximateArrivalTimestamp": T0, "data": base64.b64encode(payload).decode()}
+
+
+def event(*records: dict[str, str]) -> dict[str, Any]:
+    return {"invocationId": "i", "deliveryStreamArn": STREAM_ARN, "region": "us-east-1", "records": list(records)}
+
+
+def doc(answer: dict[str, str]) -> dict[str, Any]:
+    return json.loads(base64.b64decode(answer["data"]))
+
+
+@dataclass
+class Clock:
+    remaining_ms: int = 120_000
+    sleeps: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.remaining_ms -= int(seconds * 1000)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class Harness:
+    stubber: Stubber
+    clock: Clock
+    capsys: pytest.CaptureFixture[str]
+
+    def invoke(self, *records: dict[str, str]) -> dict[str, Any]:
+        return handler.lambda_handler(event(*records), self.clock)
+
+    def expect_put(self, count: int, failed: dict[int, str] | None = None) -> None:
+        failed = failed or {}
+        responses = [
+            {"ErrorCode": failed[i], "ErrorMessage": "slow down"} if i in failed else {"RecordId": f"id{i}"}
+            for i in range(count)
+        ]
+        self.stubber.add_response(
+            "put_record_batch",
+            {"FailedPutCount": len(failed), "Encrypted": True, "RequestResponses": responses},
+            {"DeliveryStreamName": STREAM, "Records": ANY},
+        )
+
+    def metrics(self) -> dict[str, int]:
+        (line,) = [json.loads(x) for x in self.capsys.readouterr().out.splitlines() if '"_aws"' in x]
+        return {m["Name"]: line[m["Name"]] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+
+
+@pytest.fixture
+def processor(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Harness]:
+    for name, value in OFFLINE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    client = boto3.client("firehose", region_name="us-east-1")
+    clock = Clock()
+    monkeypatch.setattr(handler, "sleep", clock.sleep)
+    handler.set_client(client)
+    with Stubber(client) as stubber:
+        yield Harness(stubber, clock, capsys)
+        stubber.assert_no_pending_responses()
+    handler.set_client(None)
+
+
+def test_each_log_event_becomes_one_document(processor: Harness) -> None:
+    processor.expect_put(2)
+    put_calls: list[dict[str, Any]] = []
+    processor.stubber.client.meta.events.register(
+        "provide-client-params.firehose.PutRecordBatch", lambda params, **_: put_calls.append(params)
+    )
+    payload = cwl_payload(
+        json.dumps(POWERTOOLS_LINE), "START RequestId: abc Version: $LATEST", json.dumps({"level": "ERROR"})
+    )
+    result = processor.invoke(record(payload))
+
+    (answer,) = result["records"]
+    assert answer["result"] == "Ok"
+    first = doc(answer)
+    assert first["usage"]["total_tokens"] == 1280 and first["latency_ms"]["end_to_end"] == 912.5
+    assert first["@timestamp"] == "2026-01-01T00:00:00.123Z"
+    assert first["cloudwatch"] == {
+        "log_group": "/aws/lambda/rag-api",
+        "log_stream": "2026/01/01/[$LATEST]abc",
+        "event_id": "e0",
+        "owner": "123456789012",
+    }
+    (call,) = put_calls
+    reingested = [json.loads(r["Data"]) for r in call["Records"]]
+    assert reingested[0]["message"] == "START RequestId: abc Version: $LATEST"  # plain text kept as message
+    assert reingested[0]["@timestamp"] == "2026-01-01T00:00:00.124Z"
+    assert reingested[1]["level"] == "ERROR" and reingested[1]["cloudwatch"]["event_id"] == "e2"
+    assert processor.metrics() == {
+        "LogEventsReceived": 3,
+        "DocumentsReingested": 2,
+        "RecordsMalformed": 0,
+        "ReingestRetries": 0,
+        "DocumentsTruncated": 0,
+    }
+
+
+def test_reingested_documents_pass_through_unchanged(processor: Harness) -> None:
+    plain = json.dumps({"message": "hello", "@timestamp": "2026-01-01T00:00:00.000Z"}).encode()
+    result = processor.invoke(record(plain))
+    assert result["records"] == [{"recordId": "r1", "result": "Ok", "data": base64.b64encode(plain).decode()}]
+
+
+def test_control_messages_are_dropped(processor: Harness) -> None:
+    result = processor.invoke(record(cwl_payload("CWL CONTROL MESSAGE", message_type="CONTROL_MESSAGE")))
+    assert result["records"][0]["result"] == "Dropped"
+
+
+def test_malformed_records_are_failed_with_their_original_data(processor: Harness) -> None:
+    bad = [
+        {"recordId": "b64", "data": "!!!"},
+        record(b"\x1f\x8bnot really gzip", "gzip"),
+        record(gzip.compress(b"[1, 2]"), "not-object"),
+        record(gzip.compress(json.dumps({"messageType": "OTHER"}).encode()), "type"),
+        record(b"plain text", "text"),
+        record(b"[]", "array"),
+    ]
+    result = processor.invoke(*bad)
+    assert [r["result"] for r in result["records"]] == ["ProcessingFailed"] * len(bad)
+    assert [r["data"] for r in result["records"]] == [b["data"] for b in bad]
+    assert processor.metrics()["RecordsMalformed"] == len(bad)
+
+
+def test_partial_put_failures_are_retried(processor: Harness) -> None:
+    processor.expect_put(3, failed={1: "ServiceUnavailableException"})
+    processor.expect_put(1)
+    result = processor.invoke(record(cwl_payload(*(json.dumps({"n": i}) for i in range(4)))))
+    assert result["records"][0]["result"] == "Ok"
+    assert processor.clock.sleeps == [0.5]
+    metrics = processor.metrics()
+    assert (metrics["DocumentsReingested"], metrics["ReingestRetries"]) == (3, 1)
+
+
+def test_throttling_is_retried_then_raises_so_firehose_retries(processor: Harness) -> None:
+    for _ in range(len(handler.RETRY_DELAYS_S) + 1):
+        processor.stubber.add_client_error("put_record_batch", "ServiceUnavailableException", http_status_code=503)
+    with pytest.raises(handler.ReingestFailed, match="ServiceUnavailableException"):
+        processor.invoke(record(cwl_payload("a", "b")))
+    assert processor.clock.sleeps == list(handler.RETRY_DELAYS_S)
+    assert processor.metrics()["ReingestRetries"] == len(handler.RETRY_DELAYS_S)
+
+
+def test_permanent_errors_raise_at_once(processor: Harness) -> None:
+    processor.stubber.add_client_error("put_record_batch", "AccessDeniedException", http_status_code=400)
+    with pytest.raises(handler.ReingestFailed, match="AccessDeniedException"):
+        processor.invoke(record(cwl_payload("a", "b")))
+    assert processor.clock.sleeps == []
+
+
+def test_no_retry_without_time_left(processor: Harness) -> None:
+    processor.clock.remaining_ms = 10_200
+    processor.stubber.add_client_error("put_record_batch", "ThrottlingException", http_status_code=400)
+    with pytest.raises(handler.ReingestFailed, match="after 1 attempts"):
+        processor.invoke(record(cwl_payload("a", "b")))
+
+
+def test_batches_stay_within_put_record_batch_limits() -> None:
+    docs = [b"x" * 10] * 1001
+    assert [len(b) for b in handler.chunks(docs)] == [500, 500, 1]
+    big = [b"y" * (3 * 1024 * 1024), b"z" * (2 * 1024 * 1024), b"w"]
+    assert [len(b) for b in handler.chunks(big)] == [1, 2]
+
+
+def test_oversized_events_are_truncated() -> None:
+    counters = handler.Counters()
+    encoded = handler.document(
+        {"id": "1", "timestamp": T0, "message": "x" * (1_100 * 1024)},
+        log_group="g", log_stream="s", owner="o", counters=counters,
+    )  # fmt: skip
+    parsed = json.loads(encoded)
+    assert parsed["truncated"] is True and len(parsed["message"]) == handler.TRUNCATED_MESSAGE_CHARS
+    assert len(encoded) <= handler.MAX_RECORD_BYTES and counters.truncated == 1
+
+
+def test_an_event_without_a_stream_arn_is_rejected(processor: Harness) -> None:
+    with pytest.raises(ValueError, match="deliveryStreamArn"):
+        handler.lambda_handler({"records": []}, processor.clock)

@@ -1,0 +1,232 @@
+"""OpenSearch index-template custom resource (functions/opensearch_index_template/handler.py).
+
+The handler is loaded under a unique module name. Both the signed OpenSearch calls and the response
+PUT to CloudFormation go through a fake ``urllib.request.urlopen`` that routes by URL; time is a fake
+clock shared by the Lambda context and the handler's ``sleep``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import logging
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Self
+
+import pytest
+from botocore.credentials import Credentials
+
+from tests.conftest import OFFLINE_AWS_ENV
+
+FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "opensearch_index_template"
+RESPONSE_URL = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/stack?X-Amz-Signature=secret"
+DOMAIN = "search-rag-api-abc123.us-east-1.es.amazonaws.com"
+COLLECTION = "https://0a1b2c3d4e.us-east-1.aoss.amazonaws.com"
+TEMPLATE = {"index_patterns": ["llm-logs*"], "priority": 100, "template": {"mappings": {"properties": {}}}}
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("opensearch_index_template_handler", FUNCTION_DIR / "handler.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+handler = _load()
+
+
+def props(endpoint: str = DOMAIN, service: str = "es", name: str = "llm-logs-template", body: Any = None) -> dict:
+    return {
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:template",
+        "Endpoint": endpoint,
+        "Service": service,
+        "TemplateName": name,
+        "TemplateBody": json.dumps(TEMPLATE) if body is None else body,
+    }
+
+
+def cfn_event(request_type: str, properties: dict | None = None, physical_id: str | None = None) -> dict[str, Any]:
+    event = {
+        "RequestType": request_type,
+        "ResponseURL": RESPONSE_URL,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/l3/id",
+        "RequestId": "req-1",
+        "LogicalResourceId": "IndexTemplate",
+        "ResourceType": "Custom::OpenSearchIndexTemplate",
+        "ResourceProperties": properties or props(),
+    }
+    if physical_id:
+        event["PhysicalResourceId"] = physical_id
+    return event
+
+
+@dataclass
+class Clock:
+    remaining_ms: int = 300_000
+    sleeps: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.remaining_ms -= int(seconds * 1000)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class Response:
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def http_error(code: int, body: bytes = b"") -> urllib.error.HTTPError:
+    return urllib.error.HTTPError("https://x", code, "error", {}, io.BytesIO(body))  # type: ignore[arg-type]
+
+
+@dataclass
+class FakeHttp:
+    """OpenSearch calls get the queued outcomes (default 200); CloudFormation responses are recorded."""
+
+    outcomes: list[Exception | int] = field(default_factory=list)
+    calls: list[urllib.request.Request] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, request: urllib.request.Request, timeout: float | None = None) -> Response:
+        if request.full_url == RESPONSE_URL:
+            self.responses.append(json.loads(request.data))  # type: ignore[arg-type]
+            return Response()
+        self.calls.append(request)
+        outcome = self.outcomes.pop(0) if self.outcomes else 200
+        if isinstance(outcome, Exception):
+            raise outcome
+        return Response(outcome)
+
+
+@dataclass
+class Harness:
+    http: FakeHttp
+    clock: Clock
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        handler.on_event(event, self.clock)
+        (response,) = self.http.responses
+        assert response["RequestId"] == "req-1" and response["LogicalResourceId"] == "IndexTemplate"
+        assert len(response["Reason"]) <= 500 and "\n" not in response["Reason"]
+        return response
+
+
+@pytest.fixture
+def resource(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    for name, value in OFFLINE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    http = FakeHttp()
+    clock = Clock()
+    monkeypatch.setattr(urllib.request, "urlopen", http)
+    monkeypatch.setattr(handler, "sleep", clock.sleep)
+
+    class Session:
+        def get_credentials(self) -> Credentials:
+            return Credentials("AKIDEXAMPLE", "secret", "token")
+
+    handler.set_session(Session())
+    yield Harness(http, clock)
+    handler.set_session(None)
+
+
+@pytest.mark.parametrize(("endpoint", "service"), [(DOMAIN, "es"), (COLLECTION, "aoss")])
+def test_create_puts_the_template_signed_for_the_service(resource: Harness, endpoint: str, service: str) -> None:
+    response = resource.invoke(cfn_event("Create", props(endpoint, service)))
+    host = endpoint.removeprefix("https://")
+    assert response["Status"] == "SUCCESS"
+    assert response["PhysicalResourceId"] == f"{host}/_index_template/llm-logs-template"
+    assert response["Data"] == {"TemplateName": "llm-logs-template"}
+    (call,) = resource.http.calls
+    assert call.get_method() == "PUT" and call.full_url == f"https://{host}/_index_template/llm-logs-template"
+    assert json.loads(call.data) == TEMPLATE  # type: ignore[arg-type]
+    headers = {k.lower(): v for k, v in call.header_items()}
+    assert f"/us-east-1/{service}/aws4_request" in headers["authorization"]
+    assert len(headers["x-amz-content-sha256"]) == 64 and headers["content-type"] == "application/json"
+
+
+def test_access_denied_while_policies_propagate_is_retried(resource: Harness) -> None:
+    resource.http.outcomes = [http_error(403, b"no permissions"), http_error(429), 200]
+    assert resource.invoke(cfn_event("Create"))["Status"] == "SUCCESS"
+    assert resource.clock.sleeps == [2.0, 4.0]
+
+
+def test_a_bad_template_fails_with_the_reason(resource: Harness) -> None:
+    resource.http.outcomes = [http_error(400, b'{"error":{"type":"mapper_parsing_exception"}}')]
+    response = resource.invoke(cfn_event("Create"))
+    assert response["Status"] == "FAILED"
+    assert "HTTP 400" in response["Reason"] and "mapper_parsing_exception" in response["Reason"]
+    assert response["PhysicalResourceId"] == "req-1"
+
+
+def test_server_errors_fail_after_the_retries_time_allows(resource: Harness) -> None:
+    resource.clock.remaining_ms = 40_000
+    resource.http.outcomes = [http_error(503)] * 10
+    response = resource.invoke(cfn_event("Update", physical_id=f"{DOMAIN}/_index_template/llm-logs-template"))
+    assert response["Status"] == "FAILED" and "HTTP 503" in response["Reason"]
+    assert len(resource.http.calls) < 10
+
+
+@pytest.mark.parametrize(
+    ("properties", "reason"),
+    [
+        (props(endpoint=""), "Endpoint"),
+        (props(endpoint="http://plain.example.com"), "https"),
+        (props(service="opensearch"), "Service"),
+        (props(name="Bad Name"), "TemplateName"),
+        (props(body="{not json"), "not valid JSON"),
+        (props(body=json.dumps({"template": {}})), "index_patterns"),
+    ],
+)
+def test_bad_properties_fail_without_calls(resource: Harness, properties: dict, reason: str) -> None:
+    response = resource.invoke(cfn_event("Create", properties))
+    assert response["Status"] == "FAILED" and reason in response["Reason"]
+    assert resource.http.calls == []
+
+
+def test_delete_removes_the_template(resource: Harness) -> None:
+    physical = f"{DOMAIN}/_index_template/llm-logs-template"
+    response = resource.invoke(cfn_event("Delete", physical_id=physical))
+    assert response["Status"] == "SUCCESS" and response["PhysicalResourceId"] == physical
+    (call,) = resource.http.calls
+    assert call.get_method() == "DELETE"
+
+
+@pytest.mark.parametrize("outcome", [http_error(404), http_error(400, b"bad")])
+def test_delete_never_blocks_stack_deletion(resource: Harness, outcome: Exception) -> None:
+    resource.http.outcomes = [outcome]
+    response = resource.invoke(cfn_event("Delete", physical_id=f"{DOMAIN}/_index_template/llm-logs-template"))
+    assert response["Status"] == "SUCCESS"
+
+
+def test_delete_of_a_failed_create_calls_nothing(resource: Harness) -> None:
+    assert resource.invoke(cfn_event("Delete", physical_id="req-0"))["Status"] == "SUCCESS"
+    assert resource.http.calls == []
+
+
+def test_the_response_url_is_never_logged(resource: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    resource.invoke(cfn_event("Create"))
+    assert "X-Amz-Signature" not in caplog.text and "secret" not in caplog.text
+
+
+def test_not_a_custom_resource_request_raises() -> None:
+    with pytest.raises(ValueError, match="ResponseURL"):
+        handler.on_event({"RequestType": "Create"}, Clock())
