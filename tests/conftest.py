@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -125,3 +126,25 @@ def alarm_metric(props: dict[str, Any]) -> dict[str, Any]:
         return {"Namespace": None, "MetricName": None, "Dimensions": [], "Stat": None, "Period": None}
     (stat,) = stats
     return {**stat["Metric"], "Dimensions": stat["Metric"].get("Dimensions", []), "Stat": stat["Stat"], "Period": stat["Period"]}
+
+
+@pytest.fixture(scope="session")
+def example(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """examples/byo_app synthesized once (nag and the hygiene aspect on)."""
+    from aws_cdk import App, Aspects, Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    from llm_observability.hygiene import NoRedundantDependsOn
+
+    spec = importlib.util.spec_from_file_location("byo_app", ROOT / "examples" / "byo_app" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    outdir = tmp_path_factory.mktemp("example")
+    flags = {k: v for k, v in CDK_CONTEXT.items() if k.startswith("@")}  # the example's own cdk.json flags
+    app = App(outdir=str(outdir), context=flags)
+    stacks = module.build(app)
+    Aspects.of(app).add(NoRedundantDependsOn())
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()  # raises on any unacknowledged cdk-nag finding
+    templates = {name: json.loads((outdir / f"{s.artifact_id}.template.json").read_text()) for name, s in stacks.items()}
+    return {"outdir": outdir, "stacks": stacks, "templates": templates}

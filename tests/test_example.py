@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -11,26 +10,6 @@ import pytest
 from cfnlint.api import ManualArgs, lint_file
 
 from tests.conftest import ROOT
-
-
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from aws_cdk import App, Aspects, Validations
-    from cdk_nag import AwsSolutionsChecks
-
-    from llm_observability.hygiene import NoRedundantDependsOn
-
-    spec = importlib.util.spec_from_file_location("byo_app", ROOT / "examples" / "byo_app" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    outdir = tmp_path_factory.mktemp("example")
-    app = App(outdir=str(outdir))
-    stacks = module.build(app)
-    Aspects.of(app).add(NoRedundantDependsOn())
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    app.synth()  # raises on any unacknowledged cdk-nag finding
-    templates = {name: json.loads((outdir / f"{s.artifact_id}.template.json").read_text()) for name, s in stacks.items()}
-    return {"outdir": outdir, "stacks": stacks, "templates": templates}
 
 
 def test_example_synthesizes_nag_and_lint_clean(example: dict[str, Any]) -> None:
@@ -46,7 +25,7 @@ def test_example_levels_observe_the_apps_own_function_and_api(example: dict[str,
     level2 = example["templates"]["level2"]["Resources"]
     assert any(r["Type"] == "AWS::Lambda::Function" and "quality canary" in json.dumps(r) for r in level2.values())
     types = {r["Type"] for r in example["templates"]["level3"]["Resources"].values()}
-    assert "AWS::CodeGuruProfiler::ProfilingGroup" in types and "AWS::DevOpsGuru::ResourceCollection" not in types
+    assert {"AWS::CodeGuruProfiler::ProfilingGroup", "AWS::DevOpsGuru::ResourceCollection", "AWS::APS::Workspace"} <= types
     bot = example["templates"]["app"]["Resources"]
     (fn,) = [r for r in bot.values() if r["Type"] == "AWS::Lambda::Function"]
     assert "AWS_CODEGURU_PROFILER_GROUP_NAME" in fn["Properties"]["Environment"]["Variables"]
@@ -58,3 +37,16 @@ def test_example_function_emits_the_metric_names_the_alarms_read() -> None:
     code = (ROOT / "examples" / "byo_app" / "function" / "app.py").read_text()
     for name in (t.METRIC_REQUEST_SUCCESS, t.METRIC_REQUEST_FAILURE, t.METRIC_INPUT_TOKENS, t.METRIC_ESTIMATED_COST):
         assert f'"{name}"' in code, name
+
+
+def test_scorecard_of_the_example(example: dict[str, Any]) -> None:
+    """Level 1 fully; Level 2 and 3 need the app's own code to apply a guardrail, read a managed prompt
+    and an active-model parameter (what RagReferenceApp does), which the scorecard lists as next steps."""
+    from llm_observability.assess.loader import load
+    from llm_observability.assess.scorecard import Status, assess
+
+    card = assess(load(example["outdir"]))
+    assert card.level == 1
+    gaps = {r.capability.id for r in card.results if r.status is not Status.PRESENT}
+    assert gaps == {"guardrail", "prompt-management", "self-healing"}, gaps
+    assert {step.capability.id for step in card.next_steps()} == {"guardrail", "prompt-management"}  # toward level 2

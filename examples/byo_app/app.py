@@ -13,23 +13,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk import App, Aspects, Duration, Stack, Validations
+from aws_cdk import App, Aspects, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from llm_observability import (
     AiOpsStack,
     AlertTopic,
+    InvocationLogging,
     LlmAlarms,
     LlmDashboard,
     ObservabilityConfig,
     ProactiveStack,
     Workload,
 )
+from llm_observability.constructs import encrypted_log_group, log_encryption_key
 from llm_observability.constructs.rag_app import powertools_layer
 from llm_observability.hygiene import NoRedundantDependsOn
 from llm_observability.nag import acknowledge
@@ -44,7 +45,8 @@ class SupportBotStack(Stack):
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
-        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
+        key = log_encryption_key(self, "LogKey", description="Encrypts the support bot's logs.")
+        self.log_group = encrypted_log_group(self, "Logs", key=key, retention_days=30, removal_policy=RemovalPolicy.DESTROY)
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         self.log_group.grant_write(role)
         role.add_to_policy(
@@ -73,7 +75,7 @@ class SupportBotStack(Stack):
             },
         )
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]", "X-Ray trace writes (active tracing) support no resource-level permissions.")
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH)
+        access_logs = encrypted_log_group(self, "AccessLogs", key=key, retention_days=30, removal_policy=RemovalPolicy.DESTROY)
         self.api = apigw.RestApi(
             self,
             "Api",
@@ -106,6 +108,7 @@ class SupportBotStack(Stack):
 
 def build(app: App) -> dict[str, Stack]:
     """Your app plus Levels 1-3 of observability over it, as separate stacks."""
+    Tags.of(app).add("Workload", NAME)  # cost allocation across the app and its observability
     bot = SupportBotStack(app, "SupportBot")
 
     level1 = Stack(app, "SupportBotObservability")
@@ -116,18 +119,17 @@ def build(app: App) -> dict[str, Stack]:
     ).with_alert_topic(alerts.topic, key=alerts.key)  # fmt: skip
     alarms = LlmAlarms(level1, "Alarms", workload=workload)
     LlmDashboard(level1, "Dashboard", workload=workload, alarms=list(alarms.alarms.values()))
+    InvocationLogging(level1, "InvocationLogging")  # keeps an existing account configuration
     workload = workload.with_alarms(list(alarms.alarms.values()), high_severity=alarms.high_severity)
 
-    # The account-wide singletons are adopted: this account already runs the bundled app's Level 2.
-    config = ObservabilityConfig(
-        level=3, workload_name=NAME, security_hub="adopt", config_recorder="adopt", cloudtrail=False,
-        security_standards=(), devops_guru_coverage="adopt",
-        cost_anomaly_monitor_arn="arn:aws:ce::123456789012:anomalymonitor/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
-    )  # fmt: skip
+    # A fresh account: the account-wide singletons (Security Hub, Config recorder, trail, DevOps Guru
+    # coverage, cost monitor) are created. In an account that has them, set the `adopt` options instead.
+    config = ObservabilityConfig(level=3, workload_name=NAME, model_id=MODEL_ID)
     level2 = ProactiveStack(app, "SupportBotLevel2", workload=workload, config=config)
     level3 = AiOpsStack(
         app, "SupportBotLevel3", workload=level2.workload, config=config,
         observed_stacks=[bot.stack_name, level1.stack_name, level2.stack_name],
+        throttle_alarms=[a for n, a in level2.anomalies.alarms.items() if n.startswith("CostAnomaly")],
     )  # fmt: skip
     return {"app": bot, "level1": level1, "level2": level2, "level3": level3}
 

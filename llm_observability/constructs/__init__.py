@@ -1,6 +1,7 @@
 """Reusable constructs; each one usable alone in any CDK app."""
 
 from llm_observability.constructs.alarms import LlmAlarms
+from llm_observability.constructs._common import encrypted_log_group, log_encryption_key
 from llm_observability.constructs.aiops import CodeGuruProfiling, DevOpsGuruCoverage
 from llm_observability.constructs.alert_topic import AlertTopic, allow_publish
 from llm_observability.constructs.anomaly import AnomalyAlarms
@@ -15,6 +16,7 @@ from llm_observability.constructs.managed_prompt import ManagedPrompt
 from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.constructs.prometheus import PrometheusExport
+from llm_observability.constructs.quality_canary import QualityCanary
 from llm_observability.constructs.rag_app import RagReferenceApp
 from llm_observability.constructs.runbooks import RemediationRunbooks, SsmAutomationTarget, start_automation
 from llm_observability.thresholds import AlarmThresholds
@@ -36,7 +38,10 @@ __all__ = [
     "LogIntelligence",
     "ManagedPrompt",
     "allow_publish",
+    "encrypted_log_group",
+    "log_encryption_key",
     "PrometheusExport",
+    "QualityCanary",
     "RagReferenceApp",
     "RemediationRunbooks",
     "SsmAutomationTarget",

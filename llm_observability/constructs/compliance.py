@@ -360,7 +360,6 @@ class ComplianceBaseline(Construct):
                 encryption=s3.BucketEncryption.S3_MANAGED,
                 block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
                 enforce_ssl=True,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
                 lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(self._log_retention_days))],
                 removal_policy=RemovalPolicy.RETAIN,
             )
