@@ -28,6 +28,8 @@ from botocore.stub import Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
 
+from tests.fakes import FakeClock, FakeHttpResponse
+
 HANDLER_PATH = (
     Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "invocation_logging" / "handler.py"
 )
@@ -107,31 +109,6 @@ def cfn_event(
     if old is not None:
         event["OldResourceProperties"] = old
     return event
-
-
-@dataclass
-class FakeClock:
-    """Lambda context whose remaining time shrinks only when the handler sleeps."""
-
-    remaining_ms: int = 300_000
-    sleeps: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.remaining_ms -= int(seconds * 1000)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-class FakeHttpResponse:
-    status = 200
-
-    def __enter__(self) -> FakeHttpResponse:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 @dataclass
@@ -335,9 +312,7 @@ def test_update_of_adopted_resource_to_replace_takes_over(cr: Harness) -> None:
     cr.stub_get(THEIRS)
     cr.stub_put()
 
-    body = cr.invoke(
-        cfn_event("Update", props(ExistingConfiguration="replace"), physical_id=ADOPTED, old=props())
-    )
+    body = cr.invoke(cfn_event("Update", props(ExistingConfiguration="replace"), physical_id=ADOPTED, old=props()))
 
     assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", MANAGED)
 
@@ -478,13 +453,13 @@ def test_access_denied_on_get_fails_with_clear_reason(cr: Harness) -> None:
         ),
         (
             props({**OURS, "textDataDeliveryEnabled": "yes"}),
-            "LoggingConfig.textDataDeliveryEnabled must be \"true\" or \"false\", got 'yes'.",
+            'LoggingConfig.textDataDeliveryEnabled must be "true" or "false", got \'yes\'.',
         ),
         (
             props({"cloudWatchConfig": {"logGroupName": "/llm"}}),
             "LoggingConfig.cloudWatchConfig.roleArn is required and must be a non-empty string.",
         ),
-        (props({**OURS, "textDelivery": "true"}), 'LoggingConfig does not match the Bedrock API: Unknown parameter'),
+        (props({**OURS, "textDelivery": "true"}), "LoggingConfig does not match the Bedrock API: Unknown parameter"),
     ],
     ids=["missing", "not-object", "no-destination", "bad-mode", "bad-flag", "no-role", "unknown-key"],
 )

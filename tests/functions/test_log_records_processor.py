@@ -13,7 +13,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +23,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
+
+from tests.fakes import FakeClock
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "log_records_processor"
 STREAM = "logs-stream"
@@ -83,22 +85,9 @@ def doc(answer: dict[str, str]) -> dict[str, Any]:
 
 
 @dataclass
-class Clock:
-    remaining_ms: int = 120_000
-    sleeps: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.remaining_ms -= int(seconds * 1000)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@dataclass
 class Harness:
     stubber: Stubber
-    clock: Clock
+    clock: FakeClock
     capsys: pytest.CaptureFixture[str]
 
     def invoke(self, *records: dict[str, str]) -> dict[str, Any]:
@@ -126,7 +115,7 @@ def processor(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str
     for name, value in OFFLINE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
     client = boto3.client("firehose", region_name="us-east-1")
-    clock = Clock()
+    clock = FakeClock(120_000)
     monkeypatch.setattr(handler, "sleep", clock.sleep)
     handler.set_client(client)
     with Stubber(client) as stubber:

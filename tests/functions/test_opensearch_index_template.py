@@ -8,7 +8,6 @@ clock shared by the Lambda context and the handler's ``sleep``.
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import logging
 import sys
@@ -18,12 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 from botocore.credentials import Credentials
 
 from tests.conftest import OFFLINE_AWS_ENV
+
+from tests.fakes import FakeClock, FakeHttpResponse, http_error
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "opensearch_index_template"
 RESPONSE_URL = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/stack?X-Amz-Signature=secret"
@@ -70,34 +71,6 @@ def cfn_event(request_type: str, properties: dict | None = None, physical_id: st
 
 
 @dataclass
-class Clock:
-    remaining_ms: int = 300_000
-    sleeps: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.remaining_ms -= int(seconds * 1000)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-class Response:
-    def __init__(self, status: int = 200) -> None:
-        self.status = status
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def http_error(code: int, body: bytes = b"") -> urllib.error.HTTPError:
-    return urllib.error.HTTPError("https://x", code, "error", {}, io.BytesIO(body))  # type: ignore[arg-type]
-
-
-@dataclass
 class FakeHttp:
     """OpenSearch calls get the queued outcomes (default 200); CloudFormation responses are recorded."""
 
@@ -105,21 +78,21 @@ class FakeHttp:
     calls: list[urllib.request.Request] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
 
-    def __call__(self, request: urllib.request.Request, timeout: float | None = None) -> Response:
+    def __call__(self, request: urllib.request.Request, timeout: float | None = None) -> FakeHttpResponse:
         if request.full_url == RESPONSE_URL:
             self.responses.append(json.loads(request.data))  # type: ignore[arg-type]
-            return Response()
+            return FakeHttpResponse()
         self.calls.append(request)
         outcome = self.outcomes.pop(0) if self.outcomes else 200
         if isinstance(outcome, Exception):
             raise outcome
-        return Response(outcome)
+        return FakeHttpResponse(outcome)
 
 
 @dataclass
 class Harness:
     http: FakeHttp
-    clock: Clock
+    clock: FakeClock
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         handler.on_event(event, self.clock)
@@ -134,7 +107,7 @@ def resource(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     for name, value in OFFLINE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
     http = FakeHttp()
-    clock = Clock()
+    clock = FakeClock()
     monkeypatch.setattr(urllib.request, "urlopen", http)
     monkeypatch.setattr(handler, "sleep", clock.sleep)
 
@@ -229,4 +202,4 @@ def test_the_response_url_is_never_logged(resource: Harness, caplog: pytest.LogC
 
 def test_not_a_custom_resource_request_raises() -> None:
     with pytest.raises(ValueError, match="ResponseURL"):
-        handler.on_event({"RequestType": "Create"}, Clock())
+        handler.on_event({"RequestType": "Create"}, FakeClock())

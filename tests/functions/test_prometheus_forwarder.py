@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import io
 import json
 import os
 import random
@@ -22,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 import snappy
@@ -30,6 +29,8 @@ from botocore.credentials import Credentials
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from tests.conftest import OFFLINE_AWS_ENV
+
+from tests.fakes import FakeClock, FakeHttpResponse, http_error
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "prometheus_forwarder"
 URL = "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-0a1b2c3d/api/v1/remote_write"
@@ -137,47 +138,19 @@ def firehose_event(*records: dict[str, str]) -> dict[str, Any]:
 
 
 @dataclass
-class Clock:
-    remaining_ms: int = 120_000
-    sleeps: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.remaining_ms -= int(seconds * 1000)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-class Response:
-    def __init__(self, status: int = 204) -> None:
-        self.status = status
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def http_error(code: int, body: bytes = b"", headers: dict[str, str] | None = None) -> urllib.error.HTTPError:
-    return urllib.error.HTTPError(URL, code, "error", headers or {}, io.BytesIO(body))  # type: ignore[arg-type]
-
-
-@dataclass
 class FakeWorkspace:
     """Answers remote-write POSTs with queued outcomes (default 204) and keeps every request."""
 
     outcomes: list[Exception | int] = field(default_factory=list)
     requests: list[urllib.request.Request] = field(default_factory=list)
 
-    def __call__(self, request: urllib.request.Request, timeout: float | None = None) -> Response:
+    def __call__(self, request: urllib.request.Request, timeout: float | None = None) -> FakeHttpResponse:
         assert timeout is not None and timeout > 0
         self.requests.append(request)
         outcome = self.outcomes.pop(0) if self.outcomes else 204
         if isinstance(outcome, Exception):
             raise outcome
-        return Response(outcome)
+        return FakeHttpResponse(outcome)
 
     def bodies(self) -> list[dict[tuple[tuple[str, str], ...], list[tuple[int, float]]]]:
         return [decode(r.data) for r in self.requests]  # type: ignore[arg-type]
@@ -186,7 +159,7 @@ class FakeWorkspace:
 @dataclass
 class Harness:
     workspace: FakeWorkspace
-    clock: Clock
+    clock: FakeClock
     capsys: pytest.CaptureFixture[str]
 
     def invoke(self, *records: dict[str, str]) -> dict[str, Any]:
@@ -212,7 +185,7 @@ def forwarder(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str
     monkeypatch.delenv("MAX_SAMPLES_PER_REQUEST", raising=False)
     monkeypatch.delenv("METRICS_NAMESPACE", raising=False)
     workspace = FakeWorkspace()
-    clock = Clock()
+    clock = FakeClock(120_000)
     monkeypatch.setattr(urllib.request, "urlopen", workspace)
     monkeypatch.setattr(handler, "sleep", clock.sleep)
 
