@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cfnlint.api import ManualArgs, lint_file
 
 from tests.conftest import ROOT

@@ -13,7 +13,6 @@ from constructs import Construct
 from llm_observability.constructs.alarms import HIGH, LOW
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.errors import ConfigError
-from llm_observability.functions.rag_api import telemetry as t
 from llm_observability.workload import Workload
 
 UPPER = cw.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD
