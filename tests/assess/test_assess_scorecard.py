@@ -18,7 +18,6 @@ from tests.conftest import SynthResult
 LEVEL1_IDS = [c.id for c in capabilities_of(1)]
 LEVEL2_IDS = [c.id for c in capabilities_of(2)]
 LEVEL3_IDS = [c.id for c in capabilities_of(3)]
-LEVEL3_ASSEMBLY_ENV = "LLMOBS_LEVEL3_ASSEMBLY"
 
 
 def statuses(card: Any) -> dict[str, str]:
