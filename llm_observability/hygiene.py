@@ -45,8 +45,16 @@ def referenced_logical_ids(value: Any) -> set[str]:
 class _NeededDependencies:
     def __init__(self, resource: CfnResource) -> None:
         self._resource = resource
+        self._needed: list[str] | None = None
+        self._done = False
 
     def produce(self) -> list[str] | None:
+        # Resolved during synthesis, after every dependency exists; the answer cannot change after that.
+        if not self._done:
+            self._needed, self._done = self._compute(), True
+        return self._needed
+
+    def _compute(self) -> list[str] | None:
         stack = Stack.of(self._resource)
         referenced = referenced_logical_ids(stack.resolve(self._resource._cfn_properties))  # noqa: SLF001
         needed = sorted(

@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from aws_cdk import DefaultStackSynthesizer, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_s3vectors as s3vectors
 from aws_cdk import custom_resources as cr
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from llm_observability.constructs._common import PACKAGE_DIR, bedrock_principal, function_role, model_arns
 from llm_observability.nag import acknowledge
@@ -35,17 +34,36 @@ def corpus_fingerprint(corpus_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def _bootstrap_qualifier(scope: Construct) -> str:
-    return scope.node.try_get_context("@aws-cdk/core:bootstrapQualifier") or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+MAX_CORPUS_BYTES = 200_000  # the documents travel in the template (CloudFormation allows 1 MB)
+_CONTENT_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".html": "text/html", ".csv": "text/csv", ".json": "application/json"}
 
 
-def _bucket_deployment_handler(scope: Construct) -> IConstruct:
-    """The stack-level singleton function CDK creates for BucketDeployment."""
-    stack = Stack.of(scope)
-    for child in stack.node.children:
-        if child.node.id.startswith("Custom::CDKBucketDeployment"):
-            return child
-    raise LookupError("BucketDeployment created no handler function in this stack.")
+def _content_type(key: str) -> str:
+    return _CONTENT_TYPES.get(Path(key).suffix.lower(), "text/plain")
+
+
+def _corpus_documents(corpus_dir: Path) -> list[tuple[str, str]]:
+    """(key, text) of every file of the corpus; small UTF-8 text files only."""
+    documents, total = [], 0
+    for path in sorted(p for p in corpus_dir.rglob("*") if p.is_file()):
+        key = path.relative_to(corpus_dir).as_posix()
+        if Path(key).suffix.lower() not in _CONTENT_TYPES:
+            raise ValueError(
+                f"SampleKnowledgeBase 'corpus_dir' has {key}: allowed are {', '.join(sorted(_CONTENT_TYPES))} files "
+                "(bring your own knowledge base for other formats)."
+            )
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"SampleKnowledgeBase 'corpus_dir' has {key}: allowed is UTF-8 text.") from None
+        total += len(text.encode())
+        documents.append((key, text))
+    if total > MAX_CORPUS_BYTES:
+        raise ValueError(
+            f"SampleKnowledgeBase 'corpus_dir' holds {total:,} bytes: allowed are {MAX_CORPUS_BYTES:,} "
+            "(a sample corpus; bring your own knowledge base for more)."
+        )
+    return documents
 
 
 class SampleKnowledgeBase(Construct):
@@ -102,44 +120,12 @@ class SampleKnowledgeBase(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        # --- upload the corpus (the deployment deletes its objects on stack delete) ---------
-        upload_role, upload_logs = function_role(
-            self, "Upload", key=log_key, retention_days=log_retention_days,
-            description="Copies the sample corpus into the knowledge base's bucket.",
+        # --- one role and log group for the corpus custom resources (upload, ingestion) -----------
+        self.corpus_role, corpus_logs = function_role(
+            self, "Corpus", key=log_key, retention_days=log_retention_days,
+            description="Writes the sample corpus into the knowledge base's bucket and starts its ingestion.",
         )  # fmt: skip
-        upload = s3deploy.BucketDeployment(
-            self,
-            "Upload",
-            sources=[s3deploy.Source.asset(str(corpus_dir))],
-            destination_bucket=self.corpus_bucket,
-            destination_key_prefix=DOCS_PREFIX,
-            retain_on_delete=False,
-            prune=True,
-            role=upload_role,
-            log_group=upload_logs,
-        )
-        for finding, reason in (
-            ("AwsSolutions-IAM5[Action::s3:GetBucket*]", "BucketDeployment reads the CDK asset; CDK's grantRead uses these read-only wildcards."),
-            ("AwsSolutions-IAM5[Action::s3:GetObject*]", "BucketDeployment reads the CDK asset; CDK's grantRead uses these read-only wildcards."),
-            ("AwsSolutions-IAM5[Action::s3:List*]", "BucketDeployment lists the asset and the corpus prefix to sync them; list-only wildcard."),
-            ("AwsSolutions-IAM5[Action::s3:DeleteObject*]", "BucketDeployment prunes stale corpus files; the grant is limited to this one bucket."),
-            ("AwsSolutions-IAM5[Action::s3:Abort*]", "BucketDeployment aborts its own failed multipart uploads into this one bucket."),
-            (
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-{_bootstrap_qualifier(self)}-assets-"
-                "<AWS::AccountId>-<AWS::Region>/*]",
-                "BucketDeployment reads its source zip from the CDK asset bucket; the object key is a content hash.",
-            ),
-            (
-                f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.corpus_bucket.node.default_child)}.Arn>/*]",
-                "BucketDeployment syncs the corpus into this one bucket, so it writes and prunes any of its objects.",
-            ),
-        ):
-            acknowledge(upload_role, finding, reason)
-        acknowledge(
-            _bucket_deployment_handler(self),
-            "AwsSolutions-L1",
-            "The runtime of CDK's shared BucketDeployment handler is chosen by aws-cdk-lib, not by this library.",
-        )
+        documents = _corpus_documents(corpus_dir)
 
         # --- vector store --------------------------------------------------------------
         vector_bucket = s3vectors.CfnVectorBucket(self, "VectorBucket")
@@ -247,12 +233,39 @@ class SampleKnowledgeBase(Construct):
             ),
         )
 
+        # --- the corpus: one S3 object per document, written (and deleted) by the stack ----------
+        # The documents are small text files carried in the template, so no bundling Lambda and no
+        # 20 MB AWS CLI layer (s3deploy.BucketDeployment) is needed.
+        self.corpus_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteCorpus",
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[self.corpus_bucket.arn_for_objects(f"{DOCS_PREFIX}*")],
+            )
+        )
+        acknowledge(
+            self.corpus_role,
+            f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(self.corpus_bucket.node.default_child)}.Arn>/{DOCS_PREFIX}*]",
+            "The stack writes and deletes the corpus documents under this one prefix of this one bucket.",
+        )
+        uploads = []
+        for index, (key, body) in enumerate(documents):
+            target = {"Bucket": self.corpus_bucket.bucket_name, "Key": f"{DOCS_PREFIX}{key}"}
+            put = cr.AwsSdkCall(
+                service="s3", action="PutObject",
+                parameters={**target, "Body": body, "ContentType": _content_type(key)},
+                physical_resource_id=cr.PhysicalResourceId.of(f"{DOCS_PREFIX}{key}"),
+            )  # fmt: skip
+            uploads.append(
+                cr.AwsCustomResource(
+                    self, f"Document{index}", on_create=put, on_update=put,
+                    on_delete=cr.AwsSdkCall(service="s3", action="DeleteObject", parameters=target),
+                    role=self.corpus_role, log_group=corpus_logs, timeout=Duration.minutes(2),
+                )  # fmt: skip
+            )
+
         # --- ingestion run on deploy (and again whenever the corpus changes) ----------------
-        ingest_role, ingest_logs = function_role(
-            self, "Ingest", key=log_key, retention_days=log_retention_days,
-            description="Starts an ingestion job of the sample knowledge base.",
-        )  # fmt: skip
-        ingest_role.add_to_policy(
+        self.corpus_role.add_to_policy(
             iam.PolicyStatement(actions=["bedrock:StartIngestionJob"], resources=[self.knowledge_base.attr_knowledge_base_arn])
         )
         start_ingestion = cr.AwsSdkCall(
@@ -272,11 +285,12 @@ class SampleKnowledgeBase(Construct):
             "Ingestion",
             on_create=start_ingestion,
             on_update=start_ingestion,
-            role=ingest_role,
-            log_group=ingest_logs,
+            role=self.corpus_role,
+            log_group=corpus_logs,
             timeout=Duration.minutes(2),
         )
-        ingestion.node.add_dependency(upload)
+        for upload in uploads:
+            ingestion.node.add_dependency(upload)
 
         self.knowledge_base_id: str = self.knowledge_base.attr_knowledge_base_id
         self.knowledge_base_arn: str = self.knowledge_base.attr_knowledge_base_arn

@@ -1,8 +1,15 @@
-"""The maturity-level stacks and the bundled app builder."""
+"""The maturity-level stacks and the bundled app builder (imported on first use, see ``_lazy``)."""
 
-from llm_observability.stacks.aiops import AiOpsStack
-from llm_observability.stacks.app import build_app, stack_name
-from llm_observability.stacks.foundation import FoundationStack
-from llm_observability.stacks.proactive import ProactiveStack
+from __future__ import annotations
 
-__all__ = ["AiOpsStack", "FoundationStack", "ProactiveStack", "build_app", "stack_name"]
+from llm_observability._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "AiOpsStack": "llm_observability.stacks.aiops",
+    "FoundationStack": "llm_observability.stacks.foundation",
+    "ProactiveStack": "llm_observability.stacks.proactive",
+    "build_app": "llm_observability.stacks.app",
+    "stack_name": "llm_observability.stacks.app",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -8,9 +8,7 @@ from cdk_nag import AwsSolutionsChecks
 from llm_observability.config import ObservabilityConfig
 from llm_observability.errors import ConfigError
 from llm_observability.hygiene import NoRedundantDependsOn
-from llm_observability.stacks.aiops import AiOpsStack
 from llm_observability.stacks.foundation import FoundationStack
-from llm_observability.stacks.proactive import ProactiveStack
 
 IMPLEMENTED_LEVELS = (1, 2, 3)
 PROJECT_TAG = "llm-observability"
@@ -45,6 +43,8 @@ def build_app(app: App | None = None, *, config: ObservabilityConfig | None = No
     )
     stacks: list[Stack] = [foundation]
     if config.level >= 2:
+        from llm_observability.stacks.proactive import ProactiveStack  # loaded only for the levels built
+
         proactive = ProactiveStack(
             app,
             stack_name(config, 2),
@@ -55,6 +55,8 @@ def build_app(app: App | None = None, *, config: ObservabilityConfig | None = No
         )
         stacks.append(proactive)
     if config.level >= 3:
+        from llm_observability.stacks.aiops import AiOpsStack
+
         stacks.append(
             AiOpsStack(
                 app,

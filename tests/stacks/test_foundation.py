@@ -9,7 +9,7 @@ from cfnlint.api import ManualArgs, lint_file
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from llm_observability.functions.rag_api import telemetry
-from tests.conftest import SynthResult, scrub
+from tests.conftest import ROOT, SynthResult, scrub
 
 
 @pytest.fixture
@@ -164,9 +164,16 @@ def test_knowledge_base_on_s3_vectors_with_ingestion(level1: SynthResult) -> Non
     assert set(index["MetadataConfiguration"]["NonFilterableMetadataKeys"]) == {"AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"}
     source = _only(level1.resources("AWS::Bedrock::DataSource"))["Properties"]
     assert source["DataSourceConfiguration"]["S3Configuration"]["InclusionPrefixes"] == ["docs/"]
-    ingestion = _only(level1.resources("Custom::AWS"))["Properties"]
-    create = json.dumps(ingestion["Create"])
+    custom = level1.resources("Custom::AWS")
+    ingestion = _only({k: v for k, v in custom.items() if "Ingestion" in k})
+    create = json.dumps(ingestion["Properties"]["Create"])
     assert "StartIngestionJob" in create and "bedrock-agent" in create
+    documents = {k: v for k, v in custom.items() if "Document" in k}
+    corpus = sorted(p.name for p in (ROOT / "llm_observability" / "corpus").iterdir())
+    keys = sorted(json.dumps(d["Properties"]["Create"]).split("docs/")[1].split("\\")[0] for d in documents.values())
+    assert keys == corpus  # one object per corpus file, written by the stack
+    assert set(ingestion["DependsOn"]) == set(documents)  # ingestion runs after every upload
+    assert all('DeleteObject' in json.dumps(d["Properties"]["Delete"]) for d in documents.values())
     role = _only({k: v for k, v in level1.resources("AWS::IAM::Role").items() if "KnowledgeBaseServiceRole" in k})
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
@@ -199,3 +206,22 @@ def test_no_redundant_depends_on(level1: SynthResult) -> None:
     for name, resource in level1.template(1)["Resources"].items():
         referenced = referenced_logical_ids(resource.get("Properties", {}))
         assert not set(resource.get("DependsOn", [])) & referenced, name
+
+
+def test_sample_corpus_must_be_small_utf8_text(tmp_path) -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_kms as kms
+
+    from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
+
+    stack = Stack(App(), "S")
+    key = kms.Key(stack, "K")
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.7")
+    with pytest.raises(ValueError, match=r"^SampleKnowledgeBase 'corpus_dir' has a.pdf: allowed are \.csv"):
+        SampleKnowledgeBase(stack, "A", embedding_model_id="amazon.titan-embed-text-v2:0", dimensions=1024,
+                            log_key=key, log_retention_days=30, corpus_dir=tmp_path)  # fmt: skip
+    (tmp_path / "a.pdf").unlink()
+    (tmp_path / "big.md").write_text("x" * 200_001)
+    with pytest.raises(ValueError, match=r"holds 200,001 bytes: allowed are 200,000"):
+        SampleKnowledgeBase(stack, "B", embedding_model_id="amazon.titan-embed-text-v2:0", dimensions=1024,
+                            log_key=key, log_retention_days=30, corpus_dir=tmp_path)  # fmt: skip
