@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -145,7 +146,7 @@ def fetch_prompt_template(
     return base.with_user_template(f"{telemetry.PROMPT_VERSION_MANAGED_PREFIX}{version}", text, layout)
 
 
-class _Cached(Generic[T]):
+class _Cached(Generic[T], ABC):
     """A value read from an SSM parameter, cached for ``ttl_seconds``, with a fallback."""
 
     def __init__(self, parameter_name: str, ttl_seconds: float, default: T, clock: Callable[[], float]) -> None:
@@ -177,8 +178,9 @@ class _Cached(Generic[T]):
         self._good = value
         return Resolution(value, previous)
 
+    @abstractmethod
     def _read(self, parameter_value: str, deadline: float) -> T:
-        raise NotImplementedError
+        """Turn the parameter's value into the cached value, or raise LookupFailure."""
 
 
 class ManagedPrompt(_Cached[PromptTemplate]):
