@@ -10,7 +10,7 @@ import json
 import os
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,7 +18,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 MODEL_ID = os.environ["MODEL_ID"]
 PRICE_IN, PRICE_OUT = (float(x) for x in os.environ.get("PRICE_PER_1K", "0,0").split(","))
 logger = Logger()
-metrics = Metrics()
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "support-bot")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "SupportBot")
 _bedrock = boto3.client("bedrock-runtime", config=Config(connect_timeout=2, read_timeout=20, retries={"total_max_attempts": 1}))
 
 
@@ -26,21 +27,21 @@ def _reply(status: int, body: dict) -> dict:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
 
-def _emit(dimension: str, value: str, *points: tuple[str, MetricUnit, float]) -> None:
-    """One EMF blob with dimensions {service, dimension}: EMF applies one dimension set per blob."""
-    blob = EphemeralMetrics(namespace=metrics.namespace, service=metrics.service)
-    blob.add_dimension(name=dimension, value=value)
+def _emit(dimensions: dict[str, str], *points: tuple[str, MetricUnit, float]) -> None:
+    """One EMF blob with dimensions {service, **dimensions}: EMF applies one dimension set per blob."""
+    blob = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    for name, value in dimensions.items():
+        blob.add_dimension(name=name, value=value)
     for name, unit, number in points:
         blob.add_metric(name=name, unit=unit, value=number)
     blob.flush_metrics()
 
 
 def _failure(error_class: str) -> None:
-    _emit("ErrorClass", error_class, ("RequestFailure", MetricUnit.Count, 1))
+    _emit({"ErrorClass": error_class}, ("RequestFailure", MetricUnit.Count, 1))
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
     try:
         question = json.loads(event.get("body") or "{}")["question"]
@@ -61,10 +62,10 @@ def handler(event: dict, context: object) -> dict:
         logger.exception("Bedrock call failed")
         return _reply(504, {"error": "The model did not answer in time."})
     usage = out["usage"]
-    metrics.add_metric(name="RequestSuccess", unit=MetricUnit.Count, value=1)
+    _emit({}, ("RequestSuccess", MetricUnit.Count, 1))
     cost = usage["inputTokens"] / 1000 * PRICE_IN + usage["outputTokens"] / 1000 * PRICE_OUT
     _emit(
-        "ModelId", MODEL_ID,
+        {"ModelId": MODEL_ID},
         ("InputTokens", MetricUnit.Count, usage["inputTokens"]),
         ("OutputTokens", MetricUnit.Count, usage["outputTokens"]),
         ("TotalTokens", MetricUnit.Count, usage["totalTokens"]),
