@@ -4,6 +4,7 @@ sleeps, and urllib responses and errors."""
 from __future__ import annotations
 
 import io
+import sys
 import urllib.error
 from dataclasses import dataclass, field
 from typing import Self
@@ -42,3 +43,13 @@ def http_error(
 ) -> urllib.error.HTTPError:
     """The ``HTTPError`` urllib raises for status ``code``."""
     return urllib.error.HTTPError(url, code, "error", headers or {}, io.BytesIO(body))  # type: ignore[arg-type]
+
+
+class CurrentStdout:
+    """Writes to whatever ``sys.stdout`` is now (pytest swaps it per test); Powertools binds its stream at import."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()

@@ -30,8 +30,7 @@ from llm_observability import (
     ProactiveStack,
     Workload,
 )
-from llm_observability.constructs import encrypted_log_group, log_encryption_key
-from llm_observability.constructs.rag_app import powertools_layer
+from llm_observability.constructs import encrypted_log_group, log_encryption_key, powertools_layer
 from llm_observability.hygiene import NoRedundantDependsOn
 from llm_observability.nag import acknowledge
 

@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "SsmAutomationTarget": "llm_observability.constructs.runbooks",
     "allow_publish": "llm_observability.constructs.alert_topic",
     "encrypted_log_group": "llm_observability.constructs._common",
+    "powertools_layer": "llm_observability.constructs._common",
     "log_encryption_key": "llm_observability.constructs._common",
     "start_automation": "llm_observability.constructs.runbooks",
 }

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
-from aws_cdk import Aws, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_observability.config import INFERENCE_PROFILE_PREFIXES, LOG_RETENTION_DAYS, base_model_id
+from llm_observability.nag import acknowledge, finding_resource
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = PACKAGE_DIR / "functions"
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".DS_Store", ".pytest_cache"]
+#: Every function of the library: the latest Python runtime in aws-cdk-lib, on Graviton (cheaper).
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
 
 # RetentionDays members are declared in ascending order, one per allowed number of days.
 _RETENTION = dict(zip(LOG_RETENTION_DAYS, [r for r in logs.RetentionDays if r is not logs.RetentionDays.INFINITE], strict=True))
@@ -121,3 +130,150 @@ def bedrock_conditions(scope: Construct, resource: str = "*") -> dict[str, dict[
 def bedrock_principal(scope: Construct, resource: str = "*") -> iam.ServicePrincipal:
     """``bedrock.amazonaws.com`` limited by :func:`bedrock_conditions`."""
     return iam.ServicePrincipal("bedrock.amazonaws.com", conditions=bedrock_conditions(scope, resource))
+
+
+def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:
+    """Powertools for AWS Lambda (Python) v3 from its official public layer for :data:`RUNTIME` on arm64.
+
+    The ARN comes from Powertools' public SSM parameter, resolved by CloudFormation at deploy time in
+    the stack's region, so no region or account is hard-coded.
+    """
+    return lambda_.LayerVersion.from_layer_version_arn(
+        scope,
+        "Powertools",
+        ssm.StringParameter.value_for_string_parameter(
+            scope, f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{version}"
+        ),
+    )
+
+
+def asset_function(
+    scope: Construct,
+    id: str,
+    *,
+    folder: str,
+    description: str,
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    timeout: Duration,
+    memory_size: int,
+    handler: str = "handler.lambda_handler",
+    environment: dict[str, str] | None = None,
+    layers: list[lambda_.ILayerVersion] | None = None,
+    tracing: lambda_.Tracing | None = None,
+) -> lambda_.Function:
+    """A function whose code is the self-contained folder ``functions/<folder>`` (see DESIGN: everything it
+    imports is in that folder, the Powertools layer or the runtime), with its own role and log group."""
+    return lambda_.Function(
+        scope,
+        id,
+        description=description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler=handler,
+        code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / folder), exclude=ASSET_EXCLUDES),
+        role=role,
+        log_group=log_group,
+        timeout=timeout,
+        memory_size=memory_size,
+        environment=environment,
+        layers=layers,
+        tracing=tracing,
+    )
+
+
+# --- shared Firehose helpers -------------------------------------------------------------------------------------------
+
+
+def access_logs_bucket(scope: Construct, id: str, *, expiration_days: int) -> s3.Bucket:
+    """A retained, private, TLS-only bucket that receives other buckets' server access logs.
+
+    It needs no access logging of its own: cdk-nag recognises a server-access-log destination (logging
+    it into itself would loop), so AwsSolutions-S1 does not fire for it.
+    """
+    return s3.Bucket(
+        scope,
+        id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(expiration_days))],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+def failure_bucket(scope: Construct, id: str, *, key: kms.IKey, retention_days: int) -> s3.Bucket:
+    """A retained, KMS-encrypted, TLS-only, private bucket for what a Firehose stream could not deliver.
+
+    Server access logs go to a second (S3-managed-key) bucket ``{id}AccessLogs``; both expire objects
+    after ``retention_days`` (access logs: at least 90 days).
+    """
+    access_logs = access_logs_bucket(scope, f"{id}AccessLogs", expiration_days=max(retention_days, 90))
+    return s3.Bucket(
+        scope,
+        id,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=f"{id.lower()}/",
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                expiration=Duration.days(retention_days), abort_incomplete_multipart_upload_after=Duration.days(7)
+            )
+        ],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+def firehose_role(scope: Construct, id: str, *, description: str) -> iam.Role:
+    """A role only Amazon Data Firehose acting for this account may assume (the documented external-id guard)."""
+    return iam.Role(
+        scope,
+        id,
+        description=description,
+        assumed_by=iam.ServicePrincipal(
+            "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": Aws.ACCOUNT_ID}}
+        ),
+    )
+
+
+def allow_s3_delivery(role: iam.Role, bucket: s3.IBucket, key: kms.IKey) -> None:
+    """The S3 and KMS permissions Firehose documents for delivering to ``bucket`` (encrypted with ``key``)."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="DeliverToBucket",
+            actions=[
+                "s3:AbortMultipartUpload",
+                "s3:GetBucketLocation",
+                "s3:GetObject",
+                "s3:ListBucket",
+                "s3:ListBucketMultipartUploads",
+                "s3:PutObject",
+            ],
+            resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+        )
+    )
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{finding_resource(role, bucket.arn_for_objects('*'))}]",
+        "Firehose writes objects under generated, time-based keys; the grant covers objects of this one bucket.",
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="EncryptDeliveredObjects",
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+        )
+    )
+
+
+def physical_name(scope: Construct, base: str, *, max_length: int) -> str:
+    """A lower-case name ``<base>-<8 hex>`` unique to ``scope``'s construct path (for services that need a name)."""
+    digest = hashlib.sha256(scope.node.path.encode()).hexdigest()[:8]
+    slug = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-") or "llm"
+    return f"{slug[: max_length - 9].rstrip('-')}-{digest}"

@@ -19,7 +19,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from llm_observability.config import LOG_RETENTION_DAYS
-from llm_observability.constructs._common import encrypted_log_group, log_encryption_key
+from llm_observability.constructs._common import access_logs_bucket, encrypted_log_group, log_encryption_key
 from llm_observability.constructs.alert_topic import allow_publish
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge
@@ -354,17 +354,7 @@ class ComplianceBaseline(Construct):
     # -----------------------------------------------------------------------------------------
     def _server_access_logs(self) -> s3.Bucket:
         if self._access_logs is None:
-            self._access_logs = s3.Bucket(
-                self,
-                "AccessLogs",
-                encryption=s3.BucketEncryption.S3_MANAGED,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                enforce_ssl=True,
-                lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(self._log_retention_days))],
-                removal_policy=RemovalPolicy.RETAIN,
-            )
-            # No AwsSolutions-S1 finding to acknowledge: cdk-nag recognises a bucket that receives
-            # another bucket's server access logs (logging it into itself would loop).
+            self._access_logs = access_logs_bucket(self, "AccessLogs", expiration_days=self._log_retention_days)
         return self._access_logs
 
     def _audit_bucket(self, id: str, prefix: str, *, versioned: bool) -> s3.Bucket:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from llm_observability.config import LOG_RETENTION_DAYS
 from llm_observability.constructs._common import (
-    ASSET_EXCLUDES,
-    FUNCTIONS_DIR,
+    access_logs_bucket,
+    asset_function,
     bedrock_conditions,
     bedrock_principal,
     encrypted_log_group,
@@ -127,14 +126,12 @@ class InvocationLogging(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "The Bedrock model-invocation-logging APIs act on an account-wide setting and support no resource ARN.",
         )
-        handler = lambda_.Function(
+        handler = asset_function(
             self,
             "Handler",
-            description="Custom resource: Bedrock model invocation logging (keeps configurations it did not create).",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
+            folder="invocation_logging",
             handler="handler.on_event",
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / "invocation_logging"), exclude=ASSET_EXCLUDES),
+            description="Custom resource: Bedrock model invocation logging (keeps configurations it did not create).",
             role=handler_role,
             log_group=handler_logs,
             timeout=Duration.minutes(5),
@@ -154,17 +151,7 @@ class InvocationLogging(Construct):
         self.managed = resource.get_att_string("Managed")
 
     def _bucket(self, retention_days: int) -> s3.Bucket:
-        access_logs = s3.Bucket(
-            self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
-            removal_policy=RemovalPolicy.RETAIN,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(max(retention_days, 90)))],
-        )  # fmt: skip
-        acknowledge(
-            access_logs,
-            "AwsSolutions-S1",
-            "This bucket is the server-access-log destination of the invocation-log bucket; logging it into itself would loop.",
-        )
+        access_logs = access_logs_bucket(self, "AccessLogs", expiration_days=max(retention_days, 90))
         bucket = s3.Bucket(
             self,
             "Bucket",

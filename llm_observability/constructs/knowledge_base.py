@@ -14,7 +14,13 @@ from aws_cdk import aws_s3vectors as s3vectors
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from llm_observability.constructs._common import PACKAGE_DIR, bedrock_principal, function_role, model_arns
+from llm_observability.constructs._common import (
+    PACKAGE_DIR,
+    access_logs_bucket,
+    bedrock_principal,
+    function_role,
+    model_arns,
+)
 from llm_observability.nag import acknowledge
 
 DEFAULT_CORPUS_DIR = PACKAGE_DIR / "corpus"
@@ -95,20 +101,7 @@ class SampleKnowledgeBase(Construct):
         if not corpus_dir.is_dir() or not any(p.is_file() for p in corpus_dir.rglob("*")):
             raise ValueError(f"SampleKnowledgeBase 'corpus_dir' {corpus_dir} has no files: allowed is a folder of documents.")
 
-        access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(max(log_retention_days, 90)))],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            access_logs,
-            "AwsSolutions-S1",
-            "This bucket is the server-access-log destination of the corpus bucket; logging it into itself would loop.",
-        )
+        access_logs = access_logs_bucket(self, "AccessLogs", expiration_days=max(log_retention_days, 90))
         self.corpus_bucket = s3.Bucket(
             self,
             "Corpus",

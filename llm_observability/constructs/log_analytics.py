@@ -1,12 +1,10 @@
 """Level 3 log analytics: the application's log groups -> Amazon Data Firehose -> Amazon OpenSearch.
 
-Also home of the helpers the Level 3 Firehose pipelines share (:func:`failure_bucket`,
-:func:`firehose_role`, :func:`allow_s3_delivery`).
+The Firehose helpers it shares with :mod:`prometheus` live in ``_common``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -17,24 +15,24 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchserverless as aoss
 from aws_cdk import aws_opensearchservice as opensearch
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from llm_observability.config import LOG_RETENTION_DAYS
 from llm_observability.constructs._common import (
-    ASSET_EXCLUDES,
-    FUNCTIONS_DIR,
+    allow_s3_delivery,
+    asset_function,
     encrypted_log_group,
+    failure_bucket,
+    firehose_role,
     function_role,
     log_encryption_key,
+    physical_name,
 )
-from llm_observability.constructs.rag_app import ARCHITECTURE, RUNTIME
 from llm_observability.errors import ConfigError
-from llm_observability.nag import acknowledge
+from llm_observability.nag import acknowledge, finding_resource
 from llm_observability.workload import Workload
 
 INDEX_ROTATIONS = ("NoRotation", "OneHour", "OneDay", "OneWeek", "OneMonth")
@@ -55,117 +53,6 @@ PROCESSOR_RETRIES = 3
 TEMPLATE_RESOURCE_TYPE = "Custom::OpenSearchIndexTemplate"
 #: Namespace of the processor's own metrics.
 LOG_METRICS_NAMESPACE = "LLMObservability/LogAnalytics"
-
-
-# --- shared Firehose helpers -------------------------------------------------------------------------------------------
-
-
-def failure_bucket(scope: Construct, id: str, *, key: kms.IKey, retention_days: int, purpose: str) -> s3.Bucket:
-    """A retained, KMS-encrypted, TLS-only, private bucket for what a Firehose stream could not deliver.
-
-    Server access logs go to a second (S3-managed-key) bucket ``{id}AccessLogs``; both expire objects
-    after ``retention_days`` (access logs: at least 90 days).
-    """
-    access_logs = s3.Bucket(
-        scope, f"{id}AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True, removal_policy=RemovalPolicy.RETAIN,
-        lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(max(retention_days, 90)))],
-    )  # fmt: skip
-    acknowledge(
-        access_logs,
-        "AwsSolutions-S1",
-        f"This bucket is the server-access-log destination of the {purpose} bucket; logging it into itself would loop.",
-    )
-    return s3.Bucket(
-        scope,
-        id,
-        encryption=s3.BucketEncryption.KMS,
-        encryption_key=key,
-        bucket_key_enabled=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        server_access_logs_bucket=access_logs,
-        server_access_logs_prefix=f"{id.lower()}/",
-        lifecycle_rules=[
-            s3.LifecycleRule(
-                expiration=Duration.days(retention_days), abort_incomplete_multipart_upload_after=Duration.days(7)
-            )
-        ],
-        removal_policy=RemovalPolicy.RETAIN,
-    )
-
-
-def firehose_role(scope: Construct, id: str, *, description: str) -> iam.Role:
-    """A role only Amazon Data Firehose acting for this account may assume (the documented external-id guard)."""
-    return iam.Role(
-        scope,
-        id,
-        description=description,
-        assumed_by=iam.ServicePrincipal(
-            "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": Aws.ACCOUNT_ID}}
-        ),
-    )
-
-
-def allow_s3_delivery(role: iam.Role, bucket: s3.IBucket, key: kms.IKey) -> None:
-    """The S3 and KMS permissions Firehose documents for delivering to ``bucket`` (encrypted with ``key``)."""
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="DeliverToBucket",
-            actions=[
-                "s3:AbortMultipartUpload",
-                "s3:GetBucketLocation",
-                "s3:GetObject",
-                "s3:ListBucket",
-                "s3:ListBucketMultipartUploads",
-                "s3:PutObject",
-            ],
-            resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
-        )
-    )
-    acknowledge(
-        role,
-        f"AwsSolutions-IAM5[Resource::{nag_resource(role, bucket.arn_for_objects('*'))}]",
-        "Firehose writes objects under generated, time-based keys; the grant covers objects of this one bucket.",
-    )
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="EncryptDeliveredObjects",
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
-        )
-    )
-
-
-def nag_resource(scope: Construct, value: str) -> str:
-    """How cdk-nag writes a resource in a finding id (``arn:<AWS::Partition>:...``, ``<Logical.Arn>/*``).
-
-    For values made of literals, pseudo parameters and same-stack references (resolved at construction).
-    """
-
-    def render(item: Any) -> str:
-        if isinstance(item, str):
-            return item
-        if isinstance(item, dict) and "Fn::Join" in item:
-            delimiter, parts = item["Fn::Join"]
-            return delimiter.join(render(part) for part in parts)
-        if isinstance(item, dict) and "Ref" in item:
-            return f"<{item['Ref']}>"
-        if isinstance(item, dict) and "Fn::GetAtt" in item:
-            resource, attribute = item["Fn::GetAtt"]
-            return f"<{resource}.{attribute}>"
-        return json.dumps(item, separators=(",", ":"))
-
-    return render(Stack.of(scope).resolve(value))
-
-
-def physical_name(scope: Construct, base: str, *, max_length: int) -> str:
-    """A lower-case name ``<base>-<8 hex>`` unique to ``scope``'s construct path (for services that need a name)."""
-    digest = hashlib.sha256(scope.node.path.encode()).hexdigest()[:8]
-    slug = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-") or "llm"
-    return f"{slug[: max_length - 9].rstrip('-')}-{digest}"
 
 
 # --- index template ----------------------------------------------------------------------------------------------------
@@ -381,7 +268,7 @@ class LogAnalytics(Construct):
             self, "Key", description=f"Encrypts the {workload.name} log analytics (OpenSearch, Firehose, S3, logs)."
         )
         self.backup_bucket = failure_bucket(
-            self, "FailedDocuments", key=self.key, retention_days=backup_retention_days, purpose="failed-document"
+            self, "FailedDocuments", key=self.key, retention_days=backup_retention_days
         )
         self.delivery_role = firehose_role(
             self, "DeliveryRole", description="Lets Amazon Data Firehose index the application's logs into OpenSearch."
@@ -416,14 +303,12 @@ class LogAnalytics(Construct):
             replicas = 1 if (zone_awareness or instance_count > 1) else 0
         self.template_body = index_template(index_prefix, replicas=replicas)
 
-        template_function = lambda_.Function(
+        template_function = asset_function(
             self,
             "IndexTemplateFunction",
-            description="Custom resource: puts the LLM log index template into OpenSearch (SigV4).",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            folder="opensearch_index_template",
             handler="handler.on_event",
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / "opensearch_index_template"), exclude=ASSET_EXCLUDES),
+            description="Custom resource: puts the LLM log index template into OpenSearch (SigV4).",
             role=self.template_role,
             log_group=template_logs,
             timeout=Duration.minutes(5),
@@ -449,14 +334,11 @@ class LogAnalytics(Construct):
             self, "Processor", key=self.key, retention_days=log_retention_days,
             description="Splits CloudWatch Logs records into one OpenSearch document per log event.",
         )  # fmt: skip
-        self.processor = lambda_.Function(
+        self.processor = asset_function(
             self,
             "ProcessorFunction",
+            folder="log_records_processor",
             description="Firehose processor: CloudWatch Logs records -> one JSON document per log event.",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / "log_records_processor"), exclude=ASSET_EXCLUDES),
             role=processor_role,
             log_group=processor_logs,
             timeout=Duration.minutes(2),
@@ -591,13 +473,13 @@ class LogAnalytics(Construct):
         )
         acknowledge(
             self.delivery_role,
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, f'{domain_arn}/*')}]",
+            f"AwsSolutions-IAM5[Resource::{finding_resource(self, f'{domain_arn}/*')}]",
             "Firehose calls the domain's bulk, mapping and stats APIs on index paths whose names rotate by date; "
             "the grant is limited to this one domain.",
         )
         acknowledge(
             self.template_role,
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, f'{domain_arn}/_index_template/*')}]",
+            f"AwsSolutions-IAM5[Resource::{finding_resource(self, f'{domain_arn}/_index_template/*')}]",
             "The function manages index templates of this one domain; the template name is a property of the "
             "custom resource and may change.",
         )

@@ -12,7 +12,6 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -20,15 +19,15 @@ from constructs import Construct
 from llm_observability import prometheus_rules
 from llm_observability.config import LOG_RETENTION_DAYS
 from llm_observability.constructs._common import (
-    ASSET_EXCLUDES,
-    FUNCTIONS_DIR,
+    allow_s3_delivery,
+    asset_function,
     encrypted_log_group,
+    failure_bucket,
+    firehose_role,
     function_role,
     log_encryption_key,
 )
 from llm_observability.constructs.alert_topic import allow_publish
-from llm_observability.constructs.log_analytics import allow_s3_delivery, failure_bucket, firehose_role
-from llm_observability.constructs.rag_app import ARCHITECTURE, RUNTIME
 from llm_observability.errors import ConfigError
 from llm_observability.functions.prometheus_forwarder import metric_naming
 from llm_observability.workload import Workload
@@ -202,14 +201,11 @@ class PrometheusExport(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"aps.{Aws.REGION}.amazonaws.com"}},
             )
         )
-        self.forwarder = lambda_.Function(
+        self.forwarder = asset_function(
             self,
             "ForwarderFunction",
+            folder="prometheus_forwarder",
             description="Firehose processor: CloudWatch metric stream records -> Prometheus remote write (SigV4).",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / "prometheus_forwarder"), exclude=ASSET_EXCLUDES),
             role=forwarder_role,
             log_group=forwarder_logs,
             timeout=Duration.minutes(2),
@@ -223,7 +219,7 @@ class PrometheusExport(Construct):
         )
 
         self.failed_records = failure_bucket(
-            self, "FailedRecords", key=self.key, retention_days=failed_record_retention_days, purpose="failed-metric"
+            self, "FailedRecords", key=self.key, retention_days=failed_record_retention_days
         )
         delivery_role = firehose_role(
             self, "DeliveryRole", description="Lets Amazon Data Firehose run the metric forwarder and keep what fails."

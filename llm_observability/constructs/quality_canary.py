@@ -9,13 +9,11 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from llm_observability.constructs._common import ASSET_EXCLUDES, FUNCTIONS_DIR, function_role, log_encryption_key
+from llm_observability.constructs._common import asset_function, function_role, log_encryption_key, powertools_layer
 from llm_observability.constructs.alarms import HIGH, LOW
-from llm_observability.constructs.rag_app import ARCHITECTURE, RUNTIME, powertools_layer
 from llm_observability.errors import ConfigError
 from llm_observability.functions.quality_canary import canary_telemetry as ct
 from llm_observability.workload import Workload
@@ -84,14 +82,11 @@ class QualityCanary(Construct):
         role.add_to_policy(
             iam.PolicyStatement(sid="InvokeRagFunction", actions=["lambda:InvokeFunction"], resources=[target.function_arn])
         )
-        self.function = lambda_.Function(
+        self.function = asset_function(
             self,
             "Function",
+            folder="quality_canary",
             description=f"{workload.name}: quality canary (ROUGE-L, BLEU, token F1 on a golden set)",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / "quality_canary"), exclude=ASSET_EXCLUDES),
             layers=[powertools_layer(self, powertools_layer_version)],
             role=role,
             log_group=log_group,

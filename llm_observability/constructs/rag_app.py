@@ -13,12 +13,12 @@ from constructs import Construct
 
 from llm_observability.config import ObservabilityConfig
 from llm_observability.constructs._common import (
-    ASSET_EXCLUDES,
-    FUNCTIONS_DIR,
+    asset_function,
     encrypted_log_group,
     function_role,
     log_encryption_key,
     model_arns,
+    powertools_layer,
 )
 from llm_observability.constructs.guardrail import LlmGuardrail
 from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
@@ -30,8 +30,6 @@ from llm_observability.workload import Workload
 #: Same value as the handler's default; the API rejects longer questions before Lambda runs.
 MAX_QUESTION_CHARS = 2000
 PROMPT_TEMPLATE_VERSION = "v1"
-RUNTIME = lambda_.Runtime.PYTHON_3_14
-ARCHITECTURE = lambda_.Architecture.ARM_64
 API_STAGE_NAME = "v1"
 
 _ACCESS_LOG_FORMAT = {
@@ -85,21 +83,6 @@ FEEDBACK_SCHEMA = apigw.JsonSchema(
 )
 
 
-def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:
-    """Powertools for AWS Lambda (Python) v3 from its official public layer for :data:`RUNTIME` on arm64.
-
-    The ARN comes from Powertools' public SSM parameter, resolved by CloudFormation at deploy time in
-    the stack's region, so no region or account is hard-coded.
-    """
-    return lambda_.LayerVersion.from_layer_version_arn(
-        scope,
-        "Powertools",
-        ssm.StringParameter.value_for_string_parameter(
-            scope, f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{version}"
-        ),
-    )
-
-
 class RagReferenceApp(Construct):
     """API Gateway -> Lambda -> Bedrock Knowledge Base retrieval -> Bedrock Converse, instrumented.
 
@@ -148,14 +131,11 @@ class RagReferenceApp(Construct):
                 wildcard_models.append(arns[-1].rsplit("/", 1)[-1])
         role.add_to_policy(iam.PolicyStatement(sid="InvokeModel", actions=["bedrock:InvokeModel"], resources=invoke_arns))
         powertools = powertools_layer(self, config.powertools_layer_version)
-        self.function = lambda_.Function(
+        self.function = asset_function(
             self,
             "Function",
+            folder="rag_api",
             description=f"{config.workload_name}: RAG question answering on Amazon Bedrock",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / "rag_api"), exclude=ASSET_EXCLUDES),
             layers=[powertools],
             role=role,
             log_group=self.function_log_group,

@@ -9,7 +9,6 @@ Automation rule target, so :class:`SsmAutomationTarget` provides one.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -28,7 +27,7 @@ from constructs import Construct, IConstruct, IValidation
 from llm_observability import automation
 from llm_observability.automation import EventPath
 from llm_observability.errors import ConfigError
-from llm_observability.nag import acknowledge
+from llm_observability.nag import acknowledge, finding_resource
 
 try:  # botocore's service models let the synth-time check verify every API call of the documents
     import botocore  # noqa: F401
@@ -142,28 +141,6 @@ def start_automation(
     return SsmAutomationTarget(document_name, parameters=parameters, role=role, assume_role=assume_role)
 
 
-def nag_resource(value: Any) -> str:
-    """A resolved IAM resource as cdk-nag 3 prints it in finding ids (its ``flattenCfnReference``)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.replace("${", "<").replace("}", ">")
-    if isinstance(value, dict):
-        if value.get("Fn::Join"):
-            delimiter, items = value["Fn::Join"]
-            return delimiter.join(nag_resource(item) for item in items)
-        if value.get("Fn::Sub"):
-            return nag_resource(value["Fn::Sub"])
-        if value.get("Fn::GetAtt"):
-            resource, attribute = value["Fn::GetAtt"]
-            return f"<{nag_resource(resource)}.{nag_resource(attribute)}>"
-        if value.get("Fn::ImportValue"):
-            return nag_resource(value["Fn::ImportValue"])
-        if value.get("Ref"):
-            return f"<{nag_resource(value['Ref'])}>"
-    return json.dumps(value, separators=(",", ":"))
-
-
 @jsii.implements(IValidation)
 class _AcknowledgeWildcardAtSynthesis:
     """Acknowledges one ``AwsSolutions-IAM5`` resource finding whose text depends on references.
@@ -178,7 +155,7 @@ class _AcknowledgeWildcardAtSynthesis:
         self._reason = reason
 
     def validate(self) -> list[str]:
-        rendered = nag_resource(Stack.of(self._scope).resolve(self._resource))
+        rendered = finding_resource(self._scope, self._resource)
         acknowledge(self._scope, f"AwsSolutions-IAM5[Resource::{rendered}]", self._reason)
         return []
 

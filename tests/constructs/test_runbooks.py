@@ -196,7 +196,7 @@ def test_the_only_acknowledgment_is_getprompt_on_the_prompt_s_versions(app: dict
 
 
 def test_nag_resource_renders_like_cdk_nag() -> None:
-    from llm_observability.constructs.runbooks import nag_resource
+    from llm_observability.nag import render_resource as nag_resource
 
     assert nag_resource({"Fn::Join": ["", [{"Fn::GetAtt": ["Prompt", "Arn"]}, ":*"]]}) == "<Prompt.Arn>:*"
     assert nag_resource({"Fn::Join": [":", ["arn", {"Ref": "AWS::Partition"}, "x/*"]]}) == "arn:<AWS::Partition>:x/*"

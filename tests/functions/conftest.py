@@ -26,6 +26,7 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
+from tests.fakes import CurrentStdout
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "rag_api"
 if str(FUNCTION_DIR) not in sys.path:
@@ -181,16 +182,6 @@ class FakeTracingProvider:
     @property
     def names(self) -> list[str]:
         return [segment.name for segment in self.segments]
-
-
-class _CurrentStdout:
-    """Writes to whatever ``sys.stdout`` is now; the Powertools handler bound stdout at import."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
 
 
 @dataclass
@@ -445,7 +436,7 @@ def api(
     monkeypatch.setenv("KNOWLEDGE_BASE_ID", KNOWLEDGE_BASE_ID)
     monkeypatch.setenv("PRICE_TABLE", json.dumps({MODEL_ID: PRICE}))
 
-    monkeypatch.setattr(handler.logger.registered_handler, "stream", _CurrentStdout())
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", CurrentStdout())
     tracing = FakeTracingProvider()
     monkeypatch.setattr(handler.tracer, "provider", tracing)
 

@@ -27,7 +27,6 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
-
 from tests.fakes import FakeClock, FakeHttpResponse
 
 HANDLER_PATH = (

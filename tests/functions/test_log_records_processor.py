@@ -23,7 +23,6 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
-
 from tests.fakes import FakeClock
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "log_records_processor"

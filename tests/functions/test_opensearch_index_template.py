@@ -23,7 +23,6 @@ import pytest
 from botocore.credentials import Credentials
 
 from tests.conftest import OFFLINE_AWS_ENV
-
 from tests.fakes import FakeClock, FakeHttpResponse, http_error
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "opensearch_index_template"

@@ -29,7 +29,6 @@ from botocore.credentials import Credentials
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from tests.conftest import OFFLINE_AWS_ENV
-
 from tests.fakes import FakeClock, FakeHttpResponse, http_error
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "prometheus_forwarder"

@@ -31,6 +31,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
+from tests.fakes import CurrentStdout
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions"
 CANARY_DIR = FUNCTIONS_DIR / "quality_canary"
@@ -152,16 +153,6 @@ class Output:
     def log(self, message: str) -> dict[str, Any]:
         (record,) = self.logs_with(message)
         return record
-
-
-class _CurrentStdout:
-    """Writes to whatever ``sys.stdout`` is now; the Powertools handler bound stdout at import."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
 
 
 @dataclass
@@ -330,7 +321,7 @@ def canary(
     golden_path.write_text(json.dumps({"questions": GOLDEN}), encoding="utf-8")
     monkeypatch.setenv("TARGET_FUNCTION_NAME", TARGET)
     monkeypatch.setenv("GOLDEN_SET_PATH", str(golden_path))
-    monkeypatch.setattr(handler.logger.registered_handler, "stream", _CurrentStdout())
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", CurrentStdout())
 
     invocations: list[dict[str, Any]] = []
 
