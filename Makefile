@@ -3,12 +3,16 @@ SHELL := /bin/bash
 PYTHON ?= python3
 LEVEL ?= 1
 VENV := .venv
+## Extra context for the cdk commands: ALARM_EMAIL=oncall@example.com, CONTEXT='-c model_id=... -c key=value'.
+ALARM_EMAIL ?=
+CONTEXT ?=
+CDK_CONTEXT = -c level=$(LEVEL) $(if $(ALARM_EMAIL),-c alarm_email=$(ALARM_EMAIL)) $(CONTEXT)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup tools synth test bench clean
+.PHONY: setup tools synth bootstrap deploy diff destroy test test-fast bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +33,35 @@ tools:
 ## Synthesize maturity level $(LEVEL) (1..3) with the real CDK CLI into cdk.out/.
 synth: setup
 	rm -rf cdk.out
-	cdk synth --quiet --no-notices -c level=$(LEVEL)
+	cdk synth --quiet --no-notices $(CDK_CONTEXT)
 	python scripts/stacks_written.py cdk.out
+
+## Once per account and region, before the first deploy: the CDK's own bucket and roles (`cdk bootstrap`).
+bootstrap: setup
+	cdk bootstrap --no-notices $(CDK_CONTEXT)
+
+## Deploy the stacks of levels 1..$(LEVEL) with your AWS credentials (asks before IAM changes).
+deploy: setup
+	cdk deploy --all --no-notices $(CDK_CONTEXT)
+
+## What a deploy of levels 1..$(LEVEL) would change in the account (needs credentials).
+diff: setup
+	cdk diff --all --no-notices $(CDK_CONTEXT)
+
+## Delete the stacks of levels 1..$(LEVEL); first lists what deleting keeps, then `cdk destroy` asks to confirm.
+destroy: setup
+	rm -rf cdk.out
+	cdk synth --quiet --no-notices $(CDK_CONTEXT)
+	python scripts/kept_on_destroy.py cdk.out $(CDK_CONTEXT)
+	cdk destroy --all --no-notices $(CDK_CONTEXT)
 
 ## Run the whole test suite (unit, snapshot, cdk-nag, cfn-lint, CLI).
 test: setup tools
 	python -m pytest -q
+
+## The everyday run: everything but the tests marked slow (real CDK CLI, fresh-clone set-up).
+test-fast: setup tools
+	python -m pytest -q -m "not slow"
 
 ## Handler overhead, cold import and synth-time benchmark.
 bench: setup

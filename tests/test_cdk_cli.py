@@ -13,7 +13,10 @@ import pytest
 from tests.conftest import ROOT
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
-pytestmark = pytest.mark.skipif(not CDK.exists(), reason="run `make setup` (npm ci) to install the pinned CDK CLI")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CDK.exists(), reason="run `make setup` (npm ci) to install the pinned CDK CLI"),
+]
 
 
 def _cdk(*args: str, outdir: Path) -> subprocess.CompletedProcess[str]:
