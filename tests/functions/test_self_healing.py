@@ -17,7 +17,8 @@ import telemetry
 from botocore.stub import ANY
 
 from llm_observability import automation as a
-from tests.test_automation import (
+from tests.support.aws_fakes import FakeApiGateway, FakePromptManagement, FakeSns, FakeSsm
+from tests.support.self_healing import (
     FALLBACK,
     MODEL_PARAMETER,
     PRIMARY,
@@ -27,10 +28,6 @@ from tests.test_automation import (
     REST_API_ID,
     STAGE,
     TOPIC_ARN,
-    FakeApiGateway,
-    FakePromptManagement,
-    FakeSns,
-    FakeSsm,
     alarm_arn,
     alarm_event,
     failover_inputs,
