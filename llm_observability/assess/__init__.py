@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from llm_observability.assess.capabilities import CAPABILITIES
 from llm_observability.assess.cost import CostReport, estimate
 from llm_observability.assess.loader import AssessError, Source, load
-from llm_observability.assess.model import CAPABILITIES, Capability, Status
-from llm_observability.assess.scorecard import Scorecard, assess
+from llm_observability.assess.model import Capability, Status
+from llm_observability.assess.report import Scorecard
+from llm_observability.assess.scorecard import assess
 
 if TYPE_CHECKING:
     from llm_observability.assess.nag_pack import LlmObservabilityChecks

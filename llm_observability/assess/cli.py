@@ -48,6 +48,12 @@ def _level(text: str) -> int:
     return value
 
 
+def _add_input_arguments(command: argparse.ArgumentParser) -> None:
+    """PATH and --format, the arguments both commands share."""
+    command.add_argument("path", metavar="PATH", help="cdk.out folder, template file, or folder of templates")
+    command.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -63,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(stack and logical ids) and a reason; the highest level fully reached; what to add next.",
         epilog=EPILOG,
     )  # fmt: skip
-    assess.add_argument("path", metavar="PATH", help="cdk.out folder, template file, or folder of templates")
-    assess.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    _add_input_arguments(assess)
     assess.add_argument(
         "--min-level", type=_level, default=None, metavar="N",
         help=f"exit with status 1 when the level fully reached is below N (0-{MAX_LEVEL})",
@@ -76,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "llm_observability/assess/prices.json (dated, with sources).",
         epilog=EPILOG,
     )  # fmt: skip
-    cost.add_argument("path", metavar="PATH", help="cdk.out folder, template file, or folder of templates")
-    cost.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    _add_input_arguments(cost)
     cost.add_argument(
         "--requests-per-month", type=_non_negative_int, default=10_000, metavar="N",
         help="request volume for the usage-based lines (log ingestion and storage, traces); default 10000",

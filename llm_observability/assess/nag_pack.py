@@ -39,9 +39,11 @@ import jsii
 from aws_cdk import IPolicyValidationPlugin, PolicyValidationPluginReport, PolicyViolatingResource, PolicyViolation
 from constructs import IConstruct
 
+from llm_observability.assess.capabilities import CAPABILITIES
 from llm_observability.assess.loader import AssessError, Source, StackTemplate, parse_template, read_text
-from llm_observability.assess.model import CAPABILITIES, LEVEL_NAMES, MAX_LEVEL, Status
-from llm_observability.assess.scorecard import Scorecard, assess
+from llm_observability.assess.model import LEVEL_NAMES, MAX_LEVEL, Status
+from llm_observability.assess.report import Scorecard
+from llm_observability.assess.scorecard import assess
 from llm_observability.errors import ConfigError
 
 PLUGIN_NAME = "LlmObservability"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from llm_observability.assess.scorecard import JSON_SCHEMA
+from llm_observability.assess.report import JSON_SCHEMA
 from tests.assess.conftest import TEMPLATES, run_process, schema_errors
-from tests.conftest import SynthResult
+from tests.conftest import ROOT, SynthResult
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -174,3 +175,21 @@ def test_cost_command_json(run_cli: Run) -> None:
     assert report["schema"] == "llm-observability/cost/v1" and report["fixed_monthly_usd"] == 5.6
     assert report["prices_as_of"] and report["requests_per_month"] == 0
     assert all(item["assumption"] and item["source"] in report["sources"] for item in report["items"])
+
+
+def test_the_command_line_runs_without_the_cdk() -> None:
+    """``import llm_observability.assess`` and both commands load neither aws-cdk-lib nor jsii: the CLI starts fast."""
+    assess_args, cost_args = (
+        ["assess", str(TEMPLATES / "plain_serverless.json")],
+        ["cost", str(TEMPLATES / "cost_small.json")],
+    )
+    code = (
+        f"import sys; from llm_observability.assess.cli import main; main({assess_args!r}); main({cost_args!r}); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'constructs', 'cdk_nag')))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.rstrip().splitlines()[-1] == "[]"
+    assert "Observability cost estimate" in run.stdout and "LLM observability maturity" in run.stdout

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_observability.assess import cost as cost_module
-from llm_observability.assess import estimate, load
+from llm_observability.assess import cost_quantities, estimate, load, prices
 from llm_observability.functions.rag_api import telemetry
 from tests.assess.conftest import TEMPLATES
 from tests.conftest import ROOT, SynthResult
@@ -58,10 +57,10 @@ def test_level1_assembly_matches_the_readme_total(level1: SynthResult) -> None:
 
 
 def test_readme_metric_breakdown_matches_the_telemetry_vocabulary() -> None:
-    assert cost_module.RAG_STAGES == len(telemetry.STAGES)
-    assert cost_module.RAG_ERROR_CLASSES == len(telemetry.ERROR_CLASSES)
-    assert cost_module.RAG_GUARDRAIL == 3 + len(telemetry.GUARDRAIL_POLICIES)
-    assert cost_module.RAG_PER_PROMPT_VERSION + 1 == len(telemetry.PROMPT_VERSION_METRICS)
+    assert cost_quantities.RAG_STAGES == len(telemetry.STAGES)
+    assert cost_quantities.RAG_ERROR_CLASSES == len(telemetry.ERROR_CLASSES)
+    assert cost_quantities.RAG_GUARDRAIL == 3 + len(telemetry.GUARDRAIL_POLICIES)
+    assert cost_quantities.RAG_PER_PROMPT_VERSION + 1 == len(telemetry.PROMPT_VERSION_METRICS)
 
 
 def test_level2_assembly_counts_what_level_2_adds(level2: SynthResult) -> None:
@@ -115,7 +114,7 @@ def test_foreign_emf_is_a_stated_lower_bound() -> None:
 
 
 def test_price_table_is_dated_data_with_sources() -> None:
-    table = cost_module.price_table()
+    table = prices.price_table()
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", table["as_of"]) and table["region"] == "us-east-1"
     for key, price in table["prices"].items():
         assert price["source"] in table["sources"], key
@@ -126,7 +125,7 @@ def test_price_table_is_dated_data_with_sources() -> None:
 
 def test_text_report_prints_every_figure_with_its_assumption(level1: SynthResult) -> None:
     text = estimate(load(level1.outdir)).render_text()
-    assert "as of " + cost_module.price_table()["as_of"] in text
+    assert "as of " + prices.price_table()["as_of"] in text
     assert "Total fixed" in text and "$14.70" in text
     assert "16 alarm metric(s) x $0.10  = $1.60" in text
     assert "https://aws.amazon.com/cloudwatch/pricing/" in text

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from llm_observability.assess.model import capabilities_of
+from llm_observability.assess.capabilities import capabilities_of
 from llm_observability.assess.nag_pack import PLUGIN_NAME, LlmObservabilityChecks
 from llm_observability.errors import ConfigError
 from tests.conftest import CDK_CONTEXT, SynthResult

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -10,10 +11,12 @@ from typing import Any
 
 import pytest
 
+import llm_observability
 from llm_observability.assess import CAPABILITIES, assess, load
-from llm_observability.assess.model import BY_ID, Status, capabilities_of
+from llm_observability.assess.capabilities import BY_ID, capabilities_of
+from llm_observability.assess.model import Capability, Level, Status
 from tests.assess.conftest import TEMPLATES
-from tests.conftest import SynthResult
+from tests.conftest import ROOT, SynthResult
 
 LEVEL1_IDS = [c.id for c in capabilities_of(1)]
 LEVEL2_IDS = [c.id for c in capabilities_of(2)]
@@ -37,7 +40,32 @@ def test_rows_follow_the_readme_levels() -> None:
     assert LEVEL2_IDS == ["metric-anomaly-detection", "log-intelligence", "compliance", "cost-control",
                           "incident-management", "guardrail", "prompt-management", "quality-evaluation"]  # fmt: skip
     assert LEVEL3_IDS == ["devops-guru", "codeguru-profiler", "self-healing", "prometheus", "opensearch-log-analytics"]
-    assert all(c.provided_by and c.next_step and c.rule for c in CAPABILITIES)
+    assert all(c.provided_by and c.next_step and c.evidence and c.constructs for c in CAPABILITIES)
+
+
+def test_each_capability_names_exported_constructs_and_its_rule_sits_in_its_level() -> None:
+    for capability in CAPABILITIES:
+        assert set(capability.constructs) <= set(llm_observability.__all__), capability.id
+        assert capability.rule.__module__ == f"llm_observability.assess.capabilities.level{capability.level}"
+    assert len({c.rule for c in CAPABILITIES}) == len(CAPABILITIES)  # one rule per capability
+
+
+def test_readme_capability_table_matches_the_model() -> None:
+    """The README's table (level, capability id, this library's construct) restates the declarations."""
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (\d) \| `([a-z-]+)` \| [^|]+ \| ([^|]+) \|$", readme, flags=re.MULTILINE)
+    table = [(int(level), cid, tuple(re.findall(r"`(\w+)`", constructs))) for level, cid, constructs in rows]
+    assert table == [(c.level, c.id, c.constructs) for c in CAPABILITIES]
+
+
+def test_a_capability_outside_the_levels_is_refused() -> None:
+    with pytest.raises(ValueError, match="has level 4: allowed are 1-3"):
+        Level(4).capability(id="x", title="x", constructs=(), provided_by="x", next_step="x", evidence="x")(
+            lambda inv: None
+        )
+    with pytest.raises(ValueError, match="has level 0"):
+        Capability(id="y", level=0, title="y", constructs=(), provided_by="y", next_step="y", evidence="y",
+                   rule=BY_ID["tracing"].rule)  # fmt: skip
 
 
 def test_level1_assembly_reports_exactly_level_1(level1: SynthResult) -> None:

@@ -1,0 +1,26 @@
+"""The maturity model: every capability of Levels 1 (Foundation), 2 (Proactive) and 3 (AIOps), in report order.
+
+Each capability is declared once, in the module of its level, on the function that is its evidence
+rule: its id, title, the constructs of this library that provide it, the advice and the rule. The rows
+follow the README's "What Level N provisions" sections (and the seed's Level 1/2/3 tables).
+"""
+
+from __future__ import annotations
+
+from llm_observability.assess.capabilities import level1, level2, level3
+from llm_observability.assess.model import Capability
+
+CAPABILITIES: tuple[Capability, ...] = (
+    *level1.LEVEL.capabilities,
+    *level2.LEVEL.capabilities,
+    *level3.LEVEL.capabilities,
+)
+BY_ID: dict[str, Capability] = {c.id: c for c in CAPABILITIES}
+
+
+def capabilities_of(level: int) -> list[Capability]:
+    """The capabilities of one level, in report order."""
+    return [c for c in CAPABILITIES if c.level == level]
+
+
+__all__ = ["BY_ID", "CAPABILITIES", "capabilities_of"]

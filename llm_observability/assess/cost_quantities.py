@@ -1,0 +1,119 @@
+"""What a template implies in billable quantities where the resource count alone does not tell: metrics
+per alarm, custom metrics of this project's own functions, runs of a schedule, golden-set questions.
+
+Custom metrics of this project's functions are not visible in a template (EMF is written by the code),
+so they are counted from the telemetry vocabulary the code uses, with the README's Level 1 breakdown:
+10 service-only metrics, 5 pipeline stages, 5 per model, up to 7 error classes = 27 for one model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import resources as importlib_resources
+from typing import Any
+
+from llm_observability.assess.intrinsics import literal, render
+from llm_observability.assess.inventory import Resource
+from llm_observability.assess.queries import is_anomaly_alarm
+
+# The RAG function's EMF metrics (README "Costs", Level 1): names in functions/rag_api/telemetry.py.
+RAG_SERVICE_ONLY = 10  # EndToEndLatency, RequestSuccess, PromptLength, RetrievedPassages, TopRetrievalScore,
+#                        RetrievalCacheHit, RetrievalCacheMiss, FeedbackScore, FeedbackCount, PiiRedactions
+RAG_STAGES = 5  # StageLatency x telemetry.STAGES
+RAG_PER_MODEL = 5  # InferenceLatency, InputTokens, OutputTokens, TotalTokens, EstimatedCostUSD
+RAG_ERROR_CLASSES = 7  # RequestFailure x telemetry.ERROR_CLASSES
+RAG_GUARDRAIL = 3 + 5  # GuardrailIntervened, GroundingScore, RelevanceScore + PolicyIntervened x 5 policies
+RAG_PER_PROMPT_VERSION = 4  # RequestSuccess, EndToEndLatency, TotalTokens, EstimatedCostUSD (+1 with a guardrail)
+CANARY_PER_VERSION = 6  # QualityRougeL, QualityBleu, QualityTokenF1, AnswerLength, RefusalRate, CanaryQuestions
+
+
+def int_value(value: Any, default: int) -> int:
+    """The whole number a property surely is (``"3"``, ``3.0``), else ``default``."""
+    text = literal(value)
+    try:
+        return int(float(text)) if text is not None else default
+    except ValueError:
+        return default
+
+
+def alarm_metric_count(alarm: Resource) -> tuple[int, str]:
+    """Billable alarm metrics of an alarm and its kind: single-metric 1, metric math each metric it reads
+    (and each Metrics Insights query), anomaly detection 3."""
+    if is_anomaly_alarm(alarm):
+        return 3, "anomaly-detection"
+    queries = alarm.properties.get("Metrics")
+    if not isinstance(queries, list):
+        return 1, "single-metric"
+    stats = sum(1 for q in queries if isinstance(q, dict) and "MetricStat" in q)
+    insights = sum(1 for q in queries if isinstance(q, dict) and "SELECT" in render(q.get("Expression")).upper())
+    has_expression = any(isinstance(q, dict) and "Expression" in q for q in queries)
+    count = max(stats + insights, 1)
+    return count, "metric-math" if has_expression else "single-metric"
+
+
+def is_high_resolution(alarm: Resource) -> bool:
+    """The alarm (or one of its metrics) has a period under 60 seconds."""
+    periods = [alarm.properties.get("Period")] + [
+        (q.get("MetricStat") or {}).get("Period") for q in alarm.properties.get("Metrics") or [] if isinstance(q, dict)
+    ]
+    return any(p is not None and int_value(p, 60) < 60 for p in periods)
+
+
+def known_function_metrics(env: dict[str, Any]) -> tuple[int, str] | None:
+    """EMF metric count of this project's functions, recognised by the environment their constructs set."""
+    if "PRICE_TABLE" in env and "PROMPT_TEMPLATE_VERSION" in env and "POWERTOOLS_METRICS_NAMESPACE" in env:
+        models = 1
+        count = RAG_SERVICE_ONLY + RAG_STAGES + RAG_PER_MODEL * models + RAG_ERROR_CLASSES
+        why = [
+            (
+                f"RAG function {count} (README: {RAG_SERVICE_ONLY} service-only, {RAG_STAGES} stages, "
+                f"{RAG_PER_MODEL} per model, up to {RAG_ERROR_CLASSES} error classes)"
+            )
+        ]
+        guardrail = "GUARDRAIL_ID" in env
+        if guardrail:
+            count += RAG_GUARDRAIL
+            why.append(f"+ {RAG_GUARDRAIL} guardrail metrics (3 + 5 policies)")
+        if "PROMPT_PARAMETER_NAME" in env:
+            per_version = RAG_PER_PROMPT_VERSION + (1 if guardrail else 0)
+            count += 1 + per_version
+            why.append(f"+ PromptLookupFailure + {per_version} per prompt version (one active version)")
+        if "MODEL_PARAMETER_NAME" in env:
+            count += 1 + RAG_PER_MODEL
+            why.append(f"+ ModelLookupFailure + {RAG_PER_MODEL} for a second (failover) model")
+        return count, " ".join(why)
+    if "TARGET_FUNCTION_NAME" in env and "POWERTOOLS_METRICS_NAMESPACE" in env:
+        count = CANARY_PER_VERSION * 2 + 1
+        return count, (f"quality canary {count} ({CANARY_PER_VERSION} per model and prompt version, the same {CANARY_PER_VERSION} for "
+                       "the whole service, CanaryFailures; one model, one prompt version)")  # fmt: skip
+    return None
+
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+
+
+def runs_per_month(expression: str | None, hours: int) -> float | None:
+    """Runs a month of a ``rate(...)`` schedule expression; None for other expressions."""
+    match = _RATE.match(expression or "")
+    if not match:
+        return None
+    amount, unit = int(match.group(1)), match.group(2).rstrip("s")
+    minutes = amount * {"minute": 1, "hour": 60, "day": 1440}[unit]
+    return hours * 60 / minutes if minutes else None
+
+
+@lru_cache(maxsize=1)
+def golden_questions() -> int:
+    """Questions in the quality canary's packaged golden set (12 when it cannot be read)."""
+    try:
+        text = (
+            importlib_resources.files("llm_observability.functions.quality_canary")
+            .joinpath("golden_set.json")
+            .read_text()
+        )
+        data = json.loads(text)
+        return len(data["questions"]) if isinstance(data, dict) else len(data)
+    except (OSError, ValueError, KeyError, TypeError, ModuleNotFoundError):
+        return 12

@@ -1,0 +1,310 @@
+"""Questions the evidence rules and the cost estimate ask of an inventory: which functions are the
+application's, what an alarm or a dashboard reads, which alarm actions surely exist, ...
+
+Each answer reads properties conservatively (see :mod:`~llm_observability.assess.intrinsics`): an
+alarm action that exists only in one ``Fn::If`` branch is not an action.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from llm_observability.assess.intrinsics import (
+    alternatives,
+    as_bool,
+    intrinsic,
+    is_no_value,
+    is_set,
+    literal,
+    render,
+    surely,
+)
+from llm_observability.assess.inventory import Inventory, Resource
+
+FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
+ALARM = "AWS::CloudWatch::Alarm"
+COMPOSITE_ALARM = "AWS::CloudWatch::CompositeAlarm"
+DASHBOARD = "AWS::CloudWatch::Dashboard"
+CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
+_CDK_INFRA_IDS = ("AWS679f53fac002430cb0da5b7982bd2287", "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a",
+                  "BucketNotificationsHandler050a0587b7544547bf325f094a3db834", "CustomCDKBucketDeployment",
+                  "CustomS3AutoDeleteObjectsCustomResourceProvider", "CustomVpcRestrictDefaultSG")  # fmt: skip
+
+
+def _globals(inv: Inventory, stack: str, section: str) -> dict[str, Any]:
+    """A SAM template's ``Globals`` section (``Function``, ``Api``), empty when there is none."""
+    template = next((s.template for s in inv.stacks if s.name == stack), {})
+    value = (template.get("Globals") or {}).get(section) if isinstance(template.get("Globals"), dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def fn_prop(inv: Inventory, fn: Resource, name: str) -> Any:
+    """A function's property, from SAM ``Globals`` when a serverless function does not set it."""
+    if name in fn.properties or fn.type != "AWS::Serverless::Function":
+        return fn.properties.get(name)
+    return _globals(inv, fn.stack, "Function").get(name)
+
+
+def env_of(inv: Inventory, fn: Resource) -> dict[str, Any]:
+    """A function's environment variables (SAM Globals merged); unresolvable environments are empty."""
+    merged: dict[str, Any] = {}
+    sources = [_globals(inv, fn.stack, "Function").get("Environment")] if fn.type == "AWS::Serverless::Function" else []
+    for environment in [*sources, fn.properties.get("Environment")]:
+        variables = environment.get("Variables") if isinstance(environment, dict) else None
+        if isinstance(variables, dict):
+            merged.update(variables)
+    return merged
+
+
+def infra_functions(inv: Inventory) -> set[tuple[str, str]]:
+    """Lambda functions that implement custom resources or CDK plumbing, not the application."""
+    infra: set[tuple[str, str]] = set()
+    for r in inv.resources:
+        if r.type.startswith("Custom::") or r.type == CUSTOM_RESOURCE:
+            infra |= inv.refs(r.stack, r.properties.get("ServiceToken"))
+        elif r.type in FUNCTION_TYPES and (
+            r.logical_id.startswith(_CDK_INFRA_IDS) or "/Provider/framework-" in r.path or "/Provider/waiter-" in r.path
+        ):
+            infra.add(r.key)
+    frontier = set(infra)
+    while frontier:  # a provider framework's function names the user handler in its environment
+        new: set[tuple[str, str]] = set()
+        for key in frontier:
+            fn = inv.get(*key)
+            if fn is not None and fn.type in FUNCTION_TYPES:
+                new |= {
+                    k for k in inv.refs(fn.stack, env_of(inv, fn)) if (g := inv.get(*k)) and g.type in FUNCTION_TYPES
+                }
+        frontier = new - infra
+        infra |= new
+    return infra
+
+
+def app_functions(inv: Inventory) -> list[Resource]:
+    """The application's functions: every Lambda function but custom-resource handlers and CDK plumbing."""
+    infra = infra_functions(inv)
+    return [f for f in inv.of_type(*FUNCTION_TYPES) if f.key not in infra]
+
+
+def api_targets(inv: Inventory) -> set[tuple[str, str]]:
+    """Functions behind an API: REST/HTTP API integrations, SAM Api events."""
+    keys: set[tuple[str, str]] = set()
+    for method in inv.of_type("AWS::ApiGateway::Method"):
+        keys |= inv.refs(method.stack, (method.properties.get("Integration") or {}).get("Uri"))
+    for integration in inv.of_type("AWS::ApiGatewayV2::Integration"):
+        keys |= inv.refs(integration.stack, integration.properties.get("IntegrationUri"))
+    for fn in inv.of_type("AWS::Serverless::Function"):
+        events = fn.properties.get("Events")
+        if isinstance(events, dict) and any(
+            isinstance(e, dict) and e.get("Type") in ("Api", "HttpApi") for e in events.values()
+        ):
+            keys.add(fn.key)
+    return keys
+
+
+def fn_traced(inv: Inventory, fn: Resource, *, check: Callable[..., bool] = surely) -> bool:
+    """Active X-Ray tracing in every ``Fn::If`` branch (``check=possibly``: in at least one)."""
+    if fn.type == "AWS::Lambda::Function":
+        return check(fn.properties, "TracingConfig", "Mode", test=lambda v: v == "Active")
+    return check(fn_prop(inv, fn, "Tracing"), test=lambda v: v == "Active")
+
+
+def api_stages(inv: Inventory) -> list[tuple[Resource, bool]]:
+    """REST API stages (explicit, implicit through a Deployment's StageName, SAM) and whether X-Ray is on."""
+    stages: list[tuple[Resource, bool]] = []
+    for stage in inv.of_type("AWS::ApiGateway::Stage"):
+        stages.append((stage, surely(stage.properties, "TracingEnabled", test=as_bool)))
+    for deployment in inv.of_type("AWS::ApiGateway::Deployment"):
+        if is_set(deployment.properties.get("StageName")):
+            stages.append(
+                (deployment, surely(deployment.properties, "StageDescription", "TracingEnabled", test=as_bool))
+            )
+    for api in inv.of_type("AWS::Serverless::Api"):
+        value = api.properties.get("TracingEnabled", _globals(inv, api.stack, "Api").get("TracingEnabled"))
+        stages.append((api, surely(value, test=as_bool)))
+    return stages
+
+
+def alarm_metric_specs(alarm: Resource) -> list[dict[str, Any]]:
+    """The metric mappings (Namespace, MetricName, Dimensions) an alarm reads: its own properties for a
+    single-metric alarm, each query's ``MetricStat.Metric`` for a metric-math alarm (expressions excluded)."""
+    props = alarm.properties
+    if "Metrics" not in props:
+        return [props]
+    specs = []
+    for query in props.get("Metrics") or []:
+        stat = query.get("MetricStat") if isinstance(query, dict) else None
+        metric = stat.get("Metric") if isinstance(stat, dict) else None
+        if isinstance(metric, dict):
+            specs.append(metric)
+    return specs
+
+
+def alarm_metrics(alarm: Resource) -> list[tuple[str | None, str | None]]:
+    """(namespace, metric name) of each metric an alarm reads (expressions excluded)."""
+    return [(literal(m.get("Namespace")), literal(m.get("MetricName"))) for m in alarm_metric_specs(alarm)]
+
+
+def alarm_metric_identities(alarm: Resource) -> list[tuple[str, ...]]:
+    """``(namespace, name, "Dim=value", ...)`` of each metric an alarm reads whose namespace and name are known."""
+    found = []
+    for m in alarm_metric_specs(alarm):
+        namespace, name = literal(m.get("Namespace")), literal(m.get("MetricName"))
+        if namespace and name:
+            dims = m.get("Dimensions") if isinstance(m.get("Dimensions"), list) else []
+            found.append(
+                (
+                    namespace,
+                    name,
+                    *sorted(f"{render(d.get('Name'))}={render(d.get('Value'))}" for d in dims if isinstance(d, dict)),
+                )
+            )
+    return found
+
+
+def alarm_expressions(alarm: Resource) -> list[str]:
+    """The metric-math expressions of an alarm, as text."""
+    return [
+        render(q.get("Expression"))
+        for q in alarm.properties.get("Metrics") or []
+        if isinstance(q, dict) and "Expression" in q
+    ]
+
+
+def is_anomaly_alarm(alarm: Resource) -> bool:
+    """The alarm compares its metric with an ``ANOMALY_DETECTION_BAND``."""
+    return any("ANOMALY_DETECTION_BAND" in e for e in alarm_expressions(alarm))
+
+
+def _element_surely_present(element: Any) -> bool:
+    options = alternatives(element)
+    return bool(options) and all(is_set(o) for o in options)
+
+
+def actions_of(alarm: Resource) -> list[Any]:
+    """The alarm's AlarmActions that surely exist (empty when actions are disabled or unresolved)."""
+    props = alarm.properties
+    if not surely(props, "ActionsEnabled", test=lambda v: is_no_value(v) or as_bool(v)):
+        return []
+    options = alternatives(props, "AlarmActions")
+    per_option = []
+    for option in options:
+        if not isinstance(option, list):
+            return []  # NoValue in a branch, or a list known only at deploy time
+        per_option.append([e for e in option if _element_surely_present(e)])
+    if not per_option or not all(per_option):
+        return []
+    return min(per_option, key=len)
+
+
+def alarms_with_actions(inv: Inventory) -> tuple[list[Resource], list[Resource]]:
+    """(metric alarms covered by an action, metric alarms without); an alarm feeding a composite with actions is covered."""
+    metric_alarms = inv.of_type(ALARM)
+    covered: set[tuple[str, str]] = {a.key for a in metric_alarms if actions_of(a)}
+    names = {literal(a.properties.get("AlarmName")): a for a in metric_alarms if literal(a.properties.get("AlarmName"))}
+    for composite in inv.of_type(COMPOSITE_ALARM):
+        if not actions_of(composite):
+            continue
+        rule = composite.properties.get("AlarmRule")
+        covered |= inv.refs(composite.stack, rule)
+        for name in re.findall(r"ALARM\(\s*\"?([^\")]+?)\"?\s*\)", render(rule)):
+            if name in names:
+                covered.add(names[name].key)
+    return [a for a in metric_alarms if a.key in covered], [a for a in metric_alarms if a.key not in covered]
+
+
+_METRIC_ARRAY = re.compile(r'\[\s*"([^"]+)"\s*,\s*"([^"]+)"')
+_SEARCH_NAMESPACE = re.compile(r"\{\s*([A-Za-z0-9_./#:-]+)\s*[,}]")
+
+
+def dashboard_rows(dashboard: Resource) -> list[list[str]]:
+    """Metric rows of a dashboard body: ``[namespace, metric, dim1, value1, ...]`` ("." shorthand expanded);
+    a SEARCH expression contributes ``[namespace, "*"]``."""
+    body = render(dashboard.properties.get("DashboardBody"))
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return [list(m) for m in _METRIC_ARRAY.findall(body)]
+    rows: list[list[str]] = []
+    widgets = data.get("widgets") if isinstance(data, dict) else None
+    for widget in widgets if isinstance(widgets, list) else []:
+        props = widget.get("properties") if isinstance(widget, dict) else None
+        metrics = props.get("metrics") if isinstance(props, dict) else None
+        previous: list[Any] = []
+        for row in metrics if isinstance(metrics, list) else []:
+            if not isinstance(row, list):
+                continue
+            values = [v for v in row if not isinstance(v, dict)]
+            if not values:
+                for item in row:
+                    if isinstance(item, dict) and isinstance(item.get("expression"), str):
+                        rows += [[ns, "*"] for ns in _SEARCH_NAMESPACE.findall(item["expression"])]
+                continue
+            if values[0] == "..." and previous:  # "all values of the row above, then these"
+                tail = values[1:]
+                current = previous[: max(len(previous) - len(tail), 2)] + tail
+            else:
+                current = [previous[i] if v == "." and i < len(previous) else v for i, v in enumerate(values)]
+            previous = current
+            if len(current) >= 2 and all(isinstance(v, str) for v in current):
+                rows.append(current)
+    return rows
+
+
+def dashboard_metrics(dashboard: Resource) -> list[tuple[str, str]]:
+    """(namespace, metric name) of the metric widgets of a dashboard body."""
+    return [(row[0], row[1]) for row in dashboard_rows(dashboard)]
+
+
+def dashboard_row_identity(row: list[str]) -> tuple[str, ...]:
+    """``(namespace, name, "Dim=value", ...)`` of a dashboard metric row (see :func:`dashboard_rows`)."""
+    dimensions = row[2:]
+    pairs = [f"{dimensions[i]}={dimensions[i + 1]}" for i in range(0, len(dimensions) - 1, 2)]
+    return (row[0], row[1], *sorted(pairs))
+
+
+def is_custom_namespace(namespace: str | None) -> bool:
+    """A known metric namespace that is not an AWS service's (``AWS/...``)."""
+    return bool(namespace) and not namespace.startswith("AWS/") and "${" not in namespace
+
+
+def emf_namespaces(inv: Inventory) -> dict[str, list[Resource]]:
+    """The EMF namespaces the application's functions write to (Powertools), with the functions."""
+    namespaces: dict[str, list[Resource]] = {}
+    for fn in app_functions(inv):
+        namespace = literal(env_of(inv, fn).get("POWERTOOLS_METRICS_NAMESPACE"))
+        if namespace:
+            namespaces.setdefault(namespace, []).append(fn)
+    return namespaces
+
+
+def metric_filter_metrics(inv: Inventory) -> list[tuple[Resource, str | None, str | None]]:
+    """(metric filter, namespace, metric name) of each metric transformation."""
+    found = []
+    for mf in inv.of_type("AWS::Logs::MetricFilter"):
+        for t in mf.properties.get("MetricTransformations") or []:
+            if isinstance(t, dict):
+                found.append((mf, literal(t.get("MetricNamespace")), literal(t.get("MetricName"))))
+    return found
+
+
+def tag_keys(tags: Any) -> set[str] | None:
+    """The keys of a ``Tags`` property (list or mapping form); None when untagged or unresolved."""
+    if isinstance(tags, list):
+        keys = {t.get("Key") for t in tags if isinstance(t, dict) and isinstance(t.get("Key"), str)}
+        return keys or None
+    if isinstance(tags, dict) and intrinsic(tags) is None:
+        return set(tags) or None
+    return None
+
+
+def metric_users(inv: Inventory) -> list[tuple[Resource, list[tuple[str | None, str | None]]]]:
+    """Every alarm and dashboard with the (namespace, metric name) pairs it reads."""
+    users: list[tuple[Resource, list[tuple[str | None, str | None]]]] = [
+        (a, alarm_metrics(a)) for a in inv.of_type(ALARM)
+    ]
+    users += [(d, list(dashboard_metrics(d))) for d in inv.of_type(DASHBOARD)]
+    return users
