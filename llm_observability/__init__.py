@@ -6,9 +6,47 @@ and a Level 1 synth loads none of Level 3's aws-cdk-lib modules.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llm_observability._lazy import lazy_exports
 from llm_observability.constructs import __all__ as _CONSTRUCTS
 from llm_observability.errors import ConfigError
+
+if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are imported on first use
+    from llm_observability.config import ObservabilityConfig
+    from llm_observability.constructs import (
+        AlarmThresholds,
+        AlertTopic,
+        AnomalyAlarms,
+        BedrockMetrics,
+        CodeGuruProfiling,
+        ComplianceBaseline,
+        CostGuard,
+        DevOpsGuruCoverage,
+        InvocationLogging,
+        LlmAlarms,
+        LlmDashboard,
+        LlmGuardrail,
+        LogAnalytics,
+        LogIntelligence,
+        ManagedPrompt,
+        PrometheusExport,
+        QualityCanary,
+        RagReferenceApp,
+        RemediationRunbooks,
+        SampleKnowledgeBase,
+        SsmAutomationTarget,
+        allow_publish,
+        encrypted_log_group,
+        log_encryption_key,
+        powertools_layer,
+        start_automation,
+    )
+    from llm_observability.stacks.aiops import AiOpsStack
+    from llm_observability.stacks.app import build_app
+    from llm_observability.stacks.foundation import FoundationStack
+    from llm_observability.stacks.proactive import ProactiveStack
+    from llm_observability.workload import Workload
 
 _EXPORTS: dict[str, str] = {
     "ObservabilityConfig": "llm_observability.config",

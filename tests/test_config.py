@@ -6,24 +6,43 @@ import json
 import os
 import subprocess
 import sys
+from typing import get_args
 
 import pytest
 
-from llm_observability.config import ObservabilityConfig, base_model_id
+from llm_observability.config import ObservabilityConfig, PromptLogging, base_model_id, config_reference_rows
+from llm_observability.config.fields import context_defaults
 from llm_observability.errors import ConfigError
+from llm_observability.functions.rag_api import telemetry
+from llm_observability.validation import WORKLOAD_NAME_MAX_LENGTH
 from tests.conftest import CDK_CONTEXT, ROOT
 
 
-def test_cdk_json_context_holds_every_setting_with_its_default() -> None:
-    defaults = ObservabilityConfig()
-    for key in ObservabilityConfig.keys():
-        assert key in CDK_CONTEXT, key
-        value = getattr(defaults, key)
-        if key == "model_prices":
-            assert CDK_CONTEXT[key] == {}
-        else:
-            expected = dict(value) if key == "tags" else list(value) if isinstance(value, tuple) else value
-            assert CDK_CONTEXT[key] == expected, key
+def test_cdk_json_context_holds_every_setting_with_its_declared_default() -> None:
+    # The default is written once, on the setting's field; cdk.json is checked against it.
+    defaults = context_defaults(ObservabilityConfig)
+    assert list(defaults) == list(ObservabilityConfig.keys())
+    assert {key: CDK_CONTEXT.get(key, "<missing>") for key in defaults} == defaults
+
+
+def test_the_defaults_pass_their_own_rules_and_the_reference_lists_every_setting() -> None:
+    ObservabilityConfig.from_mapping(CDK_CONTEXT_SETTINGS)
+    rows = config_reference_rows()
+    assert [r.key for r in rows] == list(ObservabilityConfig.keys())
+    by_key = {r.key: r for r in rows}
+    assert by_key["quality_rouge_l_floor"][1:4] == ("number", "0.2", "a number above 0 and below 1")
+    assert by_key["security_hub"].allowed == "create, adopt" and by_key["level"].type == "integer"
+    assert by_key["budget_services"].default == '["Amazon Bedrock"]' and by_key["tags"].type == "object"
+    assert {r.concern for r in rows} == {"app", "level1", "level2", "level3"}
+    assert all(r.doc.endswith(".") and r.allowed for r in rows)
+
+
+def test_prompt_logging_choices_are_the_lambda_code_s_modes() -> None:
+    assert get_args(PromptLogging) == telemetry.PROMPT_LOGGING_MODES
+
+
+OPEN_UNIT = "allowed is a number above 0 and below 1."
+CDK_CONTEXT_SETTINGS = {k: v for k, v in CDK_CONTEXT.items() if k in ObservabilityConfig.keys()}
 
 
 def test_readme_documents_every_setting() -> None:
@@ -69,8 +88,19 @@ def test_strings_from_the_command_line_are_converted() -> None:
         ({"invocation_logging": "maybe"}, "Setting 'invocation_logging' is 'maybe': allowed are true or false."),
         ({"knowledge_base_id": "kb-1"}, "Setting 'knowledge_base_id' is 'kb-1'"),
         ({"embedding_dimensions": 768}, "Setting 'embedding_dimensions' is 768: allowed are 256, 512, 1024."),
-        ({"workload_name": "My App"}, "Setting 'workload_name' is 'My App'"),
-        ({"metric_namespace": "AWS/Bedrock"}, "Setting 'metric_namespace' starts with 'AWS/'"),
+        ({"workload_name": "My App"}, "Setting 'workload_name' is 'My App': allowed is 1-82 lowercase letters"),
+        ({"workload_name": "RagDemo"}, "Setting 'workload_name' is 'RagDemo': allowed is 1-82 lowercase letters"),
+        ({"workload_name": "a" * 83}, "Setting 'workload_name' is 'aaaa"),
+        ({"workload_name": "rag-"}, "Setting 'workload_name' is 'rag-'"),
+        ({"quality_rouge_l_floor": 0}, f"Setting 'quality_rouge_l_floor' is 0.0: {OPEN_UNIT}"),
+        ({"quality_rouge_l_floor": "1"}, f"Setting 'quality_rouge_l_floor' is 1.0: {OPEN_UNIT}"),
+        ({"security_standards": ["cis", "cis"]}, "Setting 'security_standards' is ['cis', 'cis']: allowed is a list"),
+        ({"security_hub": "enable"}, "Setting 'security_hub' is 'enable': allowed are create, adopt."),
+        ({"log_analytics": "on"}, "Setting 'log_analytics' is 'on': allowed are domain, serverless, off."),
+        ({"cost_anomaly_monitor_arn": "m-1"}, "Setting 'cost_anomaly_monitor_arn' is 'm-1': allowed is empty"),
+        ({"throttled_rate_limit": 10}, "Setting 'throttled_rate_limit' is 10: allowed is a limit below"),
+        ({"fallback_model_id": "amazon.nova-lite-v1:0"}, "Setting 'fallback_model_id' is 'amazon.nova-lite-v1:0'"),
+        ({"metric_namespace": "AWS/Bedrock"}, "Setting 'metric_namespace' is 'AWS/Bedrock': allowed is 1-255 letters"),
         ({"model_prices": {"m.x": {"input_per_1k": -1, "output_per_1k": 0}}}, "Setting 'model_prices' has 'm.x'"),
         ({"model_prices": "{not json"}, "Setting 'model_prices' is not valid JSON"),
         ({"tags": {"aws:owner": "x"}}, "Setting 'tags' has the pair 'aws:owner'"),
@@ -78,7 +108,7 @@ def test_strings_from_the_command_line_are_converted() -> None:
         ({"alarm_thresholds": {"api_5xx": 0}}, "Alarm threshold 'api_5xx' is 0: allowed is a number above 0."),
         ({"alarm_thresholds": {"latency": 1}}, "Setting 'alarm_thresholds' has the unknown threshold 'latency'"),
         ({"alarm_thresholds": '{"datapoints_to_alarm": 5}'}, "Alarm threshold 'datapoints_to_alarm' is 5"),
-        ({"monthly_budget_usd": 0}, "Setting 'monthly_budget_usd' is 0.0: allowed is a number from 0.01 to 1,000,000,000."),
+        ({"monthly_budget_usd": 0}, "Setting 'monthly_budget_usd' is 0.0: allowed is a number above 0 and at most 1,0"),
         ({"monthly_budget_usd": "lots"}, "Setting 'monthly_budget_usd' is 'lots': allowed is a number."),
         ({"budget_services": "[]"}, "Setting 'budget_services' is []: allowed is a list of one or more"),
         ({"budget_warning_percent": 100}, "Setting 'budget_warning_percent' is 100.0"),
@@ -93,6 +123,21 @@ def test_bad_values_fail_with_one_sentence(values: dict, message: str) -> None:
     text = str(caught.value)
     assert text.startswith(message)
     assert text.endswith((".", "?")) and "\n" not in text
+
+
+def test_workload_names_at_the_bound_are_accepted_and_fit_every_derived_name() -> None:
+    from llm_observability.stacks.app import stack_name
+
+    longest = "a" + "b1-" * 26 + "c9z"
+    assert len(longest) == WORKLOAD_NAME_MAX_LENGTH == 82
+    config = ObservabilityConfig(workload_name=longest)
+    assert max(len(stack_name(config, level)) for level in (1, 2, 3)) <= 128
+    assert len(f"{longest}-llm-observability") == 100  # the Prometheus workspace alias: the limit that sets the bound
+    assert ObservabilityConfig(workload_name="r").workload_name == "r"
+
+
+def test_rouge_l_floor_takes_the_whole_open_interval() -> None:
+    assert ObservabilityConfig(quality_rouge_l_floor=0.995).quality_rouge_l_floor == 0.995
 
 
 def test_context_typo_is_caught_but_cdk_keys_are_left_alone() -> None:

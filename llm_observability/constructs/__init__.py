@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llm_observability._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are imported on first use
+    from llm_observability.constructs._common import encrypted_log_group, log_encryption_key, powertools_layer
+    from llm_observability.constructs.aiops import CodeGuruProfiling, DevOpsGuruCoverage
+    from llm_observability.constructs.alarms import LlmAlarms
+    from llm_observability.constructs.alert_topic import AlertTopic, allow_publish
+    from llm_observability.constructs.anomaly import AnomalyAlarms
+    from llm_observability.constructs.compliance import ComplianceBaseline
+    from llm_observability.constructs.cost_guard import CostGuard
+    from llm_observability.constructs.dashboard import LlmDashboard
+    from llm_observability.constructs.guardrail import LlmGuardrail
+    from llm_observability.constructs.invocation_logging import InvocationLogging
+    from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
+    from llm_observability.constructs.log_analytics import LogAnalytics
+    from llm_observability.constructs.log_intelligence import LogIntelligence
+    from llm_observability.constructs.managed_prompt import ManagedPrompt
+    from llm_observability.constructs.metrics import BedrockMetrics
+    from llm_observability.constructs.prometheus import PrometheusExport
+    from llm_observability.constructs.quality_canary import QualityCanary
+    from llm_observability.constructs.rag_app import RagReferenceApp
+    from llm_observability.constructs.runbooks import RemediationRunbooks, SsmAutomationTarget, start_automation
+    from llm_observability.thresholds import AlarmThresholds
 
 _EXPORTS: dict[str, str] = {
     "AlarmThresholds": "llm_observability.thresholds",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from aws_cdk import Aws, Stack
 from aws_cdk import aws_codeguruprofiler as profiler
@@ -13,12 +14,15 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from llm_observability.config.choices import SingletonMode
 from llm_observability.constructs.alert_topic import allow_publish
 from llm_observability.errors import ConfigError
 from llm_observability.functions.rag_api import telemetry
+from llm_observability.validation import choice, distinct_choices
 
 DEVOPS_GURU = "devops-guru.amazonaws.com"
-COVERAGE_MODES = ("create", "adopt")
+#: Severities of DevOps Guru insights.
+InsightSeverity = Literal["HIGH", "MEDIUM", "LOW"]
 #: The official CodeGuru Profiler Python agent layer (version 11), published in each region by this account.
 PROFILER_LAYER_ACCOUNT = "157417159150"
 PROFILER_LAYER_VERSION = 11
@@ -50,16 +54,14 @@ class DevOpsGuruCoverage(Construct):
         stack_names: Sequence[str],
         topic: sns.ITopic,
         topic_key: kms.IKey | None = None,
-        coverage: str = "create",
-        severities: Sequence[str] = ("HIGH", "MEDIUM"),
+        coverage: SingletonMode = "create",
+        severities: Sequence[InsightSeverity] = ("HIGH", "MEDIUM"),
     ) -> None:
-        super().__init__(scope, id)
-        if coverage not in COVERAGE_MODES:
-            raise ConfigError(f"DevOpsGuruCoverage 'coverage' is {coverage!r}: allowed are create, adopt.")
+        choice("coverage", coverage, SingletonMode, owner="DevOpsGuruCoverage")
         if not stack_names or len(stack_names) > 1000:
             raise ConfigError("DevOpsGuruCoverage 'stack_names' is empty or too long: allowed are 1-1,000 stack names.")
-        if not severities or not set(severities) <= {"HIGH", "MEDIUM", "LOW"}:
-            raise ConfigError(f"DevOpsGuruCoverage 'severities' is {list(severities)!r}: allowed are HIGH, MEDIUM, LOW.")
+        distinct_choices("severities", severities, InsightSeverity, non_empty=True, owner="DevOpsGuruCoverage")
+        super().__init__(scope, id)
         self.collection: devopsguru.CfnResourceCollection | None = None
         if coverage == "create":
             self.collection = devopsguru.CfnResourceCollection(

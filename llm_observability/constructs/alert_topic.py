@@ -9,8 +9,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from llm_observability.config import ObservabilityConfig
 from llm_observability.errors import ConfigError
+from llm_observability.validation import email as check_email
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 
@@ -28,13 +28,8 @@ class AlertTopic(Construct):
     def __init__(
         self, scope: Construct, id: str, *, email: str | None = None, display_name: str = "LLM observability alerts"
     ) -> None:
+        check_email("email", email, owner="AlertTopic")
         super().__init__(scope, id)
-        if email:
-            # One place validates e-mail addresses: the config.
-            try:
-                ObservabilityConfig(alarm_email=email)
-            except ConfigError as error:
-                raise ConfigError(str(error).replace("Setting 'alarm_email'", "AlertTopic 'email'")) from None
         self.key = kms.Key(
             self,
             "Key",

@@ -18,16 +18,16 @@ from aws_cdk import aws_securityhub as securityhub
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from llm_observability.config import LOG_RETENTION_DAYS
+from llm_observability.config.bounds import LOG_RETENTION
+from llm_observability.config.choices import SecurityStandard, SingletonMode
 from llm_observability.constructs._common import access_logs_bucket, encrypted_log_group, log_encryption_key
 from llm_observability.constructs.alert_topic import allow_publish
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge
-
-SINGLETON_MODES = ("create", "adopt")
+from llm_observability.validation import Choice, choice, distinct_choices, whole_number
 
 #: Security Hub standards this construct can enable, by short name: the ARN path after ``standards/``.
-STANDARDS: dict[str, str] = {
+STANDARDS: dict[SecurityStandard, str] = {
     "fsbp": "aws-foundational-security-best-practices/v/1.0.0",
     "cis": "cis-aws-foundations-benchmark/v/3.0.0",
     "nist": "nist-800-53/v/5.0.0",
@@ -36,6 +36,8 @@ STANDARDS: dict[str, str] = {
 #: ``MinRetentionTime`` values the ``cw-loggroup-retention-period-check`` managed rule accepts
 #: (a subset of the retention periods CloudWatch Logs offers).
 RULE_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+#: Days the trail's and AWS Config's S3 objects may be kept.
+AUDIT_RETENTION_DAYS = (90, 3653)
 
 #: Lambda runtimes ``lambda-function-settings-check`` accepts by default: the Python and Node.js
 #: runtimes Lambda supports (not deprecated) when this list was written.
@@ -173,11 +175,6 @@ class _PublishTo:
         return events.RuleTargetConfig(arn=self._topic.topic_arn, input=self._message)
 
 
-def _choice(setting: str, value: object, allowed: tuple[object, ...]) -> None:
-    if value not in allowed or isinstance(value, bool):
-        raise ConfigError(f"ComplianceBaseline '{setting}' is {value!r}: allowed are {', '.join(map(str, allowed))}.")
-
-
 class ComplianceBaseline(Construct):
     """Security compliance for an LLM workload's account and region (maturity Level 2).
 
@@ -225,14 +222,16 @@ class ComplianceBaseline(Construct):
         (an unencrypted topic or one whose key policy already allows EventBridge).
     """
 
+    trail: cloudtrail.Trail | None  # declared here: in __init__ the name ``cloudtrail`` is the flag
+
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        security_hub: str = "create",
-        standards: tuple[str, ...] = ("fsbp",),
-        config_recorder: str = "create",
+        security_hub: SingletonMode = "create",
+        standards: tuple[SecurityStandard, ...] = ("fsbp",),
+        config_recorder: SingletonMode = "create",
         cloudtrail: bool = True,
         log_retention_days: int = 365,
         min_log_retention_days: int = 365,
@@ -243,21 +242,13 @@ class ComplianceBaseline(Construct):
         alert_topic_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, id)
-        _choice("security_hub", security_hub, SINGLETON_MODES)
-        _choice("config_recorder", config_recorder, SINGLETON_MODES)
-        if not isinstance(cloudtrail, bool):
-            raise ConfigError(f"ComplianceBaseline 'cloudtrail' is {cloudtrail!r}: allowed are True, False.")
-        _choice("log_retention_days", log_retention_days, LOG_RETENTION_DAYS)
-        _choice("min_log_retention_days", min_log_retention_days, RULE_RETENTION_DAYS)
-        if (
-            not isinstance(standards, tuple | list)
-            or any(s not in STANDARDS for s in standards)
-            or len(set(standards)) != len(standards)
-        ):
-            raise ConfigError(
-                f"ComplianceBaseline 'standards' is {standards!r}: allowed is a tuple of distinct names "
-                f"from {', '.join(STANDARDS)}."
-            )
+        owner = "ComplianceBaseline"
+        choice("security_hub", security_hub, SingletonMode, owner=owner)
+        choice("config_recorder", config_recorder, SingletonMode, owner=owner)
+        choice("cloudtrail", cloudtrail, (True, False), owner=owner)
+        LOG_RETENTION.check("log_retention_days", log_retention_days, owner=owner)
+        Choice(RULE_RETENTION_DAYS).check("min_log_retention_days", min_log_retention_days, owner=owner)
+        standards = distinct_choices("standards", standards, SecurityStandard, owner=owner)
         if (
             not isinstance(lambda_runtimes, tuple | list)
             or not lambda_runtimes
@@ -267,15 +258,7 @@ class ComplianceBaseline(Construct):
                 f"ComplianceBaseline 'lambda_runtimes' is {lambda_runtimes!r}: allowed is a non-empty tuple of "
                 "Lambda runtime identifiers such as python3.13 or nodejs22.x."
             )
-        if (
-            isinstance(audit_retention_days, bool)
-            or not isinstance(audit_retention_days, int)
-            or not 90 <= audit_retention_days <= 3653
-        ):
-            raise ConfigError(
-                f"ComplianceBaseline 'audit_retention_days' is {audit_retention_days!r}: allowed is a whole number "
-                "of days from 90 to 3653."
-            )
+        whole_number("audit_retention_days", audit_retention_days, *AUDIT_RETENTION_DAYS, owner=owner)
         if alert_topic_key is not None and alert_topic is None:
             raise ConfigError(
                 "ComplianceBaseline 'alert_topic_key' is set without 'alert_topic': allowed is a key only "
@@ -296,15 +279,15 @@ class ComplianceBaseline(Construct):
                 auto_enable_controls=True,
             )
         self.standards: dict[str, securityhub.CfnStandard] = {}
-        for name in standards:
+        for short_name in standards:
             standard = securityhub.CfnStandard(
                 self,
-                f"Standard-{name}",
-                standards_arn=f"arn:{Aws.PARTITION}:securityhub:{Aws.REGION}::standards/{STANDARDS[name]}",
+                f"Standard-{short_name}",
+                standards_arn=f"arn:{Aws.PARTITION}:securityhub:{Aws.REGION}::standards/{STANDARDS[short_name]}",
             )
             if self.hub is not None:
                 standard.node.add_dependency(self.hub)
-            self.standards[name] = standard
+            self.standards[short_name] = standard
 
         # --- AWS Config ------------------------------------------------------------------------
         self.recorder: config.CfnConfigurationRecorder | None = None
@@ -334,7 +317,7 @@ class ComplianceBaseline(Construct):
             self.rules[name] = rule
 
         # --- CloudTrail ------------------------------------------------------------------------
-        self.trail: cloudtrail.Trail | None = None
+        self.trail = None
         self.trail_bucket: s3.Bucket | None = None
         self.trail_key: kms.Key | None = None
         self.trail_log_group: logs.LogGroup | None = None

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 
 from aws_cdk import Aws, Names, Token
@@ -15,18 +13,19 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from llm_observability.config import ObservabilityConfig
+from llm_observability.config.bounds import (
+    ANOMALY_MONITOR_ARN,
+    ANOMALY_THRESHOLD_USD,
+    BEDROCK_SERVICE,
+    BUDGET_SERVICES,
+    BUDGET_USD,
+    WARNING_PERCENT,
+)
 from llm_observability.constructs.alert_topic import allow_publish
-from llm_observability.errors import ConfigError
+from llm_observability.validation import email as check_email
 
 BUDGETS = "budgets.amazonaws.com"
 COST_ALERTS = "costalerts.amazonaws.com"
-#: The SERVICE value under which Cost Explorer and AWS Budgets bill Amazon Bedrock's own usage.
-BEDROCK_SERVICE = "Amazon Bedrock"
-MAX_BUDGET_USD = 1_000_000_000  # the largest notification threshold AWS::Budgets::Budget accepts
-MAX_ANOMALY_THRESHOLD_USD = 10_000_000_000  # the largest ThresholdExpression value Cost Explorer accepts
-MIN_WARNING_PERCENT = 0.1  # the smallest notification threshold AWS::Budgets::Budget accepts
-_MONITOR_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ce::\d{12}:anomalymonitor/[0-9a-f-]+$")
 
 
 class CostGuard(Construct):
@@ -92,31 +91,14 @@ class CostGuard(Construct):
     ) -> None:
         # Validate first, so a rejected construct leaves nothing behind in the tree.
         anomaly_monitor_arn = anomaly_monitor_arn or None  # "" (an empty config setting) creates a monitor
-        _check_number("monthly_budget_usd", monthly_budget_usd,
-                      lambda v: 0 < v <= MAX_BUDGET_USD, f"a number above 0 and at most {MAX_BUDGET_USD}")  # fmt: skip
-        _check_number("warning_percent", warning_percent,
-                      lambda v: MIN_WARNING_PERCENT <= v < 100, "a number from 0.1 to below 100")  # fmt: skip
-        _check_number("anomaly_threshold_usd", anomaly_threshold_usd,
-                      lambda v: 0 < v <= MAX_ANOMALY_THRESHOLD_USD,
-                      f"a number above 0 and at most {MAX_ANOMALY_THRESHOLD_USD}")  # fmt: skip
-        if email:
-            # One place validates e-mail addresses: the config.
-            try:
-                ObservabilityConfig(alarm_email=email)
-            except ConfigError as error:
-                raise ConfigError(str(error).replace("Setting 'alarm_email'", "CostGuard 'email'")) from None
-        if isinstance(services, str) or not services or not all(isinstance(s, str) and s.strip() for s in services):
-            raise ConfigError(
-                f"CostGuard 'services' is {services!r}: allowed is a list of one or more Cost Explorer service "
-                f"names such as {BEDROCK_SERVICE!r}."
-            )
-        literal_arn = anomaly_monitor_arn is not None and not Token.is_unresolved(anomaly_monitor_arn)
-        if literal_arn and not _MONITOR_ARN_RE.match(anomaly_monitor_arn):
-            raise ConfigError(
-                f"CostGuard 'anomaly_monitor_arn' is {anomaly_monitor_arn!r}: allowed is empty (create a "
-                "monitor) or an anomaly monitor ARN such as arn:aws:ce::123456789012:anomalymonitor/"
-                "0a1b2c3d-4e5f-6789-abcd-ef0123456789."
-            )
+        owner = "CostGuard"
+        BUDGET_USD.check("monthly_budget_usd", monthly_budget_usd, owner=owner)
+        WARNING_PERCENT.check("warning_percent", warning_percent, owner=owner)
+        ANOMALY_THRESHOLD_USD.check("anomaly_threshold_usd", anomaly_threshold_usd, owner=owner)
+        check_email("email", email, owner=owner)
+        BUDGET_SERVICES.check("services", services, owner=owner)
+        if anomaly_monitor_arn is not None and not Token.is_unresolved(anomaly_monitor_arn):
+            ANOMALY_MONITOR_ARN.check("anomaly_monitor_arn", anomaly_monitor_arn, owner=owner)
 
         super().__init__(scope, id)
 
@@ -179,12 +161,6 @@ class CostGuard(Construct):
             threshold_expression=json.dumps(threshold, separators=(",", ":")),
         )
         self.subscription.node.add_dependency(topic)
-
-
-def _check_number(name: str, value: object, ok: Callable[[float], bool], allowed: str) -> None:
-    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and ok(value)
-    if not valid:
-        raise ConfigError(f"CostGuard '{name}' is {value!r}: allowed is {allowed}.")
 
 
 def _decimal(value: float) -> str:

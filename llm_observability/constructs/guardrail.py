@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from aws_cdk import Names
 from aws_cdk import aws_bedrock as bedrock
@@ -12,7 +13,12 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from llm_observability.errors import ConfigError
+from llm_observability.validation import Range, choice
 
+#: Strength of the content filters.
+FilterStrength = Literal["LOW", "MEDIUM", "HIGH"]
+#: Contextual grounding and relevance thresholds: 0 blocks nothing, 1 would block every answer.
+SCORE_THRESHOLD = Range(0, 1, hi_open=True)
 CONTENT_FILTERS = ("HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT")
 #: PII the guardrail masks in answers (and in questions, before the model sees them).
 ANONYMIZED_PII = ("EMAIL", "PHONE", "NAME", "ADDRESS", "IP_ADDRESS")
@@ -21,9 +27,7 @@ BLOCKED_PII = ("CREDIT_DEBIT_CARD_NUMBER", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "
 
 
 def _score(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ConfigError(f"LlmGuardrail '{name}' is {value!r}: allowed is a number from 0 up to (not including) 1.")
-    return float(value)
+    return float(SCORE_THRESHOLD.check(name, value, owner="LlmGuardrail"))
 
 
 class LlmGuardrail(Construct):
@@ -47,13 +51,12 @@ class LlmGuardrail(Construct):
         *,
         grounding_threshold: float = 0.75,
         relevance_threshold: float = 0.5,
-        filter_strength: str = "HIGH",
+        filter_strength: FilterStrength = "HIGH",
         key: kms.IKey | None = None,
         blocked_message: str = "Sorry, I can't help with that request.",
     ) -> None:
         super().__init__(scope, id)
-        if filter_strength not in ("LOW", "MEDIUM", "HIGH"):
-            raise ConfigError(f"LlmGuardrail 'filter_strength' is {filter_strength!r}: allowed are LOW, MEDIUM, HIGH.")
+        choice("filter_strength", filter_strength, FilterStrength, owner="LlmGuardrail")
         if not blocked_message or len(blocked_message) > 500:
             raise ConfigError("LlmGuardrail 'blocked_message' is empty or too long: allowed is 1-500 characters.")
         filters = [

@@ -8,7 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from llm_observability.config import LOG_RETENTION_DAYS
+from llm_observability.config.bounds import LOG_RETENTION
+from llm_observability.config.choices import ExistingConfiguration
 from llm_observability.constructs._common import (
     access_logs_bucket,
     asset_function,
@@ -18,10 +19,9 @@ from llm_observability.constructs._common import (
     function_role,
     log_encryption_key,
 )
-from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge
+from llm_observability.validation import choice
 
-EXISTING_CONFIGURATION_MODES = ("keep", "replace")
 S3_PREFIX = "bedrock-invocations"
 
 
@@ -60,21 +60,14 @@ class InvocationLogging(Construct):
         log_key: kms.IKey | None = None,
         retention_days: int = 30,
         s3_delivery: bool = False,
-        existing_configuration: str = "keep",
+        existing_configuration: ExistingConfiguration = "keep",
         text_data: bool = True,
         image_data: bool = False,
         embedding_data: bool = False,
     ) -> None:
+        choice("existing_configuration", existing_configuration, ExistingConfiguration, owner="InvocationLogging")
+        LOG_RETENTION.check("retention_days", retention_days, owner="InvocationLogging")
         super().__init__(scope, id)
-        if existing_configuration not in EXISTING_CONFIGURATION_MODES:
-            raise ConfigError(
-                f"InvocationLogging 'existing_configuration' is {existing_configuration!r}: allowed are keep, replace."
-            )
-        if retention_days not in LOG_RETENTION_DAYS:
-            raise ConfigError(
-                f"InvocationLogging 'retention_days' is {retention_days!r}: allowed are "
-                f"{', '.join(map(str, LOG_RETENTION_DAYS))}."
-            )
         log_key = log_key or log_encryption_key(self, "LogKey", description="Encrypts Bedrock invocation logs.")
         self.log_group = encrypted_log_group(
             self, "Logs", key=log_key, retention_days=retention_days, removal_policy=RemovalPolicy.RETAIN
@@ -136,6 +129,8 @@ class InvocationLogging(Construct):
             log_group=handler_logs,
             timeout=Duration.minutes(5),
             memory_size=256,
+            shared=("cfn_response",),
+            powertools_version="latest",
         )
         resource = CustomResource(
             self,

@@ -387,13 +387,15 @@ _A_KEY = object()  # stands for a KMS key, created inside the test
         ({"config_recorder": "keep"}, "ComplianceBaseline 'config_recorder' is 'keep': allowed are create, adopt."),
         (
             {"standards": ("fsbp", "pci")},
-            "ComplianceBaseline 'standards' is ('fsbp', 'pci'): allowed is a tuple of distinct names from fsbp, cis, nist.",
+            "ComplianceBaseline 'standards' is ('fsbp', 'pci'): allowed is a list of distinct names from fsbp, cis, nist.",
         ),
         (
             {"standards": "cis"},
-            "ComplianceBaseline 'standards' is 'cis': allowed is a tuple of distinct names from fsbp, cis, nist.",
+            "ComplianceBaseline 'standards' is 'cis': allowed is a list of distinct names from fsbp, cis, nist.",
         ),
         ({"cloudtrail": "yes"}, "ComplianceBaseline 'cloudtrail' is 'yes': allowed are True, False."),
+        ({"cloudtrail": 1}, "ComplianceBaseline 'cloudtrail' is 1: allowed are True, False."),
+        ({"security_hub": True}, "ComplianceBaseline 'security_hub' is True: allowed are create, adopt."),
         (
             {"log_retention_days": 100},
             (
@@ -417,7 +419,7 @@ _A_KEY = object()  # stands for a KMS key, created inside the test
         ),
         (
             {"audit_retention_days": 30},
-            "ComplianceBaseline 'audit_retention_days' is 30: allowed is a whole number of days from 90 to 3653.",
+            "ComplianceBaseline 'audit_retention_days' is 30: allowed is a whole number from 90 to 3,653.",
         ),
         (
             {"alert_topic_key": _A_KEY},

@@ -306,9 +306,9 @@ def test_attributes(app: dict[str, Any]) -> None:
 # --- bad input ---------------------------------------------------------------------------------------
 
 
-BUDGET_RANGE = "allowed is a number above 0 and at most 1000000000."
+BUDGET_RANGE = "allowed is a number above 0 and at most 1,000,000,000."
 PERCENT_RANGE = "allowed is a number from 0.1 to below 100."
-THRESHOLD_RANGE = "allowed is a number above 0 and at most 10000000000."
+THRESHOLD_RANGE = "allowed is a number above 0 and at most 10,000,000,000."
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,301 @@
+"""ObservabilityConfig: every setting of the bundled app declared once, grouped by concern, validated on creation.
+
+Settings come from ``cdk.json`` context or ``cdk synth -c key=value`` overrides
+(``ObservabilityConfig.from_context(app.node)``) or from keyword arguments
+(``ObservabilityConfig(level=2, ...)``). Each field declares its default, its rule (bound or choices,
+constants of :mod:`~llm_observability.config.bounds`) and its doc text; every bad value stops synth with a
+:class:`~llm_observability.errors.ConfigError` whose message is one sentence naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from functools import partial
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from llm_observability.config import bounds as b
+from llm_observability.config.choices import (
+    EmbeddingDimensions,
+    ExistingConfiguration,
+    Level,
+    LogAnalyticsMode,
+    PromptLogging,
+    SecurityStandard,
+    SingletonMode,
+)
+from llm_observability.config.context import coerce, reject_unknown_keys, settings_in_context
+from llm_observability.config.fields import Custom, ReferenceRow, check_type, declared, reference_rows, setting
+from llm_observability.config.models import (
+    DEFAULT_EMBEDDING_MODEL_ID,
+    DEFAULT_FALLBACK_MODEL_ID,
+    DEFAULT_MODEL_ID,
+    MODEL_ID_RE,
+    MODEL_PRICE_ALLOWED,
+    base_model_id,
+    merged_prices,
+)
+from llm_observability.errors import ConfigError
+from llm_observability.functions.rag_api import telemetry
+from llm_observability.thresholds import AlarmThresholds
+from llm_observability.validation import Choice, Email, Pattern, WorkloadName, fail
+
+if TYPE_CHECKING:
+    from constructs import Node
+
+_app = partial(setting, "app")
+_level1 = partial(setting, "level1")
+_level2 = partial(setting, "level2")
+_level3 = partial(setting, "level3")
+
+
+def _thresholds(name: str, value: Mapping[str, Any]) -> Mapping[str, float]:
+    AlarmThresholds.from_overrides(value, setting=name)
+    return MappingProxyType(dict(value))
+
+
+def _tags(name: str, value: Mapping[str, Any]) -> Mapping[str, str]:
+    for key, tag in value.items():
+        if not (isinstance(tag, str) and b.TAG_KEY_RE.match(key) and b.TAG_VALUE_RE.match(tag)):
+            raise ConfigError(f"Setting '{name}' has the pair {key!r}: {tag!r}: allowed are {b.TAGS_ALLOWED}.")
+    return MappingProxyType(dict(value))
+
+
+_THRESHOLDS = Custom(
+    f"an object of Level 1 alarm thresholds ({', '.join(f.name for f in fields(AlarmThresholds))}), each above 0",
+    _thresholds,
+)
+_PRICES = Custom(f"an object of {MODEL_PRICE_ALLOWED}, merged over the built-in table", merged_prices)
+_TAGS = Custom(f"an object of tags: {b.TAGS_ALLOWED}", _tags)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservabilityConfig:
+    """All settings of the bundled app.  Every field is a context key of the same name."""
+
+    # --- the app: what is observed, and names, tags and retention of everything the stacks create ---------------
+    level: Level = _app(1, Choice(Level), "Maturity level to synthesize: stacks 1..level are built.")
+    workload_name: str = _app(
+        "rag-demo", WorkloadName(),
+        "Short name of the observed application, used in resource and stack names and as the `service` dimension.",
+    )  # fmt: skip
+    model_id: str = _app(
+        DEFAULT_MODEL_ID,
+        Pattern(MODEL_ID_RE, "a Bedrock model id such as amazon.nova-lite-v1:0, an inference-profile id or an ARN"),
+        "Bedrock model id, inference-profile id (e.g. `us.amazon.nova-lite-v1:0`) or ARN used for answers.",
+    )
+    embedding_model_id: str = _app(
+        DEFAULT_EMBEDDING_MODEL_ID,
+        Pattern(MODEL_ID_RE, "a Bedrock embedding model id such as amazon.titan-embed-text-v2:0"),
+        "Bedrock embedding model of the knowledge base the stack creates.",
+    )
+    embedding_dimensions: EmbeddingDimensions = _app(
+        1024, Choice(EmbeddingDimensions), "Vector size of the embedding model and the S3 Vectors index."
+    )
+    knowledge_base_id: str = _app(
+        "", b.KNOWLEDGE_BASE_ID,
+        "Id of your own Bedrock knowledge base; when set, none is created and IAM is scoped to it.",
+    )  # fmt: skip
+    retrieval_top_k: int = _app(4, b.RETRIEVAL_TOP_K, "Default number of passages retrieved per question.")
+    prompt_logging: PromptLogging = _app(
+        telemetry.PROMPT_LOGGING_REDACTED, Choice(PromptLogging),
+        "How prompt and answer text is logged: in `full`, `redacted` (PII removed) or `none`.",
+    )
+    api_throttle_rate_limit: int = _app(
+        10, b.API_RATE_LIMIT, "API Gateway stage steady-state request limit, requests per second."
+    )
+    api_throttle_burst_limit: int = _app(
+        20, b.API_BURST_LIMIT, "API Gateway stage burst limit, requests (at least `api_throttle_rate_limit`)."
+    )
+    lambda_memory_mb: int = _app(512, b.LAMBDA_MEMORY_MB, "Memory of the RAG Lambda function in MB.")
+    log_retention_days: int = _app(
+        30, b.LOG_RETENTION, "Retention of every log group the stacks create, in days (a CloudWatch Logs value)."
+    )
+    metric_namespace: str = _app(
+        telemetry.DEFAULT_NAMESPACE, b.METRIC_NAMESPACE, "CloudWatch namespace of the application's EMF metrics."
+    )
+    model_prices: Mapping[str, Mapping[str, float]] = _app(
+        {}, _PRICES,
+        "Price table for the estimated-cost metric: `{model id: {input_per_1k, output_per_1k}}` in USD; "
+        "merged over the built-in table.",
+    )  # fmt: skip
+    powertools_layer_version: str = _app(
+        "latest", b.POWERTOOLS_LAYER_VERSION, "Powertools for AWS Lambda (Python) layer version."
+    )
+    create_api_gateway_cloudwatch_role: bool = _app(
+        True, None,
+        "Create the account-wide API Gateway CloudWatch Logs role (retained on delete); "
+        "`false` adopts the one the account already has.",
+    )  # fmt: skip
+    tags: Mapping[str, str] = _app({}, _TAGS, "Extra cost-allocation tags put on every resource (`{key: value}`).")
+
+    # --- Level 1: invocation logging and the static alarms -------------------------------------------------------
+    invocation_logging: bool = _level1(True, None, "Turn on Bedrock model invocation logging in the bundled app.")
+    invocation_logging_existing: ExistingConfiguration = _level1(
+        "keep", Choice(ExistingConfiguration),
+        "What invocation logging does with a configuration the account already has: `keep` it (adopt) or `replace` it.",
+    )  # fmt: skip
+    invocation_logging_s3: bool = _level1(
+        False, None, "Also deliver Bedrock invocation logs to a new, retained S3 bucket."
+    )
+    alarm_email: str = _level1("", Email(), "E-mail address subscribed to the alert topic (optional).")
+    alarm_thresholds: Mapping[str, float] = _level1(
+        {}, _THRESHOLDS, "Overrides of the Level 1 alarm thresholds, e.g. `{\"bedrock_latency_p90_ms\": 5000}`."
+    )
+
+    # --- Level 2: anomaly bands, cost, quality, guardrail, prompts, compliance ----------------------------------
+    anomaly_band_width: float = _level2(
+        2.0, b.ANOMALY_BAND_WIDTH, "Width of the anomaly-detection bands in standard deviations."
+    )
+    monthly_budget_usd: float = _level2(
+        100.0, b.BUDGET_USD, "Monthly AWS Budgets limit for Amazon Bedrock spend, in US dollars."
+    )
+    budget_warning_percent: float = _level2(
+        80.0, b.WARNING_PERCENT, "Early budget warning on actual spend, in percent of the limit."
+    )
+    budget_services: tuple[str, ...] = _level2(
+        (b.BEDROCK_SERVICE,), b.BUDGET_SERVICES,
+        "Cost Explorer service names the budget counts (add Marketplace model names such as "
+        "`Claude 3.5 Sonnet (Amazon Bedrock Edition)`).",
+    )  # fmt: skip
+    cost_anomaly_threshold_usd: float = _level2(
+        10.0, b.ANOMALY_THRESHOLD_USD, "Smallest total impact of a cost anomaly that is notified, in US dollars."
+    )
+    cost_anomaly_monitor_arn: str = _level2(
+        "", b.ANOMALY_MONITOR_ARN,
+        "ARN of the account's existing AWS-services anomaly monitor to adopt; empty creates one.",
+    )  # fmt: skip
+    guardrail: bool = _level2(
+        True, None, "Give the reference app a Bedrock Guardrail (grounding, relevance, content, PII)."
+    )
+    prompt_management: bool = _level2(
+        True, None, "Keep the RAG prompt in Bedrock Prompt Management with versions and an active-version pointer."
+    )
+    quality_canary_minutes: int = _level2(
+        60, b.QUALITY_CANARY_MINUTES, "Minutes between quality-canary runs over the golden set."
+    )
+    quality_rouge_l_floor: float = _level2(
+        0.2, b.ROUGE_L_FLOOR, "Alarm when the golden set's average ROUGE-L falls below this."
+    )
+    security_hub: SingletonMode = _level2(
+        "create", Choice(SingletonMode), "`create` the account's Security Hub hub, or `adopt` the one already enabled."
+    )
+    security_standards: tuple[SecurityStandard, ...] = _level2(
+        ("fsbp",), Choice(SecurityStandard, many=True),
+        "Security Hub standards to enable: `fsbp` (AWS Foundational Security Best Practices), `cis`, `nist`.",
+    )  # fmt: skip
+    config_recorder: SingletonMode = _level2(
+        "create", Choice(SingletonMode),
+        "`create` an AWS Config recorder (this workload's resource types), or `adopt` the account's.",
+    )  # fmt: skip
+    cloudtrail: bool = _level2(
+        True, None, "Create a multi-region CloudTrail trail (turn off where an organization trail exists)."
+    )
+
+    # --- Level 3: self-healing, DevOps Guru, profiling, Prometheus, log analytics -------------------------------
+    fallback_model_id: str = _level3(
+        DEFAULT_FALLBACK_MODEL_ID,
+        Pattern(MODEL_ID_RE, "a Bedrock model id, inference-profile id or ARN other than 'model_id'"),
+        "Model the failover runbook switches to while the primary is throttled or failing.",
+    )
+    throttled_rate_limit: int = _level3(
+        2, b.API_RATE_LIMIT,
+        "API stage rate limit (requests/s) while a cost or traffic anomaly lasts (below the normal one).",
+    )  # fmt: skip
+    throttled_burst_limit: int = _level3(
+        5, b.API_BURST_LIMIT, "API stage burst limit while a cost or traffic anomaly lasts (at most the normal one)."
+    )
+    devops_guru_coverage: SingletonMode = _level3(
+        "create", Choice(SingletonMode),
+        "`create` DevOps Guru's stack coverage (the account's singleton) or `adopt` the account's.",
+    )  # fmt: skip
+    codeguru_profiler: bool = _level3(True, None, "Profile the RAG function with CodeGuru Profiler.")
+    prometheus_export: bool = _level3(
+        True, None, "Export the LLM metrics to Amazon Managed Service for Prometheus with SLO rules and alerts."
+    )
+    slo_objective_percent: float = _level3(
+        99.0, b.SLO_OBJECTIVE_PERCENT, "Availability objective of the Prometheus burn-rate alerts, in percent."
+    )
+    log_analytics: LogAnalyticsMode = _level3(
+        "domain", Choice(LogAnalyticsMode),
+        "Stream the app's logs to OpenSearch: `domain` (small managed domain), `serverless` or `off`.",
+    )  # fmt: skip
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Every setting name (= context key)."""
+        return tuple(item.name for item in declared(cls))
+
+    @classmethod
+    def from_context(cls, node: Node) -> ObservabilityConfig:
+        """Read settings from CDK context (cdk.json and ``-c key=value``), validating each one."""
+        return cls.from_mapping(settings_in_context(node.get_all_context(), cls.keys()))
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> ObservabilityConfig:
+        """Build from a mapping of raw values (strings from ``-c`` are converted)."""
+        reject_unknown_keys(values, cls.keys(), strict=True)
+        shapes = {item.name: item.shape for item in declared(cls)}
+        return cls(**{k: coerce(k, shapes[k], v) for k, v in values.items()})
+
+    def __post_init__(self) -> None:
+        for item in declared(type(self)):
+            value = getattr(self, item.name)
+            check_type(item.name, item.shape, value)
+            if item.spec.rule is not None:
+                value = item.spec.rule.check(item.name, value)
+            object.__setattr__(self, item.name, tuple(value) if item.shape == "list" else value)
+        self._check_pairs()
+
+    def _check_pairs(self) -> None:
+        """The rules that relate two settings."""
+        if self.api_throttle_burst_limit < self.api_throttle_rate_limit:
+            raise fail(
+                "api_throttle_burst_limit", self.api_throttle_burst_limit,
+                f"a value at least 'api_throttle_rate_limit' ({self.api_throttle_rate_limit})",
+            )  # fmt: skip
+        if self.fallback_model_id == self.model_id:
+            raise fail("fallback_model_id", self.fallback_model_id, "a model other than 'model_id'")
+        rate, burst = self.api_throttle_rate_limit, self.api_throttle_burst_limit
+        if self.throttled_rate_limit >= rate or self.throttled_burst_limit > burst:
+            raise fail(
+                "throttled_rate_limit", self.throttled_rate_limit,
+                f"a limit below 'api_throttle_rate_limit' ({rate}), with 'throttled_burst_limit' at most "
+                f"'api_throttle_burst_limit' ({burst})",
+            )  # fmt: skip
+
+    # ------------------------------------------------------------- derived
+    @property
+    def brings_own_knowledge_base(self) -> bool:
+        """True when ``knowledge_base_id`` names an existing knowledge base."""
+        return bool(self.knowledge_base_id)
+
+    @property
+    def thresholds(self) -> AlarmThresholds:
+        """The Level 1 alarm thresholds: defaults with ``alarm_thresholds`` applied."""
+        return AlarmThresholds.from_overrides(self.alarm_thresholds)
+
+    @property
+    def models_in_use(self) -> tuple[str, ...]:
+        """The model and, at Level 3, the fallback model the failover runbook may switch to."""
+        return (self.model_id, self.fallback_model_id) if self.level >= 3 else (self.model_id,)
+
+    def price_table_json(self) -> str:
+        """Prices of :attr:`models_in_use` as compact JSON for the Lambda environment, keyed by model id.
+
+        An inference-profile id is priced as the foundation model behind it.
+        """
+        table = {}
+        for model_id in self.models_in_use:
+            price = self.model_prices.get(model_id) or self.model_prices.get(base_model_id(model_id))
+            if price:
+                table[model_id] = dict(price)
+        return json.dumps(table, separators=(",", ":"), sort_keys=True)
+
+
+def config_reference_rows() -> tuple[ReferenceRow, ...]:
+    """The configuration reference: (key, type, default, allowed, doc, concern) per setting, in declaration order."""
+    return reference_rows(ObservabilityConfig)
