@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -13,10 +12,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 
+from llm_observability.constructs.alarm_factory import AlarmRole, RoledAlarm, Severity, select_alarms
 from llm_observability.errors import ConfigError
 from llm_observability.functions.rag_api import telemetry
-
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+from llm_observability.validation import workload_name
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,8 @@ class Workload:
     :param prompt_parameter_name: SSM parameter naming the active prompt version. Default: none.
     :param prompt_arn: ARN of the Bedrock Prompt Management prompt behind it. Default: none.
     :param model_parameter_name: SSM parameter naming the active model (Level 3 failover). Default: none.
-    :param alarms: the application's alarms so far (Level 1's). Default: none.
-    :param high_severity_alarms: those of ``alarms`` that warrant an incident. Default: none.
+    :param roled_alarms: the application's alarms so far, each with its role and severity (Level 1's, then
+        Level 2's); higher levels select from them with :meth:`alarms_for`. Default: none.
     """
 
     name: str
@@ -61,17 +60,13 @@ class Workload:
     prompt_parameter_name: str | None = None
     prompt_arn: str | None = None
     model_parameter_name: str | None = None
-    alarms: tuple[cw.IAlarm, ...] = ()
-    high_severity_alarms: tuple[cw.IAlarm, ...] = ()
+    roled_alarms: tuple[RoledAlarm, ...] = ()
 
     def __post_init__(self) -> None:
-        if not _NAME_RE.match(self.name or ""):
-            raise ConfigError(
-                f"Workload 'name' is {self.name!r}: allowed is 1-63 letters, digits or hyphens, starting with a letter."
-            )
+        workload_name("name", self.name, owner="Workload")
         if isinstance(self.model_ids, str) or not self.model_ids or not all(self.model_ids):
             raise ConfigError("Workload 'model_ids' is empty: allowed is a tuple of one or more Bedrock model ids.")
-        for attr in ("model_ids", "functions", "log_groups", "alarms", "high_severity_alarms"):
+        for attr in ("model_ids", "functions", "log_groups", "roled_alarms"):
             object.__setattr__(self, attr, tuple(getattr(self, attr)))
         if self.api_stage_name is None and self.rest_api is not None:
             object.__setattr__(self, "api_stage_name", self.rest_api.deployment_stage.stage_name)
@@ -127,10 +122,27 @@ class Workload:
         """A copy of this Workload whose alarms notify ``topic`` (encrypted with ``key``, if any)."""
         return replace(self, alert_topic=topic, alert_topic_key=key)
 
-    def with_alarms(self, alarms: Sequence[cw.IAlarm], *, high_severity: Sequence[cw.IAlarm] = ()) -> Workload:
-        """A copy of this Workload that also lists ``alarms`` (``high_severity`` among them open incidents)."""
-        return replace(
-            self,
-            alarms=(*self.alarms, *alarms),
-            high_severity_alarms=(*self.high_severity_alarms, *high_severity),
-        )
+    def with_alarms(self, roled_alarms: Sequence[RoledAlarm]) -> Workload:
+        """A copy of this Workload that also lists ``roled_alarms`` (an alarm construct's ``roled_alarms``)."""
+        for r in roled_alarms:
+            if not isinstance(r, RoledAlarm):
+                raise ConfigError(
+                    f"Workload 'roled_alarms' holds {r!r}: allowed are RoledAlarm values (an alarm construct's "
+                    "roled_alarms, or RoledAlarm(alarm, role, severity))."
+                )
+        return replace(self, roled_alarms=(*self.roled_alarms, *roled_alarms))
+
+    def alarms_for(self, *roles: AlarmRole, severity: Severity | None = None) -> tuple[cw.IAlarm, ...]:
+        """The workload's alarms with one of ``roles`` (any role when none is given) and, when given, exactly
+        ``severity``, in the order they were added."""
+        return select_alarms(self.roled_alarms, *roles, severity=severity)
+
+    @property
+    def alarms(self) -> tuple[cw.IAlarm, ...]:
+        """Every alarm of the workload."""
+        return self.alarms_for()
+
+    @property
+    def high_severity_alarms(self) -> tuple[cw.IAlarm, ...]:
+        """The alarms that warrant an incident."""
+        return self.alarms_for(severity=Severity.HIGH)

@@ -22,12 +22,14 @@ from constructs import Construct
 
 from llm_observability import (
     AiOpsStack,
+    AlarmRole,
     AlertTopic,
     InvocationLogging,
     LlmAlarms,
     LlmDashboard,
     ObservabilityConfig,
     ProactiveStack,
+    Severity,
     Workload,
 )
 from llm_observability.constructs import encrypted_log_group, log_encryption_key, powertools_layer
@@ -117,9 +119,9 @@ def build(app: App) -> dict[str, Stack]:
         metric_namespace=NAMESPACE,
     ).with_alert_topic(alerts.topic, key=alerts.key)  # fmt: skip
     alarms = LlmAlarms(level1, "Alarms", workload=workload)
-    LlmDashboard(level1, "Dashboard", workload=workload, alarms=list(alarms.alarms.values()))
+    workload = workload.with_alarms(alarms.roled_alarms)  # each alarm with its role and severity
+    LlmDashboard(level1, "Dashboard", workload=workload, alarms=workload.alarms)
     InvocationLogging(level1, "InvocationLogging")  # keeps an existing account configuration
-    workload = workload.with_alarms(list(alarms.alarms.values()), high_severity=alarms.high_severity)
 
     # A fresh account: the account-wide singletons (Security Hub, Config recorder, trail, DevOps Guru
     # coverage, cost monitor) are created. In an account that has them, set the `adopt` options instead.
@@ -128,7 +130,8 @@ def build(app: App) -> dict[str, Stack]:
     level3 = AiOpsStack(
         app, "SupportBotLevel3", workload=level2.workload, config=config,
         observed_stacks=[bot.stack_name, level1.stack_name, level2.stack_name],
-        throttle_alarms=[a for n, a in level2.anomalies.alarms.items() if n.startswith("CostAnomaly")],
+        # Alarms are selected by role, never by name: throttle the API on the high-severity cost anomaly only.
+        throttle_alarms=level2.workload.alarms_for(AlarmRole.COST, severity=Severity.HIGH),
     )  # fmt: skip
     return {"app": bot, "level1": level1, "level2": level2, "level3": level3}
 

@@ -9,6 +9,20 @@ from llm_observability._lazy import lazy_exports
 if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are imported on first use
     from llm_observability.constructs._common import encrypted_log_group, log_encryption_key, powertools_layer
     from llm_observability.constructs.aiops import CodeGuruProfiling, DevOpsGuruCoverage
+    from llm_observability.constructs.alarm_factory import (
+        AlarmActionStrategy,
+        AlarmFactory,
+        AlarmRole,
+        MultipleAlarmActionStrategy,
+        OpsItemAlarmActionStrategy,
+        RoledAlarm,
+        Severity,
+        SnsAlarmActionStrategy,
+        multiple_alarm_actions,
+        ops_item_alarm_action,
+        select_alarms,
+        sns_alarm_action,
+    )
     from llm_observability.constructs.alarms import LlmAlarms
     from llm_observability.constructs.alert_topic import AlertTopic, allow_publish
     from llm_observability.constructs.anomaly import AnomalyAlarms
@@ -25,10 +39,32 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
     from llm_observability.constructs.prometheus import PrometheusExport
     from llm_observability.constructs.quality_canary import QualityCanary
     from llm_observability.constructs.rag_app import RagReferenceApp
-    from llm_observability.constructs.runbooks import RemediationRunbooks, SsmAutomationTarget, start_automation
+    from llm_observability.constructs.runbooks import (
+        ApiThrottleProps,
+        ModelFailoverProps,
+        PromptRollbackProps,
+        RemediationRunbooks,
+        SsmAutomationTarget,
+        start_automation,
+    )
     from llm_observability.thresholds import AlarmThresholds
 
 _EXPORTS: dict[str, str] = {
+    "AlarmFactory": "llm_observability.constructs.alarm_factory",
+    "AlarmRole": "llm_observability.constructs.alarm_factory",
+    "Severity": "llm_observability.constructs.alarm_factory",
+    "RoledAlarm": "llm_observability.constructs.alarm_factory",
+    "AlarmActionStrategy": "llm_observability.constructs.alarm_factory",
+    "SnsAlarmActionStrategy": "llm_observability.constructs.alarm_factory",
+    "OpsItemAlarmActionStrategy": "llm_observability.constructs.alarm_factory",
+    "MultipleAlarmActionStrategy": "llm_observability.constructs.alarm_factory",
+    "sns_alarm_action": "llm_observability.constructs.alarm_factory",
+    "ops_item_alarm_action": "llm_observability.constructs.alarm_factory",
+    "multiple_alarm_actions": "llm_observability.constructs.alarm_factory",
+    "select_alarms": "llm_observability.constructs.alarm_factory",
+    "ModelFailoverProps": "llm_observability.constructs.runbooks",
+    "PromptRollbackProps": "llm_observability.constructs.runbooks",
+    "ApiThrottleProps": "llm_observability.constructs.runbooks",
     "AlarmThresholds": "llm_observability.thresholds",
     "AlertTopic": "llm_observability.constructs.alert_topic",
     "AnomalyAlarms": "llm_observability.constructs.anomaly",

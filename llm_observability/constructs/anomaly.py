@@ -4,29 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Names
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from llm_observability.constructs.alarms import HIGH, LOW
+from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.errors import ConfigError
 from llm_observability.workload import Workload
 
 UPPER = cw.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD
 OUTSIDE = cw.ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD
+HIGH, LOW = Severity.HIGH, Severity.LOW
 
 
 @dataclass(frozen=True)
 class AnomalySignal:
-    """One metric watched by an anomaly band: what it is, how it may deviate, how bad that is."""
+    """One metric watched by an anomaly band: what it is, how it may deviate, what about and how bad that is."""
 
     name: str
     metric: cw.IMetric
     comparison: cw.ComparisonOperator
-    severity: str
+    severity: Severity
+    role: AlarmRole
     description: str
 
 
@@ -36,16 +37,22 @@ class AnomalyAlarms(Construct):
 
     Watched: Bedrock p90 latency, input and output tokens and invocation volume per model (volume
     both ways: a sudden drop is as suspicious as a spike), the estimated cost per hour and the
-    ``/ask`` error rate. Each alarm notifies the topic on ALARM and on OK; the alarm's period is the
-    metric's own (5 minutes, one hour for cost; aws-cdk issue 35579 is fixed in the pinned
-    aws-cdk-lib and the tests check it).
+    ``/ask`` error rate. Each alarm notifies the topic on ALARM and on OK (or does what ``action``
+    says); the alarm's period is the metric's own (5 minutes, one hour for cost; aws-cdk issue 35579 is
+    fixed in the pinned aws-cdk-lib and the tests check it). Roles: cost and input tokens ``COST`` (the
+    Level 3 API throttle acts on them), latency ``LATENCY``, output tokens (verbosity) ``QUALITY``,
+    volume and error rate ``AVAILABILITY``.
 
     :param workload: the observed application.
-    :param topic: where notifications go. Default: ``workload.alert_topic`` (one of the two is required).
     :param band_width: width of the expected band in standard deviations. Default: 2.
     :param evaluation_periods: periods looked at. Default: 3.
     :param datapoints_to_alarm: periods outside the band that raise the alarm. Default: 2.
     :param cost_period: aggregation period of the cost signal. Default: 1 hour.
+    :param topic: where notifications go. Default: ``workload.alert_topic`` (one of ``topic``, the workload's
+        topic or ``action`` is required).
+    :param action: what each alarm does when it changes state. Default: notify ``topic`` on ALARM and OK.
+
+    Attributes: ``signals``, ``alarms`` (name -> alarm), ``roled_alarms`` (every alarm with its role and severity).
     """
 
     def __init__(
@@ -54,16 +61,14 @@ class AnomalyAlarms(Construct):
         id: str,
         *,
         workload: Workload,
-        topic: sns.ITopic | None = None,
         band_width: float = 2.0,
         evaluation_periods: int = 3,
         datapoints_to_alarm: int = 2,
         cost_period: Duration = Duration.hours(1),
+        topic: sns.ITopic | None = None,
+        action: AlarmActionStrategy | None = None,
     ) -> None:
         super().__init__(scope, id)
-        topic = topic or workload.alert_topic
-        if topic is None:
-            raise ConfigError("AnomalyAlarms 'topic' is missing: allowed is an SNS topic, here or as workload.alert_topic.")
         if isinstance(band_width, bool) or not isinstance(band_width, (int, float)) or not 0.1 <= band_width <= 10:
             raise ConfigError(f"AnomalyAlarms 'band_width' is {band_width!r}: allowed is a number from 0.1 to 10.")
         if not 1 <= datapoints_to_alarm <= evaluation_periods:
@@ -78,47 +83,33 @@ class AnomalyAlarms(Construct):
         for i, model_id in enumerate(workload.model_ids):
             n = "" if len(workload.model_ids) == 1 else str(i + 1)
             signals += [
-                AnomalySignal(f"LatencyAnomaly{n}", m.invocation_latency(model_id), UPPER, LOW,
+                AnomalySignal(f"LatencyAnomaly{n}", m.invocation_latency(model_id), UPPER, LOW, AlarmRole.LATENCY,
                               f"Bedrock p90 latency of {model_id} above its expected band."),
-                AnomalySignal(f"InputTokensAnomaly{n}", m.input_token_count(model_id), UPPER, LOW,
+                AnomalySignal(f"InputTokensAnomaly{n}", m.input_token_count(model_id), UPPER, LOW, AlarmRole.COST,
                               f"Input tokens of {model_id} above their expected band (prompt growth, abuse)."),
-                AnomalySignal(f"OutputTokensAnomaly{n}", m.output_token_count(model_id), UPPER, LOW,
+                AnomalySignal(f"OutputTokensAnomaly{n}", m.output_token_count(model_id), UPPER, LOW, AlarmRole.QUALITY,
                               f"Output tokens of {model_id} above their expected band (verbosity drift)."),
-                AnomalySignal(f"VolumeAnomaly{n}", m.invocations(model_id), OUTSIDE, LOW,
+                AnomalySignal(f"VolumeAnomaly{n}", m.invocations(model_id), OUTSIDE, LOW, AlarmRole.AVAILABILITY,
                               f"Invocations of {model_id} outside their expected band (spike or outage)."),
-                AnomalySignal(f"CostAnomaly{n}", hourly.estimated_cost(model_id), UPPER, HIGH,
+                AnomalySignal(f"CostAnomaly{n}", hourly.estimated_cost(model_id), UPPER, HIGH, AlarmRole.COST,
                               f"Estimated {model_id} spend per {cost_period.to_human_string()} above its expected band."),
             ]  # fmt: skip
         signals.append(
-            AnomalySignal("ErrorRateAnomaly", m.error_rate(), UPPER, HIGH, "Share of failed requests above its expected band.")
-        )
+            AnomalySignal("ErrorRateAnomaly", m.error_rate(), UPPER, HIGH, AlarmRole.AVAILABILITY,
+                          "Share of failed requests above its expected band.")
+        )  # fmt: skip
         self.signals = signals
-        prefix = Names.unique_resource_name(self, max_length=48, separator="-")
-        actions = [cw_actions.SnsAction(topic)]
+        factory = AlarmFactory.notifying(
+            self, owner="AnomalyAlarms", action=action, topic=topic or workload.alert_topic,
+            evaluation_periods=evaluation_periods, datapoints_to_alarm=datapoints_to_alarm,
+        )  # fmt: skip
         self.alarms: dict[str, cw.AnomalyDetectionAlarm] = {}
-        self.severity: dict[str, str] = {}
-        for signal in signals:
-            alarm = cw.AnomalyDetectionAlarm(
-                self,
-                signal.name,
-                alarm_name=f"{prefix}-{signal.name}",
-                alarm_description=f"[{signal.severity}] {signal.description}",
-                metric=signal.metric,
-                std_devs=band_width,
-                comparison_operator=signal.comparison,
-                evaluation_periods=evaluation_periods,
-                datapoints_to_alarm=datapoints_to_alarm,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(*actions)
-            alarm.add_ok_action(*actions)
-            self.alarms[signal.name] = alarm
-            self.severity[signal.name] = signal.severity
-
-    @property
-    def high_severity(self) -> list[cw.IAlarm]:
-        """Alarms that warrant an incident."""
-        return [a for name, a in self.alarms.items() if self.severity[name] == HIGH]
+        for s in signals:
+            self.alarms[s.name] = factory.add_anomaly_alarm(
+                s.name, metric=s.metric, std_devs=band_width, comparison=s.comparison, severity=s.severity,
+                role=s.role, description=s.description,
+            )  # fmt: skip
+        self.roled_alarms = tuple(factory.alarms)  # each alarm with its role and severity, for Workload.with_alarms
 
     def band_widgets(self, *, width: int = 8) -> list[cw.GraphWidget]:
         """One graph per signal: the metric and its expected band (the dashboard's Level 2 section)."""

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, Names, Stack
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from llm_observability.constructs.alarms import LOW
+from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.constructs.queries import SAVED_QUERIES
 from llm_observability.errors import ConfigError
 from llm_observability.functions.rag_api import telemetry as t
@@ -46,12 +45,13 @@ REFUSAL_MARKERS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class LogSignal:
-    """A log pattern turned into a metric (one per matching log line) and an alarm."""
+    """A log pattern turned into a metric (one per matching log line) and an alarm about ``role``."""
 
     metric_name: str
     field: str
     markers: tuple[str, ...]
     description: str
+    role: AlarmRole
 
     def pattern(self) -> logs.IFilterPattern:
         """JSON filter: an ``ask`` log line whose ``field`` contains any marker."""
@@ -60,9 +60,12 @@ class LogSignal:
 
 
 PROMPT_INJECTION = LogSignal(
-    "PromptInjectionMarkers", "question", INJECTION_MARKERS, "Questions carrying prompt-injection phrasing."
+    "PromptInjectionMarkers", "question", INJECTION_MARKERS, "Questions carrying prompt-injection phrasing.",
+    AlarmRole.SECURITY,
+)  # fmt: skip
+REFUSALS = LogSignal(
+    "ModelRefusals", "answer", REFUSAL_MARKERS, "Answers where the model refused or did not know.", AlarmRole.QUALITY
 )
-REFUSALS = LogSignal("ModelRefusals", "answer", REFUSAL_MARKERS, "Answers where the model refused or did not know.")
 
 
 class LogIntelligence(Construct):
@@ -75,14 +78,19 @@ class LogIntelligence(Construct):
       PII-redaction hits, slowest requests, recent errors.
     - Metric filters count prompt-injection phrasing in questions and refusals in answers (the
       ``service`` dimension comes from the log line) and alarm on them. They read the logged text,
-      so they need ``prompt_logging`` ``redacted`` or ``full``.
+      so they need ``prompt_logging`` ``redacted`` or ``full``. Both alarms are low severity; the injection
+      alarm's role is ``SECURITY``, the refusal alarm's ``QUALITY``.
 
     :param workload: the observed application (at least one log group).
-    :param topic: where alarm notifications go. Default: ``workload.alert_topic`` (one of the two is required).
     :param anomaly_key: KMS key the log anomaly detector encrypts its findings with. Default: AWS-owned key.
     :param injection_threshold: prompt-injection matches per 5 minutes that raise the alarm. Default: 1.
     :param refusal_threshold: refusals per 15 minutes that raise the alarm. Default: 10.
     :param evaluation_frequency: how often the anomaly detector runs. Default: ``FIFTEEN_MIN``.
+    :param topic: where alarm notifications go. Default: ``workload.alert_topic`` (one of ``topic``, the
+        workload's topic or ``action`` is required).
+    :param action: what each alarm does when it changes state. Default: notify ``topic`` on ALARM and OK.
+
+    Attributes: ``anomaly_detector``, ``queries``, ``metrics`` and ``alarms`` (by metric name), ``roled_alarms``.
     """
 
     EVALUATION_FREQUENCIES = ("ONE_MIN", "FIVE_MIN", "TEN_MIN", "FIFTEEN_MIN", "THIRTY_MIN", "ONE_HOUR")
@@ -93,18 +101,17 @@ class LogIntelligence(Construct):
         id: str,
         *,
         workload: Workload,
-        topic: sns.ITopic | None = None,
         anomaly_key: kms.IKey | None = None,
         injection_threshold: float = 1,
         refusal_threshold: float = 10,
         evaluation_frequency: str = "FIFTEEN_MIN",
+        topic: sns.ITopic | None = None,
+        action: AlarmActionStrategy | None = None,
     ) -> None:
         super().__init__(scope, id)
-        topic = topic or workload.alert_topic
         if not workload.log_groups:
             raise ConfigError("LogIntelligence 'workload.log_groups' is empty: allowed is a workload with at least one log group.")
-        if topic is None:
-            raise ConfigError("LogIntelligence 'topic' is missing: allowed is an SNS topic, here or as workload.alert_topic.")
+        factory = AlarmFactory.notifying(self, owner="LogIntelligence", action=action, topic=topic or workload.alert_topic)
         if evaluation_frequency not in self.EVALUATION_FREQUENCIES:
             raise ConfigError(
                 f"LogIntelligence 'evaluation_frequency' is {evaluation_frequency!r}: allowed are "
@@ -143,8 +150,6 @@ class LogIntelligence(Construct):
             for name, text in SAVED_QUERIES.items()
         ]
 
-        actions = [cw_actions.SnsAction(topic)]
-        prefix = Names.unique_resource_name(self, max_length=48, separator="-")
         self.metrics: dict[str, cw.Metric] = {}
         self.alarms: dict[str, cw.Alarm] = {}
         for signal, threshold, period in (
@@ -170,17 +175,15 @@ class LogIntelligence(Construct):
                 statistic="Sum", period=period, dimensions_map={t.DIM_SERVICE: workload.name}, label=signal.metric_name
             )
             self.metrics[signal.metric_name] = metric
-            alarm = cw.Alarm(
-                self,
+            self.alarms[signal.metric_name] = factory.add_alarm(
                 f"{signal.metric_name}Alarm",
-                alarm_name=f"{prefix}-{signal.metric_name}",
-                alarm_description=f"[{LOW}] {signal.description}",
+                name=signal.metric_name,
                 metric=metric,
                 threshold=threshold,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 evaluation_periods=1,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                severity=Severity.LOW,
+                role=signal.role,
+                description=signal.description,
             )
-            alarm.add_alarm_action(*actions)
-            alarm.add_ok_action(*actions)
-            self.alarms[signal.metric_name] = alarm
+        self.roled_alarms = tuple(factory.alarms)  # each alarm with its role and severity, for Workload.with_alarms

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Names
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -12,8 +11,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from llm_observability.config.bounds import ROUGE_L_FLOOR
 from llm_observability.constructs._common import asset_function, function_role, log_encryption_key, powertools_layer
-from llm_observability.constructs.alarms import HIGH, LOW
+from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.errors import ConfigError
 from llm_observability.functions.quality_canary import canary_telemetry as ct
 from llm_observability.workload import Workload
@@ -29,11 +29,13 @@ class QualityCanary(Construct):
     - refusals: more than ``refusal_ceiling_percent`` of golden questions refused;
     - canary broken: no scored question for two schedule periods, or failed questions.
 
+    The quality drop is the one high-severity ``QUALITY`` alarm (the Level 3 prompt rollback's trigger);
+    drift and refusals are low-severity ``QUALITY``, the two canary-broken alarms ``AVAILABILITY``.
+
     The canary invokes the function directly (Lambda Invoke with an API Gateway proxy event), so the
     whole handler path runs without needing API credentials.
 
     :param workload: the observed application: its first function is invoked.
-    :param topic: where notifications go. Default: ``workload.alert_topic`` (one of the two is required).
     :param schedule: how often the canary runs (each run costs one Bedrock call per golden question).
         Default: 1 hour.
     :param rouge_l_floor: alarm below this average ROUGE-L (0-1). Default: 0.2.
@@ -41,6 +43,12 @@ class QualityCanary(Construct):
     :param band_width: width of the drift band in standard deviations. Default: 2.
     :param log_key: KMS key of the canary's log group. Default: a new rotating key.
     :param log_retention_days: retention of its log group. Default: 30.
+    :param powertools_layer_version: version of the Powertools layer. Default: ``latest``.
+    :param topic: where notifications go. Default: ``workload.alert_topic`` (one of ``topic``, the workload's
+        topic or ``action`` is required).
+    :param action: what each alarm does when it changes state. Default: notify ``topic`` on ALARM and OK.
+
+    Attributes: ``function``, ``rule``, ``metrics`` and ``alarms`` (by name), ``roled_alarms``.
     """
 
     def __init__(
@@ -49,7 +57,6 @@ class QualityCanary(Construct):
         id: str,
         *,
         workload: Workload,
-        topic: sns.ITopic | None = None,
         schedule: Duration = Duration.hours(1),
         rouge_l_floor: float = 0.2,
         refusal_ceiling_percent: float = 50,
@@ -57,15 +64,16 @@ class QualityCanary(Construct):
         log_key: kms.IKey | None = None,
         log_retention_days: int = 30,
         powertools_layer_version: str = "latest",
+        topic: sns.ITopic | None = None,
+        action: AlarmActionStrategy | None = None,
     ) -> None:
         super().__init__(scope, id)
-        topic = topic or workload.alert_topic
-        if topic is None:
-            raise ConfigError("QualityCanary 'topic' is missing: allowed is an SNS topic, here or as workload.alert_topic.")
+        factory = AlarmFactory.notifying(
+            self, owner="QualityCanary", action=action, topic=topic or workload.alert_topic, evaluation_periods=2
+        )
         if not workload.functions:
             raise ConfigError("QualityCanary 'workload.functions' is empty: allowed is a workload with its RAG function.")
-        if not 0 < rouge_l_floor < 1:
-            raise ConfigError(f"QualityCanary 'rouge_l_floor' is {rouge_l_floor!r}: allowed is a number between 0 and 1.")
+        ROUGE_L_FLOOR.check("rouge_l_floor", rouge_l_floor, owner="QualityCanary")
         if not 0 < refusal_ceiling_percent <= 100:
             raise ConfigError(
                 f"QualityCanary 'refusal_ceiling_percent' is {refusal_ceiling_percent!r}: allowed is a number above 0, at most 100."
@@ -120,53 +128,40 @@ class QualityCanary(Construct):
                                                         ct.METRIC_ANSWER_LENGTH, ct.METRIC_REFUSAL_RATE)}  # fmt: skip
         self.metrics[ct.METRIC_CANARY_QUESTIONS] = metric(ct.METRIC_CANARY_QUESTIONS, "Sum")
         self.metrics[ct.METRIC_CANARY_FAILURES] = metric(ct.METRIC_CANARY_FAILURES, "Sum")
-        prefix = Names.unique_resource_name(self, max_length=48, separator="-")
-        actions = [cw_actions.SnsAction(topic)]
         below = cw.ComparisonOperator.LESS_THAN_THRESHOLD
         above = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
+        high, low = Severity.HIGH, Severity.LOW
+        quality, availability = AlarmRole.QUALITY, AlarmRole.AVAILABILITY
         self.alarms: dict[str, cw.Alarm | cw.AnomalyDetectionAlarm] = {}
-        self.severity: dict[str, str] = {}
-        for name, alarm_metric, threshold, comparison, missing, severity, description in (
+        for name, alarm_metric, threshold, comparison, missing, severity, role, description in (
             ("QualityDrop", self.metrics[ct.METRIC_ROUGE_L], rouge_l_floor, below, cw.TreatMissingData.NOT_BREACHING,
-             HIGH, f"Golden-set ROUGE-L below {rouge_l_floor:g}: answers no longer match the references."),
+             high, quality, f"Golden-set ROUGE-L below {rouge_l_floor:g}: answers no longer match the references."),
             ("Refusals", self.metrics[ct.METRIC_REFUSAL_RATE], refusal_ceiling_percent, above,
-             cw.TreatMissingData.NOT_BREACHING, LOW, f"More than {refusal_ceiling_percent:g}% of golden questions refused."),
+             cw.TreatMissingData.NOT_BREACHING, low, quality,
+             f"More than {refusal_ceiling_percent:g}% of golden questions refused."),
             ("CanaryFailures", self.metrics[ct.METRIC_CANARY_FAILURES], 0, above, cw.TreatMissingData.NOT_BREACHING,
-             LOW, "Golden questions got no scorable answer (errors, throttling, timeouts)."),
+             low, availability, "Golden questions got no scorable answer (errors, throttling, timeouts)."),
             ("CanaryNotRunning", self.metrics[ct.METRIC_CANARY_QUESTIONS], 1, below, cw.TreatMissingData.BREACHING,
-             LOW, "The quality canary scored no question: it is not running or every question failed."),
+             low, availability, "The quality canary scored no question: it is not running or every question failed."),
         ):  # fmt: skip
-            alarm = cw.Alarm(
-                self, name, alarm_name=f"{prefix}-{name}", alarm_description=f"[{severity}] {description}",
-                metric=alarm_metric, threshold=threshold, comparison_operator=comparison,
-                evaluation_periods=2, datapoints_to_alarm=2, treat_missing_data=missing,
+            self.alarms[name] = factory.add_alarm(
+                name, metric=alarm_metric, threshold=threshold, comparison=comparison, treat_missing_data=missing,
+                severity=severity, role=role, description=description,
             )  # fmt: skip
-            self.alarms[name] = alarm
-            self.severity[name] = severity
-        self.alarms["QualityDrift"] = cw.AnomalyDetectionAlarm(
-            self,
+        self.alarms["QualityDrift"] = factory.add_anomaly_alarm(
             "QualityDrift",
-            alarm_name=f"{prefix}-QualityDrift",
-            alarm_description="[low] Golden-set ROUGE-L below its expected band: the model or prompt drifted.",
             metric=self.metrics[ct.METRIC_ROUGE_L],
             std_devs=band_width,
-            comparison_operator=cw.ComparisonOperator.LESS_THAN_LOWER_THRESHOLD,
+            comparison=cw.ComparisonOperator.LESS_THAN_LOWER_THRESHOLD,
             evaluation_periods=3,
-            datapoints_to_alarm=2,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            severity=low,
+            role=quality,
+            description="Golden-set ROUGE-L below its expected band: the model or prompt drifted.",
         )
-        self.severity["QualityDrift"] = LOW
-        for alarm in self.alarms.values():
-            alarm.add_alarm_action(*actions)
-            alarm.add_ok_action(*actions)
         self.function_log_group = log_group
         self.band_width = band_width
         self.workload = workload
-
-    @property
-    def high_severity(self) -> list[cw.IAlarm]:
-        """Alarms that warrant an incident."""
-        return [a for name, a in self.alarms.items() if self.severity[name] == HIGH]
+        self.roled_alarms = tuple(factory.alarms)  # each alarm with its role and severity, for Workload.with_alarms
 
     def by_version(self, name: str) -> cw.MathExpression:
         """``name`` per model and prompt version (a SEARCH over the canary's metrics), for dashboards."""

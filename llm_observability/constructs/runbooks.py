@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import jsii
@@ -164,16 +165,92 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class RemediationRunbooks(Construct):
-    """Self-healing for an LLM application: three SSM Automation runbooks wired to alarms by EventBridge.
+@dataclass(frozen=True, kw_only=True)
+class ModelFailoverProps:
+    """The model failover: while one of ``alarms`` is in ALARM, ``model_parameter`` holds ``fallback_model_id``;
+    when it returns to OK, ``primary_model_id`` again.
 
-    - **Model failover** (always): while one of ``failover_alarms`` is in ALARM, the model parameter
-      holds ``fallback_model_id``; when it returns to OK, ``primary_model_id`` again.
-    - **Prompt rollback** (with ``prompt_parameter``): when one of ``quality_alarms`` fires, the prompt
-      parameter moves to the previous prompt version (never below version 1). The OK transition is
-      only recorded: the rolled-back version is the known-good one, rolling forward is a human decision.
-    - **API throttle** (with ``rest_api``): while one of ``throttle_alarms`` is in ALARM, the stage's
-      rate and burst limits are tightened; on OK the normal limits come back.
+    :param alarms: alarms that start the failover (one or more), typically
+        ``workload.alarms_for(AlarmRole.MODEL_HEALTH, AlarmRole.THROTTLING)``.
+    :param model_parameter: SSM String parameter the function reads its model id from (``MODEL_PARAMETER_NAME``).
+    :param primary_model_id: model restored on OK.
+    :param fallback_model_id: model used while a failover alarm is in ALARM; the function's role must be
+        allowed to invoke it.
+    """
+
+    alarms: Sequence[cw.IAlarm]
+    model_parameter: ssm.IStringParameter
+    primary_model_id: str
+    fallback_model_id: str
+
+    def __post_init__(self) -> None:
+        _check_models(self.primary_model_id, self.fallback_model_id)
+        object.__setattr__(self, "alarms", _alarms("ModelFailoverProps", self.alarms, "the model failover"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptRollbackProps:
+    """The prompt rollback: when one of ``alarms`` fires, ``prompt_parameter`` moves to the previous version of
+    ``prompt_arn`` (never below version 1). The OK transition is only recorded: the rolled-back version is the
+    known-good one, rolling forward is a human decision.
+
+    :param alarms: alarms that start the rollback (one or more), typically
+        ``workload.alarms_for(AlarmRole.QUALITY, severity=Severity.HIGH)``.
+    :param prompt_parameter: SSM String parameter holding the active prompt version ARN (``PROMPT_PARAMETER_NAME``).
+    :param prompt_arn: ARN of the prompt, without a version.
+    """
+
+    alarms: Sequence[cw.IAlarm]
+    prompt_parameter: ssm.IStringParameter
+    prompt_arn: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt_arn, str) or (
+            _literal(self.prompt_arn) and not _PROMPT_ARN.fullmatch(self.prompt_arn)
+        ):
+            raise ConfigError(
+                f"PromptRollbackProps 'prompt_arn' is {self.prompt_arn!r}: allowed is a prompt ARN without a version, "
+                "such as arn:aws:bedrock:us-east-1:123456789012:prompt/PROMPT1234."
+            )
+        object.__setattr__(self, "alarms", _alarms("PromptRollbackProps", self.alarms, "the prompt rollback"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiThrottleProps:
+    """The API throttle: while one of ``alarms`` is in ALARM, the stage's rate and burst limits are tightened;
+    on OK the normal limits come back.
+
+    :param alarms: alarms that start the throttling (one or more), typically ``workload.alarms_for(AlarmRole.COST)``.
+    :param rest_api: the API whose stage is throttled.
+    :param stage_name: the stage to throttle.
+    :param normal_rate_limit: the stage's rate limit, requests per second, restored on OK.
+    :param normal_burst_limit: the stage's burst limit, restored on OK.
+    :param tightened_rate_limit: rate limit while in ALARM, below ``normal_rate_limit``. Default: 2.
+    :param tightened_burst_limit: burst limit while in ALARM, at most ``normal_burst_limit``. Default: 5.
+    """
+
+    alarms: Sequence[cw.IAlarm]
+    rest_api: apigw.IRestApi
+    stage_name: str
+    normal_rate_limit: float
+    normal_burst_limit: int
+    tightened_rate_limit: float = 2
+    tightened_burst_limit: int = 5
+
+    def __post_init__(self) -> None:
+        _check_throttle(self)
+        object.__setattr__(self, "alarms", _alarms("ApiThrottleProps", self.alarms, "the API throttle"))
+
+
+class RemediationRunbooks(Construct):
+    """Self-healing for an LLM application: up to three SSM Automation runbooks wired to alarms by EventBridge.
+
+    - **Model failover** (always, :class:`ModelFailoverProps`): switches the model parameter to the fallback
+      model while a failover alarm is in ALARM, back to the primary on OK.
+    - **Prompt rollback** (with ``prompt_rollback``, :class:`PromptRollbackProps`): moves the prompt parameter
+      to the previous prompt version when a quality alarm fires.
+    - **API throttle** (with ``api_throttle``, :class:`ApiThrottleProps`): tightens the stage's throttling
+      while a cost alarm is in ALARM, restores it on OK.
 
     The RAG function reads both parameters with a one-minute cache, so a runbook heals it without a
     deployment. Every run publishes one message to ``topic`` (alarm, mode, value before and after).
@@ -181,22 +258,9 @@ class RemediationRunbooks(Construct):
 
     :param topic: where every run is recorded.
     :param topic_key: the topic's KMS key. Default: none (an unencrypted or AWS-managed-key topic).
-    :param model_parameter: SSM String parameter the function reads its model id from (``MODEL_PARAMETER_NAME``).
-    :param primary_model_id: model restored on OK.
-    :param fallback_model_id: model used while a failover alarm is in ALARM; the function's role must be
-        allowed to invoke it.
-    :param failover_alarms: alarms that start the failover (one or more).
-    :param prompt_parameter: SSM String parameter holding the active prompt version ARN
-        (``PROMPT_PARAMETER_NAME``). Default: no prompt rollback.
-    :param prompt_arn: ARN of the prompt (without version). Required with ``prompt_parameter``.
-    :param quality_alarms: alarms that start the rollback (one or more with ``prompt_parameter``). Default: none.
-    :param rest_api: the API whose stage is throttled. Default: no API throttle.
-    :param stage_name: the stage to throttle. Required with ``rest_api``.
-    :param normal_rate_limit: the stage's rate limit, requests per second, restored on OK. Required with ``rest_api``.
-    :param normal_burst_limit: the stage's burst limit, restored on OK. Required with ``rest_api``.
-    :param tightened_rate_limit: rate limit while in ALARM, below ``normal_rate_limit``. Default: 2.
-    :param tightened_burst_limit: burst limit while in ALARM, at most ``normal_burst_limit``. Default: 5.
-    :param throttle_alarms: alarms that start the throttling (one or more with ``rest_api``). Default: none.
+    :param model_failover: the model failover runbook.
+    :param prompt_rollback: the prompt rollback runbook. Default: none (no prompt rollback).
+    :param api_throttle: the API throttle runbook. Default: none (no API throttle).
 
     Attributes: ``documents`` (runbook -> ``CfnDocument``), ``role`` (the automation role), ``rules``
     (runbook -> {``ALARM``/``OK`` -> rule}), ``target_roles`` (runbook -> EventBridge role).
@@ -209,29 +273,24 @@ class RemediationRunbooks(Construct):
         *,
         topic: sns.ITopic,
         topic_key: kms.IKey | None = None,
-        model_parameter: ssm.IStringParameter,
-        primary_model_id: str,
-        fallback_model_id: str,
-        failover_alarms: Sequence[cw.IAlarm],
-        prompt_parameter: ssm.IStringParameter | None = None,
-        prompt_arn: str | None = None,
-        quality_alarms: Sequence[cw.IAlarm] = (),
-        rest_api: apigw.IRestApi | None = None,
-        stage_name: str | None = None,
-        normal_rate_limit: float | None = None,
-        normal_burst_limit: int | None = None,
-        tightened_rate_limit: float = 2,
-        tightened_burst_limit: int = 5,
-        throttle_alarms: Sequence[cw.IAlarm] = (),
+        model_failover: ModelFailoverProps,
+        prompt_rollback: PromptRollbackProps | None = None,
+        api_throttle: ApiThrottleProps | None = None,
     ) -> None:
-        _check_models(primary_model_id, fallback_model_id)
-        _check_alarms("failover_alarms", failover_alarms, "the model failover")
-        _check_prompt(prompt_parameter, prompt_arn, quality_alarms)
-        _check_throttle(rest_api, stage_name, normal_rate_limit, normal_burst_limit, tightened_rate_limit,
-                        tightened_burst_limit, throttle_alarms)  # fmt: skip
+        for name, props, kind in (
+            ("model_failover", model_failover, ModelFailoverProps),
+            ("prompt_rollback", prompt_rollback, PromptRollbackProps),
+            ("api_throttle", api_throttle, ApiThrottleProps),
+        ):
+            if not isinstance(props, kind) and (props is not None or kind is ModelFailoverProps):
+                given = "None" if props is None else f"a {type(props).__name__}"
+                raise ConfigError(
+                    f"RemediationRunbooks '{name}' is {given}: allowed is a {kind.__name__}"
+                    f"{'' if kind is ModelFailoverProps else ', or None'}."
+                )
         wanted = [automation.MODEL_FAILOVER]
-        wanted += [automation.PROMPT_ROLLBACK] if prompt_parameter is not None else []
-        wanted += [automation.API_THROTTLE] if rest_api is not None else []
+        wanted += [automation.PROMPT_ROLLBACK] if prompt_rollback is not None else []
+        wanted += [automation.API_THROTTLE] if api_throttle is not None else []
         contents = {runbook: _document(runbook) for runbook in wanted}  # before anything is built
         super().__init__(scope, id)
         self._contents = contents
@@ -258,19 +317,24 @@ class RemediationRunbooks(Construct):
             self._allow("EncryptRecords", ["kms:Decrypt", "kms:GenerateDataKey"], [topic_key.key_arn])
         role_arn, topic_arn = self.role.role_arn, topic.topic_arn
 
-        self._allow("SwitchModel", ["ssm:GetParameter", "ssm:PutParameter"], [model_parameter.parameter_arn])
+        failover = model_failover
+        self._allow("SwitchModel", ["ssm:GetParameter", "ssm:PutParameter"], [failover.model_parameter.parameter_arn])
         self._runbook(
-            automation.MODEL_FAILOVER, "ModelFailover", failover_alarms,
+            automation.MODEL_FAILOVER, "ModelFailover", failover.alarms,
             lambda mode: automation.model_failover_input(
-                mode, assume_role_arn=role_arn, model_parameter_name=model_parameter.parameter_name,
-                primary_model_id=primary_model_id, fallback_model_id=fallback_model_id, topic_arn=topic_arn,
+                mode, assume_role_arn=role_arn, model_parameter_name=failover.model_parameter.parameter_name,
+                primary_model_id=failover.primary_model_id, fallback_model_id=failover.fallback_model_id,
+                topic_arn=topic_arn,
             ),
         )  # fmt: skip
 
-        if prompt_parameter is not None and prompt_arn is not None:
-            self._allow("RollBackPrompt", ["ssm:GetParameter", "ssm:PutParameter"], [prompt_parameter.parameter_arn])
-            versions = f"{prompt_arn}:*"
-            self._allow("ReadPromptVersions", ["bedrock:GetPrompt"], [prompt_arn, versions])
+        if prompt_rollback is not None:
+            rollback = prompt_rollback
+            self._allow(
+                "RollBackPrompt", ["ssm:GetParameter", "ssm:PutParameter"], [rollback.prompt_parameter.parameter_arn]
+            )
+            versions = f"{rollback.prompt_arn}:*"
+            self._allow("ReadPromptVersions", ["bedrock:GetPrompt"], [rollback.prompt_arn, versions])
             self.role.node.add_validation(
                 _AcknowledgeWildcardAtSynthesis(
                     self.role,
@@ -280,26 +344,27 @@ class RemediationRunbooks(Construct):
                 )
             )
             self._runbook(
-                automation.PROMPT_ROLLBACK, "PromptRollback", quality_alarms,
+                automation.PROMPT_ROLLBACK, "PromptRollback", rollback.alarms,
                 lambda mode: automation.prompt_rollback_input(
-                    mode, assume_role_arn=role_arn, prompt_parameter_name=prompt_parameter.parameter_name,
+                    mode, assume_role_arn=role_arn, prompt_parameter_name=rollback.prompt_parameter.parameter_name,
                     topic_arn=topic_arn,
                 ),
             )  # fmt: skip
 
-        if rest_api is not None and stage_name is not None:
-            assert normal_rate_limit is not None and normal_burst_limit is not None
+        if api_throttle is not None:
+            throttle = api_throttle
             stage_arn = (
-                f"arn:{Aws.PARTITION}:apigateway:{stack.region}::/restapis/{rest_api.rest_api_id}/stages/{stage_name}"
+                f"arn:{Aws.PARTITION}:apigateway:{stack.region}::/restapis/{throttle.rest_api.rest_api_id}"
+                f"/stages/{throttle.stage_name}"
             )
             self._allow("ThrottleStage", ["apigateway:PATCH"], [stage_arn])
             self._runbook(
-                automation.API_THROTTLE, "ApiThrottle", throttle_alarms,
+                automation.API_THROTTLE, "ApiThrottle", throttle.alarms,
                 lambda mode: automation.api_throttle_input(
-                    mode, assume_role_arn=role_arn, rest_api_id=rest_api.rest_api_id, stage_name=stage_name,
-                    normal_rate_limit=normal_rate_limit, normal_burst_limit=normal_burst_limit,
-                    tightened_rate_limit=tightened_rate_limit, tightened_burst_limit=tightened_burst_limit,
-                    topic_arn=topic_arn,
+                    mode, assume_role_arn=role_arn, rest_api_id=throttle.rest_api.rest_api_id,
+                    stage_name=throttle.stage_name, normal_rate_limit=throttle.normal_rate_limit,
+                    normal_burst_limit=throttle.normal_burst_limit, tightened_rate_limit=throttle.tightened_rate_limit,
+                    tightened_burst_limit=throttle.tightened_burst_limit, topic_arn=topic_arn,
                 ),
             )  # fmt: skip
 
@@ -369,81 +434,52 @@ def _check_models(primary: str, fallback: str) -> None:
     for name, value in (("primary_model_id", primary), ("fallback_model_id", fallback)):
         if not isinstance(value, str) or (_literal(value) and not pattern.fullmatch(value)):
             raise ConfigError(
-                f"RemediationRunbooks '{name}' is {value!r}: allowed is a Bedrock model id, inference-profile id or "
+                f"ModelFailoverProps '{name}' is {value!r}: allowed is a Bedrock model id, inference-profile id or "
                 "model ARN that the RAG function accepts, such as amazon.nova-lite-v1:0."
             )
     if primary == fallback:
         raise ConfigError(
-            f"RemediationRunbooks 'fallback_model_id' is {fallback!r}: allowed is a model other than 'primary_model_id'."
+            f"ModelFailoverProps 'fallback_model_id' is {fallback!r}: allowed is a model other than 'primary_model_id'."
         )
 
 
-def _check_alarms(name: str, alarms: Sequence[cw.IAlarm], runbook: str) -> None:
-    if not alarms:
+def _alarms(owner: str, alarms: Sequence[cw.IAlarm], runbook: str) -> tuple[cw.IAlarm, ...]:
+    if isinstance(alarms, str) or not alarms or not all(hasattr(a, "alarm_arn") for a in alarms):
         raise ConfigError(
-            f"RemediationRunbooks '{name}' is empty: allowed is one or more CloudWatch alarms that start {runbook}."
+            f"{owner} 'alarms' is {'empty' if not alarms else repr(alarms)}: allowed is one or more CloudWatch "
+            f"alarms that start {runbook}."
         )
+    return tuple(alarms)
 
 
-def _check_prompt(parameter: ssm.IStringParameter | None, prompt_arn: str | None, alarms: Sequence[cw.IAlarm]) -> None:
-    if parameter is None:
-        if prompt_arn is not None or alarms:
-            given = "prompt_arn" if prompt_arn is not None else "quality_alarms"
-            raise ConfigError(
-                f"RemediationRunbooks '{given}' is set without 'prompt_parameter': allowed is both, or neither "
-                "(no prompt rollback)."
-            )
-        return
-    if prompt_arn is None:
+def _check_throttle(props: ApiThrottleProps) -> None:
+    stage_name = props.stage_name
+    if not isinstance(stage_name, str) or (
+        _literal(stage_name) and not re.fullmatch(automation.STAGE_NAME_PATTERN, stage_name)
+    ):
         raise ConfigError(
-            "RemediationRunbooks 'prompt_arn' is missing: allowed is the ARN of the prompt whose versions "
-            "'prompt_parameter' names."
-        )
-    if _literal(prompt_arn) and not _PROMPT_ARN.fullmatch(prompt_arn):
-        raise ConfigError(
-            f"RemediationRunbooks 'prompt_arn' is {prompt_arn!r}: allowed is a prompt ARN without a version, "
-            "such as arn:aws:bedrock:us-east-1:123456789012:prompt/PROMPT1234."
-        )
-    _check_alarms("quality_alarms", alarms, "the prompt rollback")
-
-
-def _check_throttle(
-    rest_api: apigw.IRestApi | None, stage_name: str | None, normal_rate: float | None, normal_burst: int | None,
-    tightened_rate: float, tightened_burst: int, alarms: Sequence[cw.IAlarm],
-) -> None:  # fmt: skip
-    if rest_api is None:
-        given = next(
-            (n for n, v in (("stage_name", stage_name), ("throttle_alarms", alarms or None)) if v is not None), None
-        )
-        if given:
-            raise ConfigError(
-                f"RemediationRunbooks '{given}' is set without 'rest_api': allowed is both, or neither (no API throttle)."
-            )
-        return
-    if stage_name is None or (_literal(stage_name) and not re.fullmatch(automation.STAGE_NAME_PATTERN, stage_name)):
-        raise ConfigError(
-            f"RemediationRunbooks 'stage_name' is {stage_name!r}: allowed is the name of a stage of 'rest_api' "
+            f"ApiThrottleProps 'stage_name' is {stage_name!r}: allowed is the name of a stage of 'rest_api' "
             "(1-128 letters, digits, _ or -)."
         )
     rate_pattern = re.compile(automation.RATE_LIMIT_PATTERN)
-    for name, value in (("normal_rate_limit", normal_rate), ("tightened_rate_limit", tightened_rate)):
+    for name in ("normal_rate_limit", "tightened_rate_limit"):
+        value = getattr(props, name)
         if not _number(value) or value <= 0 or not rate_pattern.fullmatch(automation.format_limit(value)):
             raise ConfigError(
-                f"RemediationRunbooks '{name}' is {value!r}: allowed is a number of requests per second above 0 "
+                f"ApiThrottleProps '{name}' is {value!r}: allowed is a number of requests per second above 0 "
                 "(at most 99999, three decimals)."
             )
-    for name, value in (("normal_burst_limit", normal_burst), ("tightened_burst_limit", tightened_burst)):
+    for name in ("normal_burst_limit", "tightened_burst_limit"):
+        value = getattr(props, name)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 9999:
-            raise ConfigError(f"RemediationRunbooks '{name}' is {value!r}: allowed is a whole number from 1 to 9999.")
-    assert normal_rate is not None and normal_burst is not None
-    if tightened_rate >= normal_rate:
+            raise ConfigError(f"ApiThrottleProps '{name}' is {value!r}: allowed is a whole number from 1 to 9999.")
+    if props.tightened_rate_limit >= props.normal_rate_limit:
         raise ConfigError(
-            f"RemediationRunbooks 'tightened_rate_limit' is {tightened_rate:g}: allowed is a limit below "
-            f"'normal_rate_limit' ({normal_rate:g})."
+            f"ApiThrottleProps 'tightened_rate_limit' is {props.tightened_rate_limit:g}: allowed is a limit below "
+            f"'normal_rate_limit' ({props.normal_rate_limit:g})."
         )
-    if tightened_burst > normal_burst:
+    if props.tightened_burst_limit > props.normal_burst_limit:
         raise ConfigError(
-            f"RemediationRunbooks 'tightened_burst_limit' is {tightened_burst}: allowed is at most "
-            f"'normal_burst_limit' ({normal_burst})."
+            f"ApiThrottleProps 'tightened_burst_limit' is {props.tightened_burst_limit}: allowed is at most "
+            f"'normal_burst_limit' ({props.normal_burst_limit})."
         )
-    _check_alarms("throttle_alarms", alarms, "the API throttle")

@@ -13,9 +13,19 @@ from constructs import Construct
 
 from llm_observability.config import ObservabilityConfig
 from llm_observability.constructs.aiops import CodeGuruProfiling, DevOpsGuruCoverage
-from llm_observability.constructs.log_analytics import LogAnalytics
+from llm_observability.constructs.alarm_factory import AlarmRole, Severity
+from llm_observability.constructs.log_analytics import (
+    LogAnalytics,
+    OpenSearchDomainDestination,
+    OpenSearchServerlessDestination,
+)
 from llm_observability.constructs.prometheus import PrometheusExport
-from llm_observability.constructs.runbooks import RemediationRunbooks
+from llm_observability.constructs.runbooks import (
+    ApiThrottleProps,
+    ModelFailoverProps,
+    PromptRollbackProps,
+    RemediationRunbooks,
+)
 from llm_observability.errors import ConfigError
 from llm_observability.workload import Workload
 
@@ -36,9 +46,12 @@ class AiOpsStack(Stack):
     :param workload: the observed application (with an alert topic).
     :param observed_stacks: CloudFormation stack names DevOps Guru analyses. Default: this stack only.
     :param failover_alarms: alarms on the primary model whose ALARM switches to ``fallback_model_id`` and
-        whose OK switches back. Default: none (no failover runbook; it also needs ``workload.model_parameter_name``).
-    :param quality_alarms: alarms whose ALARM rolls the prompt back one version. Default: none.
-    :param throttle_alarms: cost or traffic alarms whose ALARM tightens the API stage's throttling. Default: none.
+        whose OK switches back (the failover runbook also needs ``workload.model_parameter_name``). Default: the
+        workload's ``MODEL_HEALTH`` and ``THROTTLING`` alarms (Level 1's Bedrock server errors and throttles).
+    :param quality_alarms: alarms whose ALARM rolls the prompt back one version. Default: the workload's
+        high-severity ``QUALITY`` alarms (the canary's quality drop).
+    :param throttle_alarms: cost or traffic alarms whose ALARM tightens the API stage's throttling. Default: the
+        workload's ``COST`` alarms (cost and input-token anomalies).
     :param config: validated settings. Default: ``ObservabilityConfig(level=3)``.
     :param stack_props: passed to :class:`aws_cdk.Stack`.
     """
@@ -50,9 +63,9 @@ class AiOpsStack(Stack):
         *,
         workload: Workload,
         observed_stacks: Sequence[str] = (),
-        failover_alarms: Sequence[cw.IAlarm] = (),
-        quality_alarms: Sequence[cw.IAlarm] = (),
-        throttle_alarms: Sequence[cw.IAlarm] = (),
+        failover_alarms: Sequence[cw.IAlarm] | None = None,
+        quality_alarms: Sequence[cw.IAlarm] | None = None,
+        throttle_alarms: Sequence[cw.IAlarm] | None = None,
         config: ObservabilityConfig | None = None,
         **stack_props: Any,
     ) -> None:
@@ -77,6 +90,12 @@ class AiOpsStack(Stack):
                     "(the profiler agent is added to it), or 'codeguru_profiler' false."
                 )
             self.profiling = CodeGuruProfiling(self, "Profiler", function=function, name=f"{workload.name}-rag-api")
+        if failover_alarms is None:
+            failover_alarms = workload.alarms_for(AlarmRole.MODEL_HEALTH, AlarmRole.THROTTLING)
+        if quality_alarms is None:
+            quality_alarms = workload.alarms_for(AlarmRole.QUALITY, severity=Severity.HIGH)
+        if throttle_alarms is None:
+            throttle_alarms = workload.alarms_for(AlarmRole.COST)
         self.runbooks: RemediationRunbooks | None = None
         if failover_alarms and workload.model_parameter_name:
             prompt = workload.prompt_parameter_name if quality_alarms and workload.prompt_arn else None
@@ -86,20 +105,30 @@ class AiOpsStack(Stack):
                 "Runbooks",
                 topic=workload.alert_topic,
                 topic_key=workload.alert_topic_key,
-                model_parameter=_parameter(self, "ModelParameter", workload.model_parameter_name),
-                primary_model_id=config.model_id,
-                fallback_model_id=config.fallback_model_id,
-                failover_alarms=failover_alarms,
-                prompt_parameter=_parameter(self, "PromptParameter", prompt) if prompt else None,
-                prompt_arn=workload.prompt_arn if prompt else None,
-                quality_alarms=quality_alarms if prompt else (),
-                rest_api=api,
-                stage_name=workload.api_stage_name if api else None,
-                normal_rate_limit=config.api_throttle_rate_limit if api else None,
-                normal_burst_limit=config.api_throttle_burst_limit if api else None,
-                tightened_rate_limit=config.throttled_rate_limit,
-                tightened_burst_limit=config.throttled_burst_limit,
-                throttle_alarms=throttle_alarms if api else (),
+                model_failover=ModelFailoverProps(
+                    alarms=failover_alarms,
+                    model_parameter=_parameter(self, "ModelParameter", workload.model_parameter_name),
+                    primary_model_id=config.model_id,
+                    fallback_model_id=config.fallback_model_id,
+                ),
+                prompt_rollback=PromptRollbackProps(
+                    alarms=quality_alarms,
+                    prompt_parameter=_parameter(self, "PromptParameter", prompt),
+                    prompt_arn=workload.prompt_arn,
+                )
+                if prompt
+                else None,
+                api_throttle=ApiThrottleProps(
+                    alarms=throttle_alarms,
+                    rest_api=api,
+                    stage_name=workload.api_stage_name,
+                    normal_rate_limit=config.api_throttle_rate_limit,
+                    normal_burst_limit=config.api_throttle_burst_limit,
+                    tightened_rate_limit=config.throttled_rate_limit,
+                    tightened_burst_limit=config.throttled_burst_limit,
+                )
+                if api is not None
+                else None,
             )
         self.prometheus: PrometheusExport | None = None
         if config.prometheus_export:
@@ -117,7 +146,9 @@ class AiOpsStack(Stack):
                 self,
                 "LogAnalytics",
                 workload=workload,
-                serverless=config.log_analytics == "serverless",
+                destination=OpenSearchServerlessDestination()
+                if config.log_analytics == "serverless"
+                else OpenSearchDomainDestination(),
                 log_retention_days=config.log_retention_days,
             )
         self.workload = workload

@@ -63,13 +63,10 @@ def build_app(app: App | None = None, *, config: ObservabilityConfig | None = No
                 stack_name(config, 3),
                 workload=proactive.workload,
                 observed_stacks=[s.stack_name for s in stacks],
-                # Throttled or failing primary: the Bedrock alarms of Level 1 (missing data counts as OK, so
-                # once traffic has left the primary the alarm clears and fails back: a half-open breaker).
-                failover_alarms=[foundation.alarms.alarms[n] for n in foundation.alarms.alarms if n.startswith(
-                    ("BedrockThrottles", "BedrockServerErrors"))],
-                quality_alarms=[proactive.quality.alarms["QualityDrop"]] if proactive.quality else [],
-                throttle_alarms=[a for n, a in proactive.anomalies.alarms.items() if n.startswith(
-                    ("CostAnomaly", "InputTokensAnomaly"))],
+                # The runbooks' alarms are selected by role from the workload (AiOpsStack's defaults): failover on
+                # Level 1's Bedrock MODEL_HEALTH and THROTTLING alarms (missing data counts as OK, so once traffic
+                # has left the primary the alarm clears and fails back: a half-open breaker), prompt rollback on the
+                # high-severity QUALITY alarm, API throttling on the COST anomalies.
                 config=config,
                 env=env,
                 description="LLM observability Level 3 (AIOps): DevOps Guru, CodeGuru Profiler, self-healing, AMP, OpenSearch.",

@@ -43,14 +43,12 @@ class FoundationStack(Stack):
         workload = self.app.workload.with_alert_topic(self.alert_topic.topic, key=self.alert_topic.key)
         self.metrics = BedrockMetrics(workload)
         self.alarms = LlmAlarms(self, "Alarms", workload=workload, thresholds=config.thresholds, metrics=self.metrics)
-        self.workload: Workload = workload.with_alarms(
-            list(self.alarms.alarms.values()), high_severity=self.alarms.high_severity
-        )
+        self.workload: Workload = workload.with_alarms(self.alarms.roled_alarms)
         self.dashboard = LlmDashboard(
             self,
             "Dashboard",
             workload=self.workload,
-            alarms=list(self.alarms.alarms.values()),
+            alarms=self.workload.alarms,
             metrics=self.metrics,
             success_rate_floor=self.alarms.thresholds.success_rate_floor_percent,
         )

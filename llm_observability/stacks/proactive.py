@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from constructs import Construct
 
 from llm_observability.config import ObservabilityConfig
+from llm_observability.constructs.alarm_factory import (
+    AlarmFactory,
+    AlarmRole,
+    Severity,
+    multiple_alarm_actions,
+    ops_item_alarm_action,
+    sns_alarm_action,
+)
 from llm_observability.constructs.anomaly import AnomalyAlarms
 from llm_observability.constructs.compliance import RULE_RETENTION_DAYS, ComplianceBaseline
 from llm_observability.constructs.cost_guard import CostGuard
@@ -25,28 +31,16 @@ from llm_observability.functions.rag_api import telemetry as t
 from llm_observability.workload import Workload
 
 
-def open_ops_items(alarms: Sequence[cw.IAlarm]) -> None:
-    """Make each alarm also open a Systems Manager OpsCenter OpsItem (high severity) when it fires.
-
-    OpsCenter is where the maturity model's "enhanced incident management" lives now that AWS
-    Systems Manager Incident Manager is closed to new customers.
-    """
-    action = cw_actions.SsmAction(cw_actions.OpsItemSeverity.HIGH, cw_actions.OpsItemCategory.AVAILABILITY)
-    for alarm in alarms:
-        if not isinstance(alarm, cw.Alarm | cw.AnomalyDetectionAlarm):
-            raise ConfigError(
-                f"Workload alarm {alarm.node.path} is imported: allowed are alarms defined in this app, "
-                "so that an OpsItem action can be added."
-            )
-        alarm.add_alarm_action(action)
-
-
 class ProactiveStack(Stack):
     """Level 2: takes any :class:`Workload` (Level 1's or yours) and adds proactive observability.
 
     Provisions :class:`AnomalyAlarms`, :class:`LogIntelligence`, :class:`ComplianceBaseline`,
     :class:`CostGuard`, a Level 2 dashboard with the anomaly bands, and OpsCenter OpsItems for every
-    high-severity alarm of Level 1 and Level 2.
+    high-severity alarm of Level 1 and Level 2: Level 2's alarms notify the topic and open OpsItems through
+    one action strategy (:class:`~llm_observability.constructs.alarm_factory.OpsItemAlarmActionStrategy`
+    composed with SNS), and the same OpsItem strategy is bound to the workload's high-severity alarms.
+    OpsCenter is where "enhanced incident management" lives now that Incident Manager is closed to new
+    customers. :attr:`workload` carries Level 1's and Level 2's alarms with their roles.
 
     :param workload: the observed application; it must carry an alert topic.
     :param config: validated settings. Default: ``ObservabilityConfig(level=2)``.
@@ -60,8 +54,14 @@ class ProactiveStack(Stack):
         self.config = config = config or ObservabilityConfig(level=2)
         if workload.alert_topic is None:
             raise ConfigError("ProactiveStack 'workload.alert_topic' is missing: allowed is a workload with an SNS topic.")
-        self.anomalies = AnomalyAlarms(self, "Anomalies", workload=workload, band_width=config.anomaly_band_width)
-        self.log_intelligence = LogIntelligence(self, "LogIntelligence", workload=workload)
+        ops_items = ops_item_alarm_action()
+        for roled in workload.roled_alarms:  # Level 1's alarms: OpsItems for the high-severity ones
+            ops_items.bind(roled.alarm, roled.severity)
+        action = multiple_alarm_actions(sns_alarm_action(workload.alert_topic), ops_items)
+        self.anomalies = AnomalyAlarms(
+            self, "Anomalies", workload=workload, action=action, band_width=config.anomaly_band_width
+        )
+        self.log_intelligence = LogIntelligence(self, "LogIntelligence", workload=workload, action=action)
         self.cost_guard = CostGuard(
             self,
             "CostGuard",
@@ -91,6 +91,7 @@ class ProactiveStack(Stack):
                 self,
                 "QualityCanary",
                 workload=workload,
+                action=action,
                 schedule=Duration.minutes(config.quality_canary_minutes),
                 rouge_l_floor=config.quality_rouge_l_floor,
                 band_width=config.anomaly_band_width,
@@ -98,30 +99,25 @@ class ProactiveStack(Stack):
                 powertools_layer_version=config.powertools_layer_version,
             )
         metrics = BedrockMetrics(workload)
+        guardrail_alarms = AlarmFactory(self, action=action)
         self.guardrail_alarm: cw.Alarm | None = None
         if workload.guardrail_arn:
-            self.guardrail_alarm = cw.Alarm(
-                self,
+            self.guardrail_alarm = guardrail_alarms.add_alarm(
                 "GuardrailInterventionRate",
-                alarm_description="[low] The guardrail intervened in more than 20% of invocations: an attack, or a filter too strict.",
                 metric=metrics.guardrail_intervention_rate(),
                 threshold=20,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                severity=Severity.LOW,
+                role=AlarmRole.QUALITY,
+                description="The guardrail intervened in more than 20% of invocations: an attack, or a filter too strict.",
             )
-            self.guardrail_alarm.add_alarm_action(cw_actions.SnsAction(workload.alert_topic))
-            self.guardrail_alarm.add_ok_action(cw_actions.SnsAction(workload.alert_topic))
-        quality_alarms = list(self.quality.alarms.values()) if self.quality else []
-        level2_alarms = [
-            *self.anomalies.alarms.values(),
-            *self.log_intelligence.alarms.values(),
-            *quality_alarms,
-            *([self.guardrail_alarm] if self.guardrail_alarm else []),
+        level2 = [
+            *self.anomalies.roled_alarms,
+            *self.log_intelligence.roled_alarms,
+            *(self.quality.roled_alarms if self.quality else ()),
+            *guardrail_alarms.alarms,
         ]
-        high = [*self.anomalies.high_severity, *(self.quality.high_severity if self.quality else [])]
-        open_ops_items([*workload.high_severity_alarms, *high])
+        level2_alarms = [r.alarm for r in level2]
 
         self.dashboard = SectionedDashboard(self, "Dashboard", workload=workload, title="LLM observability, Level 2")
         self.dashboard.add_section("Alarms", [cw.AlarmStatusWidget(alarms=level2_alarms, width=24, height=4)], per_row=1)
@@ -146,7 +142,7 @@ class ProactiveStack(Stack):
                 )
             ],
         )
-        self.workload = workload.with_alarms(level2_alarms, high_severity=high)
+        self.workload = workload.with_alarms(level2)
 
     def _quality_widgets(self, workload: Workload, metrics: BedrockMetrics) -> list[cw.IWidget]:
         """The seed's "advanced LLM metrics": quality per model and prompt version, drift, feedback, guardrail."""

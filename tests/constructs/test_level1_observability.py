@@ -53,10 +53,25 @@ def test_alarm_metrics_cover_bedrock_app_lambda_and_api(level1: SynthResult) -> 
     assert used == {t.METRIC_REQUEST_SUCCESS, t.METRIC_REQUEST_FAILURE}
 
 
-def test_alarm_names_share_a_prefix_for_higher_levels(level1: SynthResult) -> None:
+def test_alarm_names_share_a_prefix_and_never_collide(level1: SynthResult) -> None:
     names = [a["Properties"]["AlarmName"] for a in level1.resources("AWS::CloudWatch::Alarm").values()]
     prefixes = {n.rsplit("-", 1)[0] for n in names}
     assert len(prefixes) == 1 and len(set(names)) == len(names)
+
+
+def test_every_alarm_carries_its_role_and_severity_for_higher_levels(level1: SynthResult) -> None:
+    roles = {}
+    for key, alarm in level1.resources("AWS::CloudWatch::Alarm").items():
+        tags = {tag["Key"]: tag["Value"] for tag in alarm["Properties"]["Tags"]}
+        assert alarm["Properties"]["AlarmDescription"].startswith(f"[{tags['AlarmSeverity']}] "), key
+        roles[key.rstrip("0123456789ABCDEF")] = (tags["AlarmRole"], tags["AlarmSeverity"])
+    assert roles == {
+        "AlarmsBedrockLatency": ("latency", "high"), "AlarmsBedrockClientErrors": ("availability", "low"),
+        "AlarmsBedrockServerErrors": ("model_health", "high"), "AlarmsBedrockThrottles": ("throttling", "high"),
+        "AlarmsSuccessRate": ("availability", "high"), "AlarmsLambdaErrors": ("availability", "high"),
+        "AlarmsLambdaThrottles": ("availability", "low"), "AlarmsApi5xx": ("availability", "high"),
+        "AlarmsApiLatency": ("latency", "low"),
+    }  # fmt: skip
 
 
 def test_topic_is_encrypted_tls_only_and_allows_cloudwatch(level1: SynthResult) -> None:

@@ -17,6 +17,7 @@ from cfnlint.api import ManualArgs, lint_file
 from llm_observability import automation as a
 from llm_observability.errors import ConfigError
 from tests.conftest import CDK_CONTEXT
+from tests.support.eventbridge import transform_input
 
 PRIMARY = "anthropic.claude-3-haiku-20240307-v1:0"
 FALLBACK = "amazon.nova-micro-v1:0"
@@ -38,7 +39,13 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     from llm_observability.constructs.alert_topic import AlertTopic
     from llm_observability.constructs.managed_prompt import ManagedPrompt
-    from llm_observability.constructs.runbooks import RemediationRunbooks, start_automation
+    from llm_observability.constructs.runbooks import (
+        ApiThrottleProps,
+        ModelFailoverProps,
+        PromptRollbackProps,
+        RemediationRunbooks,
+        start_automation,
+    )
     from llm_observability.hygiene import NoRedundantDependsOn
     from llm_observability.nag import acknowledge
 
@@ -69,19 +76,22 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     metric = cw.Metric(namespace="AWS/Bedrock", metric_name="InvocationThrottles")
     alarms = [cw.Alarm(workload, f"Alarm{i}", metric=metric, threshold=1, evaluation_periods=1) for i in range(4)]
+    rollback = PromptRollbackProps(alarms=alarms[2:3], prompt_parameter=prompt.active_version, prompt_arn=prompt.prompt_arn)
     runbooks = RemediationRunbooks(
-        workload, "Runbooks", topic=alerts.topic, topic_key=alerts.key, model_parameter=model,
-        primary_model_id=PRIMARY, fallback_model_id=FALLBACK, failover_alarms=alarms[:2],
-        prompt_parameter=prompt.active_version, prompt_arn=prompt.prompt_arn, quality_alarms=alarms[2:3],
-        rest_api=api, stage_name=api.deployment_stage.stage_name, normal_rate_limit=10, normal_burst_limit=20,
-        throttle_alarms=alarms[3:],
+        workload, "Runbooks", topic=alerts.topic, topic_key=alerts.key,
+        model_failover=ModelFailoverProps(alarms=alarms[:2], model_parameter=model, primary_model_id=PRIMARY,
+                                          fallback_model_id=FALLBACK),
+        prompt_rollback=rollback,
+        api_throttle=ApiThrottleProps(alarms=alarms[3:], rest_api=api, stage_name=api.deployment_stage.stage_name,
+                                      normal_rate_limit=10, normal_burst_limit=20),
     )  # fmt: skip
 
     level3 = Stack(app, "RunbooksCrossStack")
     cross = RemediationRunbooks(
-        level3, "Runbooks", topic=alerts.topic, topic_key=alerts.key, model_parameter=model,
-        primary_model_id=PRIMARY, fallback_model_id=FALLBACK, failover_alarms=alarms[:1],
-        prompt_parameter=prompt.active_version, prompt_arn=prompt.prompt_arn, quality_alarms=alarms[2:3],
+        level3, "Runbooks", topic=alerts.topic, topic_key=alerts.key,
+        model_failover=ModelFailoverProps(alarms=alarms[:1], model_parameter=model, primary_model_id=PRIMARY,
+                                          fallback_model_id=FALLBACK),
+        prompt_rollback=rollback,
     )  # fmt: skip
 
     alone = Stack(app, "RunbooksTarget")
@@ -291,7 +301,7 @@ def test_each_rule_sends_the_document_parameters_with_its_mode(app: dict[str, An
             sent = json.loads(text)  # what EventBridge passes to StartAutomationExecution as Parameters
             mode = a.STATE_MODES[runbook][state]
             assert sent["Mode"] == [mode]
-            assert sent == a.transform_input(inputs[runbook](mode), event)
+            assert sent == transform_input(inputs[runbook](mode), event)
             assert set(sent) == set(a.DOCUMENTS[runbook]()["parameters"])
 
 
@@ -381,76 +391,110 @@ def scratch() -> dict[str, Any]:
     from aws_cdk import aws_sns as sns
     from aws_cdk import aws_ssm as ssm
 
+    from llm_observability.constructs.runbooks import ModelFailoverProps
+
     stack = Stack(App(), "Scratch")
     alarm = cw.Alarm(
         stack, "Alarm", metric=cw.Metric(namespace="X", metric_name="Y"), threshold=1, evaluation_periods=1
     )
+    model = ssm.StringParameter(stack, "Model", string_value=PRIMARY)
     return {
         "stack": stack,
-        "alarm": alarm,
-        "api": apigw.RestApi.from_rest_api_id(stack, "Api", "a1b2c3d4e5"),
+        "topic": sns.Topic(stack, "Topic"),
+        "failover": ModelFailoverProps(alarms=[alarm], model_parameter=model, primary_model_id=PRIMARY,
+                                       fallback_model_id=FALLBACK),  # fmt: skip
         "base": {
-            "topic": sns.Topic(stack, "Topic"),
-            "model_parameter": ssm.StringParameter(stack, "Model", string_value=PRIMARY),
-            "primary_model_id": PRIMARY,
-            "fallback_model_id": FALLBACK,
-            "failover_alarms": [alarm],
-        },
-        "prompt": ssm.StringParameter(
-            stack, "PromptVersion", string_value="arn:aws:bedrock:us-east-1:123456789012:prompt/P:1"
-        ),
+            "ModelFailoverProps": {
+                "alarms": [alarm], "model_parameter": model, "primary_model_id": PRIMARY, "fallback_model_id": FALLBACK,
+            },
+            "PromptRollbackProps": {
+                "alarms": [alarm], "prompt_arn": PROMPT,
+                "prompt_parameter": ssm.StringParameter(
+                    stack, "PromptVersion", string_value="arn:aws:bedrock:us-east-1:123456789012:prompt/P:1"
+                ),
+            },
+            "ApiThrottleProps": {
+                "alarms": [alarm], "rest_api": apigw.RestApi.from_rest_api_id(stack, "Api", "a1b2c3d4e5"),
+                "stage_name": "prod", "normal_rate_limit": 10, "normal_burst_limit": 20,
+            },
+        },  # fmt: skip
     }
 
 
 PROMPT = "arn:aws:bedrock:us-east-1:123456789012:prompt/PROMPT1234"
 BAD = [
-    ("primary", {"primary_model_id": "gpt 4"},
-     (r"^RemediationRunbooks 'primary_model_id' is 'gpt 4': allowed is a Bedrock model id, inference-profile id or model "
+    ("primary", "ModelFailoverProps", {"primary_model_id": "gpt 4"},
+     (r"^ModelFailoverProps 'primary_model_id' is 'gpt 4': allowed is a Bedrock model id, inference-profile id or model "
      r"ARN that the RAG function accepts, such as amazon\.nova-lite-v1:0\.$")),
-    ("fallback-case", {"fallback_model_id": "Amazon.Nova-Micro"}, r"^RemediationRunbooks 'fallback_model_id' is 'Amazon\.Nova-Micro': allowed"),
-    ("same-model", {"fallback_model_id": PRIMARY},
-     rf"^RemediationRunbooks 'fallback_model_id' is '{PRIMARY}': allowed is a model other than 'primary_model_id'\.$"),
-    ("no-failover-alarm", {"failover_alarms": []},
-     r"^RemediationRunbooks 'failover_alarms' is empty: allowed is one or more CloudWatch alarms that start the model failover\.$"),
-    ("arn-without-parameter", {"prompt_arn": PROMPT},
-     r"^RemediationRunbooks 'prompt_arn' is set without 'prompt_parameter': allowed is both, or neither \(no prompt rollback\)\.$"),
-    ("alarms-without-parameter", {"quality_alarms": "alarm"}, r"^RemediationRunbooks 'quality_alarms' is set without 'prompt_parameter'"),
-    ("parameter-without-arn", {"prompt_parameter": "prompt"}, r"^RemediationRunbooks 'prompt_arn' is missing: allowed is the ARN"),
-    ("versioned-arn", {"prompt_parameter": "prompt", "prompt_arn": f"{PROMPT}:3", "quality_alarms": "alarm"},
-     r"^RemediationRunbooks 'prompt_arn' is '.*:3': allowed is a prompt ARN without a version, such as arn:aws:bedrock:"),
-    ("no-quality-alarm", {"prompt_parameter": "prompt", "prompt_arn": PROMPT},
-     r"^RemediationRunbooks 'quality_alarms' is empty: allowed is one or more CloudWatch alarms that start the prompt rollback\.$"),
-    ("stage-without-api", {"stage_name": "prod"}, r"^RemediationRunbooks 'stage_name' is set without 'rest_api': allowed is both"),
-    ("alarms-without-api", {"throttle_alarms": "alarm"}, r"^RemediationRunbooks 'throttle_alarms' is set without 'rest_api'"),
-    ("api-without-stage", {"rest_api": "api"}, r"^RemediationRunbooks 'stage_name' is None: allowed is the name of a stage of 'rest_api'"),
-    ("bad-stage", {"rest_api": "api", "stage_name": "prod stage"}, r"^RemediationRunbooks 'stage_name' is 'prod stage': allowed"),
-    ("no-normal-rate", {"rest_api": "api", "stage_name": "prod"},
-     r"^RemediationRunbooks 'normal_rate_limit' is None: allowed is a number of requests per second above 0"),
-    ("zero-rate", {"rest_api": "api", "stage_name": "prod", "normal_rate_limit": 0}, r"^RemediationRunbooks 'normal_rate_limit' is 0:"),
-    ("negative-tightened", {"rest_api": "api", "stage_name": "prod", "normal_rate_limit": 10, "tightened_rate_limit": -1},
-     r"^RemediationRunbooks 'tightened_rate_limit' is -1:"),
-    ("fractional-burst", {"rest_api": "api", "stage_name": "prod", "normal_rate_limit": 10, "normal_burst_limit": 2.5},
-     r"^RemediationRunbooks 'normal_burst_limit' is 2\.5: allowed is a whole number from 1 to 9999\.$"),
-    ("rate-not-below", {"rest_api": "api", "stage_name": "prod", "normal_rate_limit": 10, "normal_burst_limit": 20,
-                        "tightened_rate_limit": 10},
-     r"^RemediationRunbooks 'tightened_rate_limit' is 10: allowed is a limit below 'normal_rate_limit' \(10\)\.$"),
-    ("burst-above", {"rest_api": "api", "stage_name": "prod", "normal_rate_limit": 10, "normal_burst_limit": 20,
-                     "tightened_burst_limit": 25},
-     r"^RemediationRunbooks 'tightened_burst_limit' is 25: allowed is at most 'normal_burst_limit' \(20\)\.$"),
-    ("no-throttle-alarm", {"rest_api": "api", "stage_name": "prod", "normal_rate_limit": 10, "normal_burst_limit": 20},
-     r"^RemediationRunbooks 'throttle_alarms' is empty: allowed is one or more CloudWatch alarms that start the API throttle\.$"),
+    ("fallback-case", "ModelFailoverProps", {"fallback_model_id": "Amazon.Nova-Micro"},
+     r"^ModelFailoverProps 'fallback_model_id' is 'Amazon\.Nova-Micro': allowed"),
+    ("same-model", "ModelFailoverProps", {"fallback_model_id": PRIMARY},
+     rf"^ModelFailoverProps 'fallback_model_id' is '{PRIMARY}': allowed is a model other than 'primary_model_id'\.$"),
+    ("no-failover-alarm", "ModelFailoverProps", {"alarms": []},
+     r"^ModelFailoverProps 'alarms' is empty: allowed is one or more CloudWatch alarms that start the model failover\.$"),
+    ("alarm-name-not-alarm", "ModelFailoverProps", {"alarms": "BedrockThrottles"},
+     r"^ModelFailoverProps 'alarms' is 'BedrockThrottles': allowed is one or more CloudWatch alarms that start"),
+    ("versioned-arn", "PromptRollbackProps", {"prompt_arn": f"{PROMPT}:3"},
+     r"^PromptRollbackProps 'prompt_arn' is '.*:3': allowed is a prompt ARN without a version, such as arn:aws:bedrock:"),
+    ("no-arn", "PromptRollbackProps", {"prompt_arn": None}, r"^PromptRollbackProps 'prompt_arn' is None: allowed is a prompt ARN"),
+    ("no-quality-alarm", "PromptRollbackProps", {"alarms": ()},
+     r"^PromptRollbackProps 'alarms' is empty: allowed is one or more CloudWatch alarms that start the prompt rollback\.$"),
+    ("no-stage", "ApiThrottleProps", {"stage_name": None},
+     r"^ApiThrottleProps 'stage_name' is None: allowed is the name of a stage of 'rest_api'"),
+    ("bad-stage", "ApiThrottleProps", {"stage_name": "prod stage"}, r"^ApiThrottleProps 'stage_name' is 'prod stage': allowed"),
+    ("zero-rate", "ApiThrottleProps", {"normal_rate_limit": 0},
+     r"^ApiThrottleProps 'normal_rate_limit' is 0: allowed is a number of requests per second above 0"),
+    ("negative-tightened", "ApiThrottleProps", {"tightened_rate_limit": -1}, r"^ApiThrottleProps 'tightened_rate_limit' is -1:"),
+    ("fractional-burst", "ApiThrottleProps", {"normal_burst_limit": 2.5},
+     r"^ApiThrottleProps 'normal_burst_limit' is 2\.5: allowed is a whole number from 1 to 9999\.$"),
+    ("rate-not-below", "ApiThrottleProps", {"tightened_rate_limit": 10},
+     r"^ApiThrottleProps 'tightened_rate_limit' is 10: allowed is a limit below 'normal_rate_limit' \(10\)\.$"),
+    ("burst-above", "ApiThrottleProps", {"tightened_burst_limit": 25},
+     r"^ApiThrottleProps 'tightened_burst_limit' is 25: allowed is at most 'normal_burst_limit' \(20\)\.$"),
+    ("no-throttle-alarm", "ApiThrottleProps", {"alarms": []},
+     r"^ApiThrottleProps 'alarms' is empty: allowed is one or more CloudWatch alarms that start the API throttle\.$"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("overrides", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-def test_bad_input_fails_with_one_sentence(scratch: dict[str, Any], overrides: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(("props", "overrides", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_runbook_props_fail_with_one_sentence(
+    scratch: dict[str, Any], props: str, overrides: dict[str, Any], message: str
+) -> None:
+    from llm_observability.constructs import runbooks
+
+    with pytest.raises(ConfigError, match=message) as error:
+        getattr(runbooks, props)(**{**scratch["base"][props], **overrides})
+    assert "\n" not in str(error.value) and str(error.value).endswith(".")
+
+
+def test_valid_props_are_frozen_and_hold_the_alarms_as_a_tuple(scratch: dict[str, Any]) -> None:
+    from dataclasses import FrozenInstanceError
+
+    from llm_observability.constructs.runbooks import ApiThrottleProps
+
+    props = ApiThrottleProps(**scratch["base"]["ApiThrottleProps"])
+    assert props.alarms == tuple(scratch["base"]["ApiThrottleProps"]["alarms"])
+    assert (props.tightened_rate_limit, props.tightened_burst_limit) == (2, 5)
+    with pytest.raises(FrozenInstanceError):
+        props.stage_name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"model_failover": None}, r"^RemediationRunbooks 'model_failover' is None: allowed is a ModelFailoverProps\.$"),
+        ({"prompt_rollback": "failover"},
+         r"^RemediationRunbooks 'prompt_rollback' is a ModelFailoverProps: allowed is a PromptRollbackProps, or None\.$"),
+    ],
+    ids=["no-failover", "wrong-props"],
+)  # fmt: skip
+def test_runbooks_take_one_props_object_per_runbook(scratch: dict[str, Any], overrides: dict[str, Any], message: str) -> None:
     from llm_observability.constructs.runbooks import RemediationRunbooks
 
-    fixtures = {"alarm": [scratch["alarm"]], "prompt": scratch["prompt"], "api": scratch["api"]}
-    kwargs = {**scratch["base"], **{k: fixtures.get(v, v) if isinstance(v, str) else v for k, v in overrides.items()}}
-    with pytest.raises(ConfigError, match=message) as error:
-        RemediationRunbooks(scratch["stack"], "Runbooks", **kwargs)
-    assert "\n" not in str(error.value) and str(error.value).endswith(".")
+    kwargs = {"model_failover": scratch["failover"], **overrides}
+    kwargs = {k: scratch["failover"] if v == "failover" else v for k, v in kwargs.items()}
+    with pytest.raises(ConfigError, match=message):
+        RemediationRunbooks(scratch["stack"], "Runbooks", topic=scratch["topic"], **kwargs)
     assert scratch["stack"].node.try_find_child("Runbooks") is None  # nothing half-built is left behind
 
 
@@ -463,5 +507,5 @@ def test_an_invalid_document_stops_synth(scratch: dict[str, Any], monkeypatch: p
         match=r"^RemediationRunbooks document 'model_failover' is invalid \(schemaVersion is '0\.2': allowed is '0\.3' "
         r"\(Automation runbooks\)\): allowed is a document that passes llm_observability\.automation\.validate_document\.$",
     ):
-        RemediationRunbooks(scratch["stack"], "Invalid", **scratch["base"])
+        RemediationRunbooks(scratch["stack"], "Invalid", topic=scratch["topic"], model_failover=scratch["failover"])
     assert scratch["stack"].node.try_find_child("Invalid") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
@@ -83,6 +84,24 @@ def test_high_severity_alarms_of_both_levels_open_ops_items(level2: SynthResult)
     assert {k.rstrip("0123456789ABCDEF") for k in level2_items} == {
         "AnomaliesCostAnomaly", "AnomaliesErrorRateAnomaly", "QualityCanaryQualityDrop",
     }  # fmt: skip
+
+
+def test_the_level2_workload_carries_both_levels_alarms_by_role(level2: SynthResult) -> None:
+    from llm_observability.constructs.alarm_factory import AlarmRole, Severity
+
+    workload = level2.stacks["rag-demo-l2-proactive"].workload
+
+    def paths(alarms: tuple[Any, ...]) -> list[str]:
+        return [a.node.path.split("/", 1)[1] for a in alarms]
+
+    # What the Level 3 runbooks take by default: failover, prompt rollback, API throttle.
+    assert paths(workload.alarms_for(AlarmRole.MODEL_HEALTH, AlarmRole.THROTTLING)) == [
+        "Alarms/BedrockServerErrors", "Alarms/BedrockThrottles",
+    ]  # fmt: skip
+    assert paths(workload.alarms_for(AlarmRole.QUALITY, severity=Severity.HIGH)) == ["QualityCanary/QualityDrop"]
+    assert paths(workload.alarms_for(AlarmRole.COST)) == ["Anomalies/InputTokensAnomaly", "Anomalies/CostAnomaly"]
+    assert len(workload.alarms) == 9 + 14 and len(workload.high_severity_alarms) == 6 + 3
+    assert paths(workload.alarms_for(AlarmRole.SECURITY)) == ["LogIntelligence/PromptInjectionMarkersAlarm"]
 
 
 def test_log_anomaly_detector_and_saved_queries(level2: SynthResult) -> None:
