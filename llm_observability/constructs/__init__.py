@@ -32,7 +32,13 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
     from llm_observability.constructs.guardrail import LlmGuardrail
     from llm_observability.constructs.invocation_logging import InvocationLogging
     from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
-    from llm_observability.constructs.log_analytics import LogAnalytics
+    from llm_observability.constructs.log_analytics import (
+        DomainCapacity,
+        LogAnalytics,
+        OpenSearchDelivery,
+        OpenSearchDomainDestination,
+        OpenSearchServerlessDestination,
+    )
     from llm_observability.constructs.log_intelligence import LogIntelligence
     from llm_observability.constructs.managed_prompt import ManagedPrompt
     from llm_observability.constructs.metrics import BedrockMetrics
@@ -50,6 +56,10 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
     from llm_observability.thresholds import AlarmThresholds
 
 _EXPORTS: dict[str, str] = {
+    "OpenSearchDomainDestination": "llm_observability.constructs.log_analytics",
+    "OpenSearchServerlessDestination": "llm_observability.constructs.log_analytics",
+    "DomainCapacity": "llm_observability.constructs.log_analytics",
+    "OpenSearchDelivery": "llm_observability.constructs.log_analytics",
     "AlarmFactory": "llm_observability.constructs.alarm_factory",
     "AlarmRole": "llm_observability.constructs.alarm_factory",
     "Severity": "llm_observability.constructs.alarm_factory",

@@ -3,7 +3,7 @@
 One app, synthesized once for the module, with three stacks built from a minimal workload (a Lambda
 function and its log group) and an AlertTopic:
 - ``Analytics``: the default managed domain, with a reader;
-- ``AnalyticsZoned``: two nodes across two Availability Zones;
+- ``AnalyticsZoned``: two nodes across two Availability Zones, weekly indices, non-default delivery settings;
 - ``AnalyticsServerless``: an OpenSearch Serverless collection.
 """
 
@@ -21,6 +21,21 @@ from tests.conftest import CDK_CONTEXT
 
 READER = "arn:aws:iam::123456789012:role/log-analyst"
 STACKS = ("Analytics", "AnalyticsZoned", "AnalyticsServerless")
+#: The zoned stack's non-default delivery settings (the others use the defaults).
+ZONED_DELIVERY: dict[str, Any] = {
+    "index_prefix": "app_logs",
+    "buffer_interval_seconds": 120,
+    "buffer_size_mib": 10,
+    "retry_seconds": 600,
+    "backup_retention_days": 30,
+}
+DEFAULT_DELIVERY: dict[str, Any] = {
+    "index_prefix": "llm-logs",
+    "buffer_interval_seconds": 60,
+    "buffer_size_mib": 5,
+    "retry_seconds": 300,
+    "backup_retention_days": 90,
+}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +47,13 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from cdk_nag import AwsSolutionsChecks
 
     from llm_observability.constructs.alert_topic import AlertTopic
-    from llm_observability.constructs.log_analytics import LogAnalytics
+    from llm_observability.constructs.log_analytics import (
+        DomainCapacity,
+        LogAnalytics,
+        OpenSearchDelivery,
+        OpenSearchDomainDestination,
+        OpenSearchServerlessDestination,
+    )
     from llm_observability.hygiene import NoRedundantDependsOn
     from llm_observability.workload import Workload
 
@@ -40,9 +61,18 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     app = App(outdir=str(outdir), context=CDK_CONTEXT)
     constructs: dict[str, Any] = {}
     options: dict[str, dict[str, Any]] = {
-        "Analytics": {"readers": [READER]},
-        "AnalyticsZoned": {"zone_awareness": True, "instance_count": 2, "index_rotation": "OneWeek"},
-        "AnalyticsServerless": {"serverless": True, "readers": [READER], "filter_pattern": '{ $.level = "*" }'},
+        "Analytics": {"destination": OpenSearchDomainDestination(readers=[READER])},
+        "AnalyticsZoned": {
+            "destination": OpenSearchDomainDestination(
+                capacity=DomainCapacity(zone_awareness=True, instance_count=2),
+                index_rotation="OneWeek",
+                delivery=OpenSearchDelivery(**ZONED_DELIVERY),
+            )
+        },
+        "AnalyticsServerless": {
+            "destination": OpenSearchServerlessDestination(readers=[READER]),
+            "filter_pattern": '{ $.level = "*" }',
+        },
     }
     stacks = []
     for name, kwargs in options.items():
@@ -198,6 +228,7 @@ def test_zone_awareness_spreads_two_nodes_and_keeps_a_replica(app: dict[str, Any
     _, resource = one(template, "Custom::OpenSearchIndexTemplate")
     body = json.loads(resource["Properties"]["TemplateBody"])
     assert body["template"]["settings"]["index.number_of_replicas"] == 1
+    assert resource["Properties"]["TemplateName"] == "app_logs-template" and body["index_patterns"] == ["app_logs*"]
     _, stream = one(template, "AWS::KinesisFirehose::DeliveryStream")
     assert stream["Properties"]["AmazonopensearchserviceDestinationConfiguration"]["IndexRotationPeriod"] == "OneWeek"
 
@@ -218,10 +249,14 @@ def test_firehose_is_encrypted_backs_up_failures_and_splits_records(app: dict[st
         else "AmazonopensearchserviceDestinationConfiguration"
     )
     destination = props[key]
+    delivery = ZONED_DELIVERY if stack == "AnalyticsZoned" else DEFAULT_DELIVERY
     assert destination["S3BackupMode"] == "FailedDocumentsOnly"
-    assert destination["IndexName"] == "llm-logs"
-    assert destination["RetryOptions"] == {"DurationInSeconds": 300}
-    assert destination["BufferingHints"] == {"IntervalInSeconds": 60, "SizeInMBs": 5}
+    assert destination["IndexName"] == delivery["index_prefix"]
+    assert destination["RetryOptions"] == {"DurationInSeconds": delivery["retry_seconds"]}
+    assert destination["BufferingHints"] == {
+        "IntervalInSeconds": delivery["buffer_interval_seconds"],
+        "SizeInMBs": delivery["buffer_size_mib"],
+    }
     assert destination["CloudWatchLoggingOptions"]["Enabled"] is True
     (processor,) = destination["ProcessingConfiguration"]["Processors"]
     params = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
@@ -239,7 +274,10 @@ def test_firehose_is_encrypted_backs_up_failures_and_splits_records(app: dict[st
         == "aws:kms"
     )
     assert bucket["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
-    assert bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 90
+    assert (
+        bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"]
+        == delivery["backup_retention_days"]
+    )
     assert "LoggingConfiguration" in bucket["Properties"]  # server access logs
 
 
@@ -346,10 +384,104 @@ def test_serverless_collection_has_encryption_network_and_data_policies(app: dic
     assert destination["CollectionEndpoint"] == {"Fn::GetAtt": [collection_id, "CollectionEndpoint"]}
 
 
-# --- bad input --------------------------------------------------------------------------------------------------------
+# --- props and bad input ---------------------------------------------------------------------------------------------
 
 
-def test_bad_input_fails_with_one_sentence() -> None:
+def test_destinations_are_immutable_props_with_documented_defaults() -> None:
+    from dataclasses import FrozenInstanceError
+
+    from aws_cdk import RemovalPolicy
+
+    from llm_observability.constructs.log_analytics import (
+        DomainCapacity,
+        OpenSearchDelivery,
+        OpenSearchDomainDestination,
+        OpenSearchServerlessDestination,
+    )
+
+    domain = OpenSearchDomainDestination(readers=[READER])
+    assert domain.readers == (READER,)  # a list is taken as a tuple
+    assert domain.capacity == DomainCapacity(
+        instance_type="t3.small.search", instance_count=1, volume_size_gib=10, zone_awareness=False
+    )
+    assert (domain.engine_version, domain.index_rotation, domain.removal_policy) == (
+        "2.19",
+        "OneDay",
+        RemovalPolicy.DESTROY,
+    )
+    assert domain.delivery == OpenSearchDelivery(**DEFAULT_DELIVERY)
+    assert OpenSearchServerlessDestination().standby_replicas is False
+    with pytest.raises(FrozenInstanceError):
+        domain.engine_version = "3.1"  # type: ignore[misc]
+    # A collection has no index rotation: the setting does not exist, so it cannot be combined by mistake.
+    with pytest.raises(TypeError, match="index_rotation"):
+        OpenSearchServerlessDestination(index_rotation="OneDay")  # type: ignore[call-arg]
+    # One replica when a second node or zone can hold it.
+    assert [
+        DomainCapacity(**c).index_replicas
+        for c in ({}, {"instance_count": 3}, {"zone_awareness": True, "instance_count": 2})
+    ] == [0, 1, 1]
+
+
+def test_the_construct_exposes_the_store_it_bound(app: dict[str, Any]) -> None:
+    from aws_cdk import aws_opensearchserverless as aoss
+    from aws_cdk import aws_opensearchservice as opensearch
+
+    domain, serverless = app["constructs"]["Analytics"], app["constructs"]["AnalyticsServerless"]
+    assert isinstance(domain.domain, opensearch.Domain) and domain.collection is None
+    assert domain.destination_config.service == "es" and domain.destination_config.index_replicas == 0
+    assert isinstance(serverless.collection, aoss.CfnCollection) and serverless.domain is None
+    assert serverless.destination_config.service == "aoss" and serverless.destination_config.index_replicas is None
+    assert app["constructs"]["AnalyticsZoned"].index_prefix == "app_logs"
+
+
+@pytest.mark.parametrize(
+    ("factory", "kwargs", "message"),
+    [
+        ("DomainCapacity", {"instance_type": "t2.small.search"},
+         r"^DomainCapacity 'instance_type' is 't2.small.search': allowed is an OpenSearch instance type of T3"),
+        ("DomainCapacity", {"instance_count": 0},
+         r"^DomainCapacity 'instance_count' is 0: allowed is a whole number from 1 to 80.$"),
+        ("DomainCapacity", {"instance_count": True},
+         r"^DomainCapacity 'instance_count' is True: allowed is a whole number from 1 to 80.$"),
+        ("DomainCapacity", {"zone_awareness": True, "instance_count": 3},
+         r"^DomainCapacity 'instance_count' is 3 with zone_awareness: allowed is an even number of nodes.$"),
+        ("DomainCapacity", {"volume_size_gib": 5},
+         r"^DomainCapacity 'volume_size_gib' is 5: allowed is a whole number from 10 to 1,024.$"),
+        ("OpenSearchDomainDestination", {"engine_version": "OpenSearch_2.19"},
+         r"^OpenSearchDomainDestination 'engine_version' is 'OpenSearch_2.19': allowed is an OpenSearch version"),
+        ("OpenSearchDomainDestination", {"index_rotation": "Daily"},
+         r"^OpenSearchDomainDestination 'index_rotation' is 'Daily': allowed are NoRotation, OneHour, OneDay,"),
+        ("OpenSearchDomainDestination", {"capacity": {"instance_count": 2}},
+         r"^OpenSearchDomainDestination 'capacity' is .*: allowed is a DomainCapacity.$"),
+        ("OpenSearchDomainDestination", {"readers": ["arn:aws:iam::123456789012:role/*"]},
+         r"^OpenSearchDomainDestination 'readers' is .*: allowed is a list of IAM role or user ARNs without"),
+        ("OpenSearchServerlessDestination", {"readers": "arn:aws:iam::123456789012:role/x"},
+         r"^OpenSearchServerlessDestination 'readers' is .*: allowed is a list of IAM role or user ARNs"),
+        ("OpenSearchServerlessDestination", {"delivery": {"index_prefix": "x"}},
+         r"^OpenSearchServerlessDestination 'delivery' is .*: allowed is an OpenSearchDelivery.$"),
+        ("OpenSearchServerlessDestination", {"standby_replicas": "yes"},
+         r"^OpenSearchServerlessDestination 'standby_replicas' is 'yes': allowed is True or False.$"),
+        ("OpenSearchDelivery", {"index_prefix": "Logs"},
+         r"^OpenSearchDelivery 'index_prefix' is 'Logs': allowed is 1-80 lower-case letters"),
+        ("OpenSearchDelivery", {"buffer_interval_seconds": 901},
+         r"^OpenSearchDelivery 'buffer_interval_seconds' is 901: allowed is a whole number from 0 to 900.$"),
+        ("OpenSearchDelivery", {"buffer_size_mib": 0},
+         r"^OpenSearchDelivery 'buffer_size_mib' is 0: allowed is a whole number from 1 to 100.$"),
+        ("OpenSearchDelivery", {"retry_seconds": -1},
+         r"^OpenSearchDelivery 'retry_seconds' is -1: allowed is a whole number from 0 to 7,200.$"),
+        ("OpenSearchDelivery", {"backup_retention_days": 0},
+         r"^OpenSearchDelivery 'backup_retention_days' is 0: allowed is a whole number from 1 to 3,650.$"),
+    ],
+)  # fmt: skip
+def test_bad_props_fail_with_one_sentence(factory: str, kwargs: dict[str, Any], message: str) -> None:
+    from llm_observability.constructs import log_analytics
+
+    with pytest.raises(ConfigError, match=message):
+        getattr(log_analytics, factory)(**kwargs)
+
+
+def test_bad_construct_input_fails_with_one_sentence() -> None:
     from aws_cdk import App, Stack
     from aws_cdk import aws_logs as logs
 
@@ -362,31 +494,11 @@ def test_bad_input_fails_with_one_sentence() -> None:
         LogAnalytics(stack, "A", workload=bare)
     workload = Workload(name="x", model_ids=("m.x",), log_groups=(logs.LogGroup(stack, "G"),))
     cases = [
-        (
-            {"instance_type": "t2.small.search"},
-            r"^LogAnalytics 'instance_type' is 't2.small.search': allowed is an OpenSearch",
-        ),
-        ({"instance_count": 0}, r"^LogAnalytics 'instance_count' is 0: allowed is a whole number from 1 to 80.$"),
-        ({"zone_awareness": True, "instance_count": 3}, r"^LogAnalytics 'instance_count' is 3 with zone_awareness"),
-        ({"volume_size_gib": 5}, r"^LogAnalytics 'volume_size_gib' is 5: allowed is a whole number from 10 to 1024.$"),
-        ({"engine_version": "OpenSearch_2.19"}, r"^LogAnalytics 'engine_version' is 'OpenSearch_2.19': allowed is"),
-        ({"readers": ["arn:aws:iam::123456789012:role/*"]}, r"^LogAnalytics 'readers' is .*: allowed is a list of IAM"),
-        ({"readers": "arn:aws:iam::123456789012:role/x"}, r"^LogAnalytics 'readers'"),
-        ({"index_prefix": "Logs"}, r"^LogAnalytics 'index_prefix' is 'Logs': allowed is 1-80 lower-case"),
-        ({"index_rotation": "Daily"}, r"^LogAnalytics 'index_rotation' is 'Daily': allowed are NoRotation, OneHour"),
-        (
-            {"serverless": True, "index_rotation": "OneDay"},
-            r"^LogAnalytics 'index_rotation' is 'OneDay' with serverless",
-        ),
-        (
-            {"buffer_interval_seconds": 901},
-            r"^LogAnalytics 'buffer_interval_seconds' is 901: allowed is a whole number",
-        ),
-        ({"buffer_size_mib": 0}, r"^LogAnalytics 'buffer_size_mib' is 0: allowed is a whole number from 1 to 100.$"),
-        ({"retry_seconds": -1}, r"^LogAnalytics 'retry_seconds' is -1: allowed is a whole number from 0 to 7200.$"),
-        ({"backup_retention_days": 0}, r"^LogAnalytics 'backup_retention_days' is 0: allowed is a whole number"),
+        ({"destination": "serverless"},
+         r"^LogAnalytics 'destination' is 'serverless': allowed is an OpenSearchDomainDestination or an OpenSearch"),
+        ({"filter_pattern": None}, r"^LogAnalytics 'filter_pattern' is None: allowed is a CloudWatch Logs filter"),
         ({"log_retention_days": 2}, r"^LogAnalytics 'log_retention_days' is 2: allowed are 1, 3, 5"),
-    ]
+    ]  # fmt: skip
     for index, (kwargs, message) in enumerate(cases):
         with pytest.raises(ConfigError, match=message):
             LogAnalytics(stack, f"B{index}", workload=workload, **kwargs)
