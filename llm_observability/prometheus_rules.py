@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llm_observability.config.bounds import SLO_OBJECTIVE_PERCENT
 from llm_observability.errors import ConfigError
 from llm_observability.functions.prometheus_forwarder import metric_naming as naming
 from llm_observability.functions.rag_api import telemetry
@@ -100,11 +101,7 @@ class RuleSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "percentiles", tuple(self.percentiles))
-        if not _number(self.objective_percent) or not 50 <= self.objective_percent < 100:
-            raise ConfigError(
-                f"PrometheusExport 'objective_percent' is {self.objective_percent!r}: allowed is a number from 50 to "
-                "below 100."
-            )
+        SLO_OBJECTIVE_PERCENT.check("objective_percent", self.objective_percent, owner="PrometheusExport")
         if not _number(self.latency_p99_threshold_ms) or self.latency_p99_threshold_ms <= 0:
             raise ConfigError(
                 f"PrometheusExport 'latency_p99_threshold_ms' is {self.latency_p99_threshold_ms!r}: allowed is a "

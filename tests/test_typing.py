@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-LAZY_PACKAGES = ("llm_observability", "llm_observability.constructs")
+LAZY_PACKAGES = ("llm_observability", "llm_observability.constructs", "llm_observability.stacks")
 
 #: mypy reads the package's own modules; aws-cdk-lib's (huge) stubs are skipped, their types become Any.
 MYPY_CONFIG = """\

@@ -9,6 +9,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from llm_observability.config.bounds import ANOMALY_BAND_WIDTH
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.errors import ConfigError
@@ -69,8 +70,7 @@ class AnomalyAlarms(Construct):
         action: AlarmActionStrategy | None = None,
     ) -> None:
         super().__init__(scope, id)
-        if isinstance(band_width, bool) or not isinstance(band_width, (int, float)) or not 0.1 <= band_width <= 10:
-            raise ConfigError(f"AnomalyAlarms 'band_width' is {band_width!r}: allowed is a number from 0.1 to 10.")
+        ANOMALY_BAND_WIDTH.check("band_width", band_width, owner="AnomalyAlarms")
         if not 1 <= datapoints_to_alarm <= evaluation_periods:
             raise ConfigError(
                 f"AnomalyAlarms 'datapoints_to_alarm' is {datapoints_to_alarm!r}: allowed is a whole number from 1 "

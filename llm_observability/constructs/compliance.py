@@ -189,7 +189,7 @@ class ComplianceBaseline(Construct):
     - **AWS CloudTrail**: a multi-region trail of management events with global service events and
       log file validation, encrypted with its own rotating KMS key, delivered to a versioned, retained,
       TLS-only bucket and to a KMS-encrypted CloudWatch Logs log group.
-    - Optionally, an EventBridge rule that notifies ``alert_topic`` when one of these Config rules
+    - Optionally, an EventBridge rule that notifies ``topic`` when one of these Config rules
       finds a resource NON_COMPLIANT.
 
     Deleting the stack removes only what this construct created: with ``"adopt"`` an existing hub or
@@ -217,8 +217,8 @@ class ComplianceBaseline(Construct):
         Default: 2557 (7 years).
     :param log_key: KMS key of the trail's log group; its policy must let CloudWatch Logs use it (as
         :func:`~llm_observability.constructs._common.log_encryption_key` does). Default: a new rotating key.
-    :param alert_topic: SNS topic told about NON_COMPLIANT evaluations of these rules. Default: none.
-    :param alert_topic_key: the KMS key of ``alert_topic``, so EventBridge may use it. Default: none
+    :param topic: SNS topic told about NON_COMPLIANT evaluations of these rules. Default: none.
+    :param topic_key: the KMS key of ``topic``, so EventBridge may use it. Default: none
         (an unencrypted topic or one whose key policy already allows EventBridge).
     """
 
@@ -238,8 +238,8 @@ class ComplianceBaseline(Construct):
         lambda_runtimes: tuple[str, ...] = DEFAULT_LAMBDA_RUNTIMES,
         audit_retention_days: int = 2557,
         log_key: kms.IKey | None = None,
-        alert_topic: sns.ITopic | None = None,
-        alert_topic_key: kms.IKey | None = None,
+        topic: sns.ITopic | None = None,
+        topic_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, id)
         owner = "ComplianceBaseline"
@@ -259,9 +259,9 @@ class ComplianceBaseline(Construct):
                 "Lambda runtime identifiers such as python3.13 or nodejs22.x."
             )
         whole_number("audit_retention_days", audit_retention_days, *AUDIT_RETENTION_DAYS, owner=owner)
-        if alert_topic_key is not None and alert_topic is None:
+        if topic_key is not None and topic is None:
             raise ConfigError(
-                "ComplianceBaseline 'alert_topic_key' is set without 'alert_topic': allowed is a key only "
+                "ComplianceBaseline 'topic_key' is set without 'topic': allowed is a key only "
                 "together with its topic."
             )
         self._log_retention_days = log_retention_days
@@ -326,8 +326,8 @@ class ComplianceBaseline(Construct):
 
         # --- notifications ---------------------------------------------------------------------
         self.non_compliance_rule: events.Rule | None = None
-        if alert_topic is not None:
-            self._notify(alert_topic, alert_topic_key)
+        if topic is not None:
+            self._notify(topic, topic_key)
 
     @property
     def access_logs_bucket(self) -> s3.Bucket | None:

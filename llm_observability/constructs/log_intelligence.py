@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from aws_cdk import ArnFormat, Duration, Names, Stack
 from aws_cdk import aws_cloudwatch as cw
@@ -11,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from llm_observability.validation import choice
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.constructs.queries import SAVED_QUERIES
 from llm_observability.errors import ConfigError
@@ -41,6 +43,9 @@ REFUSAL_MARKERS: tuple[str, ...] = (
     "cannot answer",
     "no information",
 )
+
+#: How often the log anomaly detector evaluates (CloudFormation AWS::Logs::LogAnomalyDetector).
+EvaluationFrequency = Literal["ONE_MIN", "FIVE_MIN", "TEN_MIN", "FIFTEEN_MIN", "THIRTY_MIN", "ONE_HOUR"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class LogIntelligence(Construct):
     Attributes: ``anomaly_detector``, ``queries``, ``metrics`` and ``alarms`` (by metric name), ``roled_alarms``.
     """
 
-    EVALUATION_FREQUENCIES = ("ONE_MIN", "FIVE_MIN", "TEN_MIN", "FIFTEEN_MIN", "THIRTY_MIN", "ONE_HOUR")
+    EVALUATION_FREQUENCIES: tuple[EvaluationFrequency, ...] = get_args(EvaluationFrequency)
 
     def __init__(
         self,
@@ -104,7 +109,7 @@ class LogIntelligence(Construct):
         anomaly_key: kms.IKey | None = None,
         injection_threshold: float = 1,
         refusal_threshold: float = 10,
-        evaluation_frequency: str = "FIFTEEN_MIN",
+        evaluation_frequency: EvaluationFrequency = "FIFTEEN_MIN",
         topic: sns.ITopic | None = None,
         action: AlarmActionStrategy | None = None,
     ) -> None:
@@ -112,11 +117,7 @@ class LogIntelligence(Construct):
         if not workload.log_groups:
             raise ConfigError("LogIntelligence 'workload.log_groups' is empty: allowed is a workload with at least one log group.")
         factory = AlarmFactory.notifying(self, owner="LogIntelligence", action=action, topic=topic or workload.alert_topic)
-        if evaluation_frequency not in self.EVALUATION_FREQUENCIES:
-            raise ConfigError(
-                f"LogIntelligence 'evaluation_frequency' is {evaluation_frequency!r}: allowed are "
-                f"{', '.join(self.EVALUATION_FREQUENCIES)}."
-            )
+        choice("evaluation_frequency", evaluation_frequency, EvaluationFrequency, owner="LogIntelligence")
         for name, value in (("injection_threshold", injection_threshold), ("refusal_threshold", refusal_threshold)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"LogIntelligence '{name}' is {value!r}: allowed is a number above 0.")

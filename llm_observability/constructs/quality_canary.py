@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from llm_observability.config.bounds import ROUGE_L_FLOOR
+from llm_observability.config.bounds import QUALITY_CANARY_MINUTES, ROUGE_L_FLOOR
 from llm_observability.constructs._common import asset_function, function_role, log_encryption_key, powertools_layer
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.errors import ConfigError
@@ -78,8 +78,10 @@ class QualityCanary(Construct):
             raise ConfigError(
                 f"QualityCanary 'refusal_ceiling_percent' is {refusal_ceiling_percent!r}: allowed is a number above 0, at most 100."
             )
-        if not Duration.minutes(5).to_seconds() <= schedule.to_seconds() <= Duration.days(1).to_seconds():
-            raise ConfigError(f"QualityCanary 'schedule' is {schedule.to_human_string()}: allowed is 5 minutes to 1 day.")
+        if not QUALITY_CANARY_MINUTES.lo * 60 <= schedule.to_seconds() <= QUALITY_CANARY_MINUTES.hi * 60:
+            raise ConfigError(
+                f"QualityCanary 'schedule' is {schedule.to_human_string()}: allowed is {QUALITY_CANARY_MINUTES.allowed} minutes."
+            )
         target = workload.functions[0]
         key = log_key or log_encryption_key(self, "LogKey", description="Encrypts the quality canary's logs.")
         role, log_group = function_role(

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llm_observability._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are imported on first use
+    from llm_observability.stacks.aiops import AiOpsStack
+    from llm_observability.stacks.app import build_app, stack_name
+    from llm_observability.stacks.foundation import FoundationStack
+    from llm_observability.stacks.proactive import ProactiveStack
 
 _EXPORTS: dict[str, str] = {
     "AiOpsStack": "llm_observability.stacks.aiops",

@@ -82,8 +82,8 @@ class ProactiveStack(Stack):
             cloudtrail=config.cloudtrail,
             # The rule flags log groups kept for less than the app keeps its own.
             min_log_retention_days=max(d for d in RULE_RETENTION_DAYS if d <= config.log_retention_days),
-            alert_topic=workload.alert_topic,
-            alert_topic_key=workload.alert_topic_key,
+            topic=workload.alert_topic,
+            topic_key=workload.alert_topic_key,
         )
         self.quality: QualityCanary | None = None
         if workload.functions:

@@ -66,7 +66,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     alerts = AlertTopic(Stack(app, ALERTS), "Alerts")
     baselines = {
         DEFAULTS: ComplianceBaseline(
-            Stack(app, DEFAULTS), "Baseline", alert_topic=alerts.topic, alert_topic_key=alerts.key
+            Stack(app, DEFAULTS), "Baseline", topic=alerts.topic, topic_key=alerts.key
         ),
         ADOPT: ComplianceBaseline(
             Stack(app, ADOPT), "Baseline",
@@ -422,9 +422,9 @@ _A_KEY = object()  # stands for a KMS key, created inside the test
             "ComplianceBaseline 'audit_retention_days' is 30: allowed is a whole number from 90 to 3,653.",
         ),
         (
-            {"alert_topic_key": _A_KEY},
+            {"topic_key": _A_KEY},
             (
-                "ComplianceBaseline 'alert_topic_key' is set without 'alert_topic': allowed is a key only together "
+                "ComplianceBaseline 'topic_key' is set without 'topic': allowed is a key only together "
                 "with its topic."
             ),
         ),
