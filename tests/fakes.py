@@ -12,10 +12,15 @@ from typing import Self
 
 @dataclass
 class FakeClock:
-    """Lambda context (``get_remaining_time_in_millis``) and ``sleep`` in one: time passes only by sleeping."""
+    """Lambda context (``get_remaining_time_in_millis`` and the fields Powertools' Logger reads) and ``sleep`` in
+    one: time passes only by sleeping."""
 
     remaining_ms: int = 300_000
     sleeps: list[float] = field(default_factory=list)
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "lambda-request-id-0001"
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import os
 import re
+import shutil
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, get_args
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -16,11 +22,18 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_observability.config import INFERENCE_PROFILE_PREFIXES, LOG_RETENTION_DAYS, base_model_id
+from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge, finding_resource
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = PACKAGE_DIR / "functions"
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".DS_Store", ".pytest_cache"]
+#: Lambda code that more than one function uses: one source file each, copied into an asset at synth time.
+SHARED_DIR = FUNCTIONS_DIR / "_shared"
+SharedModule = Literal["cfn_response", "sigv4"]
+#: Where assets with shared modules are staged, one directory per content hash.
+STAGING_DIR = Path(tempfile.gettempdir()) / "llm-observability-assets"
+_SHARED_IMPORT = re.compile(rf"^\s*(?:import|from)\s+({'|'.join(get_args(SharedModule))})\b", re.MULTILINE)
 #: Every function of the library: the latest Python runtime in aws-cdk-lib, on Graviton (cheaper).
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -132,19 +145,86 @@ def bedrock_principal(scope: Construct, resource: str = "*") -> iam.ServicePrinc
     return iam.ServicePrincipal("bedrock.amazonaws.com", conditions=bedrock_conditions(scope, resource))
 
 
-def powertools_layer(scope: Construct, version: str) -> lambda_.ILayerVersion:
+def powertools_layer(scope: Construct, version: str, *, id: str = "Powertools") -> lambda_.ILayerVersion:
     """Powertools for AWS Lambda (Python) v3 from its official public layer for :data:`RUNTIME` on arm64.
 
     The ARN comes from Powertools' public SSM parameter, resolved by CloudFormation at deploy time in
-    the stack's region, so no region or account is hard-coded.
+    the stack's region, so no region or account is hard-coded (one template parameter per version and
+    stack, however many functions use it). ``id``: the construct id of the imported layer in ``scope``.
     """
     return lambda_.LayerVersion.from_layer_version_arn(
         scope,
-        "Powertools",
+        id,
         ssm.StringParameter.value_for_string_parameter(
             scope, f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{version}"
         ),
     )
+
+
+def _asset_files(folder: Path) -> dict[str, Path]:
+    """The files of ``folder`` an asset ships (ASSET_EXCLUDES left out), by POSIX path relative to it."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not any(fnmatch.fnmatch(part, p) for part in relative.parts for p in ASSET_EXCLUDES):
+            files[relative.as_posix()] = path
+    return files
+
+
+def staged_asset(folder: str, shared: Sequence[SharedModule] = ()) -> Path:
+    """The directory deployed as the code of ``functions/<folder>``.
+
+    Without ``shared`` modules that is the folder itself. With them, it is a copy of the folder with each
+    ``functions/_shared/<name>.py`` beside the function's own modules (the handler imports it as a
+    sibling), staged once under :data:`STAGING_DIR` in a directory named by a hash of the contents: the
+    same sources give the same directory and the same asset hash on every run and machine.
+
+    :raises ConfigError: a shared module that does not exist, whose name a file of the folder already has, or
+        that the function imports but ``shared`` does not name.
+    """
+    source = FUNCTIONS_DIR / folder
+    files = _asset_files(source)
+    for relative, path in files.items():
+        if relative.endswith(".py"):
+            for name in _SHARED_IMPORT.findall(path.read_text(encoding="utf-8")):
+                if name not in shared:
+                    raise ConfigError(
+                        f"Function '{folder}' imports the shared module '{name}', so shared= must include '{name}'."
+                    )
+    if not shared:
+        return source
+    for name in shared:
+        if name not in get_args(SharedModule) or not (SHARED_DIR / f"{name}.py").is_file():
+            raise ConfigError(
+                f"Shared Lambda module '{name}' of function '{folder}' does not exist; "
+                f"allowed: {', '.join(get_args(SharedModule))}."
+            )
+        if f"{name}.py" in files:
+            raise ConfigError(
+                f"Function '{folder}' has its own {name}.py, so the shared module '{name}' cannot be added to it."
+            )
+        files[f"{name}.py"] = SHARED_DIR / f"{name}.py"
+    digest = hashlib.sha256()
+    for relative, path in sorted(files.items()):
+        digest.update(f"{relative}\0{path.stat().st_size}\0".encode())
+        digest.update(path.read_bytes())
+    target = STAGING_DIR / f"{folder}-{digest.hexdigest()[:32]}"
+    if not target.is_dir():
+        STAGING_DIR.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder}-", dir=STAGING_DIR))
+        for relative, path in files.items():
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, staging / relative)
+            os.chmod(staging / relative, 0o644)  # Lambda's runtime user must be able to read every file
+        for directory in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
+            os.chmod(directory, 0o755)
+        try:
+            staging.rename(target)  # atomic: a concurrent synth finds either nothing or the complete directory
+        except OSError:
+            shutil.rmtree(staging)  # another process staged the same contents first
+            if not target.is_dir():
+                raise
+    return target
 
 
 def asset_function(
@@ -161,9 +241,19 @@ def asset_function(
     environment: dict[str, str] | None = None,
     layers: list[lambda_.ILayerVersion] | None = None,
     tracing: lambda_.Tracing | None = None,
+    shared: Sequence[SharedModule] = (),
+    powertools_version: str | None = None,
 ) -> lambda_.Function:
     """A function whose code is the self-contained folder ``functions/<folder>`` (see DESIGN: everything it
-    imports is in that folder, the Powertools layer or the runtime), with its own role and log group."""
+    imports is in that folder, its layers or the runtime), with its own role and log group.
+
+    ``shared``: modules of ``functions/_shared`` copied into the asset beside the handler (see
+    :func:`staged_asset`). Default: none. ``powertools_version``: attach the public Powertools for AWS
+    Lambda (Python) layer of this version (``latest`` or ``3.x.y``) before ``layers``. Default: no
+    Powertools layer.
+    """
+    if powertools_version is not None:
+        layers = [powertools_layer(scope, powertools_version, id=f"{id}Powertools"), *(layers or [])]
     return lambda_.Function(
         scope,
         id,
@@ -171,7 +261,7 @@ def asset_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         handler=handler,
-        code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / folder), exclude=ASSET_EXCLUDES),
+        code=lambda_.Code.from_asset(str(staged_asset(folder, shared)), exclude=ASSET_EXCLUDES),
         role=role,
         log_group=log_group,
         timeout=timeout,

@@ -8,11 +8,9 @@ from collections.abc import Sequence
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_aps as aps
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -20,16 +18,23 @@ from llm_observability import prometheus_rules
 from llm_observability.config import LOG_RETENTION_DAYS
 from llm_observability.constructs._common import (
     allow_s3_delivery,
-    asset_function,
     encrypted_log_group,
     failure_bucket,
     firehose_role,
-    function_role,
     log_encryption_key,
 )
+from llm_observability.constructs._delivery import (
+    delivery_logging,
+    processing_configuration,
+    processor_function,
+    s3_destination,
+    stream_encryption,
+)
+from llm_observability.constructs.alarm_factory import AlarmFactory, AlarmRole, Severity, sns_alarm_action
 from llm_observability.constructs.alert_topic import allow_publish
 from llm_observability.errors import ConfigError
 from llm_observability.functions.prometheus_forwarder import metric_naming
+from llm_observability.validation import choice, whole_number
 from llm_observability.workload import Workload
 
 APS_PRINCIPAL = "aps.amazonaws.com"
@@ -39,9 +44,6 @@ FORWARDER_METRICS_NAMESPACE = "LLMObservability/PrometheusExport"
 #: Samples may arrive out of order (concurrent Firehose invocations, retries); the workspace accepts them
 #: within this window.
 OUT_OF_ORDER_WINDOW_SECONDS = 900
-PROCESSOR_BUFFER_MIB = 1
-PROCESSOR_BUFFER_SECONDS = 60
-PROCESSOR_RETRIES = 3
 
 
 class PrometheusExport(Construct):
@@ -118,14 +120,11 @@ class PrometheusExport(Construct):
             percentiles=tuple(percentiles),
             bedrock_metrics=include_bedrock_metrics,
         )
-        _whole("metrics_retention_days", metrics_retention_days, 1, 1095)
-        _whole("rule_query_offset_seconds", rule_query_offset_seconds, 0, 3600)
-        _whole("failed_record_retention_days", failed_record_retention_days, 1, 3650)
-        if log_retention_days not in LOG_RETENTION_DAYS:
-            raise ConfigError(
-                f"PrometheusExport 'log_retention_days' is {log_retention_days!r}: allowed are "
-                f"{', '.join(map(str, LOG_RETENTION_DAYS))}."
-            )
+        owner = "PrometheusExport"
+        whole_number("metrics_retention_days", metrics_retention_days, 1, 1095, owner=owner)
+        whole_number("rule_query_offset_seconds", rule_query_offset_seconds, 0, 3600, owner=owner)
+        whole_number("failed_record_retention_days", failed_record_retention_days, 1, 3650, owner=owner)
+        choice("log_retention_days", log_retention_days, LOG_RETENTION_DAYS, owner=owner)
         stack = Stack.of(self)
         self.workload = workload
         self.topic = topic
@@ -186,9 +185,18 @@ class PrometheusExport(Construct):
         )
 
         # --- ingestion: metric stream -> Firehose -> forwarder -> remote write -----------------------------------
-        forwarder_role, forwarder_logs = function_role(
-            self, "Forwarder", key=self.key, retention_days=log_retention_days,
-            description="Writes the application's streamed CloudWatch metrics to the Prometheus workspace.",
+        self.forwarder, forwarder_role = processor_function(
+            self, "Forwarder", folder="prometheus_forwarder",
+            description="Firehose processor: CloudWatch metric stream records -> Prometheus remote write (SigV4).",
+            role_description="Writes the application's streamed CloudWatch metrics to the Prometheus workspace.",
+            key=self.key, retention_days=log_retention_days,
+            environment={
+                "REMOTE_WRITE_URL": self.remote_write_url,
+                "NAMESPACE_PREFIXES": json.dumps({workload.metric_namespace: metric_naming.APP_PREFIX}),
+                "METRICS_NAMESPACE": FORWARDER_METRICS_NAMESPACE,
+                "SERVICE_NAME": workload.name,
+            },
+            shared=("sigv4",),
         )  # fmt: skip
         forwarder_role.add_to_policy(
             iam.PolicyStatement(sid="RemoteWrite", actions=["aps:RemoteWrite"], resources=[self.workspace.attr_arn])
@@ -201,22 +209,6 @@ class PrometheusExport(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"aps.{Aws.REGION}.amazonaws.com"}},
             )
         )
-        self.forwarder = asset_function(
-            self,
-            "ForwarderFunction",
-            folder="prometheus_forwarder",
-            description="Firehose processor: CloudWatch metric stream records -> Prometheus remote write (SigV4).",
-            role=forwarder_role,
-            log_group=forwarder_logs,
-            timeout=Duration.minutes(2),
-            memory_size=512,
-            environment={
-                "REMOTE_WRITE_URL": self.remote_write_url,
-                "NAMESPACE_PREFIXES": json.dumps({workload.metric_namespace: metric_naming.APP_PREFIX}),
-                "METRICS_NAMESPACE": FORWARDER_METRICS_NAMESPACE,
-                "SERVICE_NAME": workload.name,
-            },
-        )
 
         self.failed_records = failure_bucket(
             self, "FailedRecords", key=self.key, retention_days=failed_record_retention_days
@@ -225,60 +217,19 @@ class PrometheusExport(Construct):
             self, "DeliveryRole", description="Lets Amazon Data Firehose run the metric forwarder and keep what fails."
         )
         allow_s3_delivery(delivery_role, self.failed_records, self.key)
-        delivery_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="InvokeForwarder",
-                actions=["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
-                resources=[self.forwarder.function_arn],
-            )
-        )
-        delivery_logs = encrypted_log_group(
-            self,
-            "DeliveryErrors",
-            key=self.key,
-            retention_days=log_retention_days,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        delivery_log_stream = logs.LogStream(self, "DeliveryErrorStream", log_group=delivery_logs)
-        delivery_logs.grant_write(delivery_role)
+        processing = processing_configuration(delivery_role, self.forwarder, sid="InvokeForwarder")
+        delivery_logs = delivery_logging(self, delivery_role, key=self.key, retention_days=log_retention_days)
         self.delivery_stream = firehose.CfnDeliveryStream(
             self,
             "DeliveryStream",
             delivery_stream_type="DirectPut",
-            delivery_stream_encryption_configuration_input={
-                "keyType": "CUSTOMER_MANAGED_CMK",
-                "keyArn": self.key.key_arn,
-            },
+            delivery_stream_encryption_configuration_input=stream_encryption(self.key),
             extended_s3_destination_configuration={
-                "bucketArn": self.failed_records.bucket_arn,
-                "roleArn": delivery_role.role_arn,
-                "prefix": "delivered/",
+                **s3_destination(
+                    self.failed_records, delivery_role, self.key, prefix="delivered/", logging=delivery_logs
+                ),
                 "errorOutputPrefix": "failed/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/",
-                "compressionFormat": "GZIP",
-                "encryptionConfiguration": {"kmsEncryptionConfig": {"awskmsKeyArn": self.key.key_arn}},
-                "bufferingHints": {"intervalInSeconds": 300, "sizeInMBs": 5},
-                "cloudWatchLoggingOptions": {
-                    "enabled": True,
-                    "logGroupName": delivery_logs.log_group_name,
-                    "logStreamName": delivery_log_stream.log_stream_name,
-                },
-                "processingConfiguration": {
-                    "enabled": True,
-                    "processors": [
-                        {
-                            "type": "Lambda",
-                            "parameters": [
-                                {"parameterName": "LambdaArn", "parameterValue": self.forwarder.function_arn},
-                                {"parameterName": "NumberOfRetries", "parameterValue": str(PROCESSOR_RETRIES)},
-                                {"parameterName": "BufferSizeInMBs", "parameterValue": str(PROCESSOR_BUFFER_MIB)},
-                                {
-                                    "parameterName": "BufferIntervalInSeconds",
-                                    "parameterValue": str(PROCESSOR_BUFFER_SECONDS),
-                                },
-                            ],
-                        }
-                    ],
-                },
+                "processingConfiguration": processing,
             },
         )
         self.delivery_stream.node.add_dependency(delivery_role)
@@ -330,10 +281,11 @@ class PrometheusExport(Construct):
             period=Duration.minutes(5),
         )
         errors = self.forwarder.metric_errors(period=Duration.minutes(5), statistic="Sum")
-        self.forwarder_alarm = cw.Alarm(
-            self,
+        self.forwarder_alarm = AlarmFactory(self, action=sns_alarm_action(topic)).add_alarm(
             "ForwarderFailures",
-            alarm_description=(
+            severity=Severity.LOW,
+            role=AlarmRole.AVAILABILITY,
+            description=(
                 f"{workload.name}: the Prometheus metric forwarder failed records (kept in the failed-record bucket) "
                 "or errored (Firehose retries)."
             ),
@@ -345,12 +297,5 @@ class PrometheusExport(Construct):
             ),
             threshold=1,
             evaluation_periods=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         )
-        self.forwarder_alarm.add_alarm_action(cw_actions.SnsAction(topic))
-
-
-def _whole(name: str, value: object, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ConfigError(f"PrometheusExport '{name}' is {value!r}: allowed is a whole number from {low} to {high}.")

@@ -307,8 +307,9 @@ def test_forwarder_failures_alarm_on_the_topic(app: dict[str, Any]) -> None:
 
 def _forwarder() -> Any:
     folder = FUNCTIONS / "prometheus_forwarder"
-    if str(folder) not in sys.path:
-        sys.path.append(str(folder))
+    for path in (folder, FUNCTIONS / "_shared"):  # the shared modules sit beside the handler in the asset
+        if str(path) not in sys.path:
+            sys.path.append(str(path))
     spec = importlib.util.spec_from_file_location("prometheus_forwarder_handler_names", folder / "handler.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -588,7 +589,7 @@ def test_bad_input_fails_with_one_sentence() -> None:
     with pytest.raises(ConfigError, match=r"^PrometheusExport 'topic' is missing: allowed is an SNS topic"):
         PrometheusExport(stack, "A", workload=bare)
     cases = [
-        ({"objective_percent": 100}, r"^PrometheusExport 'objective_percent' is 100: allowed is a number from 50"),
+        ({"objective_percent": 100}, r"^PrometheusExport 'objective_percent' is 100: allowed is a number from 90 to 99.99.$"),
         (
             {"latency_p99_threshold_ms": 0},
             r"^PrometheusExport 'latency_p99_threshold_ms' is 0: allowed is a number above 0.$",
@@ -601,7 +602,7 @@ def test_bad_input_fails_with_one_sentence() -> None:
         ({"percentiles": ["p99", "max"]}, r"^PrometheusExport 'percentiles'"),
         (
             {"metrics_retention_days": 0},
-            r"^PrometheusExport 'metrics_retention_days' is 0: allowed is a whole number from 1 to 1095.$",
+            r"^PrometheusExport 'metrics_retention_days' is 0: allowed is a whole number from 1 to 1,095.$",
         ),
         ({"rule_query_offset_seconds": 7200}, r"^PrometheusExport 'rule_query_offset_seconds' is 7200: allowed is"),
         ({"failed_record_retention_days": True}, r"^PrometheusExport 'failed_record_retention_days' is True"),

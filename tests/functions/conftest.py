@@ -1,7 +1,7 @@
-"""Fixtures for the RAG Lambda tests.
+"""Fixtures for the Lambda function tests (most of them for the RAG function).
 
-The function folder is put on ``sys.path`` and its modules are imported as
-top-level modules, exactly as Lambda does.  Bedrock, SSM and Prompt
+The RAG function folder and ``functions/_shared`` are put on ``sys.path`` and their modules are imported
+as top-level modules, exactly as Lambda does.  Bedrock, SSM and Prompt
 Management calls go to real boto3 clients wrapped in ``botocore.stub.Stubber``
 (no network; the stubber validates requests and responses against the service
 models); EMF and log lines
@@ -28,9 +28,14 @@ from botocore.stub import Stubber
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import CurrentStdout
 
-FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "rag_api"
-if str(FUNCTION_DIR) not in sys.path:
-    sys.path.insert(0, str(FUNCTION_DIR))
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions"
+FUNCTION_DIR = FUNCTIONS_DIR / "rag_api"
+# Shared Lambda modules are copied beside each handler that uses them at synth time; here the shared folder
+# itself is on sys.path, so a handler loaded by file path imports them as siblings (``import cfn_response``).
+SHARED_DIR = FUNCTIONS_DIR / "_shared"
+for _folder in (FUNCTION_DIR, SHARED_DIR):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 KNOWLEDGE_BASE_ID = "KB12345678"

@@ -4,12 +4,15 @@ The handler is loaded under a unique module name so it cannot collide with the
 ``handler`` module of another function folder.  Bedrock calls go to a real boto3
 client wrapped in ``botocore.stub.Stubber``; the response PUT is captured by
 replacing ``urllib.request.urlopen``; time is a fake clock shared by the Lambda
-context and the handler's injectable ``sleep``.
+context and the handler's injectable ``sleep``.  The response protocol itself lives in the shared
+``cfn_response`` module (imported from ``functions/_shared`` as the handler's sibling, as in the asset);
+log records are the Powertools JSON lines the handler prints.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import logging
 import sys
@@ -23,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import cfn_response
 import pytest
 from botocore.stub import Stubber
 
@@ -134,6 +138,11 @@ class Harness:
     clock: FakeClock
     http: FakeUrlopen
     caplog: pytest.LogCaptureFixture
+    log_stream: io.StringIO
+
+    def logs(self) -> list[dict[str, Any]]:
+        """The JSON log records the handler printed."""
+        return [json.loads(line) for line in self.log_stream.getvalue().splitlines()]
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         self.module.on_event(event, self.clock)
@@ -216,10 +225,12 @@ def cr(
     http = FakeUrlopen()
     monkeypatch.setattr(il, "sleep", clock.sleep)
     monkeypatch.setattr(urllib.request, "urlopen", http)
-    caplog.set_level(logging.INFO, logger="invocation_logging")
+    log_stream = io.StringIO()
+    monkeypatch.setattr(il.logger.registered_handler, "stream", log_stream)
+    caplog.set_level(logging.INFO, logger=il.logger.name)
     il.set_client(bedrock)
     with Stubber(bedrock) as stubber:
-        yield Harness(il, stubber, bedrock, clock, http, caplog)
+        yield Harness(il, stubber, bedrock, clock, http, caplog, log_stream)
         stubber.assert_no_pending_responses()
     il.set_client(None)
 
@@ -488,8 +499,9 @@ def test_unexpected_exception_fails_without_traceback_in_reason(cr: Harness, mon
 
     assert body["Status"] == "FAILED"
     assert body["Reason"] == "Unexpected RuntimeError while handling the Create request; see the logs."
-    assert "in explode" in cr.caplog.text  # the traceback goes to the logs only, on one line
-    assert all("\n" not in record.getMessage() for record in cr.caplog.records)
+    (record,) = [record for record in cr.logs() if record["message"] == "unexpected error"]  # one JSON line
+    assert record["level"] == "ERROR" and record["error"] == "RuntimeError"
+    assert "in explode" in record["exception"]  # the traceback goes to the logs only
 
 
 def test_too_little_time_left_answers_failed_without_calling_bedrock(cr: Harness) -> None:
@@ -516,8 +528,8 @@ def test_watchdog_answers_failed_once_when_the_function_is_about_to_time_out(
         def put_model_invocation_logging_configuration(self, **kwargs: Any) -> dict[str, Any]:
             return {}
 
-    monkeypatch.setattr(cr.module, "MIN_START_MS", 0)
-    cr.clock.remaining_ms = cr.module.RESPONSE_RESERVE_MS + 20
+    monkeypatch.setattr(cfn_response, "MIN_START_MS", 0)
+    cr.clock.remaining_ms = cfn_response.RESPONSE_RESERVE_MS + 20
     cr.module.set_client(HangingClient())
 
     body = cr.invoke(cfn_event("Update", physical_id=MANAGED, old=props()))
@@ -546,7 +558,7 @@ def test_response_put_is_retried_on_network_errors(cr: Harness) -> None:
 def test_undeliverable_response_raises_so_lambda_retries(cr: Harness) -> None:
     cr.http.errors = [urllib.error.HTTPError(RESPONSE_URL, 403, "Forbidden", {}, None)]  # type: ignore[arg-type]
 
-    with pytest.raises(cr.module.ResponseNotDelivered) as raised:
+    with pytest.raises(cfn_response.ResponseNotDelivered) as raised:
         cr.module.on_event(cfn_event("Delete", physical_id=ADOPTED), cr.clock)
 
     assert len(cr.http.requests) == 1  # a 4xx from S3 is not retried
@@ -559,9 +571,12 @@ def test_response_url_never_reaches_the_logs(cr: Harness) -> None:
 
     cr.invoke(cfn_event("Create"))
 
-    assert "<redacted>" in cr.caplog.text
-    assert SIGNATURE not in cr.caplog.text
-    assert "cloudformation-custom-resource-response" not in cr.caplog.text
+    logged = cr.log_stream.getvalue()
+    (received,) = [record for record in cr.logs() if record["message"] == "request received"]
+    assert received["event"]["ResponseURL"] == "<redacted>"
+    assert received["event"]["RequestId"] == REQUEST_ID
+    assert SIGNATURE not in logged and SIGNATURE not in cr.caplog.text
+    assert "cloudformation-custom-resource-response" not in logged
 
 
 def test_event_without_response_url_is_rejected(cr: Harness) -> None:

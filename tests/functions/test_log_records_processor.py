@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import CloudWatchLogsLogEvent
 from botocore.stub import ANY, Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
@@ -104,15 +105,24 @@ class Harness:
             {"DeliveryStreamName": STREAM, "Records": ANY},
         )
 
-    def metrics(self) -> dict[str, int]:
+    def metrics(self) -> dict[str, float]:
+        """The invocation's one EMF blob: namespace, dimension and units checked, one value per metric."""
         (line,) = [json.loads(x) for x in self.capsys.readouterr().out.splitlines() if '"_aws"' in x]
-        return {m["Name"]: line[m["Name"]] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+        (directive,) = line["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "LLMObservability/LogAnalytics"
+        assert directive["Dimensions"] == [["service"]] and line["service"] == "log-analytics"
+        assert {m["Unit"] for m in directive["Metrics"]} == {"Count"}
+        values = {m["Name"]: line[m["Name"]] for m in directive["Metrics"]}
+        assert all(len(value) == 1 for value in values.values()), values
+        return {name: value[0] for name, value in values.items()}
 
 
 @pytest.fixture
 def processor(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Harness]:
     for name, value in OFFLINE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
+    for name in ("METRICS_NAMESPACE", "SERVICE_NAME"):
+        monkeypatch.delenv(name, raising=False)
     client = boto3.client("firehose", region_name="us-east-1")
     clock = FakeClock(120_000)
     monkeypatch.setattr(handler, "sleep", clock.sleep)
@@ -228,7 +238,7 @@ def test_batches_stay_within_put_record_batch_limits() -> None:
 def test_oversized_events_are_truncated() -> None:
     counters = handler.Counters()
     encoded = handler.document(
-        {"id": "1", "timestamp": T0, "message": "x" * (1_100 * 1024)},
+        CloudWatchLogsLogEvent({"id": "1", "timestamp": T0, "message": "x" * (1_100 * 1024)}),
         log_group="g", log_stream="s", owner="o", counters=counters,
     )  # fmt: skip
     parsed = json.loads(encoded)

@@ -1,15 +1,16 @@
 """OpenSearch index-template custom resource (functions/opensearch_index_template/handler.py).
 
-The handler is loaded under a unique module name. Both the signed OpenSearch calls and the response
-PUT to CloudFormation go through a fake ``urllib.request.urlopen`` that routes by URL; time is a fake
-clock shared by the Lambda context and the handler's ``sleep``.
+The handler is loaded under a unique module name; its shared siblings ``cfn_response`` and ``sigv4`` come
+from ``functions/_shared`` (on ``sys.path``, as they sit beside the handler in the asset). Both the signed
+OpenSearch calls and the response PUT to CloudFormation go through a fake ``urllib.request.urlopen`` that
+routes by URL; time is a fake clock shared by the Lambda context and the handler's ``sleep``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
-import logging
 import sys
 import urllib.error
 import urllib.request
@@ -20,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import sigv4
 from botocore.credentials import Credentials
 
 from tests.conftest import OFFLINE_AWS_ENV
@@ -114,9 +116,9 @@ def resource(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         def get_credentials(self) -> Credentials:
             return Credentials("AKIDEXAMPLE", "secret", "token")
 
-    handler.set_session(Session())
+    sigv4.set_session(Session())
     yield Harness(http, clock)
-    handler.set_session(None)
+    sigv4.set_session(None)
 
 
 @pytest.mark.parametrize(("endpoint", "service"), [(DOMAIN, "es"), (COLLECTION, "aoss")])
@@ -193,10 +195,17 @@ def test_delete_of_a_failed_create_calls_nothing(resource: Harness) -> None:
     assert resource.http.calls == []
 
 
-def test_the_response_url_is_never_logged(resource: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+def test_the_response_url_and_template_body_are_never_logged(
+    resource: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", stream)
     resource.invoke(cfn_event("Create"))
-    assert "X-Amz-Signature" not in caplog.text and "secret" not in caplog.text
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (received,) = [record for record in records if record["message"] == "request received"]
+    assert received["event"]["ResponseURL"] == "<redacted>"
+    assert received["event"]["ResourceProperties"]["TemplateBody"] == f"<{len(json.dumps(TEMPLATE))} characters>"
+    assert "X-Amz-Signature" not in stream.getvalue() and "secret" not in stream.getvalue()
 
 
 def test_not_a_custom_resource_request_raises() -> None:

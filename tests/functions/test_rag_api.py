@@ -21,11 +21,19 @@ def body(response: dict[str, Any]) -> dict[str, Any]:
     return json.loads(response["body"])
 
 
+def headers(response: dict[str, Any]) -> dict[str, str]:
+    """The response headers: REST API proxy responses carry them as ``multiValueHeaders``, one value each here."""
+    assert "headers" not in response and response["isBase64Encoded"] is False
+    values = response["multiValueHeaders"]
+    assert all(len(value) == 1 for value in values.values()), values
+    return {name: value[0] for name, value in values.items()}
+
+
 def assert_error_response(response: dict[str, Any], status: int, request_id: str = API_REQUEST_ID) -> dict:
     """Status, JSON headers, request id, and a body with only a message and the request id."""
     assert response["statusCode"] == status
-    assert response["headers"]["Content-Type"] == "application/json"
-    assert response["headers"]["X-Request-Id"] == request_id
+    assert headers(response)["Content-Type"] == "application/json"
+    assert headers(response)["X-Request-Id"] == request_id
     payload = body(response)
     assert set(payload) == {"error", "request_id"}
     assert payload["request_id"] == request_id
@@ -51,7 +59,7 @@ def test_ask_returns_answer_sources_and_usage(api: Api) -> None:
     response = api.ask({"question": "  What is the\n refund   policy?  "})
 
     assert response["statusCode"] == 200
-    assert response["headers"] == {"Content-Type": "application/json", "X-Request-Id": API_REQUEST_ID}
+    assert headers(response) == {"Content-Type": "application/json", "X-Request-Id": API_REQUEST_ID}
     payload = body(response)
     assert payload["answer"] == "Refunds take 30 days [1]."
     assert payload["request_id"] == API_REQUEST_ID
@@ -225,7 +233,7 @@ def test_request_id_falls_back_to_the_lambda_request_id(api: Api) -> None:
     response = api.invoke(api.event("/ask", {"question": QUESTION}, request_id=None))
 
     assert body(response)["request_id"] == api.context.aws_request_id
-    assert response["headers"]["X-Request-Id"] == api.context.aws_request_id
+    assert headers(response)["X-Request-Id"] == api.context.aws_request_id
 
 
 def test_base64_encoded_body_is_decoded(api: Api) -> None:
@@ -345,7 +353,7 @@ def test_bedrock_errors_map_to_http_status(
     response = api.ask({"question": QUESTION})
 
     payload = assert_error_response(response, status)
-    assert response["headers"].get("Retry-After") == retry_after
+    assert headers(response).get("Retry-After") == retry_after
     if error_class == telemetry.ERROR_ACCESS_DENIED:
         assert payload["error"] == "The service is not configured correctly; the operators have been alerted."
     out = api.output()
@@ -508,7 +516,7 @@ def test_feedback_is_recorded(api: Api) -> None:
     response = api.feedback({"request_id": "c0ffee-1234", "score": 4, "comment": f"Great, mail me at {EMAIL}"})
 
     assert response["statusCode"] == 202
-    assert response["headers"]["X-Request-Id"] == API_REQUEST_ID
+    assert headers(response)["X-Request-Id"] == API_REQUEST_ID
     assert body(response) == {"status": "recorded", "request_id": API_REQUEST_ID, "feedback_request_id": "c0ffee-1234"}
     out = api.output()
     score = out.only(telemetry.METRIC_FEEDBACK_SCORE)
@@ -578,8 +586,23 @@ def test_wrong_method_is_405(api: Api) -> None:
     response = api.invoke(api.event("/ask", method="GET"))
 
     assert_error_response(response, 405)
-    assert response["headers"]["Allow"] == "POST"
+    assert headers(response)["Allow"] == "POST"
     assert_failure_metric(api, api.output(), telemetry.ERROR_VALIDATION)
+
+
+def test_routes_by_resource_so_base_paths_and_trailing_slashes_do_not_matter(api: Api) -> None:
+    api.stub_retrieve()
+    api.stub_converse()
+    ask = api.event("/ask", {"question": QUESTION})
+    ask["path"] = "/v1/ask"  # a custom domain's base path mapping prefixes the request path, not the resource
+    feedback = api.event("/feedback/", {"request_id": "c0ffee-1234", "score": 5})
+
+    assert api.invoke(ask)["statusCode"] == 200
+    assert api.invoke(feedback)["statusCode"] == 202
+
+
+def test_a_method_without_route_on_an_unknown_resource_is_404(api: Api) -> None:
+    assert_error_response(api.invoke(api.event("/admin", method="DELETE")), 404)
 
 
 def test_non_api_gateway_event_is_404(api: Api) -> None:

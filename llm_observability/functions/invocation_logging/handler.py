@@ -41,17 +41,19 @@ Delete
     did not create.
 
 Failure handling
-    Every invocation answers CloudFormation exactly once: FAILED with a
-    one-sentence Reason (no traceback, at most 500 characters) on any error,
-    including a watchdog answer shortly before the function times out.  The put
-    is retried with backoff on ValidationException / AccessDeniedException (a
-    freshly created role is not yet usable by Bedrock) and ThrottlingException,
-    as long as the remaining time allows.  The response PUT is retried on network
-    errors; if it cannot be delivered the invocation raises, so Lambda's
-    asynchronous retry runs the (idempotent) request again.
+    Every invocation answers CloudFormation exactly once (the shared ``cfn_response``
+    module): FAILED with a one-sentence Reason (no traceback, at most 500
+    characters) on any error, including a watchdog answer shortly before the
+    function times out.  The put is retried with backoff on ValidationException /
+    AccessDeniedException (a freshly created role is not yet usable by Bedrock)
+    and ThrottlingException, as long as the remaining time allows.  The response
+    PUT is retried on network errors; if it cannot be delivered the invocation
+    raises, so Lambda's asynchronous retry runs the (idempotent) request again.
 
-Environment: no variables of its own; boto3 reads the usual ones (``AWS_REGION``,
-``AWS_ENDPOINT_URL_BEDROCK``, ...).  Imports only the standard library and boto3.
+Environment: ``POWERTOOLS_SERVICE_NAME`` (the log records' ``service``; default
+``bedrock-invocation-logging``); boto3 reads the usual variables (``AWS_REGION``,
+``AWS_ENDPOINT_URL_BEDROCK``, ...).  Imports the standard library, boto3, the
+Powertools layer and its sibling ``cfn_response``.
 
 Test seams: ``set_client()`` injects a Bedrock client, ``sleep`` is the backoff
 sleeper, and the response goes through ``urllib.request.urlopen``.
@@ -59,27 +61,26 @@ sleeper, and the response goes through ``urllib.request.urlopen``.
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
+import os
 import time
-import traceback
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from http.client import HTTPException
-from typing import Any, Final, Protocol
+from dataclasses import dataclass
+from typing import Any, Final
 
 import boto3
+import cfn_response
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.validate import validate_parameters
+from cfn_response import Deadline, Outcome, RequestFailed
 
 PHYSICAL_ID_MANAGED: Final = "bedrock-invocation-logging:managed"
 PHYSICAL_ID_ADOPTED: Final = "bedrock-invocation-logging:adopted"
+PHYSICAL_ID_FAILED: Final = "bedrock-invocation-logging:failed"
 DATA_MANAGED: Final = {"Managed": "true"}
 DATA_ADOPTED: Final = {"Managed": "false", "Reason": "an existing configuration was kept"}
 MODE_KEEP: Final = "keep"
@@ -91,38 +92,16 @@ DELETE_API: Final = "DeleteModelInvocationLoggingConfiguration"
 
 PUT_RETRY_DELAYS_S: Final = (2.0, 4.0, 8.0, 16.0, 30.0)
 PUT_RETRYABLE_CODES: Final = frozenset({"ValidationException", "AccessDeniedException", "ThrottlingException"})
-RESPONSE_RETRY_DELAYS_S: Final = (1.0, 2.0, 4.0)
-RESPONSE_TIMEOUT_S: Final = 5.0
-# Time kept back for answering CloudFormation; the watchdog answers when it is reached.
-RESPONSE_RESERVE_MS: Final = 10_000
-# Below this much remaining time no Bedrock call is started.
-MIN_START_MS: Final = RESPONSE_RESERVE_MS + 5_000
 # Time one more put attempt may take (client timeouts below).
 PUT_ATTEMPT_ALLOWANCE_MS: Final = 15_000
-MAX_REASON_CHARS: Final = 500
-REDACTED: Final = "<redacted>"
+DEFAULT_SERVICE_NAME: Final = "bedrock-invocation-logging"
 
 CLIENT_CONFIG: Final = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 
-logger = logging.getLogger("invocation_logging")
-logger.setLevel(logging.INFO)
+logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME)
 
 sleep: Callable[[float], None] = time.sleep
 _client: BaseClient | None = None
-
-
-class LambdaContext(Protocol):
-    """The part of the Lambda context object this function uses."""
-
-    def get_remaining_time_in_millis(self) -> int: ...
-
-
-class RequestFailed(Exception):
-    """The request cannot be completed; the message is the Reason sent to CloudFormation."""
-
-
-class ResponseNotDelivered(Exception):
-    """The response could not be PUT to the ResponseURL."""
 
 
 @dataclass(frozen=True)
@@ -166,30 +145,6 @@ class Properties:
     mode: str
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What is reported to CloudFormation."""
-
-    status: str
-    physical_id: str
-    reason: str
-    data: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Deadline:
-    """Remaining invocation time, read from the Lambda context."""
-
-    context: LambdaContext
-
-    def remaining_ms(self) -> int:
-        return int(self.context.get_remaining_time_in_millis())
-
-    def allows(self, wait_s: float, then_ms: int) -> bool:
-        """Whether ``wait_s`` of sleeping followed by ``then_ms`` of work still leaves the response reserve."""
-        return self.remaining_ms() - wait_s * 1000 - then_ms >= RESPONSE_RESERVE_MS
-
-
 def set_client(client: BaseClient | None) -> None:
     """Use ``client`` for Bedrock calls (tests); None makes the next call create a fresh one."""
     global _client
@@ -207,21 +162,6 @@ def bedrock_client() -> BaseClient:
 def _text(mapping: Mapping[str, Any], key: str) -> str:
     value = mapping.get(key)
     return value if isinstance(value, str) else ""
-
-
-def _log(level: int, message: str, **fields: Any) -> None:
-    logger.log(level, json.dumps({"message": message, **fields}, default=str))
-
-
-def _one_sentence(text: str) -> str:
-    """Collapse whitespace and cap the length of a Reason."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_REASON_CHARS else flat[: MAX_REASON_CHARS - 3].rstrip() + "..."
-
-
-def redact_event(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The event without the credential-bearing pre-signed ResponseURL."""
-    return {key: (REDACTED if key == "ResponseURL" else value) for key, value in event.items()}
 
 
 # --- ResourceProperties ---------------------------------------------------------------------------------------------
@@ -293,7 +233,7 @@ def _api_failure(api: str, exc: Exception, attempts: int = 1, note: str = "") ->
         message = (error.get("Message") or "").rstrip(".")
         tried = f" after {attempts} attempts" if attempts > 1 else ""
         detail = f": {message}." if message else "."
-        return RequestFailed(_one_sentence(f"{api} failed with {code}{tried}{note}{detail}"))
+        return RequestFailed(cfn_response.one_sentence(f"{api} failed with {code}{tried}{note}{detail}"))
     return RequestFailed(f"{api} could not be called ({type(exc).__name__}){note}.")
 
 
@@ -303,7 +243,7 @@ def _current_destinations(client: BaseClient) -> Destinations | None:
     except (ClientError, BotoCoreError) as exc:
         raise _api_failure(GET_API, exc) from exc
     current = Destinations.of(response.get("loggingConfig"))
-    _log(logging.INFO, "current configuration", destinations=current.describe() if current else None)
+    logger.info("current configuration", extra={"destinations": current.describe() if current else None})
     return current
 
 
@@ -319,7 +259,9 @@ def _put(client: BaseClient, logging_config: dict[str, Any], deadline: Deadline)
                 raise _api_failure(PUT_API, exc, attempt) from exc
             if not deadline.allows(delay, PUT_ATTEMPT_ALLOWANCE_MS):
                 raise _api_failure(PUT_API, exc, attempt, " (no time left for another attempt)") from exc
-            _log(logging.WARNING, "put rejected, retrying", api=PUT_API, code=code, attempt=attempt, delay_s=delay)
+            logger.warning(
+                "put rejected, retrying", extra={"api": PUT_API, "code": code, "attempt": attempt, "delay_s": delay}
+            )
             sleep(delay)
         except BotoCoreError as exc:
             raise _api_failure(PUT_API, exc) from exc
@@ -335,167 +277,72 @@ def _delete(client: BaseClient) -> None:
 # --- Request types --------------------------------------------------------------------------------------------------
 
 
-def _create_or_update(event: Mapping[str, Any], deadline: Deadline) -> Outcome:
-    properties = parse_properties(event.get("ResourceProperties"))
+def _logging_config(properties: Any) -> Any:
+    return properties.get("LoggingConfig") if isinstance(properties, Mapping) else None
+
+
+def _create_or_update(request: CloudFormationCustomResourceEvent, deadline: Deadline) -> Outcome:
+    properties = parse_properties(request.get("ResourceProperties"))
     client = bedrock_client()
     _check_against_api(client, properties.logging_config)
     ours = {properties.destinations}
-    if event["RequestType"] == "Update" and (old := Destinations.of(_logging_config(event, "OldResourceProperties"))):
+    if request.request_type == "Update" and (old := Destinations.of(_logging_config(request.old_resource_properties))):
         ours.add(old)
     current = _current_destinations(client)
     if current is not None and current not in ours and properties.mode == MODE_KEEP:
-        _log(
-            logging.WARNING,
+        logger.warning(
             "existing configuration kept: another configuration is in place and ExistingConfiguration is keep",
-            current=current.describe(),
-            requested=properties.destinations.describe(),
+            extra={"current": current.describe(), "requested": properties.destinations.describe()},
         )
         reason = "An existing model invocation logging configuration was kept."
         return Outcome("SUCCESS", PHYSICAL_ID_ADOPTED, reason, dict(DATA_ADOPTED))
     why = "none configured" if current is None else ("ours" if current in ours else "replace requested")
     _put(client, properties.logging_config, deadline)
-    _log(logging.INFO, "configuration applied", why=why, destinations=properties.destinations.describe())
+    logger.info("configuration applied", extra={"why": why, "destinations": properties.destinations.describe()})
     reason = "Model invocation logging is configured by this stack."
     return Outcome("SUCCESS", PHYSICAL_ID_MANAGED, reason, dict(DATA_MANAGED))
 
 
-def _logging_config(event: Mapping[str, Any], key: str) -> Any:
-    properties = event.get(key)
-    return properties.get("LoggingConfig") if isinstance(properties, Mapping) else None
-
-
-def _delete_request(event: Mapping[str, Any], physical_id: str) -> Outcome:
+def _delete_request(request: CloudFormationCustomResourceEvent, physical_id: str) -> Outcome:
     if physical_id != PHYSICAL_ID_MANAGED:
-        _log(logging.INFO, "nothing deleted: this resource never managed the configuration", physical_id=physical_id)
+        logger.info(
+            "nothing deleted: this resource never managed the configuration", extra={"physical_id": physical_id}
+        )
         return Outcome("SUCCESS", physical_id, "Nothing to delete: the configuration was not managed by this stack.")
     ours = {
         found
-        for key in ("ResourceProperties", "OldResourceProperties")
-        if (found := Destinations.of(_logging_config(event, key)))
+        for properties in (request.resource_properties, request.old_resource_properties)
+        if (found := Destinations.of(_logging_config(properties)))
     }
     if not ours:
-        _log(logging.WARNING, "nothing deleted: the properties name no destinations, ownership cannot be proven")
+        logger.warning("nothing deleted: the properties name no destinations, ownership cannot be proven")
         return Outcome("SUCCESS", physical_id, "Nothing deleted: the resource properties name no destinations.")
     client = bedrock_client()
     current = _current_destinations(client)
     if current is None:
-        _log(logging.INFO, "nothing deleted: no configuration is in place")
+        logger.info("nothing deleted: no configuration is in place")
         return Outcome("SUCCESS", physical_id, "Nothing to delete: no configuration is in place.")
     if current not in ours:
-        _log(logging.WARNING, "nothing deleted: the configuration was changed outside", current=current.describe())
+        logger.warning("nothing deleted: the configuration was changed outside", extra={"current": current.describe()})
         return Outcome("SUCCESS", physical_id, "Nothing deleted: the configuration was changed outside this stack.")
     _delete(client)
-    _log(logging.INFO, "configuration deleted", destinations=current.describe())
+    logger.info("configuration deleted", extra={"destinations": current.describe()})
     return Outcome("SUCCESS", physical_id, "Model invocation logging configuration deleted.")
 
 
-def _process(event: Mapping[str, Any], deadline: Deadline, physical_id: str) -> Outcome:
-    request_type = event.get("RequestType")
+def _process(request: CloudFormationCustomResourceEvent, deadline: Deadline, physical_id: str) -> Outcome:
+    request_type = request.get("RequestType")
     if request_type == "Delete":
-        return _delete_request(event, physical_id)
+        return _delete_request(request, physical_id)
     if request_type in ("Create", "Update"):
-        return _create_or_update(event, deadline)
+        return _create_or_update(request, deadline)
     raise RequestFailed(f"Unsupported RequestType {request_type!r}: expected Create, Update or Delete.")
-
-
-# --- Response -------------------------------------------------------------------------------------------------------
-
-
-class _Responder:
-    """Sends at most one response per invocation, from the handler or the timeout watchdog."""
-
-    def __init__(self, event: Mapping[str, Any], deadline: Deadline) -> None:
-        self._event = event
-        self._deadline = deadline
-        self._lock = threading.Lock()
-        self._sent = False
-
-    def send(self, outcome: Outcome) -> bool:
-        """Send ``outcome`` unless a response was already sent; True if this call sent it."""
-        with self._lock:
-            if self._sent:
-                return False
-            self._sent = True
-            body = {
-                "Status": outcome.status,
-                "Reason": _one_sentence(outcome.reason),
-                "PhysicalResourceId": outcome.physical_id,
-                "StackId": self._event.get("StackId", ""),
-                "RequestId": self._event.get("RequestId", ""),
-                "LogicalResourceId": self._event.get("LogicalResourceId", ""),
-                "NoEcho": False,
-                "Data": outcome.data,
-            }
-            _log(logging.INFO, "sending response", response=body)
-            _put_response(self._event["ResponseURL"], json.dumps(body).encode(), self._deadline)
-            return True
-
-
-def _put_response(url: str, body: bytes, deadline: Deadline) -> None:
-    """PUT ``body`` to the pre-signed ``url``, retrying network errors while time allows."""
-    request = urllib.request.Request(
-        url, data=body, method="PUT", headers={"content-type": "", "content-length": str(len(body))}
-    )
-    for attempt, delay in enumerate((*RESPONSE_RETRY_DELAYS_S, None), start=1):
-        try:
-            with urllib.request.urlopen(request, timeout=RESPONSE_TIMEOUT_S) as response:
-                _log(logging.INFO, "response delivered", status=response.status, attempt=attempt)
-                return
-        except (OSError, HTTPException) as exc:
-            error = f"HTTP {exc.code}" if isinstance(exc, urllib.error.HTTPError) else type(exc).__name__
-            permanent = isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500 and exc.code not in (408, 429)
-            if permanent or delay is None or deadline.remaining_ms() - delay * 1000 < RESPONSE_TIMEOUT_S * 1000:
-                _log(logging.ERROR, "response not delivered", error=error, attempts=attempt)
-                raise ResponseNotDelivered(f"Response not delivered ({error}, {attempt} attempts).") from None
-            _log(logging.WARNING, "response PUT failed, retrying", error=error, attempt=attempt, delay_s=delay)
-            sleep(delay)
 
 
 # --- Entry point ----------------------------------------------------------------------------------------------------
 
 
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 def on_event(event: dict[str, Any], context: LambdaContext) -> None:
-    """Lambda entry point: handle one CloudFormation custom resource request and answer it."""
-    url = event.get("ResponseURL") if isinstance(event, Mapping) else None
-    if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("https", "http"):
-        _log(logging.ERROR, "not a CloudFormation custom resource request: no usable ResponseURL")
-        raise ValueError("The event is not a CloudFormation custom resource request (no usable ResponseURL).")
-    _log(logging.INFO, "request received", event=redact_event(event))
-
-    request_type = event.get("RequestType")
-    physical_id = event.get("PhysicalResourceId") or event.get("RequestId") or "bedrock-invocation-logging:failed"
-    deadline = Deadline(context)
-    responder = _Responder(event, deadline)
-
-    def on_timeout() -> None:
-        _log(logging.ERROR, "about to time out, answering FAILED", remaining_ms=deadline.remaining_ms())
-        reason = f"The {request_type} request did not finish within the function's timeout; retry or raise the timeout."
-        try:
-            responder.send(Outcome("FAILED", physical_id, reason))
-        except ResponseNotDelivered:
-            pass  # already logged; Lambda retries the invocation after the timeout
-
-    remaining_ms = deadline.remaining_ms()
-    if remaining_ms < MIN_START_MS:
-        _log(logging.ERROR, "too little time left to start", remaining_ms=remaining_ms)
-        reason = f"Only {remaining_ms} ms were left, too little time to handle the {request_type} request safely."
-        responder.send(Outcome("FAILED", physical_id, reason))
-        return
-
-    watchdog = threading.Timer((remaining_ms - RESPONSE_RESERVE_MS) / 1000, on_timeout)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        try:
-            outcome = _process(event, deadline, physical_id)
-        except RequestFailed as exc:
-            _log(logging.ERROR, "request failed", reason=str(exc))
-            outcome = Outcome("FAILED", physical_id, str(exc))
-        except Exception as exc:  # noqa: BLE001 - CloudFormation must get an answer whatever happens
-            _log(logging.ERROR, "unexpected error", error=type(exc).__name__, traceback=traceback.format_exc())
-            reason = f"Unexpected {type(exc).__name__} while handling the {request_type} request; see the logs."
-            outcome = Outcome("FAILED", physical_id, reason)
-        if not responder.send(outcome):
-            _log(logging.WARNING, "response already sent by the timeout watchdog", status=outcome.status)
-    finally:
-        watchdog.cancel()
+    """Lambda entry point: handle one CloudFormation custom resource request and answer it (``cfn_response``)."""
+    cfn_response.handle(event, context, _process, logger=logger, failed_id=PHYSICAL_ID_FAILED, sleep=sleep)

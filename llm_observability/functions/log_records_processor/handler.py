@@ -25,15 +25,16 @@ Faults
     whole batch (and, after its retries, backs the original records up to S3). Delivery is at least once:
     a retry can index some events twice.
 
-Own metrics (CloudWatch EMF, namespace ``METRICS_NAMESPACE``, dimension ``service``)
+Own metrics (CloudWatch EMF written by Powertools Metrics, namespace ``METRICS_NAMESPACE``, dimension ``service``)
     ``LogEventsReceived``, ``DocumentsReingested``, ``RecordsMalformed``, ``ReingestRetries``, ``DocumentsTruncated``.
 
 Environment
-    ``METRICS_NAMESPACE``: default ``LLMObservability/LogAnalytics``. ``SERVICE_NAME``: default ``log-analytics``.
-    boto3 reads the usual variables (``AWS_REGION``, ``AWS_ENDPOINT_URL_FIREHOSE``, ...).
+    ``METRICS_NAMESPACE``: default ``LLMObservability/LogAnalytics``. ``SERVICE_NAME`` (the ``service`` of the
+    metrics and log records): default ``log-analytics``. boto3 reads the usual variables (``AWS_REGION``,
+    ``AWS_ENDPOINT_URL_FIREHOSE``, ...).
 
-Imports only the standard library and boto3. Test seams: ``set_client()`` injects a Firehose client,
-``sleep`` is the backoff sleeper.
+Imports the standard library, boto3 and the Powertools layer (Logger, Metrics, the Firehose and CloudWatch
+Logs event classes). Test seams: ``set_client()`` injects a Firehose client, ``sleep`` is the backoff sleeper.
 """
 
 from __future__ import annotations
@@ -41,17 +42,26 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import gzip
 import json
-import logging
 import os
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.utilities.data_classes import (
+    CloudWatchLogsEvent,
+    KinesisFirehoseDataTransformationRecord,
+    KinesisFirehoseDataTransformationResponse,
+    KinesisFirehoseEvent,
+)
+from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import CloudWatchLogsLogEvent
+from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import KinesisFirehoseRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -74,15 +84,10 @@ DEFAULT_SERVICE_NAME: Final = "log-analytics"
 
 CLIENT_CONFIG: Final = Config(connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 3})
 
-logger = logging.getLogger("log_records_processor")
-logger.setLevel(logging.INFO)
+logger = Logger(service=os.getenv("SERVICE_NAME") or DEFAULT_SERVICE_NAME)
 
 sleep: Callable[[float], None] = time.sleep
 _client: Any = None
-
-
-class LambdaContext(Protocol):
-    def get_remaining_time_in_millis(self) -> int: ...
 
 
 class MalformedRecord(ValueError):
@@ -115,10 +120,6 @@ def firehose_client() -> Any:
     return _client
 
 
-def _log(level: int, message: str, **fields: Any) -> None:
-    logger.log(level, json.dumps({"message": message, **fields}, default=str))
-
-
 def _iso(timestamp_ms: Any) -> str | None:
     if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, (int, float)):
         return None
@@ -129,11 +130,13 @@ def _iso(timestamp_ms: Any) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def document(event: Any, *, log_group: str, log_stream: str, owner: str, counters: Counters) -> bytes:
+def document(
+    event: CloudWatchLogsLogEvent, *, log_group: str, log_stream: str, owner: str, counters: Counters
+) -> bytes:
     """The JSON document of one CloudWatch Logs event."""
-    if not isinstance(event, dict) or not isinstance(event.get("message"), str):
+    if not isinstance(event.raw_event, dict) or not isinstance(event.get("message"), str):
         raise MalformedRecord("a log event has no message")
-    message: str = event["message"]
+    message = event.message
     parsed: Any = None
     if message.lstrip().startswith("{"):
         try:
@@ -163,20 +166,20 @@ def document(event: Any, *, log_group: str, log_stream: str, owner: str, counter
     return encoded
 
 
-def split_record(payload: bytes, counters: Counters) -> list[bytes] | None:
-    """The documents of a CloudWatch Logs payload (None for a control message)."""
+def split_record(data: str, counters: Counters) -> list[bytes] | None:
+    """The documents of a CloudWatch Logs subscription payload (base64 of gzip); None for a control message."""
     try:
-        message = json.loads(gzip.decompress(payload))
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        message = CloudWatchLogsEvent({"awslogs": {"data": data}}).parse_logs_data()
+    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedRecord(f"not a gzip-compressed JSON payload ({type(exc).__name__})") from None
-    if not isinstance(message, dict):
+    if not isinstance(message.raw_event, dict):
         raise MalformedRecord("the payload is not a JSON object")
     kind = message.get("messageType")
     if kind == "CONTROL_MESSAGE":
         return None
-    events = message.get("logEvents")
-    if kind != "DATA_MESSAGE" or not isinstance(events, list):
+    if kind != "DATA_MESSAGE" or not isinstance(message.get("logEvents"), list):
         raise MalformedRecord(f"unexpected messageType {kind!r}")
+    events = message.log_events
     counters.events += len(events)
     context = {
         "log_group": str(message.get("logGroup", "")),
@@ -186,11 +189,13 @@ def split_record(payload: bytes, counters: Counters) -> list[bytes] | None:
     return [document(event, counters=counters, **context) for event in events]
 
 
-def process_record(raw: Any, counters: Counters) -> tuple[dict[str, str], list[bytes]]:
-    """The Firehose answer for one record, and the documents to re-ingest."""
-    record_id = raw.get("recordId") if isinstance(raw, dict) else None
-    data = raw.get("data") if isinstance(raw, dict) else None
-    answer = {"recordId": str(record_id), "result": RESULT_FAILED, "data": data if isinstance(data, str) else ""}
+def process_record(raw: Any, counters: Counters) -> tuple[KinesisFirehoseDataTransformationRecord, list[bytes]]:
+    """The Firehose answer for one record (failed ones keep their original data), and the documents to re-ingest."""
+    record = KinesisFirehoseRecord(raw if isinstance(raw, dict) else {})
+    record_id, data = record.get("recordId"), record.get("data")
+    answer = KinesisFirehoseDataTransformationRecord(
+        record_id=str(record_id), result=RESULT_FAILED, data=data if isinstance(data, str) else ""
+    )
     try:
         if not isinstance(record_id, str) or not isinstance(data, str):
             raise MalformedRecord("recordId and data are required")
@@ -199,11 +204,11 @@ def process_record(raw: Any, counters: Counters) -> tuple[dict[str, str], list[b
         except binascii.Error:
             raise MalformedRecord("data is not base64") from None
         if payload[:2] == GZIP_MAGIC:
-            documents = split_record(payload, counters)
+            documents = split_record(data, counters)
             if not documents:
-                answer["result"] = RESULT_DROPPED
+                answer.result = RESULT_DROPPED
                 return answer, []
-            answer.update(result=RESULT_OK, data=base64.b64encode(documents[0]).decode())
+            answer.result, answer.data = RESULT_OK, base64.b64encode(documents[0]).decode()
             return answer, documents[1:]
         try:
             parsed = json.loads(payload)
@@ -211,11 +216,11 @@ def process_record(raw: Any, counters: Counters) -> tuple[dict[str, str], list[b
             raise MalformedRecord("a plain record is not JSON") from None
         if not isinstance(parsed, dict):
             raise MalformedRecord("a plain record is not a JSON object")
-        answer["result"] = RESULT_OK
+        answer.result = RESULT_OK
         return answer, []
     except MalformedRecord as exc:
         counters.malformed += 1
-        _log(logging.WARNING, "malformed record", record_id=answer["recordId"], error=str(exc))
+        logger.warning("malformed record", extra={"record_id": answer.record_id, "error": str(exc)})
         return answer, []
 
 
@@ -263,64 +268,61 @@ def reingest(stream_name: str, documents: Iterable[bytes], context: LambdaContex
                 error = type(exc).__name__
             if delay is None or context.get_remaining_time_in_millis() - delay * 1000 < RESERVE_MS:
                 raise ReingestFailed(f"PutRecordBatch still failing after {attempt} attempts: {error}")
-            _log(logging.WARNING, "re-ingestion incomplete, retrying", error=error, attempt=attempt, delay_s=delay)
+            logger.warning(
+                "re-ingestion incomplete, retrying", extra={"error": error, "attempt": attempt, "delay_s": delay}
+            )
             counters.retries += 1
             sleep(delay)
 
 
 def emit_metrics(counters: Counters) -> None:
-    values = {
-        "LogEventsReceived": counters.events,
-        "DocumentsReingested": counters.reingested,
-        "RecordsMalformed": counters.malformed,
-        "ReingestRetries": counters.retries,
-        "DocumentsTruncated": counters.truncated,
-    }
-    blob = {
-        "_aws": {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": os.environ.get("METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
-                    "Dimensions": [["service"]],
-                    "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
-                }
-            ],
-        },
-        "service": os.environ.get("SERVICE_NAME") or DEFAULT_SERVICE_NAME,
-        **values,
-    }
-    print(json.dumps(blob), flush=True)
+    """Print one EMF blob with the invocation's counters (all of them, zeros included)."""
+    metrics = EphemeralMetrics(
+        namespace=os.environ.get("METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
+        service=os.environ.get("SERVICE_NAME") or DEFAULT_SERVICE_NAME,
+    )
+    for name, value in (
+        ("LogEventsReceived", counters.events),
+        ("DocumentsReingested", counters.reingested),
+        ("RecordsMalformed", counters.malformed),
+        ("ReingestRetries", counters.retries),
+        ("DocumentsTruncated", counters.truncated),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
 
 
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, list[dict[str, str]]]:
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
     """Firehose data-transformation entry point."""
     records = event.get("records") if isinstance(event, dict) else None
     stream_arn = event.get("deliveryStreamArn") if isinstance(event, dict) else None
     if not isinstance(records, list) or not isinstance(stream_arn, str) or "/" not in stream_arn:
         raise ValueError("The event is not a Firehose transformation request (records, deliveryStreamArn).")
-    stream_name = stream_arn.split("/", 1)[1]
+    request = KinesisFirehoseEvent(event)
+    stream_name = request.delivery_stream_arn.split("/", 1)[1]
     counters = Counters()
-    answers: list[dict[str, str]] = []
+    response = KinesisFirehoseDataTransformationResponse()
     extra: list[bytes] = []
     for raw in records:
         answer, more = process_record(raw, counters)
-        answers.append(answer)
+        response.add_record(answer)
         extra.extend(more)
     try:
         if extra:
             reingest(stream_name, extra, context, counters)
     except ReingestFailed as exc:
-        _log(logging.ERROR, "re-ingestion failed, Firehose will retry the batch", error=str(exc))
+        logger.error("re-ingestion failed, Firehose will retry the batch", extra={"error": str(exc)})
         raise
     finally:
         emit_metrics(counters)
-    _log(
-        logging.INFO,
+    logger.info(
         "records processed",
-        records=len(records),
-        events=counters.events,
-        reingested=counters.reingested,
-        malformed=counters.malformed,
+        extra={
+            "records": len(records),
+            "events": counters.events,
+            "reingested": counters.reingested,
+            "malformed": counters.malformed,
+        },
     )
-    return {"records": answers}
+    return response.asdict()

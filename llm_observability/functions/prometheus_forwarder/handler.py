@@ -25,7 +25,7 @@ Faults
     writes the records to the error prefix. Samples already accepted are resent then; a Prometheus
     receiver ignores a duplicate sample with the same timestamp and value.
 
-Own metrics (CloudWatch EMF, namespace ``METRICS_NAMESPACE``, dimension ``service``)
+Own metrics (CloudWatch EMF written by Powertools Metrics, namespace ``METRICS_NAMESPACE``, dimension ``service``)
     ``SamplesWritten``, ``RecordsDelivered``, ``RecordsMalformed``, ``RecordsRejected``,
     ``RecordsFailed`` (malformed + rejected), ``RemoteWriteThrottled`` (429 responses),
     ``RemoteWriteRetries``.
@@ -35,10 +35,11 @@ Environment
     ``AWS_REGION``: signing region (set by Lambda).
     ``NAMESPACE_PREFIXES``: JSON object, CloudWatch namespace -> metric-name prefix. Default: ``{}``.
     ``METRICS_NAMESPACE``: namespace of the function's own metrics. Default: ``LLMObservability/PrometheusExport``.
-    ``SERVICE_NAME``: value of the ``service`` dimension of those metrics. Default: ``prometheus-export``.
+    ``SERVICE_NAME``: the ``service`` of those metrics and of the log records. Default: ``prometheus-export``.
     ``MAX_SAMPLES_PER_REQUEST``: samples per remote-write request. Default: 2000.
 
-Imports only the standard library, botocore/boto3 (SigV4) and its siblings. Test seams: ``set_session()``
+Imports the standard library, the Powertools layer (Logger, Metrics, the Firehose event classes) and its
+siblings (``sigv4`` signs the requests with boto3's credentials). Test seams: ``sigv4.set_session()``
 injects a boto3 session, ``sleep`` is the backoff sleeper, HTTP goes through ``urllib.request.urlopen``.
 """
 
@@ -47,7 +48,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import math
 import os
 import time
@@ -56,13 +56,18 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.client import HTTPException
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-import boto3
 import metric_naming
 import remote_write
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
+import sigv4
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.utilities.data_classes import (
+    KinesisFirehoseDataTransformationRecord,
+    KinesisFirehoseDataTransformationResponse,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 RESULT_DROPPED: Final = "Dropped"
 RESULT_FAILED: Final = "ProcessingFailed"
@@ -79,17 +84,9 @@ RESERVE_MS: Final = 5_000
 MAX_ERROR_BODY_CHARS: Final = 512
 USER_AGENT: Final = "llm-observability-prometheus-export/1.0"
 
-logger = logging.getLogger("prometheus_forwarder")
-logger.setLevel(logging.INFO)
+logger = Logger(service=os.getenv("SERVICE_NAME") or DEFAULT_SERVICE_NAME)
 
 sleep: Callable[[float], None] = time.sleep
-_session: Any = None
-
-
-class LambdaContext(Protocol):
-    """The part of the Lambda context object this function uses."""
-
-    def get_remaining_time_in_millis(self) -> int: ...
 
 
 class MalformedRecord(ValueError):
@@ -165,26 +162,6 @@ class Record:
     result: str | None = None
 
 
-def set_session(session: Any) -> None:
-    """Use ``session`` for credentials (tests); None makes the next call create a fresh one."""
-    global _session
-    _session = session
-
-
-def _credentials() -> Any:
-    global _session
-    if _session is None:
-        _session = boto3.Session()
-    credentials = _session.get_credentials()
-    if credentials is None:
-        raise ConfigurationError("No AWS credentials are available to sign remote-write requests.")
-    return credentials.get_frozen_credentials()
-
-
-def _log(level: int, message: str, **fields: Any) -> None:
-    logger.log(level, json.dumps({"message": message, **fields}, default=str))
-
-
 # --- Parsing ----------------------------------------------------------------------------------------------------------
 
 
@@ -239,7 +216,7 @@ def parse_record(raw: Any, prefixes: Mapping[str, str]) -> Record:
         if not record.samples:
             raise MalformedRecord("no metric in the record")
     except (MalformedRecord, binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        _log(logging.WARNING, "malformed record", record_id=record.record_id, error=str(exc)[:200])
+        logger.warning("malformed record", extra={"record_id": record.record_id, "error": str(exc)[:200]})
         record.samples = []
         record.result = RESULT_FAILED
     return record
@@ -275,19 +252,18 @@ def write_request(records: Iterable[Record]) -> tuple[bytes, int]:
 
 
 def _signed_request(settings: Settings, body: bytes) -> urllib.request.Request:
-    request = AWSRequest(
-        method="POST",
-        url=settings.remote_write_url,
-        data=body,
-        headers={
-            "Content-Type": "application/x-protobuf",
-            "Content-Encoding": "snappy",
-            "X-Prometheus-Remote-Write-Version": "0.1.0",
-            "User-Agent": USER_AGENT,
-        },
-    )
-    SigV4Auth(_credentials(), "aps", settings.region).add_auth(request)
-    return urllib.request.Request(settings.remote_write_url, data=body, headers=dict(request.headers), method="POST")
+    headers = {
+        "Content-Type": "application/x-protobuf",
+        "Content-Encoding": "snappy",
+        "X-Prometheus-Remote-Write-Version": "0.1.0",
+        "User-Agent": USER_AGENT,
+    }
+    try:
+        return sigv4.signed_request(
+            "POST", settings.remote_write_url, body, headers=headers, service="aps", region=settings.region
+        )
+    except sigv4.NoCredentials:
+        raise ConfigurationError("No AWS credentials are available to sign remote-write requests.") from None
 
 
 def _retry_after(error: urllib.error.HTTPError) -> float | None:
@@ -311,14 +287,14 @@ def send(settings: Settings, body: bytes, context: LambdaContext, counters: Coun
                     return None
                 raise RetryableDeliveryError(f"unexpected HTTP {status}")
         except urllib.error.HTTPError as exc:
-            detail = _error_body(exc)
+            detail = sigv4.error_body(exc, MAX_ERROR_BODY_CHARS)
             if exc.code == 429:
                 counters.throttled += 1
                 wait = _retry_after(exc)
             elif exc.code >= 500:
                 wait = None
             else:
-                _log(logging.ERROR, "remote write rejected", status=exc.code, detail=detail)
+                logger.error("remote write rejected", extra={"status": exc.code, "detail": detail})
                 return exc.code
             error = f"HTTP {exc.code}"
         except (OSError, HTTPException) as exc:  # URLError, timeouts, connection resets
@@ -328,53 +304,36 @@ def send(settings: Settings, body: bytes, context: LambdaContext, counters: Coun
         wait = delay if wait is None else max(wait, delay)
         if context.get_remaining_time_in_millis() - wait * 1000 - HTTP_TIMEOUT_S * 1000 < RESERVE_MS:
             raise RetryableDeliveryError(f"remote write failed ({error}) and no time is left to retry")
-        _log(
-            logging.WARNING, "remote write failed, retrying", error=error, attempt=attempt, delay_s=wait, detail=detail
+        logger.warning(
+            "remote write failed, retrying",
+            extra={"error": error, "attempt": attempt, "delay_s": wait, "detail": detail},
         )
         counters.retries += 1
         sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _error_body(error: urllib.error.HTTPError) -> str:
-    try:
-        return error.read(MAX_ERROR_BODY_CHARS).decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001 - the body is only diagnostic
-        return ""
-
-
 # --- Metrics and entry point ------------------------------------------------------------------------------------------
 
 
 def emit_metrics(settings: Settings, counters: Counters) -> None:
-    """Print one CloudWatch EMF line with the invocation's counters."""
-    values = {
-        "SamplesWritten": counters.samples_written,
-        "RecordsDelivered": counters.records_delivered,
-        "RecordsMalformed": counters.records_malformed,
-        "RecordsRejected": counters.records_rejected,
-        "RecordsFailed": counters.records_malformed + counters.records_rejected,
-        "RemoteWriteThrottled": counters.throttled,
-        "RemoteWriteRetries": counters.retries,
-    }
-    blob = {
-        "_aws": {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": settings.metrics_namespace,
-                    "Dimensions": [["service"]],
-                    "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
-                }
-            ],
-        },
-        "service": settings.service_name,
-        **values,
-    }
-    print(json.dumps(blob), flush=True)
+    """Print one EMF blob with the invocation's counters (all of them, zeros included)."""
+    metrics = EphemeralMetrics(namespace=settings.metrics_namespace, service=settings.service_name)
+    for name, value in (
+        ("SamplesWritten", counters.samples_written),
+        ("RecordsDelivered", counters.records_delivered),
+        ("RecordsMalformed", counters.records_malformed),
+        ("RecordsRejected", counters.records_rejected),
+        ("RecordsFailed", counters.records_malformed + counters.records_rejected),
+        ("RemoteWriteThrottled", counters.throttled),
+        ("RemoteWriteRetries", counters.retries),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
 
 
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, list[dict[str, str]]]:
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
     """Firehose data-transformation entry point."""
     settings = Settings.from_env(os.environ)
     raw_records = event.get("records") if isinstance(event, dict) else None
@@ -396,17 +355,20 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, list[dict[st
             for record in batch:
                 record.result = result
     except RetryableDeliveryError as exc:
-        _log(logging.ERROR, "delivery failed, Firehose will retry the batch", error=str(exc))
+        logger.error("delivery failed, Firehose will retry the batch", extra={"error": str(exc)})
         raise
     finally:
         emit_metrics(settings, counters)
-    _log(
-        logging.INFO,
+    logger.info(
         "records processed",
-        records=len(records),
-        delivered=counters.records_delivered,
-        malformed=counters.records_malformed,
-        rejected=counters.records_rejected,
-        samples=counters.samples_written,
+        extra={
+            "records": len(records),
+            "delivered": counters.records_delivered,
+            "malformed": counters.records_malformed,
+            "rejected": counters.records_rejected,
+            "samples": counters.samples_written,
+        },
     )
-    return {"records": [{"recordId": r.record_id, "result": r.result, "data": r.data} for r in records]}
+    return KinesisFirehoseDataTransformationResponse(
+        [KinesisFirehoseDataTransformationRecord(r.record_id, r.result or RESULT_FAILED, r.data) for r in records]
+    ).asdict()

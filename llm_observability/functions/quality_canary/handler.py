@@ -54,6 +54,7 @@ import scoring
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
@@ -545,7 +546,7 @@ def publish(run: Run) -> None:
 
 # --- Entry point ---------------------------------------------------------------------------
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point (``handler.lambda_handler``): one canary run; returns its summary."""
     try:
         config = get_config()

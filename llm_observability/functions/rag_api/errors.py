@@ -1,4 +1,4 @@
-"""HTTP error model: exception classification and JSON responses.
+"""HTTP error model: exception classification and JSON responses (Powertools ``Response`` objects).
 
 Client-facing messages are fixed sentences; exception text from AWS or Python
 never reaches a response body.
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import telemetry
+from aws_lambda_powertools.event_handler import Response
 from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
@@ -44,7 +45,7 @@ _ACCESS_CODES = frozenset(
     }
 )
 
-_JSON_HEADERS = {"Content-Type": "application/json"}
+_JSON = "application/json"
 
 
 class ApiError(Exception):
@@ -106,18 +107,16 @@ def json_response(
     body: Mapping[str, Any],
     request_id: str,
     extra_headers: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """An API Gateway proxy response with a JSON body and the X-Request-Id header."""
-    headers = {**_JSON_HEADERS, "X-Request-Id": request_id}
-    if extra_headers:
-        headers.update(extra_headers)
-    return {
-        "statusCode": status,
-        "headers": headers,
-        "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-    }
+) -> Response:
+    """A JSON response (compact, UTF-8 as is) with the X-Request-Id header."""
+    return Response(
+        status_code=status,
+        content_type=_JSON,
+        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        headers={"X-Request-Id": request_id, **(extra_headers or {})},
+    )
 
 
-def error_response(error: ApiError, request_id: str) -> dict[str, Any]:
+def error_response(error: ApiError, request_id: str) -> Response:
     """The JSON error response for ``error``: a client-safe message and the request id."""
     return json_response(error.status, {"error": error.message, "request_id": request_id}, request_id, error.headers)

@@ -1,41 +1,46 @@
 """Lambda entry point of the RAG API (API Gateway REST API, Lambda proxy integration).
 
-Routes
+Routes (Powertools ``APIGatewayRestResolver``)
     POST /ask       answer a question from the Knowledge Base with a Bedrock model
     POST /feedback  record a 1..5 score for an earlier answer
 
-Each /ask stage (telemetry.STAGES) runs in its own X-Ray subsegment and emits
-its latency as StageLatency{Stage=<stage>}.  Metrics are CloudWatch EMF lines
-written by Powertools and flushed once per invocation; logs are Powertools
-JSON lines whose correlation id is the API Gateway request id, and every line
-of a request carries the active ``prompt_version``.
+Requests are routed by the API Gateway resource (``/ask``), so a custom domain's base path does not
+matter. Every failure - an unknown route (404), another method (405), a bad request (400), an invalid
+configuration (500) or an exception while serving - goes through one exception handler: the status,
+``Retry-After`` and client-safe message of ``errors.classify_exception``, a JSON body with only the
+message and the request id (never a traceback), a RequestFailure{ErrorClass} metric and one log line.
 
-Optional (off unless their environment variables are set): a Bedrock Guardrail
-on Converse (GUARDRAIL_ID + GUARDRAIL_VERSION), the user-message template from
-Prompt Management (PROMPT_PARAMETER_NAME) and the model id from SSM
-(MODEL_PARAMETER_NAME).  The two lookups run in the PromptAssembly stage, are
-cached per container (``managed``) and never fail a request.
+Each /ask stage (telemetry.STAGES) runs in its own X-Ray subsegment and emits its latency as
+StageLatency{Stage=<stage>} (``instrumentation.Recorder``). Metrics are CloudWatch EMF lines written by
+Powertools and flushed once per invocation; logs are Powertools JSON lines whose correlation id is the
+API Gateway request id, and every line of a request carries the active ``prompt_version``.
 
-Test and benchmark seams: ``reset_state()``, ``pipeline.set_clients()``, the
-module-level ``tracer.provider`` / ``logger`` / ``metrics`` objects, and
-``_ttl_clock`` (the clock of the lookup caches).
+Optional (off unless their environment variables are set): a Bedrock Guardrail on Converse
+(GUARDRAIL_ID + GUARDRAIL_VERSION), the user-message template from Prompt Management
+(PROMPT_PARAMETER_NAME) and the model id from SSM (MODEL_PARAMETER_NAME). The two lookups run in the
+PromptAssembly stage, are cached per container (``managed``) and never fail a request.
+
+Test and benchmark seams: ``reset_state()``, ``pipeline.set_clients()``, the module-level ``tracer.provider``
+and ``logger`` (``instrumentation``'s), and ``_ttl_clock`` (the clock of the lookup caches).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import instrumentation
 import managed
 import pipeline
 import telemetry
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_xray_sdk import global_sdk_config
 from errors import (
     MESSAGE_METHOD_NOT_ALLOWED,
@@ -47,16 +52,11 @@ from errors import (
     error_response,
     json_response,
 )
-from redaction import redact
+from instrumentation import NULL_RECORDER, Recorder, logger, loggable_texts, tracer
 from settings import Settings, SettingsError, load_settings
-from validation import AskRequest, FeedbackRequest, parse_ask, parse_feedback, parse_json_object
+from validation import parse_ask, parse_feedback, parse_json_object
 
-SERVICE_NAME = os.getenv(telemetry.ENV_POWERTOOLS_SERVICE_NAME) or telemetry.DEFAULT_SERVICE_NAME
-NAMESPACE = os.getenv(telemetry.ENV_POWERTOOLS_METRICS_NAMESPACE) or telemetry.DEFAULT_NAMESPACE
-
-logger = Logger(service=SERVICE_NAME)
-metrics = Metrics(service=SERVICE_NAME, namespace=NAMESPACE)
-tracer = Tracer(service=SERVICE_NAME, patch_modules=("botocore",))
+ROUTES = ("/ask", "/feedback")
 
 _now = time.perf_counter
 _ttl_clock = time.monotonic  # lookup cache expiry; replaced in tests
@@ -64,52 +64,6 @@ _ttl_clock = time.monotonic  # lookup cache expiry; replaced in tests
 
 def _lookup_clock() -> float:
     return _ttl_clock()
-
-
-class DimensionedMetrics:
-    """EMF blobs for metrics with one dimension besides ``service`` (Stage, ModelId, ErrorClass).
-
-    EMF applies one dimension set to a whole blob, so each dimension value gets
-    its own reusable Powertools provider; ``flush`` prints one blob per value
-    used since the previous flush.
-    """
-
-    def __init__(self, namespace: str, service: str) -> None:
-        self._namespace = namespace
-        self._service = service
-        self._providers: dict[tuple[str, str], AmazonCloudWatchEMFProvider] = {}
-        self._pending: dict[tuple[str, str], AmazonCloudWatchEMFProvider] = {}
-
-    def add(self, dimension: str, value: str, name: str, unit: MetricUnit, metric_value: float) -> None:
-        """Add one value of metric ``name`` under dimensions {service, ``dimension``=``value``}.
-
-        Keep ``value`` low-cardinality: each distinct value keeps a provider for the container's life.
-        """
-        key = (dimension, value)
-        provider = self._providers.get(key)
-        if provider is None:
-            provider = AmazonCloudWatchEMFProvider(namespace=self._namespace, service=self._service)
-            provider.set_default_dimensions(**{telemetry.DIM_SERVICE: self._service, dimension: value})
-            self._providers[key] = provider
-        provider.add_metric(name=name, unit=unit, value=metric_value)
-        self._pending[key] = provider
-
-    def flush(self) -> None:
-        """Print every pending blob and clear it."""
-        for provider in self._pending.values():
-            provider.flush_metrics()
-            if provider.metric_set:  # not printed because POWERTOOLS_METRICS_DISABLED is set
-                provider.clear_metrics()
-        self._pending.clear()
-
-    def clear(self) -> None:
-        """Drop pending values without printing them."""
-        for provider in self._pending.values():
-            provider.clear_metrics()
-        self._pending.clear()
-
-
-dimensioned_metrics = DimensionedMetrics(NAMESPACE, SERVICE_NAME)
 
 
 # --- Per-container state ------------------------------------------------------------
@@ -193,266 +147,50 @@ def reset_state() -> None:
     global _runtime
     _runtime = None
     pipeline.reset_clients()
-    metrics.clear_metrics()
-    dimensioned_metrics.clear()
+    instrumentation.clear()
 
 
-# --- Instrumentation --------------------------------------------------------------------
-class _NullSegment:
-    """Stands in for an X-Ray subsegment when tracing is off."""
-
-    def put_annotation(self, key: str, value: Any) -> None:
-        """Do nothing."""
+# --- Routing ------------------------------------------------------------------------------
+# debug=False: POWERTOOLS_DEV must not make the resolver print events (request bodies) to the logs.
+app = APIGatewayRestResolver(debug=False)
 
 
-_NULL_SEGMENT = _NullSegment()
+class Call(NamedTuple):
+    """One invocation as the routes see it (``app.context["call"]``)."""
+
+    request_id: str
+    state: Runtime | SettingsError
+    rec: Recorder
+    started: float
 
 
-class Recorder:
-    """Instrumentation of one invocation: subsegments, metrics and the summary log line."""
-
-    def __init__(self) -> None:
-        self.stage_ms: dict[str, float] = {}
-        self.current_stage: str | None = None
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[Any]:
-        """Run a pipeline stage in an X-Ray subsegment and record its StageLatency."""
-        self.current_stage = name
-        started = _now()
-        try:
-            with tracer.provider.in_subsegment(name=name) as subsegment:
-                yield subsegment if subsegment is not None else _NULL_SEGMENT
-        finally:
-            elapsed = (_now() - started) * 1000
-            self.stage_ms[name] = round(elapsed, 3)
-            dimensioned_metrics.add(
-                telemetry.DIM_STAGE, name, telemetry.METRIC_STAGE_LATENCY, MetricUnit.Milliseconds, elapsed
-            )
-
-    def request_started(self, request_id: str, prompt_version: str | None) -> None:
-        """Attach the request id and prompt version to this invocation's main EMF blob as metadata."""
-        metrics.add_metadata(key="request_id", value=request_id)
-        if prompt_version is not None:
-            metrics.add_metadata(key="prompt_version", value=prompt_version)
-
-    def prompt_resolved(self, prompt_version: str) -> None:
-        """Record the prompt version this /ask uses (EMF metadata; the log key is set by the caller)."""
-        metrics.add_metadata(key="prompt_version", value=prompt_version)
-
-    def metric(self, name: str, unit: MetricUnit, value: float) -> None:
-        """Add a metric with the service dimension only."""
-        metrics.add_metric(name=name, unit=unit, value=value)
-
-    def failure(self, error_class: str) -> None:
-        """Count one failed request under its ErrorClass."""
-        dimensioned_metrics.add(
-            telemetry.DIM_ERROR_CLASS, error_class, telemetry.METRIC_REQUEST_FAILURE, MetricUnit.Count, 1
-        )
-        tracer.put_annotation(telemetry.DIM_ERROR_CLASS, error_class)
-
-    def ask_succeeded(
-        self,
-        settings: Settings,
-        request: AskRequest,
-        passages: tuple[pipeline.Passage, ...],
-        cache_hit: bool,
-        prompt: pipeline.Prompt,
-        completion: pipeline.Completion,
-        started: float,
-        model_id: str | None = None,
-        guardrail: pipeline.GuardrailOutcome | None = None,
-        per_prompt_version: bool = False,
-    ) -> None:
-        """Emit the success metrics of an /ask and its structured summary log line.
-
-        ``model_id`` is the model Converse used (default MODEL_ID); ``guardrail`` the guardrail's
-        outcome when one is configured; ``per_prompt_version`` adds the {service, PromptVersion} blob.
-        """
-        model_id = model_id or settings.model_id
-        price = settings.price_of(model_id)
-        cost = price.cost(completion.input_tokens, completion.output_tokens) if price else 0.0
-        end_to_end_ms = (_now() - started) * 1000
-        inference_ms = (
-            completion.latency_ms
-            if completion.latency_ms is not None
-            else self.stage_ms.get(telemetry.STAGE_INFERENCE, 0.0)
-        )
-        scores = [passage.score for passage in passages if passage.score is not None]
-        top_score = max(scores) if scores else None
-
-        self.metric(telemetry.METRIC_REQUEST_SUCCESS, MetricUnit.Count, 1)
-        self.metric(telemetry.METRIC_PROMPT_LENGTH, MetricUnit.Count, len(prompt))
-        self.metric(telemetry.METRIC_RETRIEVED_PASSAGES, MetricUnit.Count, len(passages))
-        if top_score is not None:
-            self.metric(telemetry.METRIC_TOP_RETRIEVAL_SCORE, MetricUnit.NoUnit, top_score)
-        for name, unit, value in (
-            (telemetry.METRIC_INFERENCE_LATENCY, MetricUnit.Milliseconds, inference_ms),
-            (telemetry.METRIC_INPUT_TOKENS, MetricUnit.Count, completion.input_tokens),
-            (telemetry.METRIC_OUTPUT_TOKENS, MetricUnit.Count, completion.output_tokens),
-            (telemetry.METRIC_TOTAL_TOKENS, MetricUnit.Count, completion.total_tokens),
-            (telemetry.METRIC_ESTIMATED_COST, MetricUnit.NoUnit, cost),
-        ):
-            dimensioned_metrics.add(telemetry.DIM_MODEL_ID, model_id, name, unit, value)
-        if guardrail is not None:
-            self.guardrail(guardrail)
-        if per_prompt_version:
-            version = prompt.version
-            for name, unit, value in (
-                (telemetry.METRIC_REQUEST_SUCCESS, MetricUnit.Count, 1),
-                (telemetry.METRIC_END_TO_END_LATENCY, MetricUnit.Milliseconds, end_to_end_ms),
-                (telemetry.METRIC_TOTAL_TOKENS, MetricUnit.Count, completion.total_tokens),
-                (telemetry.METRIC_ESTIMATED_COST, MetricUnit.NoUnit, cost),
-            ):
-                dimensioned_metrics.add(telemetry.DIM_PROMPT_VERSION, version, name, unit, value)
-            if guardrail is not None:
-                dimensioned_metrics.add(
-                    telemetry.DIM_PROMPT_VERSION,
-                    version,
-                    telemetry.METRIC_GUARDRAIL_INTERVENED,
-                    MetricUnit.Count,
-                    int(guardrail.intervened),
-                )
-
-        texts, redactions = _loggable_texts(settings.prompt_logging, question=request.question, answer=completion.text)
-        if settings.prompt_logging == telemetry.PROMPT_LOGGING_REDACTED:
-            self.redactions(redactions)
-        logger.info(
-            "ask",
-            extra={
-                "model_id": model_id,
-                "prompt": {
-                    "template_version": prompt.version,
-                    "temperature": request.temperature,
-                    "top_p": request.top_p,
-                    "max_tokens": request.max_tokens,
-                    "stop_sequences": list(request.stop_sequences),
-                    "top_k": request.top_k,
-                    "length": len(prompt),
-                },
-                "retrieval": {
-                    "count": len(passages),
-                    "top_score": top_score,
-                    "cache_hit": cache_hit,
-                },
-                "usage": {
-                    "input_tokens": completion.input_tokens,
-                    "output_tokens": completion.output_tokens,
-                    "total_tokens": completion.total_tokens,
-                },
-                "estimated_cost_usd": cost,
-                "stop_reason": completion.stop_reason,
-                "latency_ms": {
-                    "stages": self.stage_ms,
-                    "inference_model": inference_ms,
-                    "end_to_end": round(end_to_end_ms, 3),
-                },
-                "question_chars": len(request.question),
-                "answer_chars": len(completion.text),
-                "prompt_logging": settings.prompt_logging,
-                "pii_redactions": redactions,
-                **texts,
-                **(
-                    {
-                        "guardrail": {
-                            "intervened": guardrail.intervened,
-                            "policies": list(guardrail.policies),
-                            "grounding_score": guardrail.grounding_score,
-                            "relevance_score": guardrail.relevance_score,
-                            "guardrail_id": settings.guardrail_id,
-                            "guardrail_version": settings.guardrail_version,
-                        }
-                    }
-                    if guardrail is not None
-                    else {}
-                ),
-            },
-        )
-
-    def guardrail(self, outcome: pipeline.GuardrailOutcome) -> None:
-        """Emit the guardrail metrics of one answered /ask."""
-        self.metric(telemetry.METRIC_GUARDRAIL_INTERVENED, MetricUnit.Count, int(outcome.intervened))
-        for policy in outcome.policies:
-            dimensioned_metrics.add(
-                telemetry.DIM_GUARDRAIL_POLICY,
-                policy,
-                telemetry.METRIC_GUARDRAIL_POLICY_INTERVENED,
-                MetricUnit.Count,
-                1,
-            )
-        if outcome.grounding_score is not None:
-            self.metric(telemetry.METRIC_GUARDRAIL_GROUNDING_SCORE, MetricUnit.NoUnit, outcome.grounding_score)
-        if outcome.relevance_score is not None:
-            self.metric(telemetry.METRIC_GUARDRAIL_RELEVANCE_SCORE, MetricUnit.NoUnit, outcome.relevance_score)
-
-    def feedback(self, feedback: FeedbackRequest) -> None:
-        """Emit the feedback metrics."""
-        self.metric(telemetry.METRIC_FEEDBACK_SCORE, MetricUnit.NoUnit, feedback.score)
-        self.metric(telemetry.METRIC_FEEDBACK_COUNT, MetricUnit.Count, 1)
-
-    def redactions(self, count: int) -> None:
-        """Count PII spans redacted from logged text."""
-        self.metric(telemetry.METRIC_REDACTIONS, MetricUnit.Count, count)
+def _current() -> tuple[Call, Runtime]:
+    """This invocation and the container's runtime (``_configured`` has answered 500 if there is none)."""
+    call: Call = app.context["call"]
+    return call, app.context["runtime"]
 
 
-class NullRecorder(Recorder):
-    """INSTRUMENTATION=off: no subsegments, metrics or summary logs; responses are unchanged."""
-
-    _stage = nullcontext(_NULL_SEGMENT)
-
-    def stage(self, name: str) -> Any:
-        """Run the stage without tracing or timing."""
-        return self._stage
-
-    def request_started(self, request_id: str, prompt_version: str | None) -> None:
-        """Do nothing."""
-
-    def prompt_resolved(self, prompt_version: str) -> None:
-        """Do nothing."""
-
-    def metric(self, name: str, unit: MetricUnit, value: float) -> None:
-        """Do nothing."""
-
-    def failure(self, error_class: str) -> None:
-        """Do nothing."""
-
-    def ask_succeeded(self, *args: Any, **kwargs: Any) -> None:
-        """Do nothing."""
-
-    def feedback(self, feedback: FeedbackRequest) -> None:
-        """Do nothing."""
-
-    def redactions(self, count: int) -> None:
-        """Do nothing."""
+def _configured(router: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """Before any route (unknown ones included): an invalid configuration is a 500."""
+    state = router.context["call"].state
+    if isinstance(state, SettingsError):
+        logger.error("Invalid function configuration", extra={"configuration_problems": state.problems})
+        raise ApiError(500, telemetry.ERROR_INTERNAL, MESSAGE_MISCONFIGURED)
+    router.append_context(runtime=state)
+    return next_middleware(router)
 
 
-_NULL_RECORDER = NullRecorder()
+app.use(middlewares=[_configured])
 
 
-def _loggable_texts(mode: str, **texts: str) -> tuple[dict[str, str], int]:
-    """The texts to put in a log line under PROMPT_LOGGING ``mode``, and the redaction count."""
-    if mode == telemetry.PROMPT_LOGGING_FULL:
-        return texts, 0
-    if mode == telemetry.PROMPT_LOGGING_NONE:
-        return {}, 0
-    redacted: dict[str, str] = {}
-    total = 0
-    for key, text in texts.items():
-        redacted[key], count = redact(text)
-        total += count
-    return redacted, total
-
-
-# --- Routes ---------------------------------------------------------------------------------
-Route = Callable[[dict[str, Any], str, Runtime, Recorder, float], dict[str, Any]]
-
-
-def _ask(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recorder, started: float) -> dict[str, Any]:
+@app.post("/ask")
+def _ask() -> Response:
     """POST /ask: run the RAG pipeline; EndToEndLatency covers successes and failures."""
+    call, runtime = _current()
     try:
-        return _answer(event, request_id, runtime, rec, started)
+        return _answer(app.current_event.raw_event, call.request_id, runtime, call.rec, call.started)
     finally:
-        rec.metric(telemetry.METRIC_END_TO_END_LATENCY, MetricUnit.Milliseconds, (_now() - started) * 1000)
+        call.rec.metric(telemetry.METRIC_END_TO_END_LATENCY, MetricUnit.Milliseconds, (_now() - call.started) * 1000)
 
 
 def _resolve_managed(runtime: Runtime, rec: Recorder) -> tuple[pipeline.PromptTemplate, str]:
@@ -518,7 +256,7 @@ def _resolve_managed(runtime: Runtime, rec: Recorder) -> tuple[pipeline.PromptTe
     return template, model_id
 
 
-def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recorder, started: float) -> dict[str, Any]:
+def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recorder, started: float) -> Response:
     settings, cache = runtime.settings, runtime.cache
 
     with rec.stage(telemetry.STAGE_PREPROCESS):
@@ -601,14 +339,15 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
     return json_response(200, body, request_id)
 
 
-def _feedback(
-    event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recorder, started: float
-) -> dict[str, Any]:
+@app.post("/feedback")
+def _feedback() -> Response:
     """POST /feedback: record a score so it can be joined to the /ask log line by request id."""
-    feedback = parse_feedback(parse_json_object(event))
+    call, runtime = _current()
+    request_id, rec = call.request_id, call.rec
+    feedback = parse_feedback(parse_json_object(app.current_event.raw_event))
     rec.feedback(feedback)
     mode = runtime.settings.prompt_logging
-    texts, redactions = _loggable_texts(mode, comment=feedback.comment) if feedback.comment else ({}, 0)
+    texts, redactions = loggable_texts(mode, comment=feedback.comment) if feedback.comment else ({}, 0)
     if mode == telemetry.PROMPT_LOGGING_REDACTED:
         rec.redactions(redactions)
     logger.info(
@@ -627,21 +366,38 @@ def _feedback(
     )
 
 
-_ROUTES: dict[str, Route] = {"/ask": _ask, "/feedback": _feedback}
-
-
-def _route(event: dict[str, Any]) -> Route:
-    """The handler for the event's resource and method, or a 404/405 ApiError."""
-    path = event.get("resource") or event.get("path") or ""
-    route = _ROUTES.get(path.rstrip("/") if isinstance(path, str) else "")
-    if route is None:
-        raise ApiError(404, telemetry.ERROR_VALIDATION, MESSAGE_NOT_FOUND)
-    if event.get("httpMethod") != "POST":
+@app.not_found
+def _no_route(_: NotFoundError) -> Response:
+    """A resource this API does not serve is a 404; another method on one it serves a 405."""
+    if app.current_event.path.rstrip("/") in ROUTES:
         raise ApiError(405, telemetry.ERROR_VALIDATION, MESSAGE_METHOD_NOT_ALLOWED, {"Allow": "POST"})
-    return route
+    raise ApiError(404, telemetry.ERROR_VALIDATION, MESSAGE_NOT_FOUND)
 
 
-def _request_id(event: dict[str, Any], context: Any) -> str:
+@app.exception_handler(Exception)
+def _failed(exc: Exception) -> Response:
+    """Every failure of a request: its JSON error response, RequestFailure metric and log line."""
+    call: Call = app.context["call"]
+    error = classify_exception(exc)
+    _log_failure(exc, error, call.rec)
+    call.rec.failure(error.error_class)
+    return error_response(error, call.request_id)
+
+
+def _routable(event: Any) -> dict[str, Any]:
+    """The event as the resolver routes it: ``path`` is the API Gateway resource (``/ask``), not the request
+    path that a custom domain's base path mapping prefixes; an event that is not a proxy event routes nowhere."""
+    event = event if isinstance(event, dict) else {}
+    path = event.get("resource") or event.get("path")
+    method = event.get("httpMethod")
+    return {
+        **event,
+        "path": path if isinstance(path, str) else "",
+        "httpMethod": method if isinstance(method, str) else "",
+    }
+
+
+def _request_id(event: dict[str, Any], context: LambdaContext) -> str:
     """The API Gateway request id, else the Lambda request id."""
     request_context = event.get("requestContext")
     if isinstance(request_context, dict):
@@ -669,25 +425,18 @@ def _log_failure(exc: Exception, error: ApiError, rec: Recorder) -> None:
         logger.exception("Request failed", extra=details)
 
 
-def _handle(event: Any, context: Any, state: Runtime | SettingsError, rec: Recorder) -> dict[str, Any]:
-    """Route the event and turn every exception into a JSON error response."""
+def _handle(event: Any, context: LambdaContext, state: Runtime | SettingsError, rec: Recorder) -> dict[str, Any]:
+    """Resolve the event to its route; every exception becomes a JSON error response (``_failed``)."""
     started = _now()
-    event = event if isinstance(event, dict) else {}
+    event = _routable(event)
     request_id = _request_id(event, context)
     prompt_version = state.prompt_version if isinstance(state, Runtime) else None
     if prompt_version is not None:
         logger.append_keys(prompt_version=prompt_version)  # updated by /ask once its prompt is resolved
     rec.request_started(request_id, prompt_version)
+    app.append_context(call=Call(request_id, state, rec, started))
     try:
-        if isinstance(state, SettingsError):
-            logger.error("Invalid function configuration", extra={"configuration_problems": state.problems})
-            raise ApiError(500, telemetry.ERROR_INTERNAL, MESSAGE_MISCONFIGURED)
-        return _route(event)(event, request_id, state, rec, started)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON response; _log_failure logs it
-        error = classify_exception(exc)
-        _log_failure(exc, error, rec)
-        rec.failure(error.error_class)
-        return error_response(error, request_id)
+        return app.resolve(event, context)
     finally:
         if prompt_version is not None:
             logger.remove_keys(["prompt_version"])
@@ -695,34 +444,20 @@ def _handle(event: Any, context: Any, state: Runtime | SettingsError, rec: Recor
 
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def rag_api_handler(event: Any, context: Any) -> dict[str, Any]:
+def rag_api_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     """The instrumented handler: root subsegment, correlation id, per-request Recorder."""
     return _handle(event, context, _load_runtime(), Recorder())
 
 
-def _flush_metrics() -> None:
-    """Print this invocation's EMF blobs; an empty main blob is skipped, not warned about."""
-    try:
-        if metrics.metric_set:
-            metrics.flush_metrics()
-        else:
-            metrics.clear_metrics()
-        dimensioned_metrics.flush()
-    except Exception:
-        logger.exception("Failed to publish metrics")
-        metrics.clear_metrics()
-        dimensioned_metrics.clear()
-
-
-def _handle_event(event: Any, context: Any) -> dict[str, Any]:
+def _handle_event(event: Any, context: LambdaContext) -> dict[str, Any]:
     """The handler proper, with or without the CodeGuru Profiler agent around it."""
     state = _load_runtime()
     if isinstance(state, Runtime) and not state.settings.instrumentation:
-        return _handle(event, context, state, _NULL_RECORDER)
+        return _handle(event, context, state, NULL_RECORDER)
     try:
         response: dict[str, Any] = rag_api_handler(event, context)
     finally:
-        _flush_metrics()
+        instrumentation.flush()
     return response
 
 
