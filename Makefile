@@ -12,7 +12,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup tools synth bootstrap deploy diff destroy test test-fast bench clean
+.PHONY: setup tools synth bootstrap deploy diff destroy test test-fast docs bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ test: setup tools
 ## The everyday run: everything but the tests marked slow (real CDK CLI, fresh-clone set-up).
 test-fast: setup tools
 	python -m pytest -q -m "not slow"
+
+## Regenerate the generated blocks of README.md and docs/ (configuration and cost tables) from the code.
+docs: setup
+	python scripts/generate_docs.py
 
 ## Handler overhead, cold import and synth-time benchmark.
 bench: setup

@@ -45,10 +45,10 @@ OPEN_UNIT = "allowed is a number above 0 and below 1."
 CDK_CONTEXT_SETTINGS = {k: v for k, v in CDK_CONTEXT.items() if k in ObservabilityConfig.keys()}
 
 
-def test_readme_documents_every_setting() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_docs_document_every_setting() -> None:
+    reference = (ROOT / "docs" / "configuration.md").read_text()
     for key in ObservabilityConfig.keys():
-        assert f"`{key}`" in readme, key
+        assert f"`{key}`" in reference, key
 
 
 def test_strings_from_the_command_line_are_converted() -> None:

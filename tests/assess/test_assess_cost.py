@@ -1,4 +1,4 @@
-"""The observability cost estimate: hand-computed figures, this project's Level 1 against the README."""
+"""The observability cost estimate: hand-computed figures, this project's Level 1 against docs/costs.md."""
 
 from __future__ import annotations
 
@@ -35,16 +35,16 @@ def test_hand_computed_small_template() -> None:
     assert estimate(load(TEMPLATES / "cost_small.json"), requests_per_month=0, free_tier=True).fixed_usd == 2.00
 
 
-def _readme_level1_total() -> float:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("**Level 1 observability, fixed monthly cost") :]
-    return float(re.search(r"\*\*Total\*\*.*?\*\*≈ \$([0-9.]+)\*\*", section).group(1))
+def _docs_level1_total() -> float:
+    costs = (ROOT / "docs" / "costs.md").read_text()
+    section = costs[costs.index("**Level 1 observability, fixed monthly cost") :]
+    return float(re.search(r"\*\*Total\*\*.*?\*\*\$([0-9.,]+)\*\*", section).group(1).replace(",", ""))
 
 
-def test_level1_assembly_matches_the_readme_total(level1: SynthResult) -> None:
+def test_level1_assembly_matches_the_docs_total(level1: SynthResult) -> None:
     report = estimate(load(level1.outdir))
-    assert report.fixed_usd == _readme_level1_total() == 14.70
-    # README table: 1 dashboard, 8 single-metric + 1 metric-math alarm over 8 metrics = 16, 27 custom metrics, 2 keys
+    assert report.fixed_usd == _docs_level1_total() == 14.70
+    # docs/costs.md: 1 dashboard, 8 single-metric + 1 metric-math alarm over 8 metrics = 16, 27 custom metrics, 2 keys
     assert report.item("dashboards").quantity == 1
     assert report.item("alarms").quantity == 16
     assert report.item("custom-metrics").quantity == 27
