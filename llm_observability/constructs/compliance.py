@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import jsii
 from aws_cdk import Aws, Duration, Names, RemovalPolicy, Stack
@@ -160,6 +161,22 @@ RECORDED_RESOURCE_TYPES: tuple[str, ...] = tuple(
         }
     )
 )
+
+
+def _grant_service(
+    bucket: s3.Bucket, principal: iam.IPrincipal, *statements: tuple[str, str, str, dict[str, Any]]
+) -> iam.AddToResourcePolicyResult:
+    """Add AWS's documented delivery statements ``(sid, action, resource, conditions)`` for a service to
+    ``bucket``'s policy; returns the result of the last, so the delivering resource can depend on the policy."""
+    results = [
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid, principals=[principal], actions=[action], resources=[resource], conditions=conditions
+            )
+        )
+        for sid, action, resource, conditions in statements
+    ]
+    return results[-1]
 
 
 @jsii.implements(events.IRuleTarget)
@@ -366,7 +383,9 @@ class ComplianceBaseline(Construct):
         delivery_keys = bucket.arn_for_objects(f"{CONFIG_PREFIX}/AWSLogs/{stack.account}/Config/*")
         source_account = {"StringEquals": {"aws:SourceAccount": stack.account}}
         config_principal = iam.ServicePrincipal("config.amazonaws.com")
-        for sid, action, resource, conditions in (
+        bucket_policy = _grant_service(
+            bucket,
+            config_principal,
             ("AWSConfigBucketPermissionsCheck", "s3:GetBucketAcl", bucket.bucket_arn, source_account),
             ("AWSConfigBucketExistenceCheck", "s3:ListBucket", bucket.bucket_arn, source_account),
             (
@@ -375,16 +394,7 @@ class ComplianceBaseline(Construct):
                 delivery_keys,
                 {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceAccount": stack.account}},
             ),
-        ):
-            bucket_policy = bucket.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=sid,
-                    principals=[config_principal],
-                    actions=[action],
-                    resources=[resource],
-                    conditions=conditions,
-                )
-            )
+        )
 
         role = self.config_role = iam.Role(
             self,
@@ -493,7 +503,9 @@ class ComplianceBaseline(Construct):
         # CDK's Trail grants CloudTrail on the bucket without the confused-deputy condition. It is handed
         # a reference instead (to which it adds nothing), and the bucket gets AWS's documented policy
         # with aws:SourceArn naming this trail.
-        for sid, action, resource, conditions in (
+        bucket_policy = _grant_service(
+            bucket,
+            cloudtrail_principal,
             (
                 "AWSCloudTrailAclCheck",
                 "s3:GetBucketAcl",
@@ -506,16 +518,7 @@ class ComplianceBaseline(Construct):
                 bucket.arn_for_objects(f"AWSLogs/{stack.account}/*"),
                 {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}},
             ),
-        ):
-            bucket_policy = bucket.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=sid,
-                    principals=[cloudtrail_principal],
-                    actions=[action],
-                    resources=[resource],
-                    conditions=conditions,
-                )
-            )
+        )
         self.trail = cloudtrail.Trail(
             self,
             "Trail",

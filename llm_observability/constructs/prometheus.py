@@ -16,19 +16,13 @@ from constructs import Construct
 
 from llm_observability import prometheus_rules
 from llm_observability.config import LOG_RETENTION_DAYS
+from llm_observability.constructs import _delivery
 from llm_observability.constructs._common import (
     allow_s3_delivery,
     encrypted_log_group,
     failure_bucket,
     firehose_role,
     log_encryption_key,
-)
-from llm_observability.constructs._delivery import (
-    delivery_logging,
-    processing_configuration,
-    processor_function,
-    s3_destination,
-    stream_encryption,
 )
 from llm_observability.constructs.alarm_factory import AlarmFactory, AlarmRole, Severity, sns_alarm_action
 from llm_observability.constructs.alert_topic import allow_publish
@@ -185,7 +179,7 @@ class PrometheusExport(Construct):
         )
 
         # --- ingestion: metric stream -> Firehose -> forwarder -> remote write -----------------------------------
-        self.forwarder, forwarder_role = processor_function(
+        self.forwarder, forwarder_role = _delivery.processor_function(
             self, "Forwarder", folder="prometheus_forwarder",
             description="Firehose processor: CloudWatch metric stream records -> Prometheus remote write (SigV4).",
             role_description="Writes the application's streamed CloudWatch metrics to the Prometheus workspace.",
@@ -217,15 +211,15 @@ class PrometheusExport(Construct):
             self, "DeliveryRole", description="Lets Amazon Data Firehose run the metric forwarder and keep what fails."
         )
         allow_s3_delivery(delivery_role, self.failed_records, self.key)
-        processing = processing_configuration(delivery_role, self.forwarder, sid="InvokeForwarder")
-        delivery_logs = delivery_logging(self, delivery_role, key=self.key, retention_days=log_retention_days)
+        processing = _delivery.processing_configuration(delivery_role, self.forwarder, sid="InvokeForwarder")
+        delivery_logs = _delivery.delivery_logging(self, delivery_role, key=self.key, retention_days=log_retention_days)
         self.delivery_stream = firehose.CfnDeliveryStream(
             self,
             "DeliveryStream",
             delivery_stream_type="DirectPut",
-            delivery_stream_encryption_configuration_input=stream_encryption(self.key),
+            delivery_stream_encryption_configuration_input=_delivery.stream_encryption(self.key),
             extended_s3_destination_configuration={
-                **s3_destination(
+                **_delivery.s3_destination(
                     self.failed_records, delivery_role, self.key, prefix="delivered/", logging=delivery_logs
                 ),
                 "errorOutputPrefix": "failed/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/",

@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from llm_observability.config import LOG_RETENTION_DAYS
+from llm_observability.constructs import _delivery
 from llm_observability.constructs._common import (
     allow_s3_delivery,
     asset_function,
@@ -20,13 +21,6 @@ from llm_observability.constructs._common import (
     firehose_role,
     function_role,
     log_encryption_key,
-)
-from llm_observability.constructs._delivery import (
-    delivery_logging,
-    processing_configuration,
-    processor_function,
-    s3_destination,
-    stream_encryption,
 )
 from llm_observability.constructs.log_analytics.destination import (
     DestinationBindOptions,
@@ -123,7 +117,7 @@ class LogAnalytics(Construct):
             self, "DeliveryRole", description="Lets Amazon Data Firehose index the application's logs into OpenSearch."
         )
         allow_s3_delivery(self.delivery_role, self.backup_bucket, self.key)
-        self.delivery_logging = delivery_logging(
+        self.delivery_logging = _delivery.delivery_logging(
             self, self.delivery_role, key=self.key, retention_days=log_retention_days
         )
         # The index-template custom resource's function (its role is a principal of the access policies).
@@ -147,14 +141,14 @@ class LogAnalytics(Construct):
         self.template_body = index_template(delivery.index_prefix, replicas=config.index_replicas)
         self.index_template_resource = self._index_template(config, template_logs)
 
-        self.processor, processor_role = processor_function(
+        self.processor, processor_role = _delivery.processor_function(
             self, "Processor", folder="log_records_processor",
             description="Firehose processor: CloudWatch Logs records -> one JSON document per log event.",
             role_description="Splits CloudWatch Logs records into one OpenSearch document per log event.",
             key=self.key, retention_days=log_retention_days,
             environment={"METRICS_NAMESPACE": LOG_METRICS_NAMESPACE, "SERVICE_NAME": workload.name},
         )  # fmt: skip
-        processing = processing_configuration(self.delivery_role, self.processor, sid="InvokeProcessor")
+        processing = _delivery.processing_configuration(self.delivery_role, self.processor, sid="InvokeProcessor")
         self.delivery_stream = self._delivery_stream(config, processing)
         # Documents must not arrive before the template that maps them.
         self.delivery_stream.node.add_dependency(self.index_template_resource)
@@ -205,7 +199,7 @@ class LogAnalytics(Construct):
     def _delivery_stream(self, config: DestinationConfig, processing: dict[str, Any]) -> firehose.CfnDeliveryStream:
         delivery = self.destination.delivery
         logging = self.delivery_logging
-        backup = s3_destination(self.backup_bucket, self.delivery_role, self.key, prefix="failed-documents/",
+        backup = _delivery.s3_destination(self.backup_bucket, self.delivery_role, self.key, prefix="failed-documents/",
                                 logging=logging)  # fmt: skip
         destination = {
             "indexName": delivery.index_prefix,
@@ -227,7 +221,7 @@ class LogAnalytics(Construct):
             self,
             "DeliveryStream",
             delivery_stream_type="DirectPut",
-            delivery_stream_encryption_configuration_input=stream_encryption(self.key),
+            delivery_stream_encryption_configuration_input=_delivery.stream_encryption(self.key),
             **destination_property,
         )
         for dependency in config.dependables:
