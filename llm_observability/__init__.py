@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
         LlmAlarms,
         LlmDashboard,
         LlmGuardrail,
+        LlmInstrumentation,
         LogAnalytics,
         LogIntelligence,
         ManagedPrompt,

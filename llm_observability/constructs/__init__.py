@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
     from llm_observability.constructs.cost_guard import CostGuard
     from llm_observability.constructs.dashboard import LlmDashboard
     from llm_observability.constructs.guardrail import LlmGuardrail
+    from llm_observability.constructs.instrumentation import LlmInstrumentation
     from llm_observability.constructs.invocation_logging import InvocationLogging
     from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
     from llm_observability.constructs.log_analytics import (
@@ -84,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "CostGuard": "llm_observability.constructs.cost_guard",
     "DevOpsGuruCoverage": "llm_observability.constructs.aiops",
     "InvocationLogging": "llm_observability.constructs.invocation_logging",
+    "LlmInstrumentation": "llm_observability.constructs.instrumentation",
     "LlmAlarms": "llm_observability.constructs.alarms",
     "LlmDashboard": "llm_observability.constructs.dashboard",
     "LlmGuardrail": "llm_observability.constructs.guardrail",

@@ -171,6 +171,38 @@ def _asset_files(folder: Path) -> dict[str, Path]:
     return files
 
 
+def stage_files(name: str, files: dict[str, Path], *, executable: frozenset[str] = frozenset()) -> Path:
+    """A directory holding ``files`` (path in the directory -> source file), staged once under
+    :data:`STAGING_DIR` in ``<name>-<hash of the contents>``: the same sources give the same directory and
+    the same asset hash on every run and machine.
+
+    Files are readable by everyone (0644; those named in ``executable`` 0755) and directories 0755: Lambda
+    keeps the modes of an asset's files, and its runtime user must read them.
+    """
+    digest = hashlib.sha256()
+    for relative, path in sorted(files.items()):
+        digest.update(f"{relative}\0{path.stat().st_size}\0".encode())
+        digest.update(path.read_bytes())
+    target = STAGING_DIR / f"{name}-{digest.hexdigest()[:32]}"
+    if target.is_dir():
+        return target
+    STAGING_DIR.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=STAGING_DIR))
+    for relative, path in files.items():
+        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, staging / relative)
+        os.chmod(staging / relative, 0o755 if relative in executable else 0o644)
+    for directory in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
+        os.chmod(directory, 0o755)
+    try:
+        staging.rename(target)  # atomic: a concurrent synth finds either nothing or the complete directory
+    except OSError:
+        shutil.rmtree(staging)  # another process staged the same contents first
+        if not target.is_dir():
+            raise
+    return target
+
+
 def staged_asset(folder: str, shared: Sequence[SharedModule] = ()) -> Path:
     """The directory deployed as the code of ``functions/<folder>``.
 
@@ -204,27 +236,7 @@ def staged_asset(folder: str, shared: Sequence[SharedModule] = ()) -> Path:
                 f"Function '{folder}' has its own {name}.py, so the shared module '{name}' cannot be added to it."
             )
         files[f"{name}.py"] = SHARED_DIR / f"{name}.py"
-    digest = hashlib.sha256()
-    for relative, path in sorted(files.items()):
-        digest.update(f"{relative}\0{path.stat().st_size}\0".encode())
-        digest.update(path.read_bytes())
-    target = STAGING_DIR / f"{folder}-{digest.hexdigest()[:32]}"
-    if not target.is_dir():
-        STAGING_DIR.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder}-", dir=STAGING_DIR))
-        for relative, path in files.items():
-            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, staging / relative)
-            os.chmod(staging / relative, 0o644)  # Lambda's runtime user must be able to read every file
-        for directory in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
-            os.chmod(directory, 0o755)
-        try:
-            staging.rename(target)  # atomic: a concurrent synth finds either nothing or the complete directory
-        except OSError:
-            shutil.rmtree(staging)  # another process staged the same contents first
-            if not target.is_dir():
-                raise
-    return target
+    return stage_files(folder, files)
 
 
 def asset_function(

@@ -1,0 +1,372 @@
+"""One instrumented Bedrock call: what it was asked, what it answered, and the metrics and log line it emits.
+
+``Call`` is created before the request is sent. ``succeeded(response)`` reads the response and, for
+responses the user consumes later (ConverseStream and InvokeModelWithResponseStream events, the InvokeModel
+body), puts a watching wrapper in their place; ``failed(exc)`` records the error. ``finish`` emits, once:
+
+- StageLatency{Stage} (unless the call runs inside the user's ``stage()`` of the same name);
+- on success: InferenceLatency, InputTokens, OutputTokens, TotalTokens and EstimatedCostUSD per ModelId
+  (inference), PromptLength, GuardrailIntervened (Converse with a guardrail), RetrievedPassages and
+  TopRetrievalScore (retrieval); RequestSuccess when no ``observe``d invocation counts requests;
+- on failure: RequestFailure{ErrorClass};
+- PiiRedactions in the redacted prompt-logging mode, and one ``bedrock_call`` log line.
+
+Every method is called through ``recorder.guard`` by the hook, and the callbacks given to the wrappers report
+their own failures: a failure here never reaches the user.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import telemetry as t
+from .classify import error_class, error_code
+from .extract import (
+    HEADER_INPUT_TOKENS,
+    HEADER_LATENCY,
+    HEADER_OUTPUT_TOKENS,
+    INVOCATION_METRICS,
+    MAX_TEXT_CHARS,
+    Completion,
+    Prompt,
+    clip,
+    converse_completion,
+    converse_prompt,
+    count,
+    dig,
+    header,
+    invoke_completion,
+    invoke_prompt,
+    invoke_stream_delta,
+    load_json,
+    number,
+    rag_model,
+    rag_references,
+    request_id,
+    response_headers,
+    retrieval_scores,
+)
+from .recorder import UNIT_COUNT, UNIT_MS, UNIT_NONE, Recorder, current_stage
+from .streams import InstrumentedEventStream, TeeBody
+
+_now = time.perf_counter
+_INVOCATION_METRICS_BYTES = INVOCATION_METRICS.encode()
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A Bedrock operation the runtime instruments."""
+
+    name: str
+    stage: str
+    kind: str  # converse | invoke | retrieve | rag
+    streamed: bool = False
+
+    @property
+    def inference(self) -> bool:
+        """True for bedrock-runtime model invocations."""
+        return self.kind in ("converse", "invoke")
+
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("bedrock-runtime", "Converse"): Operation("Converse", t.STAGE_INFERENCE, "converse"),
+    ("bedrock-runtime", "ConverseStream"): Operation("ConverseStream", t.STAGE_INFERENCE, "converse", True),
+    ("bedrock-runtime", "InvokeModel"): Operation("InvokeModel", t.STAGE_INFERENCE, "invoke"),
+    ("bedrock-runtime", "InvokeModelWithResponseStream"): Operation(
+        "InvokeModelWithResponseStream", t.STAGE_INFERENCE, "invoke", True
+    ),
+    ("bedrock-agent-runtime", "Retrieve"): Operation("Retrieve", t.STAGE_RETRIEVAL, "retrieve"),
+    ("bedrock-agent-runtime", "RetrieveAndGenerate"): Operation("RetrieveAndGenerate", t.STAGE_RETRIEVAL, "rag"),
+}
+
+
+class Call:
+    """The instrumentation of one Bedrock call."""
+
+    def __init__(self, rec: Recorder, op: Operation, params: dict[str, Any]) -> None:
+        self.rec = rec
+        self.op = op
+        self.params = params
+        self.started = _now()
+        self.ids = rec.ids()
+        self.timed_by_stage = current_stage.get() == op.stage
+        self.elapsed_ms: float | None = None
+        self.first_event_ms: float | None = None
+        self.completion = Completion()
+        self.error: BaseException | None = None
+        self.incomplete = False
+        self.bedrock_request_id: str | None = None
+        self.retrieved: int | None = None
+        self.top_score: float | None = None
+        self._parts: list[str] = []
+        self._chars = 0
+        self._wants_text = rec.settings.prompt_logging != t.PROMPT_LOGGING_NONE
+        self._done = False
+        config = params.get("retrieveAndGenerateConfiguration")
+        self.model_id: str | None = (
+            params.get("modelId") if op.inference else rag_model(params) if op.kind == "rag" else None
+        )
+        self.knowledge_base_id = params.get("knowledgeBaseId") or dig(
+            config, "knowledgeBaseConfiguration", "knowledgeBaseId"
+        )
+
+    @property
+    def span_name(self) -> str:
+        """The span name (GenAI conventions: operation and model)."""
+        target = self.model_id or self.knowledge_base_id
+        return f"{self.op.name} {target}" if isinstance(target, str) else self.op.name
+
+    def span_attributes(self) -> dict[str, str]:
+        """The GenAI attributes known before the call."""
+        attributes = {"gen_ai.system": "aws.bedrock", "gen_ai.operation.name": self.op.name}
+        if isinstance(self.model_id, str):
+            attributes["gen_ai.request.model"] = self.model_id
+        return attributes
+
+    # --- outcome ------------------------------------------------------------------------------------
+    def succeeded(self, response: Any) -> None:
+        """Read a successful response; wrap what the user consumes later. Finishes the call unless deferred.
+
+        A response that cannot be read still finishes the call (with what was read) before the error is reported.
+        """
+        self.elapsed_ms = (_now() - self.started) * 1000
+        deferred = False
+        try:
+            deferred = self._read(response)
+        finally:
+            if not deferred:
+                self.finish()
+
+    def _read(self, response: Any) -> bool:
+        """Read ``response``; True when a wrapper now waits for the user to consume it."""
+        if not isinstance(response, dict):
+            return False
+        self.bedrock_request_id = request_id(response)
+        kind = self.op.kind
+        if self.op.streamed:
+            key = "stream" if kind == "converse" else "body"
+            original = response.get(key)
+            if original is None:
+                return False
+            on_event = self._converse_event if kind == "converse" else self._invoke_chunk
+            response[key] = InstrumentedEventStream(original, self._guarded(on_event), self._guarded(self._stream_end))
+            self.rec.defer(self)
+            return True
+        if kind == "converse":
+            self.completion = converse_completion(response)
+        elif kind == "invoke":
+            headers = response_headers(response)
+            self.completion.input_tokens = count(header(headers, HEADER_INPUT_TOKENS))
+            self.completion.output_tokens = count(header(headers, HEADER_OUTPUT_TOKENS))
+            self.completion.latency_ms = number(count(header(headers, HEADER_LATENCY)))
+            body = response.get("body")
+            if hasattr(body, "_raw_stream") and hasattr(body, "_content_length"):
+                response["body"] = TeeBody(body, self._guarded(self._body_read))
+                self.rec.defer(self)
+                return True
+        elif kind == "retrieve":
+            self.retrieved, self.top_score = retrieval_scores(response)
+        elif kind == "rag":
+            self.completion.text = clip(dig(response, "output", "text"))
+            self.retrieved = rag_references(response)
+        return False
+
+    def failed(self, exc: BaseException) -> None:
+        """Record the exception the call raised."""
+        self.elapsed_ms = (_now() - self.started) * 1000
+        self.error = exc
+        self.bedrock_request_id = request_id(getattr(exc, "response", None))
+        self.finish()
+
+    def _guarded(self, fn: Any) -> Any:
+        """``fn`` for a wrapper to call as the user consumes the response: its failures are reported, not raised."""
+        rec, where = self.rec, f"{self.op.name}.{fn.__name__}"
+
+        def guarded(*args: Any) -> None:
+            try:
+                fn(*args)
+            except Exception as exc:
+                rec.error(where, exc)
+
+        return guarded
+
+    # --- consumed later ----------------------------------------------------------------------------
+    def _keep_text(self, text: Any) -> None:
+        if self._wants_text and isinstance(text, str) and text and self._chars < MAX_TEXT_CHARS:
+            self._parts.append(text)
+            self._chars += len(text)
+
+    def _first_event(self) -> None:
+        if self.first_event_ms is None:
+            self.first_event_ms = (_now() - self.started) * 1000
+
+    def _converse_event(self, event: Any) -> None:
+        if self.first_event_ms is None:
+            self.first_event_ms = (_now() - self.started) * 1000
+        if not isinstance(event, dict):
+            return
+        delta = event.get("contentBlockDelta")
+        if delta is not None:  # the most frequent event: kept short
+            if self._wants_text:
+                self._keep_text(dig(delta, "delta", "text"))
+        elif "messageStop" in event:
+            self.completion.stop_reason = dig(event, "messageStop", "stopReason")
+        elif "metadata" in event:
+            self.completion.input_tokens = count(dig(event, "metadata", "usage", "inputTokens"))
+            self.completion.output_tokens = count(dig(event, "metadata", "usage", "outputTokens"))
+            self.completion.latency_ms = number(dig(event, "metadata", "metrics", "latencyMs"))
+
+    def _invoke_chunk(self, event: Any) -> None:
+        self._first_event()
+        data = dig(event, "chunk", "bytes")
+        if not isinstance(data, (bytes, bytearray)):
+            return
+        wants_text = self._wants_text
+        if not wants_text and _INVOCATION_METRICS_BYTES not in data:
+            return
+        document = load_json(data)
+        if wants_text:
+            text, stop = invoke_stream_delta(document)
+            self._keep_text(text)
+            if stop is not None:
+                self.completion.stop_reason = stop
+        metrics = dig(document, INVOCATION_METRICS)
+        if isinstance(metrics, dict):
+            self.completion.input_tokens = count(metrics.get("inputTokenCount"))
+            self.completion.output_tokens = count(metrics.get("outputTokenCount"))
+            self.completion.latency_ms = number(metrics.get("invocationLatency"))
+
+    def _stream_end(self, error: BaseException | None, incomplete: bool) -> None:
+        self.elapsed_ms = (_now() - self.started) * 1000
+        self.error = error
+        self.completion.text = clip("".join(self._parts)) if self._parts else None
+        self.finish(incomplete=incomplete)
+
+    def _body_read(self, data: bytes | None, error: BaseException | None) -> None:
+        if data is not None and self.rec.settings.prompt_logging != t.PROMPT_LOGGING_NONE:
+            read, completion = invoke_completion(load_json(data)), self.completion
+            completion.text = clip(read.text)
+            completion.stop_reason = read.stop_reason
+            if completion.input_tokens is None:  # no header: the body's own count, where the family has one
+                completion.input_tokens = read.input_tokens
+            if completion.output_tokens is None:
+                completion.output_tokens = read.output_tokens
+        if error is not None:
+            self.error = error
+        self.finish()
+
+    # --- output -------------------------------------------------------------------------------------
+    def finish(self, *, incomplete: bool = False) -> None:
+        """Emit the call's metrics and log line (once), then flush unless an invocation batches them."""
+        if self._done:
+            return
+        self._done = True
+        self.incomplete = incomplete and self.error is None
+        if self.elapsed_ms is None:
+            self.elapsed_ms = (_now() - self.started) * 1000
+        rec = self.rec
+        rec.settle(self)
+        prompt = self._prompt()
+        cost = self._metrics(prompt)
+        self._log(prompt, cost)
+        if rec.invocation is None:
+            rec.flush_metrics()
+
+    def _prompt(self) -> Prompt:
+        kind, params = self.op.kind, self.params
+        if kind == "converse":
+            return converse_prompt(params)
+        if kind == "invoke":
+            return invoke_prompt(params.get("body"))
+        question = dig(params, "retrievalQuery", "text") if kind == "retrieve" else dig(params, "input", "text")
+        return Prompt(question=question if isinstance(question, str) else None)
+
+    def _metrics(self, prompt: Prompt) -> float | None:
+        """Emit the metrics; return the estimated cost (None without a price or tokens)."""
+        rec, op, completion = self.rec, self.op, self.completion
+        if not self.timed_by_stage:
+            rec.metric(t.METRIC_STAGE_LATENCY, UNIT_MS, self.elapsed_ms or 0.0, t.DIM_STAGE, op.stage)
+        if self.error is not None:
+            rec.count_failure(error_class(self.error), self.error)
+            return None
+        cost = None
+        if op.inference and isinstance(self.model_id, str) and self.model_id:
+            model = self.model_id
+            latency = completion.latency_ms if completion.latency_ms is not None else self.elapsed_ms
+            rec.metric(t.METRIC_INFERENCE_LATENCY, UNIT_MS, latency or 0.0, t.DIM_MODEL_ID, model)
+            tokens_in, tokens_out = completion.input_tokens, completion.output_tokens
+            if tokens_in is not None:
+                rec.metric(t.METRIC_INPUT_TOKENS, UNIT_COUNT, tokens_in, t.DIM_MODEL_ID, model)
+            if tokens_out is not None:
+                rec.metric(t.METRIC_OUTPUT_TOKENS, UNIT_COUNT, tokens_out, t.DIM_MODEL_ID, model)
+            if tokens_in is not None and tokens_out is not None:
+                rec.metric(t.METRIC_TOTAL_TOKENS, UNIT_COUNT, tokens_in + tokens_out, t.DIM_MODEL_ID, model)
+                price = rec.settings.price_of(model)
+                if price is not None:
+                    cost = price.cost(tokens_in, tokens_out)
+                    rec.metric(t.METRIC_ESTIMATED_COST, UNIT_NONE, cost, t.DIM_MODEL_ID, model)
+        if op.inference and prompt.chars is not None:
+            rec.metric(t.METRIC_PROMPT_LENGTH, UNIT_COUNT, prompt.chars)
+        if op.kind == "converse" and "guardrailConfig" in self.params and not self.incomplete:
+            rec.metric(t.METRIC_GUARDRAIL_INTERVENED, UNIT_COUNT, int(completion.stop_reason == "guardrail_intervened"))
+        if self.retrieved is not None:
+            rec.metric(t.METRIC_RETRIEVED_PASSAGES, UNIT_COUNT, self.retrieved)
+        if self.top_score is not None:
+            rec.metric(t.METRIC_TOP_RETRIEVAL_SCORE, UNIT_NONE, self.top_score)
+        if rec.invocation is None and not self.incomplete:
+            rec.metric(t.METRIC_REQUEST_SUCCESS, UNIT_COUNT, 1)
+        return cost
+
+    def _log(self, prompt: Prompt, cost: float | None) -> None:
+        rec, op, completion, error = self.rec, self.op, self.completion, self.error
+        texts, redactions = rec.loggable_texts(question=clip(prompt.question), answer=completion.text)
+        if rec.settings.prompt_logging == t.PROMPT_LOGGING_REDACTED:
+            rec.metric(t.METRIC_REDACTIONS, UNIT_COUNT, redactions)
+        klass = error_class(error) if error is not None else None
+        fields: dict[str, Any] = {
+            "operation": op.name,
+            "stage": op.stage,
+            "streamed": op.streamed,
+            t.LOG_FIELD_MODEL: self.model_id if isinstance(self.model_id, str) else None,
+            "outcome": "failure" if error is not None else "incomplete" if self.incomplete else "success",
+            t.LOG_FIELD_ERROR_CLASS: klass,
+            "aws_error_code": error_code(error) if error is not None else None,
+            "bedrock_request_id": self.bedrock_request_id,
+            "latency_ms": {
+                "call": round(self.elapsed_ms or 0.0, 3),
+                "inference_model": completion.latency_ms,
+                "first_event": round(self.first_event_ms, 3) if self.first_event_ms is not None else None,
+            },
+        }
+        if isinstance(self.knowledge_base_id, str):
+            fields["knowledge_base_id"] = self.knowledge_base_id
+        if op.inference:
+            total = (
+                completion.input_tokens + completion.output_tokens
+                if completion.input_tokens is not None and completion.output_tokens is not None
+                else None
+            )
+            fields["usage"] = {
+                "input_tokens": completion.input_tokens,
+                "output_tokens": completion.output_tokens,
+                "total_tokens": total,
+            }
+            fields["estimated_cost_usd"] = cost
+            fields["stop_reason"] = completion.stop_reason if isinstance(completion.stop_reason, str) else None
+            fields["prompt"] = {
+                "length": prompt.chars,
+                "max_tokens": prompt.max_tokens,
+                "temperature": prompt.temperature,
+                "top_p": prompt.top_p,
+            }
+        if self.retrieved is not None:
+            fields["retrieval"] = {"count": self.retrieved, "top_score": self.top_score}
+        fields["question_chars"] = len(prompt.question) if prompt.question is not None else None
+        fields["answer_chars"] = len(completion.text) if completion.text is not None else None
+        fields["prompt_logging"] = rec.settings.prompt_logging
+        fields["pii_redactions"] = redactions
+        fields.update(texts)
+        level = "INFO" if klass is None else "WARNING" if klass in (t.ERROR_THROTTLING, t.ERROR_VALIDATION) else "ERROR"
+        rec.log(level, t.LOG_MESSAGE_CALL, fields, ids=self.ids)

@@ -1,0 +1,188 @@
+"""Telemetry vocabulary of the library: metric, dimension, stage, error-class and log names.
+
+The runtime for users' functions (``llm_observability_runtime``, this package) emits these names, and this
+module is meant to be their single definition: the reference RAG function and the CDK side (dashboards,
+alarms, filters) import them from here. Every name and value above the "Runtime for users' functions"
+section is the same as in ``functions/rag_api/telemetry.py``; the section below it adds what the runtime
+needs.
+
+Keep this module free of third-party imports: it runs inside Lambda and inside ``cdk synth``.
+"""
+
+from __future__ import annotations
+
+DEFAULT_NAMESPACE = "LLMObservability"
+
+# --- Dimensions (low cardinality only) -------------------------------------
+DIM_SERVICE = "service"  # Powertools adds it to every metric
+DIM_MODEL_ID = "ModelId"
+DIM_STAGE = "Stage"
+DIM_ERROR_CLASS = "ErrorClass"
+DIM_PROMPT_VERSION = "PromptVersion"
+DIM_GUARDRAIL_POLICY = "GuardrailPolicy"  # one of GUARDRAIL_POLICIES
+
+# --- Pipeline stages (the seed's RAG flow), each one an X-Ray subsegment ----
+STAGE_PREPROCESS = "QueryPreprocessing"
+STAGE_RETRIEVAL = "Retrieval"
+STAGE_PROMPT_ASSEMBLY = "PromptAssembly"
+STAGE_INFERENCE = "Inference"
+STAGE_POSTPROCESS = "PostProcessing"
+STAGES: tuple[str, ...] = (
+    STAGE_PREPROCESS,
+    STAGE_RETRIEVAL,
+    STAGE_PROMPT_ASSEMBLY,
+    STAGE_INFERENCE,
+    STAGE_POSTPROCESS,
+)
+
+# --- Metric names ------------------------------------------------------------
+# Latency: one metric name, the stage as a dimension (Stage=<one of STAGES>).
+METRIC_STAGE_LATENCY = "StageLatency"  # Milliseconds, dims: service, Stage
+METRIC_END_TO_END_LATENCY = "EndToEndLatency"  # Milliseconds, dims: service
+METRIC_INFERENCE_LATENCY = "InferenceLatency"  # Milliseconds, dims: service, ModelId
+
+# Outcome
+METRIC_REQUEST_SUCCESS = "RequestSuccess"  # Count (1 per successful /ask), dims: service
+METRIC_REQUEST_FAILURE = "RequestFailure"  # Count, dims: service, ErrorClass
+
+# Tokens and cost (dims: service, ModelId)
+METRIC_INPUT_TOKENS = "InputTokens"
+METRIC_OUTPUT_TOKENS = "OutputTokens"
+METRIC_TOTAL_TOKENS = "TotalTokens"
+METRIC_ESTIMATED_COST = "EstimatedCostUSD"  # None unit, US dollars
+
+# Prompt properties and retrieval quality (dims: service)
+METRIC_PROMPT_LENGTH = "PromptLength"  # Count of characters of the assembled prompt
+METRIC_RETRIEVED_PASSAGES = "RetrievedPassages"  # Count
+METRIC_TOP_RETRIEVAL_SCORE = "TopRetrievalScore"  # None, 0..1
+METRIC_RETRIEVAL_CACHE_HIT = "RetrievalCacheHit"  # Count
+METRIC_RETRIEVAL_CACHE_MISS = "RetrievalCacheMiss"  # Count
+
+# Human feedback (dims: service)
+METRIC_FEEDBACK_SCORE = "FeedbackScore"  # None, 1..5
+METRIC_FEEDBACK_COUNT = "FeedbackCount"  # Count
+
+# Redaction (dims: service)
+METRIC_REDACTIONS = "PiiRedactions"  # Count of redacted spans in logged text
+
+# Bedrock Guardrail (only when GUARDRAIL_ID/GUARDRAIL_VERSION are set)
+METRIC_GUARDRAIL_INTERVENED = "GuardrailIntervened"  # Count, 1 or 0 per answered /ask (Average = rate), dims: service
+METRIC_GUARDRAIL_POLICY_INTERVENED = "GuardrailPolicyIntervened"  # Count, dims: service, GuardrailPolicy
+METRIC_GUARDRAIL_GROUNDING_SCORE = "GuardrailGroundingScore"  # None, 0..1, dims: service
+METRIC_GUARDRAIL_RELEVANCE_SCORE = "GuardrailRelevanceScore"  # None, 0..1, dims: service
+
+# Managed configuration lookups (dims: service); one per failed lookup, retried after the cache TTL
+METRIC_PROMPT_LOOKUP_FAILURE = "PromptLookupFailure"  # Count (PROMPT_PARAMETER_NAME)
+METRIC_MODEL_LOOKUP_FAILURE = "ModelLookupFailure"  # Count (MODEL_PARAMETER_NAME)
+
+# Per prompt version (dims: service, PromptVersion; only when PROMPT_PARAMETER_NAME is set): the same
+# metric names as above, so prompt versions can be compared side by side.
+PROMPT_VERSION_METRICS: tuple[str, ...] = (
+    METRIC_REQUEST_SUCCESS,
+    METRIC_END_TO_END_LATENCY,
+    METRIC_TOTAL_TOKENS,
+    METRIC_ESTIMATED_COST,
+    METRIC_GUARDRAIL_INTERVENED,  # only when a guardrail is configured
+)
+
+# --- Guardrail policies (value of the GuardrailPolicy dimension) --------------
+# The policy keys of a Converse guardrail trace assessment (GuardrailAssessment).
+GUARDRAIL_POLICY_CONTENT = "contentPolicy"
+GUARDRAIL_POLICY_TOPIC = "topicPolicy"
+GUARDRAIL_POLICY_WORD = "wordPolicy"
+GUARDRAIL_POLICY_SENSITIVE_INFORMATION = "sensitiveInformationPolicy"
+GUARDRAIL_POLICY_CONTEXTUAL_GROUNDING = "contextualGroundingPolicy"
+GUARDRAIL_POLICIES: tuple[str, ...] = (
+    GUARDRAIL_POLICY_CONTENT,
+    GUARDRAIL_POLICY_TOPIC,
+    GUARDRAIL_POLICY_WORD,
+    GUARDRAIL_POLICY_SENSITIVE_INFORMATION,
+    GUARDRAIL_POLICY_CONTEXTUAL_GROUNDING,
+)
+
+# --- Prompt versions (value of the PromptVersion dimension) ------------------
+# Built-in templates are "v1", ...; a Prompt Management version N is "managed-N".
+PROMPT_VERSION_MANAGED_PREFIX = "managed-"
+
+# --- Error classes (value of the ErrorClass dimension) -----------------------
+ERROR_VALIDATION = "Validation"  # 400: malformed JSON, missing or bad fields
+ERROR_THROTTLING = "Throttling"  # 429: Bedrock throttled us
+ERROR_TIMEOUT = "Timeout"  # 504 from us: model or retrieval timed out
+ERROR_MODEL = "ModelError"  # 502: model or service error
+ERROR_UNAVAILABLE = "ServiceUnavailable"  # 503
+ERROR_ACCESS_DENIED = "AccessDenied"  # 500 generic: our permissions are wrong
+ERROR_INTERNAL = "Internal"  # 500 generic: anything else
+ERROR_CLASSES: tuple[str, ...] = (
+    ERROR_VALIDATION,
+    ERROR_THROTTLING,
+    ERROR_TIMEOUT,
+    ERROR_MODEL,
+    ERROR_UNAVAILABLE,
+    ERROR_ACCESS_DENIED,
+    ERROR_INTERNAL,
+)
+
+# --- Logging modes for prompt / response text --------------------------------
+PROMPT_LOGGING_FULL = "full"
+PROMPT_LOGGING_REDACTED = "redacted"
+PROMPT_LOGGING_NONE = "none"
+PROMPT_LOGGING_MODES: tuple[str, ...] = (
+    PROMPT_LOGGING_FULL,
+    PROMPT_LOGGING_REDACTED,
+    PROMPT_LOGGING_NONE,
+)
+
+# --- Environment variables the function reads --------------------------------
+ENV_MODEL_ID = "MODEL_ID"
+ENV_KNOWLEDGE_BASE_ID = "KNOWLEDGE_BASE_ID"
+ENV_RETRIEVAL_TOP_K = "RETRIEVAL_TOP_K"
+ENV_PROMPT_LOGGING = "PROMPT_LOGGING"
+ENV_PRICE_TABLE = "PRICE_TABLE"
+ENV_PROMPT_TEMPLATE_VERSION = "PROMPT_TEMPLATE_VERSION"
+ENV_CACHE_TTL_SECONDS = "RETRIEVAL_CACHE_TTL_SECONDS"
+ENV_CACHE_MAX_ENTRIES = "RETRIEVAL_CACHE_MAX_ENTRIES"
+ENV_MAX_QUESTION_CHARS = "MAX_QUESTION_CHARS"
+ENV_INSTRUMENTATION = "INSTRUMENTATION"  # "on" (default) or "off" (benchmarks only)
+# Optional (Level 2 / Level 3); unset means off.
+ENV_GUARDRAIL_ID = "GUARDRAIL_ID"  # guardrail id or ARN; set together with GUARDRAIL_VERSION
+ENV_GUARDRAIL_VERSION = "GUARDRAIL_VERSION"  # a version number or DRAFT
+ENV_PROMPT_PARAMETER_NAME = "PROMPT_PARAMETER_NAME"  # SSM String parameter: a prompt version ARN
+ENV_PROMPT_CACHE_TTL_SECONDS = "PROMPT_CACHE_TTL_SECONDS"  # default 60
+ENV_MODEL_PARAMETER_NAME = "MODEL_PARAMETER_NAME"  # SSM String parameter: the model id to use
+ENV_MODEL_CACHE_TTL_SECONDS = "MODEL_CACHE_TTL_SECONDS"  # default 60
+
+# --- Powertools' own environment variables (read by the function) ------------
+ENV_CODEGURU_PROFILING_GROUP = "AWS_CODEGURU_PROFILER_GROUP_NAME"  # Level 3: start the CodeGuru Profiler agent
+ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"  # value of the service dimension
+ENV_POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"  # default DEFAULT_NAMESPACE
+DEFAULT_SERVICE_NAME = "rag-api"  # used when POWERTOOLS_SERVICE_NAME is unset
+
+# --- Runtime for users' functions (llm_observability_runtime) ------------------
+# Metrics of the runtime itself (dims: service)
+METRIC_INSTRUMENTATION_ERRORS = "InstrumentationErrors"  # Count: failures of the instrumentation, never the call's
+
+# Environment variables the runtime reads (documented in the package docstring)
+ENV_RUNTIME_SERVICE_NAME = "LLMOBS_SERVICE_NAME"  # value of the service dimension
+ENV_RUNTIME_NAMESPACE = "LLMOBS_NAMESPACE"  # default DEFAULT_NAMESPACE
+ENV_RUNTIME_PROMPT_LOGGING = "LLMOBS_PROMPT_LOGGING"  # one of PROMPT_LOGGING_MODES, default redacted
+ENV_RUNTIME_PRICES = "LLMOBS_PRICES"  # JSON: {model id: {"input_per_1k": USD, "output_per_1k": USD}}
+ENV_RUNTIME_ORIGINAL_HANDLER = "LLMOBS_ORIGINAL_HANDLER"  # zero-code: the handler the exec wrapper replaced
+ENV_RUNTIME_NEXT_WRAPPER = "LLMOBS_NEXT_WRAPPER"  # zero-code: the exec wrapper to run next (e.g. /opt/otel-instrument)
+ENV_LAMBDA_EXEC_WRAPPER = "AWS_LAMBDA_EXEC_WRAPPER"  # set by the construct for zero-code use
+ENV_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # service name fallback
+DEFAULT_RUNTIME_PROMPT_LOGGING = PROMPT_LOGGING_REDACTED
+
+# Zero-code use: where the layer puts the exec wrapper, and the handler it points _HANDLER at
+RUNTIME_PACKAGE = "llm_observability_runtime"
+EXEC_WRAPPER_PATH = "/opt/llmobs-instrument"
+WRAPPER_HANDLER = "llm_observability_runtime.wrapper.handler"
+
+# Structured log lines of the runtime: one per Bedrock call, one per feedback() call.
+LOG_MESSAGE_CALL = "bedrock_call"
+LOG_MESSAGE_FEEDBACK = "feedback"  # the reference app's feedback line
+LOG_FIELD_MESSAGE = "message"
+LOG_FIELD_QUESTION = "question"  # the last user message (full or redacted; absent when prompt logging is none)
+LOG_FIELD_ANSWER = "answer"  # the model's text (full or redacted; absent when prompt logging is none)
+LOG_FIELD_MODEL = "model_id"
+LOG_FIELD_ERROR_CLASS = "error_class"  # one of ERROR_CLASSES, null on success
+LOG_FIELD_REQUEST_ID = "correlation_id"  # API Gateway request id, else Lambda request id, else null

@@ -1,0 +1,398 @@
+"""The runtime's public functions: instrument, observe, stage, feedback, flush, and its settings and seams."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+import llm_observability.runtime as llmobs
+from llm_observability.runtime import _tracing, calls, hook, recorder, settings
+from llm_observability.runtime.api import PromptLogging
+from tests.runtime.bedrock_fakes import MODEL_ID, FakeBedrock, error_reply, json_reply
+from tests.runtime.conftest import SERVICE, Output, instrument_captured
+
+MESSAGES: list[dict[str, Any]] = [{"role": "user", "content": [{"text": "My card is 4111 1111 1111 1111, can I pay?"}]}]
+CONVERSE_OK = {
+    "output": {"message": {"role": "assistant", "content": [{"text": "Yes, write to pay@example.com."}]}},
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 10, "outputTokens": 4, "totalTokens": 14},
+    "metrics": {"latencyMs": 100},
+}
+
+
+class Context:
+    aws_request_id = "lambda-req-1"
+
+
+API_EVENT = {"requestContext": {"requestId": "api-req-1"}, "body": "{}"}
+
+
+# --- instrument --------------------------------------------------------------------------------------------------
+def test_clients_created_before_instrument_are_instrumented_and_instrument_is_idempotent(fake: FakeBedrock) -> None:
+    client = fake.client("bedrock-runtime")  # created before instrument()
+    original = BaseClient.__dict__["_make_api_call"]
+    out = instrument_captured()
+    patched = BaseClient.__dict__["_make_api_call"]
+    llmobs.instrument(service_name=SERVICE, namespace="TheirApp", prompt_logging="redacted", prices=None)
+    recorder.current().write = out.write
+    assert BaseClient.__dict__["_make_api_call"] is patched is not original and llmobs.instrumented()
+    fake.queue(json_reply(CONVERSE_OK))
+    client.converse(modelId=MODEL_ID, messages=MESSAGES)
+    assert len(out.calls()) == 1
+    assert "EstimatedCostUSD" not in out.metric_names()  # the second instrument() dropped the prices
+    llmobs.uninstrument()
+    assert BaseClient.__dict__["_make_api_call"] is original and not llmobs.instrumented()
+    fake.queue(json_reply(CONVERSE_OK))
+    client.converse(modelId=MODEL_ID, messages=MESSAGES)
+    assert len(out.calls()) == 1
+
+
+def test_other_services_and_operations_pass_straight_through(out: Output, fake: FakeBedrock) -> None:
+    fake.queue(json_reply({"modelSummaries": []}), json_reply({"asyncInvokeSummaries": []}))
+    assert fake.client("bedrock").list_foundation_models()["modelSummaries"] == []
+    assert fake.client("bedrock-runtime").list_async_invokes()["asyncInvokeSummaries"] == []
+    assert out.lines == []
+
+
+def test_the_hook_chains_with_another_wrapper_of_the_same_method(fake: FakeBedrock) -> None:
+    seen: list[str] = []
+    inner = BaseClient.__dict__["_make_api_call"]
+
+    def other_library(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        seen.append(operation_name)
+        return inner(self, operation_name, api_params)
+
+    other_library.__wrapped__ = inner  # type: ignore[attr-defined]
+    BaseClient._make_api_call = other_library  # type: ignore[method-assign]
+    try:
+        out = instrument_captured()  # wraps the other library's wrapper
+        fake.queue(json_reply(CONVERSE_OK))
+        fake.client("bedrock-runtime").converse(modelId=MODEL_ID, messages=MESSAGES)
+        assert seen == ["Converse"] and len(out.calls()) == 1
+        assert hook.uninstall() and BaseClient.__dict__["_make_api_call"] is other_library
+    finally:
+        BaseClient._make_api_call = inner  # type: ignore[method-assign]
+
+
+def test_bad_arguments_raise_value_error_naming_the_argument() -> None:
+    with pytest.raises(ValueError, match="prompt_logging is 'secret'"):
+        llmobs.instrument(prompt_logging="secret")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="namespace is 'AWS/Bedrock'"):
+        llmobs.instrument(namespace="AWS/Bedrock")
+    with pytest.raises(ValueError, match="prices: the price of 'm'"):
+        llmobs.instrument(prices={"m": {"input_per_1k": -1, "output_per_1k": 1}})
+    assert not llmobs.instrumented()
+
+
+# --- prompt logging modes --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("mode", "question", "answer", "redactions"),
+    [
+        ("full", MESSAGES[0]["content"][0]["text"], "Yes, write to pay@example.com.", None),
+        ("redacted", "My card is [CARD], can I pay?", "Yes, write to [EMAIL].", [2]),
+        ("none", None, None, None),
+    ],
+)
+def test_prompt_logging_mode_decides_the_text_in_the_log_line(
+    fake: FakeBedrock, mode: PromptLogging, question: str | None, answer: str | None, redactions: list[int] | None
+) -> None:
+    out = instrument_captured(prompt_logging=mode)
+    fake.queue(json_reply(CONVERSE_OK))
+    fake.client("bedrock-runtime").converse(modelId=MODEL_ID, messages=MESSAGES)
+    (line,) = out.calls()
+    assert line.get("question") == question and line.get("answer") == answer
+    assert line["prompt_logging"] == mode and line["question_chars"] == len(MESSAGES[0]["content"][0]["text"])
+    assert (out.values("PiiRedactions") or None) == redactions
+    if mode == "none":
+        assert "4111" not in "\n".join(out.lines) and "pay@example.com" not in "\n".join(out.lines)
+
+
+# --- observe ---------------------------------------------------------------------------------------------------------
+def test_observe_batches_an_invocation_and_counts_one_success(out: Output, fake: FakeBedrock) -> None:
+    client = fake.client("bedrock-runtime")
+    fake.queue(json_reply(CONVERSE_OK), json_reply(CONVERSE_OK))
+
+    @llmobs.observe
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        client.converse(modelId=MODEL_ID, messages=MESSAGES)
+        client.converse(modelId=MODEL_ID, messages=MESSAGES)
+        assert out.emf() == []  # nothing printed before the end of the invocation
+        return {"statusCode": 200, "body": "ok"}
+
+    assert handler(API_EVENT, Context()) == {"statusCode": 200, "body": "ok"}
+    assert handler.__name__ == "handler"
+    assert out.values("RequestSuccess") == [1]
+    assert len(out.values("EndToEndLatency")) == 1
+    assert out.values("InputTokens", ModelId=MODEL_ID) == [10, 10]  # one EMF object, two values
+    model_blobs = [b for b in out.emf() if "ModelId" in b]
+    assert len(model_blobs) == 1 and model_blobs[0]["request_id"] == "api-req-1"
+    assert [(c["correlation_id"], c["function_request_id"]) for c in out.calls()] == [("api-req-1", "lambda-req-1")] * 2
+
+
+def test_observe_counts_a_bedrock_failure_once_and_reraises_it(out: Output, fake: FakeBedrock) -> None:
+    client = fake.client("bedrock-runtime")
+    fake.queue(error_reply("ThrottlingException", 429))
+
+    @llmobs.observe
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            client.converse(modelId=MODEL_ID, messages=MESSAGES)
+        except ClientError as exc:
+            raise RuntimeError("answer failed") from exc
+        return {}
+
+    with pytest.raises(RuntimeError, match="answer failed"):
+        handler({}, Context())
+    assert out.values("RequestFailure", ErrorClass="Throttling") == [1]
+    assert "RequestSuccess" not in out.metric_names() and len(out.values("EndToEndLatency")) == 1
+    assert out.calls()[0]["correlation_id"] == "lambda-req-1"
+
+
+def test_observe_counts_an_error_response_after_a_caught_failure_once(out: Output, fake: FakeBedrock) -> None:
+    client = fake.client("bedrock-runtime")
+    fake.queue(error_reply("ModelTimeoutException", 408))
+
+    @llmobs.observe
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            client.converse(modelId=MODEL_ID, messages=MESSAGES)
+        except ClientError:
+            return {"statusCode": 504, "body": "timeout"}
+        return {"statusCode": 200}
+
+    assert handler(API_EVENT, Context())["statusCode"] == 504
+    assert out.values("RequestFailure", ErrorClass="Timeout") == [1]
+    assert "RequestSuccess" not in out.metric_names()
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [(400, "Validation"), (429, "Throttling"), (500, "Internal"), (503, "ServiceUnavailable")],
+)
+def test_observe_classifies_error_responses_of_the_handler(out: Output, status: int, error_class: str) -> None:
+    result = llmobs.observe(lambda event, context: {"statusCode": status})(API_EVENT, Context())
+    assert result == {"statusCode": status}
+    assert out.values("RequestFailure", ErrorClass=error_class) == [1]
+
+
+def test_observe_counts_other_exceptions_as_internal_and_nested_observe_once(out: Output) -> None:
+    error = KeyError("question")
+
+    @llmobs.observe
+    @llmobs.observe
+    def handler(event: dict[str, Any], context: Any) -> None:
+        raise error
+
+    with pytest.raises(KeyError) as raised:
+        handler({}, Context())
+    assert raised.value is error
+    assert out.values("RequestFailure", ErrorClass="Internal") == [1]
+    assert len(out.values("EndToEndLatency")) == 1
+
+
+# --- stage, feedback, flush ------------------------------------------------------------------------------------------
+def test_stage_times_user_code_and_a_bedrock_call_inside_its_own_stage_is_timed_once(
+    out: Output, fake: FakeBedrock
+) -> None:
+    client = fake.client("bedrock-runtime")
+    fake.queue(json_reply(CONVERSE_OK))
+    with llmobs.stage("PromptAssembly"):
+        pass
+    with llmobs.stage("Inference"):
+        client.converse(modelId=MODEL_ID, messages=MESSAGES)
+    with pytest.raises(ZeroDivisionError), llmobs.stage("PostProcessing"):
+        _ = 1 / 0
+    assert len(out.values("StageLatency", Stage="PromptAssembly")) == 1
+    assert len(out.values("StageLatency", Stage="Inference")) == 1
+    assert len(out.values("StageLatency", Stage="PostProcessing")) == 1
+
+
+def test_feedback_emits_score_count_and_a_log_line_with_the_redacted_comment(out: Output) -> None:
+    llmobs.feedback("api-req-1", 2, comment="Wrong, call me on +44 20 7946 0958")
+    assert out.values("FeedbackScore") == [2] and out.values("FeedbackCount") == [1]
+    (line,) = out.logs("feedback")
+    assert line["feedback_request_id"] == "api-req-1" and line["score"] == 2
+    assert line["comment"] == "Wrong, call me on [PHONE]" and line["comment_chars"] == 34
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("id", 0), "score is 0"),
+        (("id", True), "score is True"),
+        (("", 3), "request_id is ''"),
+        (("id", 3, 7), "comment"),
+    ],
+)
+def test_feedback_rejects_bad_arguments(out: Output, args: tuple[Any, ...], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        llmobs.feedback(*args)
+    assert out.lines == []
+
+
+def test_metrics_are_buffered_until_flush_inside_an_invocation(out: Output) -> None:
+    rec = recorder.current()
+    rec.begin("r1", "r1")
+    llmobs.feedback("x", 5)
+    assert out.emf() == []
+    llmobs.flush()
+    assert out.values("FeedbackScore") == [5]
+    rec.end()
+
+
+def test_an_invocation_with_many_calls_is_printed_in_bounded_objects(out: Output) -> None:
+    rec = recorder.current()
+    rec.begin(None, None)
+    for _ in range(2500):
+        rec.metric("StageLatency", "Milliseconds", 1.0, "Stage", "Inference")
+    rec.end()
+    blobs = out.emf()
+    assert all(len(b["StageLatency"]) <= 100 for b in blobs)
+    assert sum(len(b["StageLatency"]) for b in blobs) == 2500
+
+
+# --- instrumentation failures never reach the user --------------------------------------------------------------------
+def test_instrumentation_errors_are_swallowed_counted_and_logged_once(
+    out: Output, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(response: Any) -> Any:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(calls, "converse_completion", broken)
+    client = fake.client("bedrock-runtime")
+    fake.queue(json_reply(CONVERSE_OK), json_reply(CONVERSE_OK))
+    first = client.converse(modelId=MODEL_ID, messages=MESSAGES)
+    second = client.converse(modelId=MODEL_ID, messages=MESSAGES)
+    assert first["usage"]["inputTokens"] == 10 and second["stopReason"] == "end_turn"
+    assert out.values("InstrumentationErrors") == [1, 1]
+    assert [(c["outcome"], c["usage"]["input_tokens"]) for c in out.calls()] == [("success", None)] * 2
+    (warning,) = [line for line in out.logs() if line["level"] == "WARNING"]
+    assert warning["where"] == "call.succeeded" and warning["error_type"] == "RuntimeError"
+    assert "parser bug" not in json.dumps(warning)  # no message text: it could carry the user's data
+
+
+def test_a_broken_call_constructor_leaves_the_call_alone(
+    out: Output, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hook, "Call", None)  # calling it raises TypeError
+    fake.queue(json_reply(CONVERSE_OK))
+    assert fake.client("bedrock-runtime").converse(modelId=MODEL_ID, messages=MESSAGES)["usage"]["totalTokens"] == 14
+    assert out.values("InstrumentationErrors") == [1] and out.calls() == []
+
+
+# --- settings ------------------------------------------------------------------------------------------------------
+def test_settings_come_from_the_environment_with_defaults() -> None:
+    env = {
+        "LLMOBS_NAMESPACE": "Shop",
+        "LLMOBS_PROMPT_LOGGING": "full",
+        "LLMOBS_PRICES": json.dumps({"anthropic.claude-3-haiku-20240307-v1:0": {"input": 0.25, "output": 1.25}}),
+        "AWS_LAMBDA_FUNCTION_NAME": "shop-fn",
+    }
+    loaded = settings.load(environ=env)
+    assert (loaded.service_name, loaded.namespace, loaded.prompt_logging, loaded.problems) == (
+        "shop-fn",
+        "Shop",
+        "full",
+        (),
+    )
+    assert loaded.price_of("us.anthropic.claude-3-haiku-20240307-v1:0") == settings.Price(0.25, 1.25)
+    arn = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
+    assert loaded.price_of(arn) == settings.Price(0.25, 1.25) and loaded.price_of("other") is None
+    assert settings.load(environ={}).service_name == "llm-app"
+    assert settings.load(environ={"POWERTOOLS_SERVICE_NAME": "pt"}).service_name == "pt"
+
+
+def test_bad_environment_falls_back_and_is_logged_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMOBS_PROMPT_LOGGING", "everything")
+    monkeypatch.setenv("LLMOBS_PRICES", "{not json")
+    monkeypatch.setenv("LLMOBS_NAMESPACE", "AWS/Lambda")
+    lines: list[str] = []
+    monkeypatch.setattr(recorder, "_stdout_write", lines.append)
+    rec = recorder.current()
+    assert (rec.settings.prompt_logging, rec.settings.namespace, dict(rec.settings.prices)) == (
+        "redacted",
+        "LLMObservability",
+        {},
+    )
+    problems = [json.loads(line)["problem"] for line in lines]
+    assert len(problems) == 3 and any("LLMOBS_PRICES is not JSON" in p for p in problems)
+    recorder.current()
+    assert len(lines) == 3
+
+
+# --- tracing seam ---------------------------------------------------------------------------------------------------
+class FakeSpan:
+    def __init__(self, name: str, attributes: dict[str, Any]) -> None:
+        self.name, self.attributes = name, dict(attributes)
+        self.exception: BaseException | None = None
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+
+class FakeTrace:
+    """The slice of ``opentelemetry.trace`` the seam uses."""
+
+    class SpanKind:
+        CLIENT = "client"
+
+    def __init__(self) -> None:
+        self.spans: list[FakeSpan] = []
+
+    def get_tracer(self, name: str) -> FakeTrace:
+        return self
+
+    @contextmanager
+    def start_as_current_span(self, name: str, **options: Any) -> Iterator[FakeSpan]:
+        span = FakeSpan(name, options["attributes"])
+        self.spans.append(span)
+        try:
+            yield span
+        except BaseException as exc:
+            span.exception = exc
+            raise
+
+
+def test_spans_are_no_ops_without_opentelemetry() -> None:
+    assert not _tracing.tracing_available()  # the test environment has no OpenTelemetry API
+    with _tracing.start_span("x", {"a": 1}) as span:
+        span.set_attribute("b", 2)
+        assert not span.is_recording()
+
+
+def test_spans_follow_genai_conventions_when_opentelemetry_is_there(
+    out: Output, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trace = FakeTrace()
+    monkeypatch.setattr(_tracing, "_otel_trace", trace)
+    client = fake.client("bedrock-runtime")
+    fake.queue(json_reply(CONVERSE_OK), error_reply("ValidationException", 400))
+    client.converse(modelId=MODEL_ID, messages=MESSAGES)
+    with pytest.raises(ClientError) as raised:
+        client.converse(modelId=MODEL_ID, messages=MESSAGES)
+    with llmobs.stage("Retrieval"):
+        pass
+    ok, failed, stage = trace.spans
+    assert ok.name == f"Converse {MODEL_ID}"
+    assert ok.attributes["gen_ai.system"] == "aws.bedrock" and ok.attributes["gen_ai.request.model"] == MODEL_ID
+    assert ok.attributes["gen_ai.usage.input_tokens"] == 10 and ok.attributes["gen_ai.usage.output_tokens"] == 4
+    assert failed.exception is raised.value and stage.name == "stage Retrieval"
+
+
+def test_a_failing_tracer_never_breaks_the_call(
+    out: Output, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken(FakeTrace):
+        def get_tracer(self, name: str) -> FakeTrace:
+            raise RuntimeError("no provider")
+
+    monkeypatch.setattr(_tracing, "_otel_trace", Broken())
+    fake.queue(json_reply(CONVERSE_OK))
+    assert fake.client("bedrock-runtime").converse(modelId=MODEL_ID, messages=MESSAGES)["stopReason"] == "end_turn"
+    assert len(out.calls()) == 1
