@@ -18,6 +18,7 @@ from llm_observability.config.choices import SingletonMode
 from llm_observability.constructs.alert_topic import allow_publish
 from llm_observability.errors import ConfigError
 from llm_observability.functions.rag_api import telemetry
+from llm_observability.singletons import claim
 from llm_observability.validation import choice, distinct_choices
 
 DEVOPS_GURU = "devops-guru.amazonaws.com"
@@ -64,6 +65,7 @@ class DevOpsGuruCoverage(Construct):
         super().__init__(scope, id)
         self.collection: devopsguru.CfnResourceCollection | None = None
         if coverage == "create":
+            claim(self, "devops-guru-coverage")
             self.collection = devopsguru.CfnResourceCollection(
                 self,
                 "Resource",

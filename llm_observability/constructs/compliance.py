@@ -25,6 +25,7 @@ from llm_observability.constructs._common import access_logs_bucket, encrypted_l
 from llm_observability.constructs.alert_topic import allow_publish
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge
+from llm_observability.singletons import claim
 from llm_observability.validation import Choice, choice, distinct_choices, whole_number
 
 #: Security Hub standards this construct can enable, by short name: the ARN path after ``standards/``.
@@ -288,6 +289,7 @@ class ComplianceBaseline(Construct):
         # --- Security Hub --------------------------------------------------------------------
         self.hub: securityhub.CfnHub | None = None
         if security_hub == "create":
+            claim(self, "security-hub")
             self.hub = securityhub.CfnHub(
                 self,
                 "Hub",
@@ -312,6 +314,7 @@ class ComplianceBaseline(Construct):
         self.config_bucket: s3.Bucket | None = None
         self.config_role: iam.Role | None = None
         if config_recorder == "create":
+            claim(self, "config-recorder")
             self._config_recorder()
         self.rules: dict[str, config.ManagedRule] = {}
         for name, spec in rule_specs(
@@ -339,6 +342,7 @@ class ComplianceBaseline(Construct):
         self.trail_key: kms.Key | None = None
         self.trail_log_group: logs.LogGroup | None = None
         if cloudtrail:
+            claim(self, "cloudtrail", account_wide=True)  # a multi-region trail: one per account
             self._trail(log_key)
 
         # --- notifications ---------------------------------------------------------------------

@@ -22,6 +22,7 @@ from llm_observability.config.bounds import (
     WARNING_PERCENT,
 )
 from llm_observability.constructs.alert_topic import allow_publish
+from llm_observability.singletons import claim
 from llm_observability.validation import email as check_email
 
 BUDGETS = "budgets.amazonaws.com"
@@ -133,6 +134,7 @@ class CostGuard(Construct):
 
         self.monitor: ce.CfnAnomalyMonitor | None = None
         if anomaly_monitor_arn is None:
+            claim(self, "cost-anomaly-monitor", account_wide=True)  # Cost Explorer is global: one per account
             self.monitor = ce.CfnAnomalyMonitor(
                 self,
                 "AnomalyMonitor",

@@ -20,6 +20,7 @@ from llm_observability.constructs._common import (
     log_encryption_key,
 )
 from llm_observability.nag import acknowledge
+from llm_observability.singletons import claim
 from llm_observability.validation import choice
 
 S3_PREFIX = "bedrock-invocations"
@@ -68,6 +69,8 @@ class InvocationLogging(Construct):
         choice("existing_configuration", existing_configuration, ExistingConfiguration, owner="InvocationLogging")
         LOG_RETENTION.check("retention_days", retention_days, owner="InvocationLogging")
         super().__init__(scope, id)
+        # Both modes write a configuration where the account has none: every instance claims the singleton.
+        claim(self, "invocation-logging")
         log_key = log_key or log_encryption_key(self, "LogKey", description="Encrypts Bedrock invocation logs.")
         self.log_group = encrypted_log_group(
             self, "Logs", key=log_key, retention_days=retention_days, removal_policy=RemovalPolicy.RETAIN

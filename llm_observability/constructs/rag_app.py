@@ -25,6 +25,7 @@ from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
 from llm_observability.constructs.managed_prompt import ManagedPrompt
 from llm_observability.functions.rag_api import telemetry
 from llm_observability.nag import acknowledge
+from llm_observability.singletons import claim
 from llm_observability.workload import Workload
 
 #: Same value as the handler's default; the API rejects longer questions before Lambda runs.
@@ -203,6 +204,8 @@ class RagReferenceApp(Construct):
             self, "AccessLogs", key=self.log_key, retention_days=config.log_retention_days,
             removal_policy=RemovalPolicy.DESTROY,
         )  # fmt: skip
+        if config.create_api_gateway_cloudwatch_role:
+            claim(self, "api-gateway-account")  # the RestApi sets the account's CloudWatch Logs role
         self.api = apigw.RestApi(
             self,
             "Api",
