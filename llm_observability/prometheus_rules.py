@@ -12,16 +12,18 @@ left edge (Prometheus 2) or not (Prometheus 3), so sums divided by the window le
 
 Recording rules (group ``llmobs-recording``, every minute)
     ``service:llmobs_request_error_ratio:<w>`` for w in 5m, 30m, 1h, 6h
-        failed / (succeeded + failed) ``/ask`` requests over the window. Failures of class
-        ``Validation`` (HTTP 400, the caller's fault) count neither as failures nor as requests.
+        failed / (succeeded + failed) requests over the window. ``RequestFailure`` counts only the
+        service's own failures: the function leaves out class ``Validation`` (the caller's fault).
     ``service:llmobs_end_to_end_latency_<q>:max5m`` (q in the configured percentiles, ms)
         the worst per-minute percentile of the last 5 minutes (an upper bound of the 5-minute percentile).
     ``service:llmobs_end_to_end_latency_mean:5m`` exact mean latency (sum / count) over 5 minutes.
-    ``service_stage:llmobs_stage_latency_<q>:max5m``, ``service_model_id:llmobs_inference_latency_<q>:max5m``.
+    ``service_stage:llmobs_stage_latency_<q>:max5m`` (the model's share is ``stage="Inference"``).
     ``model_id:aws_bedrock_invocation_latency_<q>:max5m`` (only with the AWS/Bedrock metrics).
-    ``service_model_id:llmobs_{input,output,total}_tokens:rate5m`` tokens per second.
+    ``service_model_id:llmobs_{input,output,total}_tokens:rate5m`` tokens per second (total = input + output).
     ``service_model_id:llmobs_estimated_cost_usd:rate5m`` and ``service:llmobs_estimated_cost_usd:rate1h``
-        US dollars per second (multiply by 86400 for a daily burn).
+        US dollars per second (multiply by 86400 for a daily burn): the input and output tokens times
+        the model's price (:attr:`RuleSettings.prices`; an inference-profile id is priced as its
+        foundation model); models without a price are left out.
 
 Alerting rules (group ``llmobs-alerts``; multi-window, multi-burn-rate on the availability SLO)
     ``LlmAvailabilityFastBurn`` (severity critical): error ratio above 14.4 x the error budget over 1h
@@ -38,10 +40,11 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llm_observability.config.bounds import SLO_OBJECTIVE_PERCENT
+from llm_observability.config.models import INFERENCE_PROFILE_PREFIXES, MODEL_PRICE_ALLOWED, merged_prices
 from llm_observability.errors import ConfigError
 from llm_observability.functions.prometheus_forwarder import metric_naming as naming
 from llm_observability.functions.rag_api import telemetry
@@ -60,7 +63,6 @@ DEFAULT_PERCENTILES = ("p50", "p90", "p99")
 APP_LATENCY_METRICS = (
     telemetry.METRIC_END_TO_END_LATENCY,
     telemetry.METRIC_STAGE_LATENCY,
-    telemetry.METRIC_INFERENCE_LATENCY,
 )
 BEDROCK_LATENCY_METRIC = "InvocationLatency"
 _PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,3})?)$")
@@ -72,13 +74,12 @@ SUCCESS = naming.app_series(telemetry.METRIC_REQUEST_SUCCESS, "sum")
 FAILURE = naming.app_series(telemetry.METRIC_REQUEST_FAILURE, "sum")
 LATENCY_SUM = naming.app_series(telemetry.METRIC_END_TO_END_LATENCY, "sum")
 LATENCY_COUNT = naming.app_series(telemetry.METRIC_END_TO_END_LATENCY, "count")
-TOKEN_METRICS = (telemetry.METRIC_INPUT_TOKENS, telemetry.METRIC_OUTPUT_TOKENS, telemetry.METRIC_TOTAL_TOKENS)
-COST = naming.app_series(telemetry.METRIC_ESTIMATED_COST, "sum")
+INPUT_TOKENS = naming.app_series(telemetry.METRIC_INPUT_TOKENS, "sum")
+OUTPUT_TOKENS = naming.app_series(telemetry.METRIC_OUTPUT_TOKENS, "sum")
 
-# Label matchers: the service-level outcome series (not the per-prompt-version copies), real failures,
-# and the per-model token/cost series (not the per-prompt-version copies either).
+# Label matchers: the service-level outcome series (not the per-prompt-version copies) and the per-model
+# token series (not the per-prompt-version copies either).
 _SERVICE_LEVEL = f'{naming.LABEL_PROMPT_VERSION}=""'
-_COUNTED_FAILURE = f'{naming.LABEL_ERROR_CLASS}!="{telemetry.ERROR_VALIDATION}"'
 _PER_MODEL = f'{naming.LABEL_MODEL_ID}!="", {naming.LABEL_PROMPT_VERSION}=""'
 
 
@@ -91,6 +92,8 @@ class RuleSettings:
     :param daily_cost_threshold_usd: ``LlmCostBurnHigh`` threshold; None leaves the alert out. Default: None.
     :param percentiles: percentiles streamed for the latency metrics. Default: p50, p90, p99 (p99 required).
     :param bedrock_metrics: AWS/Bedrock metrics are ingested too. Default: True.
+    :param prices: US dollars per 1,000 input and output tokens by model id, merged over the built-in table
+        (``config.models.DEFAULT_MODEL_PRICES``), for the cost rules. Default: the built-in table.
     """
 
     objective_percent: float = 99.0
@@ -98,9 +101,13 @@ class RuleSettings:
     daily_cost_threshold_usd: float | None = None
     percentiles: tuple[str, ...] = DEFAULT_PERCENTILES
     bedrock_metrics: bool = True
+    prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "percentiles", tuple(self.percentiles))
+        if not isinstance(self.prices, Mapping):
+            raise ConfigError(f"PrometheusExport 'prices' is {self.prices!r}: allowed is {MODEL_PRICE_ALLOWED}.")
+        object.__setattr__(self, "prices", merged_prices("prices", self.prices))
         SLO_OBJECTIVE_PERCENT.check("objective_percent", self.objective_percent, owner="PrometheusExport")
         if not _number(self.latency_p99_threshold_ms) or self.latency_p99_threshold_ms <= 0:
             raise ConfigError(
@@ -144,6 +151,7 @@ def _fmt(value: float) -> str:
 
 
 _WINDOW = re.compile(r"^(\d+)([mh])$")
+_REGEX_META = re.compile(r"([.^$*+?()\[\]{}|\\])")
 
 
 def range_of(window: str) -> str:
@@ -165,14 +173,54 @@ def window_seconds(window: str) -> int:
 
 
 def error_ratio_expr(window: str) -> str:
-    """PromQL: share of failed ``/ask`` requests over ``window`` per service (absent when there were none)."""
+    """PromQL: share of failed requests over ``window`` per service (absent when there were none)."""
     span = range_of(window)
-    failed = f"sum by (service) (sum_over_time({FAILURE}{{{_COUNTED_FAILURE}}}[{span}]))"
-    requests = (
-        f'sum by (service) (sum_over_time({{__name__=~"{SUCCESS}|{FAILURE}", {_SERVICE_LEVEL}, {_COUNTED_FAILURE}}}'
-        f"[{span}]))"
-    )
+    failed = f"sum by (service) (sum_over_time({FAILURE}[{span}]))"
+    succeeded = f"sum by (service) (sum_over_time({SUCCESS}{{{_SERVICE_LEVEL}}}[{span}]))"
+    requests = _either_or_both(succeeded, failed)
     return f"(\n  {failed}\n  or\n  0 * {requests}\n)\n/\n{requests}"
+
+
+def _either_or_both(left: str, right: str) -> str:
+    """PromQL: ``left + right`` for the label sets both have, else whichever of the two has the label set.
+    (Two metric names in one selector cannot be summed over time: the result drops the names, and two series
+    with the same labels would collide.)"""
+    return f"(\n  ({left} + {right})\n  or {left}\n  or {right}\n)"
+
+
+def _model_matcher(model_id: str) -> str:
+    """The ``model_id`` label matcher of a priced model: a foundation-model id also matches its inference
+    profiles (``us.<id>``, ...), as ``BedrockMetrics.price_of`` prices them; any other id matches itself.
+    Regular expressions are PromQL raw strings (backticks: no escaping of the backslashes)."""
+    if model_id.partition(".")[0] in INFERENCE_PROFILE_PREFIXES or model_id.startswith("arn:"):
+        return f'{naming.LABEL_MODEL_ID}="{model_id}"'
+    prefixes = "|".join(_literal(p) for p in INFERENCE_PROFILE_PREFIXES)
+    return f"{naming.LABEL_MODEL_ID}=~`(?:(?:{prefixes})\\.)?{_literal(model_id)}`"
+
+
+def _literal(text: str) -> str:
+    """``text`` as a regular expression that matches it literally (RE2 metacharacters escaped)."""
+    return _REGEX_META.sub(r"\\\1", text)
+
+
+def cost_expr(prices: Mapping[str, Mapping[str, float]], window: str) -> str:
+    """PromQL: US dollars spent over ``window`` per service and model: the input and output token series times
+    each model's price. Exactly matched ids come first, so ``or`` (which keeps the left side) prefers them."""
+    span = range_of(window)
+    terms = []
+    for model_id in sorted(prices, key=lambda m: (_model_matcher(m).startswith("model_id=~"), m)):
+        price, matcher = prices[model_id], _model_matcher(model_id)
+        tokens = [
+            f"sum by (service, model_id) (sum_over_time({series}{{{matcher}, {_SERVICE_LEVEL}}}[{span}]))"
+            f" * {_fmt(price[key] / 1000)}"
+            for series, key in ((INPUT_TOKENS, "input_per_1k"), (OUTPUT_TOKENS, "output_per_1k"))
+        ]
+        terms.append(f"(\n  {tokens[0]}\n  + on (service, model_id)\n  {tokens[1]}\n)")
+    return "\nor\n".join(terms)
+
+
+def _tokens_per_second(series: str) -> str:
+    return f"sum by (service, model_id) (sum_over_time({series}{{{_PER_MODEL}}}[{range_of('5m')}])) / 300"
 
 
 def _max_percentile(by: str, series: str, matchers: str = "") -> str:
@@ -200,12 +248,6 @@ def recording_rules(settings: RuleSettings) -> list[dict[str, Any]]:
                 "expr": _max_percentile("service, stage", naming.app_series(telemetry.METRIC_STAGE_LATENCY, p)),
             }
         )
-        rules.append(
-            {
-                "record": f"service_model_id:llmobs_inference_latency_{suffix}:max5m",
-                "expr": _max_percentile("service, model_id", naming.app_series(telemetry.METRIC_INFERENCE_LATENCY, p)),
-            }
-        )
         if settings.bedrock_metrics:
             rules.append(
                 {
@@ -224,24 +266,20 @@ def recording_rules(settings: RuleSettings) -> list[dict[str, Any]]:
             ),
         }
     )
-    for metric in TOKEN_METRICS:
-        series = naming.app_series(metric, "sum")
-        rules.append(
-            {
-                "record": f"service_model_id:{series.removesuffix('_sum')}:rate5m",
-                "expr": f"sum by (service, model_id) (sum_over_time({series}{{{_PER_MODEL}}}[{range_of('5m')}])) / 300",
-            }
-        )
+    per_second = {"input": _tokens_per_second(INPUT_TOKENS), "output": _tokens_per_second(OUTPUT_TOKENS)}
+    per_second["total"] = _either_or_both(per_second["input"], per_second["output"])
+    for name, expr in per_second.items():
+        rules.append({"record": f"service_model_id:llmobs_{name}_tokens:rate5m", "expr": expr})
     rules.append(
         {
             "record": "service_model_id:llmobs_estimated_cost_usd:rate5m",
-            "expr": f"sum by (service, model_id) (sum_over_time({COST}{{{_PER_MODEL}}}[{range_of('5m')}])) / 300",
+            "expr": f"(\n{cost_expr(settings.prices, '5m')}\n)\n/ 300",
         }
     )
     rules.append(
         {
             "record": "service:llmobs_estimated_cost_usd:rate1h",
-            "expr": f"sum by (service) (sum_over_time({COST}{{{_PER_MODEL}}}[{range_of('1h')}])) / 3600",
+            "expr": f"sum by (service) (\n{cost_expr(settings.prices, '1h')}\n)\n/ 3600",
         }
     )
     return rules

@@ -74,7 +74,7 @@ def test_the_check_names_the_stale_file_in_one_sentence(
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     costs = tmp_path / "docs" / "costs.md"
-    costs.write_text(costs.read_text().replace("$14.70", "$9.99"))
+    costs.write_text(costs.read_text().replace("$9.60", "$9.99"))
     assert generator.stale_files(generated, tmp_path) == ["docs/costs.md"]
 
     assemblies = {1: level1.outdir, 2: level2.outdir, 3: level3.outdir}

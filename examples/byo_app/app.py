@@ -70,7 +70,6 @@ class SupportBotStack(Stack):
             timeout=Duration.seconds(29),
             environment={
                 "MODEL_ID": MODEL_ID,
-                "PRICE_PER_1K": "0.00025,0.00125",
                 "POWERTOOLS_SERVICE_NAME": NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             },

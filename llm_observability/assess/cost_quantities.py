@@ -2,8 +2,10 @@
 per alarm, custom metrics of this project's own functions, runs of a schedule, golden-set questions.
 
 Custom metrics of this project's functions are not visible in a template (EMF is written by the code),
-so they are counted from the telemetry vocabulary the code uses, with the README's Level 1 breakdown:
-10 service-only metrics, 5 pipeline stages, 5 per model, up to 7 error classes = 27 for one model.
+so they are counted from the telemetry vocabulary the code uses, with docs/costs.md's Level 1 breakdown:
+5 service-only metrics, 5 pipeline stages, 2 per model = 12 for one model. What repeats another series or
+a free AWS/Bedrock metric is not a metric (total tokens and cost are metric math over the token metrics,
+model latency is AWS/Bedrock's InvocationLatency, error classes and prompt properties are log fields).
 """
 
 from __future__ import annotations
@@ -18,14 +20,12 @@ from llm_observability.assess.intrinsics import literal, render
 from llm_observability.assess.inventory import Resource
 from llm_observability.assess.queries import is_anomaly_alarm
 
-# The RAG function's EMF metrics (README "Costs", Level 1): names in functions/rag_api/telemetry.py.
-RAG_SERVICE_ONLY = 10  # EndToEndLatency, RequestSuccess, PromptLength, RetrievedPassages, TopRetrievalScore,
-#                        RetrievalCacheHit, RetrievalCacheMiss, FeedbackScore, FeedbackCount, PiiRedactions
+# The RAG function's EMF metrics (docs/costs.md, Level 1): names in functions/rag_api/telemetry.py.
+RAG_SERVICE_ONLY = 5  # EndToEndLatency, RequestSuccess, RequestFailure, RetrievalCacheHit, FeedbackScore
 RAG_STAGES = 5  # StageLatency x telemetry.STAGES
-RAG_PER_MODEL = 5  # InferenceLatency, InputTokens, OutputTokens, TotalTokens, EstimatedCostUSD
-RAG_ERROR_CLASSES = 7  # RequestFailure x telemetry.ERROR_CLASSES
+RAG_PER_MODEL = 2  # InputTokens, OutputTokens
 RAG_GUARDRAIL = 3 + 5  # GuardrailIntervened, GroundingScore, RelevanceScore + PolicyIntervened x 5 policies
-RAG_PER_PROMPT_VERSION = 4  # RequestSuccess, EndToEndLatency, TotalTokens, EstimatedCostUSD (+1 with a guardrail)
+RAG_PER_PROMPT_VERSION = 4  # RequestSuccess, EndToEndLatency, InputTokens, OutputTokens (+1 with a guardrail)
 CANARY_PER_VERSION = 6  # QualityRougeL, QualityBleu, QualityTokenF1, AnswerLength, RefusalRate, CanaryQuestions
 
 
@@ -65,11 +65,11 @@ def known_function_metrics(env: dict[str, Any]) -> tuple[int, str] | None:
     """EMF metric count of this project's functions, recognised by the environment their constructs set."""
     if "PRICE_TABLE" in env and "PROMPT_TEMPLATE_VERSION" in env and "POWERTOOLS_METRICS_NAMESPACE" in env:
         models = 1
-        count = RAG_SERVICE_ONLY + RAG_STAGES + RAG_PER_MODEL * models + RAG_ERROR_CLASSES
+        count = RAG_SERVICE_ONLY + RAG_STAGES + RAG_PER_MODEL * models
         why = [
             (
-                f"RAG function {count} (README: {RAG_SERVICE_ONLY} service-only, {RAG_STAGES} stages, "
-                f"{RAG_PER_MODEL} per model, up to {RAG_ERROR_CLASSES} error classes)"
+                f"RAG function {count} (docs/costs.md: {RAG_SERVICE_ONLY} service-only, {RAG_STAGES} stages, "
+                f"{RAG_PER_MODEL} per model)"
             )
         ]
         guardrail = "GUARDRAIL_ID" in env

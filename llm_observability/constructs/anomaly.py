@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -37,18 +38,23 @@ class AnomalyAlarms(Construct):
     included) and alarms when the metric leaves it, so no static threshold has to be guessed.
 
     Watched: Bedrock p90 latency, input and output tokens and invocation volume per model (volume
-    both ways: a sudden drop is as suspicious as a spike), the estimated cost per hour and the
-    ``/ask`` error rate. Each alarm notifies the topic on ALARM and on OK (or does what ``action``
-    says); the alarm's period is the metric's own (5 minutes, one hour for cost; aws-cdk issue 35579 is
-    fixed in the pinned aws-cdk-lib and the tests check it). Roles: cost and input tokens ``COST`` (the
-    Level 3 API throttle acts on them), latency ``LATENCY``, output tokens (verbosity) ``QUALITY``,
-    volume and error rate ``AVAILABILITY``.
+    both ways: a sudden drop is as suspicious as a spike), the application's estimated cost per hour
+    per model and its error rate. Cost and error rate are metric math (the band is learned on the
+    expression: the application's InputTokens/OutputTokens times the model's price, and
+    RequestFailure/(RequestSuccess+RequestFailure)); a model without a known price is watched on its
+    tokens per hour instead, with a synth warning. Each alarm notifies the topic on ALARM and on OK (or
+    does what ``action`` says); the alarm's period is the metric's own (5 minutes, one hour for cost;
+    aws-cdk issue 35579 is fixed in the pinned aws-cdk-lib and the tests check it). Roles: cost and
+    input tokens ``COST`` (the Level 3 API throttle acts on them), latency ``LATENCY``, output tokens
+    (verbosity) ``QUALITY``, volume and error rate ``AVAILABILITY``.
 
     :param workload: the observed application.
     :param band_width: width of the expected band in standard deviations. Default: 2.
     :param evaluation_periods: periods looked at. Default: 3.
     :param datapoints_to_alarm: periods outside the band that raise the alarm. Default: 2.
     :param cost_period: aggregation period of the cost signal. Default: 1 hour.
+    :param prices: US dollars per 1,000 input and output tokens by model id, merged over the built-in
+        table (see :class:`BedrockMetrics`). Default: the built-in table.
     :param topic: where notifications go. Default: ``workload.alert_topic`` (one of ``topic``, the workload's
         topic or ``action`` is required).
     :param action: what each alarm does when it changes state. Default: notify ``topic`` on ALARM and OK.
@@ -66,6 +72,7 @@ class AnomalyAlarms(Construct):
         evaluation_periods: int = 3,
         datapoints_to_alarm: int = 2,
         cost_period: Duration = Duration.hours(1),
+        prices: Mapping[str, Mapping[str, float]] | None = None,
         topic: sns.ITopic | None = None,
         action: AlarmActionStrategy | None = None,
     ) -> None:
@@ -77,11 +84,19 @@ class AnomalyAlarms(Construct):
                 f"to 'evaluation_periods' ({evaluation_periods})."
             )
         self.band_width = band_width
-        m = BedrockMetrics(workload)
-        hourly = BedrockMetrics(workload, period=cost_period)
+        m = BedrockMetrics(workload, prices=prices)
+        hourly = BedrockMetrics(workload, period=cost_period, prices=prices)
+        if unpriced := hourly.unpriced_models():
+            Annotations.of(self).add_warning_v2(
+                "llm-observability:anomaly-unpriced-model",
+                f"AnomalyAlarms watches the tokens, not the cost, of {', '.join(unpriced)}: no price is known (a model "
+                "id given as a token cannot be priced at synth); pass the price in 'prices'.",
+            )
+        per_hour = cost_period.to_human_string()
         signals: list[AnomalySignal] = []
         for i, model_id in enumerate(workload.model_ids):
             n = "" if len(workload.model_ids) == 1 else str(i + 1)
+            cost = hourly.estimated_cost(model_id)
             signals += [
                 AnomalySignal(f"LatencyAnomaly{n}", m.invocation_latency(model_id), UPPER, LOW, AlarmRole.LATENCY,
                               f"Bedrock p90 latency of {model_id} above its expected band."),
@@ -91,8 +106,11 @@ class AnomalyAlarms(Construct):
                               f"Output tokens of {model_id} above their expected band (verbosity drift)."),
                 AnomalySignal(f"VolumeAnomaly{n}", m.invocations(model_id), OUTSIDE, LOW, AlarmRole.AVAILABILITY,
                               f"Invocations of {model_id} outside their expected band (spike or outage)."),
-                AnomalySignal(f"CostAnomaly{n}", hourly.estimated_cost(model_id), UPPER, HIGH, AlarmRole.COST,
-                              f"Estimated {model_id} spend per {cost_period.to_human_string()} above its expected band."),
+                AnomalySignal(f"CostAnomaly{n}", cost, UPPER, HIGH, AlarmRole.COST,
+                              f"Estimated {model_id} spend per {per_hour} above its expected band.")
+                if cost is not None else
+                AnomalySignal(f"CostAnomaly{n}", hourly.total_tokens(model_id), UPPER, HIGH, AlarmRole.COST,
+                              f"Tokens of {model_id} per {per_hour} (no price known) above their expected band."),
             ]  # fmt: skip
         signals.append(
             AnomalySignal("ErrorRateAnomaly", m.error_rate(), UPPER, HIGH, AlarmRole.AVAILABILITY,

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws, CfnOutput, Fn, Names
+from aws_cdk import Annotations, Aws, CfnOutput, Fn, Names
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from llm_observability.constructs.metrics import BedrockMetrics
-from llm_observability.constructs.queries import PROMPT_PROPERTIES, RECENT_ERRORS, SLOWEST_REQUESTS
+from llm_observability.constructs.queries import (
+    ERRORS_BY_CLASS,
+    PII_REDACTIONS,
+    PROMPT_PROPERTIES,
+    PROMPT_SIZE,
+    RECENT_ERRORS,
+    RETRIEVAL,
+    SLOWEST_REQUESTS,
+)
 from llm_observability.functions.rag_api import telemetry as t
 from llm_observability.workload import Workload
 
@@ -41,13 +49,15 @@ class LlmDashboard(Construct):
     """CloudWatch dashboard for the seed's Level 1 telemetry of one workload.
 
     Rows: alarm status; Bedrock inference latency (p50/p90/p99), success rate and request volume;
-    latency per pipeline stage and end to end; tokens and estimated cost; throttles and errors;
-    API Gateway and Lambda health; retrieval and human feedback; Logs Insights (recent errors,
-    slowest requests, prompt properties). Emits the dashboard URL as a stack output.
+    latency per pipeline stage and end to end; tokens and estimated cost (metric math: tokens times the
+    model's price); throttles and errors; API Gateway and Lambda health; retrieval cache and human
+    feedback; Logs Insights (failures by error class, recent errors, slowest requests, prompt properties,
+    retrieval and prompt size, PII redactions). Emits the dashboard URL as a stack output. A model without
+    a known price (or given as a token) gets no cost line, and a synth warning says so.
 
     :param workload: the observed application.
     :param alarms: alarms for the status widget. Default: none (the widget is left out).
-    :param metrics: metric factory. Default: ``BedrockMetrics(workload)``.
+    :param metrics: metric factory (and its model prices). Default: ``BedrockMetrics(workload)``.
     :param dashboard_name: Default: derived from the construct path and region, unique per account.
     :param success_rate_floor: drawn on the success-rate graph. Default: none.
     """
@@ -84,34 +94,46 @@ class LlmDashboard(Construct):
         self.dashboard.add_widgets(
             graph("Bedrock inference latency (ms)", [m.invocation_latency(x, p) for x in models for p in PERCENTILES]),
             graph("Success rate (%)", [m.success_rate()], floor=success_rate_floor, unit="%"),
-            graph("Requests", [m.request_success(), m.failures()], right=[m.invocations(x) for x in models]),
+            graph("Requests", [m.request_success(), m.request_failure()], right=[m.invocations(x) for x in models]),
         )
         self.dashboard.add_widgets(
             graph("Latency per pipeline stage, p90 (ms)", [m.stage_latency(s) for s in t.STAGES], width=12),
             graph("End-to-end latency (ms)", [m.end_to_end_latency(p) for p in PERCENTILES], width=12),
         )
-        self.dashboard.add_widgets(
+        unpriced = m.unpriced_models()
+        if unpriced:
+            Annotations.of(self).add_warning_v2(
+                "llm-observability:dashboard-unpriced-model",
+                f"LlmDashboard charts no estimated cost for {', '.join(unpriced)}: no price is known (a model id given "
+                "as a token cannot be priced at synth); pass the price in BedrockMetrics(prices=...).",
+            )
+        tokens_and_cost: list[cw.IWidget] = [
             graph(
-                "Tokens",
+                "Tokens: AWS/Bedrock (account) and this application (right)",
                 [m.input_token_count(x) for x in models] + [m.output_token_count(x) for x in models],
-                right=[m.tokens(t.METRIC_TOTAL_TOKENS, x) for x in models],
-            ),
-            graph("Estimated cost (USD per period)", [m.estimated_cost(x) for x in models], unit="USD"),
-            cw.SingleValueWidget(
-                title="Estimated cost over the dashboard's time range (USD)",
-                metrics=[m.total_estimated_cost()],
-                set_period_to_time_range=True,
-                width=8,
-                height=6,
-            ),
-        )
+                right=[m.total_tokens(x) for x in models],
+            )
+        ]
+        costs = [c for c in (m.estimated_cost(x) for x in models) if c is not None]
+        total_cost = m.total_estimated_cost()
+        if costs and total_cost is not None:
+            tokens_and_cost += [
+                graph("Estimated cost (USD per period)", costs, unit="USD"),
+                cw.SingleValueWidget(
+                    title="Estimated cost over the dashboard's time range (USD)",
+                    metrics=[total_cost],
+                    set_period_to_time_range=True,
+                    width=8,
+                    height=6,
+                ),
+            ]
+        self.dashboard.add_widgets(*tokens_and_cost)
         self.dashboard.add_widgets(
             graph(
                 "Bedrock throttles and errors",
                 [f(x) for x in models for f in (m.invocation_throttles, m.invocation_client_errors, m.invocation_server_errors)],
-                width=12,
-            ),
-            graph("Failed requests by error class", [m.request_failure(c) for c in t.ERROR_CLASSES], width=12),
+                width=24,
+            )
         )
         health: list[cw.IWidget] = []
         if workload.rest_api is not None:
@@ -130,34 +152,35 @@ class LlmDashboard(Construct):
         if health:
             self.dashboard.add_widgets(*health)
         self.dashboard.add_widgets(
-            graph(
-                "Retrieval",
-                [m.app(t.METRIC_RETRIEVAL_CACHE_HIT, label="cache hits"), m.app(t.METRIC_RETRIEVAL_CACHE_MISS, label="cache misses")],
-                right=[
-                    m.app(t.METRIC_RETRIEVED_PASSAGES, statistic="Average", label="passages (avg)"),
-                    m.app(t.METRIC_TOP_RETRIEVAL_SCORE, statistic="Average", label="top score (avg)"),
-                ],
-                width=12,
-            ),
-            graph(
-                "Human feedback and prompt size",
-                [m.app(t.METRIC_FEEDBACK_SCORE, statistic="Average", label="feedback score (avg, 1-5)")],
-                right=[
-                    m.app(t.METRIC_FEEDBACK_COUNT, label="feedback received"),
-                    m.app(t.METRIC_PROMPT_LENGTH, statistic="p90", label="prompt length p90 (chars)"),
-                ],
-                width=12,
-            ),
-        )
+            graph("Retrieval cache: hit rate (0-1), lookups", [m.cache_hit_rate()], right=[m.cache_lookups()],
+                  width=12),
+            graph("Human feedback: score (1-5), answers scored", [m.feedback_score()], right=[m.feedback_count()],
+                  width=12),
+        )  # fmt: skip
         if workload.log_groups:
             groups = [g.log_group_name for g in workload.log_groups]
+            line = cw.LogQueryVisualizationType.LINE
+
+            def logs_widget(
+                title: str, query: str, width: int, view: cw.LogQueryVisualizationType | None = None
+            ) -> cw.LogQueryWidget:
+                return cw.LogQueryWidget(
+                    title=title, log_group_names=groups, query_string=query, width=width, height=6, view=view
+                )
+
             self.dashboard.add_widgets(
-                cw.LogQueryWidget(title="Recent errors", log_group_names=groups, query_string=RECENT_ERRORS, width=24, height=6)
+                logs_widget("Failed and rejected requests by error class", ERRORS_BY_CLASS, 12),
+                logs_widget("Recent errors", RECENT_ERRORS, 12),
             )
             self.dashboard.add_widgets(
-                cw.LogQueryWidget(title="Slowest requests", log_group_names=groups, query_string=SLOWEST_REQUESTS, width=12, height=6),
-                cw.LogQueryWidget(title="Prompt properties", log_group_names=groups, query_string=PROMPT_PROPERTIES, width=12, height=6),
-            )  # fmt: skip
+                logs_widget("Retrieved passages and top score (avg)", RETRIEVAL, 8, line),
+                logs_widget("Prompt size (chars)", PROMPT_SIZE, 8, line),
+                logs_widget("PII redactions in logged text", PII_REDACTIONS, 8, line),
+            )
+            self.dashboard.add_widgets(
+                logs_widget("Slowest requests", SLOWEST_REQUESTS, 12),
+                logs_widget("Prompt properties", PROMPT_PROPERTIES, 12),
+            )
 
         self.dashboard_name = self.dashboard.dashboard_name
         self.url = dashboard_url(self.dashboard_name)

@@ -2,15 +2,21 @@
 
 One builder per namespace (:meth:`BedrockMetrics.bedrock`, :meth:`BedrockMetrics.app`) and thin
 named wrappers, following aws-cdk-lib's ``metricX()`` pattern.  Every ``cloudwatch.Metric`` of the
-library is made here.
+library is made here.  What the application does not emit as a metric is metric math here: its
+estimated cost (token metrics times the model's price), total tokens and success and error rates.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+
+from aws_cdk import Duration, Token
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_lambda as lambda_
 
+from llm_observability.config.models import MODEL_PRICE_ALLOWED, base_model_id, merged_prices
 from llm_observability.errors import ConfigError
 from llm_observability.functions.rag_api import telemetry as t
 from llm_observability.workload import Workload
@@ -28,17 +34,47 @@ INVOCATION_THROTTLES = "InvocationThrottles"
 INPUT_TOKEN_COUNT = "InputTokenCount"
 OUTPUT_TOKEN_COUNT = "OutputTokenCount"
 
+_NOT_AN_ID = re.compile(r"[^a-z0-9_]+")
+
+
+def _decimal(value: float) -> str:
+    """``value`` as a plain decimal for metric math (``0.00006``, never ``6e-05``)."""
+    return format(Decimal(repr(float(value))), "f")
+
 
 class BedrockMetrics:
     """Metrics of one :class:`Workload`.
 
     :param workload: the observed application.
     :param period: aggregation period of every metric. Default: 5 minutes.
+    :param prices: US dollars per 1,000 input and output tokens by model id
+        (``{"input_per_1k": ..., "output_per_1k": ...}``), merged over the built-in table; an
+        inference-profile id is priced as its foundation model. Default: the built-in table
+        (``config.models.DEFAULT_MODEL_PRICES``).
     """
 
-    def __init__(self, workload: Workload, *, period: Duration = DEFAULT_PERIOD) -> None:
+    def __init__(
+        self,
+        workload: Workload,
+        *,
+        period: Duration = DEFAULT_PERIOD,
+        prices: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> None:
+        if prices is not None and not isinstance(prices, Mapping):
+            raise ConfigError(f"BedrockMetrics 'prices' is {prices!r}: allowed is {MODEL_PRICE_ALLOWED}.")
         self.workload = workload
         self.period = period
+        self.prices = merged_prices("prices", prices or {})
+
+    def price_of(self, model_id: str) -> Mapping[str, float] | None:
+        """The price of ``model_id``; None for an unpriced model or a model id that is a token (unknown at synth)."""
+        if Token.is_unresolved(model_id):
+            return None
+        return self.prices.get(model_id) or self.prices.get(base_model_id(model_id))
+
+    def unpriced_models(self) -> tuple[str, ...]:
+        """The workload's model ids without a known price (their cost cannot be charted)."""
+        return tuple(m for m in self.workload.model_ids if self.price_of(m) is None)
 
     # ------------------------------------------------------------------ builders
     def bedrock(self, name: str, *, model_id: str | None = None, statistic: str = "Sum", label: str | None = None) -> cw.Metric:
@@ -93,21 +129,43 @@ class BedrockMetrics:
     def end_to_end_latency(self, statistic: str = "p90") -> cw.Metric:
         return self.app(t.METRIC_END_TO_END_LATENCY, statistic=statistic, label=f"end to end {statistic}")
 
-    def inference_latency(self, model_id: str, statistic: str = "p90") -> cw.Metric:
-        return self.app(t.METRIC_INFERENCE_LATENCY, statistic=statistic, label=f"{model_id} {statistic}", **{t.DIM_MODEL_ID: model_id})
-
     def request_success(self) -> cw.Metric:
         return self.app(t.METRIC_REQUEST_SUCCESS, label="successful requests")
 
-    def request_failure(self, error_class: str) -> cw.Metric:
-        return self.app(t.METRIC_REQUEST_FAILURE, label=error_class, **{t.DIM_ERROR_CLASS: error_class})
+    def request_failure(self) -> cw.Metric:
+        """Requests the service failed (every error class but Validation; those are in the logs and 4XXError)."""
+        return self.app(t.METRIC_REQUEST_FAILURE, label="failed requests")
 
     def tokens(self, name: str, model_id: str) -> cw.Metric:
-        """``name`` is ``telemetry.METRIC_INPUT_TOKENS``, ``METRIC_OUTPUT_TOKENS`` or ``METRIC_TOTAL_TOKENS``."""
+        """``name`` is ``telemetry.METRIC_INPUT_TOKENS`` or ``METRIC_OUTPUT_TOKENS``: this application's tokens."""
         return self.app(name, label=f"{name} {model_id}", **{t.DIM_MODEL_ID: model_id})
 
-    def estimated_cost(self, model_id: str) -> cw.Metric:
-        return self.app(t.METRIC_ESTIMATED_COST, label=f"USD {model_id}", **{t.DIM_MODEL_ID: model_id})
+    def cache_hit_rate(self) -> cw.Metric:
+        """Share of retrieval-cache lookups that hit, 0-1 (RetrievalCacheHit is 1 per hit, 0 per miss)."""
+        return self.app(t.METRIC_RETRIEVAL_CACHE_HIT, statistic="Average", label="cache hit rate (0-1)")
+
+    def cache_lookups(self) -> cw.Metric:
+        return self.app(t.METRIC_RETRIEVAL_CACHE_HIT, statistic="SampleCount", label="cache lookups")
+
+    def feedback_score(self) -> cw.Metric:
+        return self.app(t.METRIC_FEEDBACK_SCORE, statistic="Average", label="feedback score (avg, 1-5)")
+
+    def feedback_count(self) -> cw.Metric:
+        return self.app(t.METRIC_FEEDBACK_SCORE, statistic="SampleCount", label="feedback received")
+
+    def by_prompt_version(
+        self, name: str, *, statistic: str = "Sum", period: Duration | None = None
+    ) -> cw.MathExpression:
+        """``name`` per prompt version: a SEARCH over exactly the {service, PromptVersion} series the RAG
+        function emits (``telemetry.PROMPT_VERSION_METRICS``); versions come and go, so they are searched."""
+        schema = f"{{{self.workload.metric_namespace},{t.DIM_SERVICE},{t.DIM_PROMPT_VERSION}}}"
+        query = f'{schema} MetricName="{name}" {t.DIM_SERVICE}="{self.workload.name}"'
+        seconds = int((period or self.period).to_seconds())
+        return cw.MathExpression(
+            expression=f"SEARCH('{query}', '{statistic}', {seconds})",
+            label=f"{name} by prompt version",
+            using_metrics={},
+        )
 
     # --------------------------------------------------------------- guardrail
     def guardrail(self, name: str, *, statistic: str = "Sum") -> cw.Metric:
@@ -134,46 +192,84 @@ class BedrockMetrics:
         )
 
     # ------------------------------------------------------------- metric math
-    def _outcomes(self) -> tuple[dict[str, cw.IMetric], str]:
-        """``/ask`` outcome metrics for metric math, and the expression summing all failure classes."""
-        using: dict[str, cw.IMetric] = {"ok": self.request_success()}
-        using.update({f"f{i}": self.request_failure(c) for i, c in enumerate(t.ERROR_CLASSES)})
-        failures = " + ".join(f"FILL(f{i}, 0)" for i in range(len(t.ERROR_CLASSES)))
-        return using, failures
+    def _token_ids(self, model_id: str) -> tuple[str, str]:
+        """Metric-math ids of a model's input and output tokens, unique per model within one expression or widget."""
+        models = self.workload.model_ids
+        key = str(models.index(model_id)) if model_id in models else _NOT_AN_ID.sub("_", model_id.lower())
+        return f"in{key}", f"out{key}"
 
-    def failures(self) -> cw.MathExpression:
-        """All failed requests, whatever their error class."""
-        using, failures = self._outcomes()
-        del using["ok"]
-        return cw.MathExpression(expression=failures, using_metrics=using, label="failed requests", period=self.period)
+    def _priced_tokens(self, model_ids: tuple[str, ...]) -> tuple[str, dict[str, cw.IMetric]] | None:
+        """``tokens x price per 1,000`` summed over the priced ``model_ids``, and the metrics it reads (None: none
+        priced)."""
+        terms: list[str] = []
+        using: dict[str, cw.IMetric] = {}
+        for model_id in model_ids:
+            price = self.price_of(model_id)
+            if price is None:
+                continue
+            i, o = self._token_ids(model_id)
+            using[i] = self.tokens(t.METRIC_INPUT_TOKENS, model_id)
+            using[o] = self.tokens(t.METRIC_OUTPUT_TOKENS, model_id)
+            terms += [
+                f"FILL({i}, 0) * {_decimal(price['input_per_1k'])}",
+                f"FILL({o}, 0) * {_decimal(price['output_per_1k'])}",
+            ]
+        if not terms:
+            return None
+        return f"({' + '.join(terms)}) / 1000", using
+
+    def estimated_cost(self, model_id: str) -> cw.MathExpression | None:
+        """Estimated Bedrock spend of this application on ``model_id`` per period, in US dollars: its
+        InputTokens and OutputTokens times the model's price. None when the model has no known price."""
+        priced = self._priced_tokens((model_id,))
+        if priced is None:
+            return None
+        expression, using = priced
+        return cw.MathExpression(
+            expression=expression, using_metrics=using, label=f"USD {model_id}", period=self.period
+        )
+
+    def total_estimated_cost(self) -> cw.MathExpression | None:
+        """Estimated Bedrock spend per period across the workload's priced models, in US dollars (None: none priced)."""
+        priced = self._priced_tokens(self.workload.model_ids)
+        if priced is None:
+            return None
+        expression, using = priced
+        return cw.MathExpression(expression=expression, using_metrics=using, label="USD per period", period=self.period)
+
+    def total_tokens(self, model_id: str) -> cw.MathExpression:
+        """This application's input plus output tokens of ``model_id``."""
+        i, o = self._token_ids(model_id)
+        return cw.MathExpression(
+            expression=f"FILL({i}, 0) + FILL({o}, 0)",
+            using_metrics={
+                i: self.tokens(t.METRIC_INPUT_TOKENS, model_id),
+                o: self.tokens(t.METRIC_OUTPUT_TOKENS, model_id),
+            },
+            label=f"tokens {model_id}",
+            period=self.period,
+        )
+
+    def _outcomes(self) -> dict[str, cw.IMetric]:
+        return {"ok": self.request_success(), "failed": self.request_failure()}
 
     def success_rate(self) -> cw.MathExpression:
-        """Percentage of ``/ask`` requests that succeeded (no data while there is no traffic)."""
-        using, failures = self._outcomes()
+        """Percentage of requests the service did not fail (no data while there is no traffic)."""
         return cw.MathExpression(
-            expression=f"100 * FILL(ok, 0) / (FILL(ok, 0) + {failures})",
-            using_metrics=using,
+            expression="100 * FILL(ok, 0) / (FILL(ok, 0) + FILL(failed, 0))",
+            using_metrics=self._outcomes(),
             label="success rate %",
             period=self.period,
         )
 
     def error_rate(self) -> cw.MathExpression:
-        """Percentage of ``/ask`` requests that failed (no data while there is no traffic)."""
-        using, failures = self._outcomes()
+        """Percentage of requests the service failed (no data while there is no traffic)."""
         return cw.MathExpression(
-            expression=f"100 * ({failures}) / (FILL(ok, 0) + {failures})",
-            using_metrics=using,
+            expression="100 * FILL(failed, 0) / (FILL(ok, 0) + FILL(failed, 0))",
+            using_metrics=self._outcomes(),
             label="error rate %",
             period=self.period,
         )
-
-    def total_estimated_cost(self) -> cw.MathExpression:
-        """Estimated Bedrock spend per period across the workload's models, in US dollars."""
-        using = {f"c{i}": self.estimated_cost(m) for i, m in enumerate(self.workload.model_ids)}
-        return cw.MathExpression(
-            expression=" + ".join(f"FILL({k}, 0)" for k in using), using_metrics=using, label="USD per period",
-            period=self.period,
-        )  # fmt: skip
 
     # -------------------------------------------------- Lambda and API Gateway
     def lambda_metric(self, function: lambda_.IFunction, name: str, statistic: str = "Sum") -> cw.Metric:

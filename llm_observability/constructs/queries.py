@@ -1,8 +1,10 @@
 """CloudWatch Logs Insights queries over the RAG handler's structured logs.
 
 The field names are the handler's (Powertools Logger JSON): ``message`` is ``ask`` for an answered
-question, ``feedback`` for feedback and ``Request failed``/``Request rejected`` for errors. The tests
-run the handler and check every field listed in :data:`QUERY_FIELDS` really is in its log lines.
+question, ``feedback`` for feedback and ``Request failed``/``Request rejected`` for errors. What the
+application does not emit as a metric (error classes, prompt length, retrieved passages and their top
+score, PII redactions, per-request cost) is read here. The tests run the handler and check every field
+a query reads really is in its log lines (:data:`QUERY_FIELDS` lists them by line).
 """
 
 from __future__ import annotations
@@ -24,6 +26,18 @@ PROMPT_PROPERTIES = (
     'filter message = "ask"\n'
     "| stats count(*) as requests, avg(usage.total_tokens) as avg_tokens, avg(latency_ms.end_to_end) as avg_ms "
     "by model_id, prompt.template_version, prompt.temperature, prompt.max_tokens"
+)
+RETRIEVAL = (
+    'filter message = "ask"\n'
+    "| stats avg(retrieval.count) as passages_avg, avg(retrieval.top_score) as top_score_avg by bin(5m)"
+)
+PROMPT_SIZE = (
+    'filter message = "ask"\n'
+    "| stats pct(prompt.length, 50) as prompt_chars_p50, pct(prompt.length, 90) as prompt_chars_p90 by bin(5m)"
+)
+PII_REDACTIONS = (
+    'filter message = "ask" or message = "feedback"\n'
+    "| stats sum(pii_redactions) as redactions by bin(5m)"
 )
 FEEDBACK = (
     'filter message = "feedback"\n'
@@ -70,6 +84,9 @@ QUERIES: dict[str, str] = {
     "Recent errors": RECENT_ERRORS,
     "Slowest requests": SLOWEST_REQUESTS,
     "Prompt properties": PROMPT_PROPERTIES,
+    "Retrieval": RETRIEVAL,
+    "Prompt size": PROMPT_SIZE,
+    "PII redactions": PII_REDACTIONS,
     "Human feedback": FEEDBACK,
     **SAVED_QUERIES,
 }
@@ -81,8 +98,10 @@ QUERY_FIELDS: dict[str, tuple[str, ...]] = {
         "latency_ms.stages.Inference", "usage.total_tokens", "prompt.template_version",
         "prompt.temperature", "prompt.max_tokens", "latency_ms.stages.QueryPreprocessing",
         "latency_ms.stages.PromptAssembly", "latency_ms.stages.PostProcessing", "usage.input_tokens",
-        "usage.output_tokens", "estimated_cost_usd", "stop_reason", "pii_redactions",
+        "usage.output_tokens", "estimated_cost_usd", "stop_reason", "pii_redactions", "retrieval.count",
+        "retrieval.top_score", "prompt.length",
     ),
     "Request failed": ("level", "status", "error_class", "stage", "aws_error_code", "correlation_id"),
-    "feedback": ("score",),
+    "Request rejected": ("level", "status", "error_class", "stage", "correlation_id"),
+    "feedback": ("score", "pii_redactions"),
 }  # fmt: skip

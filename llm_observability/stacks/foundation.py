@@ -41,7 +41,7 @@ class FoundationStack(Stack):
         self.app = RagReferenceApp(self, "RagApp", config=config)
         self.alert_topic = AlertTopic(self, "Alerts", email=config.alarm_email or None)
         workload = self.app.workload.with_alert_topic(self.alert_topic.topic, key=self.alert_topic.key)
-        self.metrics = BedrockMetrics(workload)
+        self.metrics = BedrockMetrics(workload, prices=config.model_prices)
         self.alarms = LlmAlarms(self, "Alarms", workload=workload, thresholds=config.thresholds, metrics=self.metrics)
         self.workload: Workload = workload.with_alarms(self.alarms.roled_alarms)
         self.dashboard = LlmDashboard(

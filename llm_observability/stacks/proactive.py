@@ -23,7 +23,7 @@ from llm_observability.constructs.cost_guard import CostGuard
 from llm_observability.constructs.dashboard import SectionedDashboard
 from llm_observability.constructs.log_intelligence import LogIntelligence
 from llm_observability.constructs.metrics import BedrockMetrics
-from llm_observability.constructs.quality_canary import QualityCanary, search_by_version
+from llm_observability.constructs.quality_canary import QualityCanary
 from llm_observability.constructs.queries import ERRORS_BY_CLASS, GUARDRAIL_INTERVENTIONS, TOKENS_BY_PROMPT_VERSION
 from llm_observability.errors import ConfigError
 from llm_observability.functions.quality_canary import canary_telemetry as ct
@@ -59,8 +59,9 @@ class ProactiveStack(Stack):
             ops_items.bind(roled.alarm, roled.severity)
         action = multiple_alarm_actions(sns_alarm_action(workload.alert_topic), ops_items)
         self.anomalies = AnomalyAlarms(
-            self, "Anomalies", workload=workload, action=action, band_width=config.anomaly_band_width
-        )
+            self, "Anomalies", workload=workload, action=action, band_width=config.anomaly_band_width,
+            prices=config.model_prices,
+        )  # fmt: skip
         self.log_intelligence = LogIntelligence(self, "LogIntelligence", workload=workload, action=action)
         self.cost_guard = CostGuard(
             self,
@@ -98,7 +99,7 @@ class ProactiveStack(Stack):
                 log_retention_days=config.log_retention_days,
                 powertools_layer_version=config.powertools_layer_version,
             )
-        metrics = BedrockMetrics(workload)
+        metrics = BedrockMetrics(workload, prices=config.model_prices)
         guardrail_alarms = AlarmFactory(self, action=action)
         self.guardrail_alarm: cw.Alarm | None = None
         if workload.guardrail_arn:
@@ -146,7 +147,7 @@ class ProactiveStack(Stack):
 
     def _quality_widgets(self, workload: Workload, metrics: BedrockMetrics) -> list[cw.IWidget]:
         """The seed's "advanced LLM metrics": quality per model and prompt version, drift, feedback, guardrail."""
-        hour = 3600
+        hour = Duration.hours(1)
         widgets: list[cw.IWidget] = []
         if self.quality:
             widgets += [
@@ -173,16 +174,19 @@ class ProactiveStack(Stack):
                                right=[self.quality.metrics[ct.METRIC_ANSWER_LENGTH]], width=8, height=6),
             ]  # fmt: skip
         widgets += [
+            # The {service, PromptVersion} series the RAG function emits; cost per version is in the
+            # "Token usage by prompt version" Logs Insights widget (the log line carries estimated_cost_usd).
             cw.GraphWidget(
-                title="Prompt effectiveness: success and tokens per prompt version",
-                left=[search_by_version(workload, t.METRIC_REQUEST_SUCCESS, hour, "Sum")],
-                right=[search_by_version(workload, t.METRIC_TOTAL_TOKENS, hour, "Average")],
+                title="Prompt effectiveness: successes and input/output tokens (avg) per prompt version",
+                left=[metrics.by_prompt_version(t.METRIC_REQUEST_SUCCESS, period=hour)],
+                right=[metrics.by_prompt_version(name, statistic="Average", period=hour)
+                       for name in (t.METRIC_INPUT_TOKENS, t.METRIC_OUTPUT_TOKENS)],
                 width=8, height=6,
             ),
             cw.GraphWidget(
                 title="Human feedback (score 1-5) and volume",
-                left=[metrics.app(t.METRIC_FEEDBACK_SCORE, statistic="Average", label="feedback score (avg)")],
-                right=[metrics.app(t.METRIC_FEEDBACK_COUNT, label="feedback received")],
+                left=[metrics.feedback_score()],
+                right=[metrics.feedback_count()],
                 width=8, height=6,
             ),
         ]  # fmt: skip

@@ -43,11 +43,11 @@ def _docs_level1_total() -> float:
 
 def test_level1_assembly_matches_the_docs_total(level1: SynthResult) -> None:
     report = estimate(load(level1.outdir))
-    assert report.fixed_usd == _docs_level1_total() == 14.70
-    # docs/costs.md: 1 dashboard, 8 single-metric + 1 metric-math alarm over 8 metrics = 16, 27 custom metrics, 2 keys
+    assert report.fixed_usd == _docs_level1_total() == 9.60
+    # docs/costs.md: 1 dashboard, 8 single-metric + 1 metric-math alarm over 2 metrics = 10, 12 custom metrics, 2 keys
     assert report.item("dashboards").quantity == 1
-    assert report.item("alarms").quantity == 16
-    assert report.item("custom-metrics").quantity == 27
+    assert report.item("alarms").quantity == 10
+    assert report.item("custom-metrics").quantity == 12
     assert report.item("kms-keys").quantity == 2
     # usage at the README's example volume: 10,000 requests x (2 KB app + 6 KB invocation log) = 80 MB -> $0.04
     ingestion = report.item("log-ingestion")
@@ -56,9 +56,10 @@ def test_level1_assembly_matches_the_docs_total(level1: SynthResult) -> None:
     assert report.item("xray").quantity == pytest.approx(0.01)
 
 
-def test_readme_metric_breakdown_matches_the_telemetry_vocabulary() -> None:
+def test_docs_metric_breakdown_matches_the_telemetry_vocabulary() -> None:
     assert cost_quantities.RAG_STAGES == len(telemetry.STAGES)
-    assert cost_quantities.RAG_ERROR_CLASSES == len(telemetry.ERROR_CLASSES)
+    # tests/test_metric_contract.py counts the series the handler really emits (12 for one model at Level 1)
+    assert cost_quantities.RAG_SERVICE_ONLY + cost_quantities.RAG_STAGES + cost_quantities.RAG_PER_MODEL == 12
     assert cost_quantities.RAG_GUARDRAIL == 3 + len(telemetry.GUARDRAIL_POLICIES)
     assert cost_quantities.RAG_PER_PROMPT_VERSION + 1 == len(telemetry.PROMPT_VERSION_METRICS)
 
@@ -69,7 +70,7 @@ def test_level2_assembly_counts_what_level_2_adds(level2: SynthResult) -> None:
     alarms = report.item("alarms")
     assert "7 anomaly-detection alarm(s) = 21 metric(s)" in alarms.assumption
     metrics = report.item("custom-metrics")
-    assert metrics.quantity == 27 + 8 + 1 + 5 + 13 + 2  # RAG + guardrail + prompt lookups/version + canary + filters
+    assert metrics.quantity == 12 + 8 + 1 + 5 + 13 + 2  # RAG + guardrail + prompt lookups/version + canary + filters
     assert report.item("securityhub").monthly_usd == pytest.approx(2.0)
     assert report.item("config-evaluations").quantity == 13 * 100
     canary = report.item("quality-canary-bedrock")
@@ -126,6 +127,6 @@ def test_price_table_is_dated_data_with_sources() -> None:
 def test_text_report_prints_every_figure_with_its_assumption(level1: SynthResult) -> None:
     text = estimate(load(level1.outdir)).render_text()
     assert "as of " + prices.price_table()["as_of"] in text
-    assert "Total fixed" in text and "$14.70" in text
-    assert "16 alarm metric(s) x $0.10  = $1.60" in text
+    assert "Total fixed" in text and "$9.60" in text
+    assert "10 alarm metric(s) x $0.10  = $1.00" in text
     assert "https://aws.amazon.com/cloudwatch/pricing/" in text

@@ -48,9 +48,9 @@ def test_alarm_metrics_cover_bedrock_app_lambda_and_api(level1: SynthResult) -> 
     (rate,) = [a["Properties"] for a in alarms if any("Expression" in q for q in a["Properties"].get("Metrics", []))]
     assert rate["ComparisonOperator"] == "LessThanThreshold" and rate["Threshold"] == 95
     expression = next(q["Expression"] for q in rate["Metrics"] if "Expression" in q)
-    assert expression.startswith("100 * FILL(ok, 0) / (FILL(ok, 0) + FILL(f0, 0)")
-    used = {q["MetricStat"]["Metric"]["MetricName"] for q in rate["Metrics"] if "MetricStat" in q}
-    assert used == {t.METRIC_REQUEST_SUCCESS, t.METRIC_REQUEST_FAILURE}
+    assert expression == "100 * FILL(ok, 0) / (FILL(ok, 0) + FILL(failed, 0))"
+    used = [q["MetricStat"]["Metric"]["MetricName"] for q in rate["Metrics"] if "MetricStat" in q]
+    assert sorted(used) == sorted([t.METRIC_REQUEST_SUCCESS, t.METRIC_REQUEST_FAILURE])  # 2 billable alarm metrics
 
 
 def test_alarm_names_share_a_prefix_and_never_collide(level1: SynthResult) -> None:
@@ -95,9 +95,10 @@ def test_dashboard_shows_bedrock_app_api_lambda_and_logs(level1: SynthResult) ->
     body = _body(level1)
     for needle in (
         "AWS/Bedrock", "InvocationLatency", "InputTokenCount", "OutputTokenCount", "InvocationThrottles",
-        t.METRIC_STAGE_LATENCY, t.METRIC_END_TO_END_LATENCY, t.METRIC_ESTIMATED_COST, t.METRIC_REQUEST_FAILURE,
-        t.METRIC_TOTAL_TOKENS, t.METRIC_RETRIEVAL_CACHE_HIT, t.METRIC_FEEDBACK_SCORE, "AWS/ApiGateway",
+        t.METRIC_STAGE_LATENCY, t.METRIC_END_TO_END_LATENCY, t.METRIC_REQUEST_FAILURE, t.METRIC_INPUT_TOKENS,
+        t.METRIC_OUTPUT_TOKENS, t.METRIC_RETRIEVAL_CACHE_HIT, t.METRIC_FEEDBACK_SCORE, "AWS/ApiGateway",
         "AWS/Lambda", '\\"type\\":\\"alarm\\"', "Recent errors", "Slowest requests", "Prompt properties", "p99",
+        "error_class", "prompt.length", "retrieval.top_score", "pii_redactions",
     ):  # fmt: skip
         assert needle in body, needle
     for stage in t.STAGES:
@@ -141,3 +142,47 @@ def test_invocation_logging_can_be_turned_off(tmp_path: Path) -> None:
 def test_dashboard_queries_are_well_formed(name: str) -> None:
     query = QUERIES[name]
     assert query.count("|") >= 1 and "\n" in query
+
+
+def test_cost_and_total_tokens_are_metric_math_over_the_applications_token_metrics(level1: SynthResult) -> None:
+    body = _body(level1)
+    # amazon.nova-lite-v1:0 at the built-in price, USD per 1,000 input and output tokens
+    assert "(FILL(in0, 0) * 0.00006 + FILL(out0, 0) * 0.00024) / 1000" in body
+    assert "FILL(in0, 0) + FILL(out0, 0)" in body
+    for dropped in ("EstimatedCostUSD", "TotalTokens", "InferenceLatency", "PromptLength", "RetrievedPassages",
+                    "TopRetrievalScore", "PiiRedactions", "RetrievalCacheMiss", "FeedbackCount", "ErrorClass"):  # fmt: skip
+        assert dropped not in body, dropped
+
+
+def test_a_model_without_a_known_price_gets_no_cost_and_a_synth_warning(tmp_path: Path) -> None:
+    from aws_cdk import App, CfnParameter, Stack
+    from aws_cdk import aws_sns as sns
+    from aws_cdk.assertions import Annotations, Match, Template
+
+    from llm_observability.constructs.anomaly import AnomalyAlarms
+    from llm_observability.constructs.dashboard import LlmDashboard
+    from llm_observability.constructs.metrics import BedrockMetrics
+    from llm_observability.errors import ConfigError
+    from llm_observability.workload import Workload
+
+    stack = Stack(App(outdir=str(tmp_path)), "Unpriced")
+    token = CfnParameter(stack, "ModelId").value_as_string  # known only at deploy time
+    workload = Workload(name="bot", model_ids=(token, "acme.private-v1"), alert_topic=sns.Topic(stack, "Topic"))
+    LlmDashboard(stack, "Dashboard", workload=workload)
+    anomalies = AnomalyAlarms(stack, "Anomalies", workload=workload)
+
+    annotations = Annotations.from_stack(stack)
+    annotations.has_warning("/Unpriced/Dashboard", Match.string_like_regexp("no estimated cost for .*acme.private-v1"))
+    annotations.has_warning("/Unpriced/Anomalies", Match.string_like_regexp("tokens, not the cost, of .*acme.private-v1"))
+    (dashboard,) = Template.from_stack(stack).find_resources("AWS::CloudWatch::Dashboard").values()
+    assert "USD" not in json.dumps(dashboard)
+    costs = [s for s in anomalies.signals if s.name.startswith("CostAnomaly")]
+    assert [s.description.split(" per ")[0] for s in costs] == [f"Tokens of {token}", "Tokens of acme.private-v1"]
+
+    priced = BedrockMetrics(workload, prices={"acme.private-v1": {"input_per_1k": 0.5, "output_per_1k": 2}})
+    assert priced.price_of(token) is None and priced.unpriced_models() == (token,)
+    cost = priced.estimated_cost("acme.private-v1")
+    assert cost is not None and cost.expression == "(FILL(in1, 0) * 0.5 + FILL(out1, 0) * 2.0) / 1000"
+    assert priced.price_of("us.amazon.nova-pro-v1:0") == {"input_per_1k": 0.0008, "output_per_1k": 0.0032}
+    with pytest.raises(ConfigError, match=r"^BedrockMetrics 'prices' is \[1\]: allowed is "):
+        BedrockMetrics(workload, prices=[1])  # type: ignore[arg-type]

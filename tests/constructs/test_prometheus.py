@@ -226,7 +226,6 @@ def test_metric_stream_feeds_firehose_in_json_with_percentiles(app: dict[str, An
     assert {(m["Namespace"], m["MetricName"]) for m in stats["IncludeMetrics"]} == {
         ("LLMObservability", "EndToEndLatency"),
         ("LLMObservability", "StageLatency"),
-        ("LLMObservability", "InferenceLatency"),
         ("AWS/Bedrock", "InvocationLatency"),
     }
     role = template["Resources"][props["RoleArn"]["Fn::GetAtt"][0]]
@@ -325,14 +324,11 @@ def test_every_series_the_rules_read_is_produced_by_the_forwarder() -> None:
         name: {"service": "rag-api", **extra}
         for name, extra in [
             (telemetry.METRIC_REQUEST_SUCCESS, {}),
-            (telemetry.METRIC_REQUEST_FAILURE, {telemetry.DIM_ERROR_CLASS: telemetry.ERROR_MODEL}),
+            (telemetry.METRIC_REQUEST_FAILURE, {}),
             (telemetry.METRIC_END_TO_END_LATENCY, {}),
             (telemetry.METRIC_STAGE_LATENCY, {telemetry.DIM_STAGE: telemetry.STAGE_RETRIEVAL}),
-            (telemetry.METRIC_INFERENCE_LATENCY, {telemetry.DIM_MODEL_ID: "m"}),
             (telemetry.METRIC_INPUT_TOKENS, {telemetry.DIM_MODEL_ID: "m"}),
             (telemetry.METRIC_OUTPUT_TOKENS, {telemetry.DIM_MODEL_ID: "m"}),
-            (telemetry.METRIC_TOTAL_TOKENS, {telemetry.DIM_MODEL_ID: "m"}),
-            (telemetry.METRIC_ESTIMATED_COST, {telemetry.DIM_MODEL_ID: "m"}),
         ]
     }
     produced: dict[str, set[str]] = {}
@@ -346,9 +342,9 @@ def test_every_series_the_rules_read_is_produced_by_the_forwarder() -> None:
     settings = prometheus_rules.RuleSettings(daily_cost_threshold_usd=1)
     assert prometheus_rules.source_series(settings) <= set(produced)
     # and the labels the rules group by or match on exist on those series
-    assert {"service", "error_class"} <= produced["llmobs_request_failure_sum"]
+    assert "service" in produced["llmobs_request_failure_sum"]
     assert {"service", "stage"} <= produced["llmobs_stage_latency_p99"]
-    assert {"service", "model_id"} <= produced["llmobs_estimated_cost_usd_sum"]
+    assert {"service", "model_id"} <= produced["llmobs_input_tokens_sum"] & produced["llmobs_output_tokens_sum"]
     assert "model_id" in produced["aws_bedrock_invocation_latency_p99"]
 
 
@@ -411,6 +407,7 @@ def _series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:
     return {"series": f"{name}{{{rendered}}}", "values": values}
 
 
+HAIKU = "us.anthropic.claude-3-haiku-20240307-v1:0"
 SUCCESS = "llmobs_request_success_sum"
 FAILURE = "llmobs_request_failure_sum"
 BASE = {"namespace": "LLMObservability", "region": "us-east-1", "account_id": "123456789012"}
@@ -422,26 +419,31 @@ UNIT_TESTS: dict[str, Any] = {
     "evaluation_interval": "1m",
     "tests": [
         {
-            # "failing": 5 model errors per minute against 10 successes: a 33% error ratio, far above 14.4 x 1%.
-            # Validation errors (the caller's fault) and per-prompt-version copies of the success metric
-            # must not change the ratio; "healthy" fails 0.5% of requests.
+            # "failing": 5 failures per minute against 10 successes: a 33% error ratio, far above 14.4 x 1%.
+            # Per-prompt-version copies of the success metric must not change the ratio (the function
+            # counts no Validation error as a failure); "healthy" fails 0.5% of requests.
             "interval": "1m",
             "input_series": [
                 _series(SUCCESS, {**BASE, "service": "failing"}, "10x130"),
                 _series(SUCCESS, {**BASE, "service": "failing", "prompt_version": "v1"}, "10x130"),
-                _series(FAILURE, {**BASE, "service": "failing", "error_class": "ModelError"}, "5x130"),
-                _series(FAILURE, {**BASE, "service": "failing", "error_class": "Validation"}, "100x130"),
+                _series(FAILURE, {**BASE, "service": "failing"}, "5x130"),
                 _series(SUCCESS, {**BASE, "service": "healthy"}, "199x130"),
-                _series(FAILURE, {**BASE, "service": "healthy", "error_class": "Throttling"}, "1x130"),
+                _series(FAILURE, {**BASE, "service": "healthy"}, "1x130"),
                 _series(SUCCESS, {**BASE, "service": "clean"}, "50x130"),
                 _series(
                     "llmobs_end_to_end_latency_p99", {**BASE, "service": "failing"}, "800 900 20000 700 600 500x30"
                 ),
                 _series("llmobs_end_to_end_latency_sum", {**BASE, "service": "failing"}, "3000x30"),
                 _series("llmobs_end_to_end_latency_count", {**BASE, "service": "failing"}, "4x30"),
-                _series("llmobs_total_tokens_sum", {**BASE, "service": "failing", "model_id": "m"}, "600x90"),
-                _series("llmobs_total_tokens_sum", {**BASE, "service": "failing", "prompt_version": "v1"}, "600x90"),
-                _series("llmobs_estimated_cost_usd_sum", {**BASE, "service": "failing", "model_id": "m"}, "0.05x90"),
+                # Claude 3 Haiku (0.00025 / 0.00125 USD per 1k tokens) through an inference profile, priced as
+                # its foundation model: 25,000 input + 35,000 output tokens a minute cost 0.05 USD, 72 USD a day.
+                # The per-prompt-version copies and an unpriced model add tokens but no cost.
+                _series("llmobs_input_tokens_sum", {**BASE, "service": "failing", "model_id": HAIKU}, "25000x90"),
+                _series("llmobs_output_tokens_sum", {**BASE, "service": "failing", "model_id": HAIKU}, "35000x90"),
+                _series("llmobs_input_tokens_sum", {**BASE, "service": "failing", "prompt_version": "v1"}, "25000x90"),
+                _series("llmobs_output_tokens_sum", {**BASE, "service": "failing", "prompt_version": "v1"}, "35000x90"),
+                _series("llmobs_input_tokens_sum", {**BASE, "service": "failing", "model_id": "x.unpriced"}, "600x90"),
+                _series("llmobs_output_tokens_sum", {**BASE, "service": "failing", "model_id": "x.unpriced"}, "0x90"),
             ],
             "promql_expr_test": [
                 {
@@ -472,10 +474,19 @@ UNIT_TESTS: dict[str, Any] = {
                     "eval_time": "10m",
                     "exp_samples": [
                         {
-                            "labels": 'service_model_id:llmobs_total_tokens:rate5m{service="failing", model_id="m"}',
+                            "labels": f'service_model_id:llmobs_total_tokens:rate5m{{service="failing", model_id="{HAIKU}"}}',
+                            "value": 1000,
+                        },
+                        {
+                            "labels": 'service_model_id:llmobs_total_tokens:rate5m{service="failing", model_id="x.unpriced"}',
                             "value": 10,
-                        }
+                        },
                     ],
+                },
+                {
+                    "expr": "service_model_id:llmobs_estimated_cost_usd:rate5m * 60",
+                    "eval_time": "10m",
+                    "exp_samples": [{"labels": f'{{service="failing", model_id="{HAIKU}"}}', "value": 0.05}],
                 },
                 {
                     "expr": "service:llmobs_estimated_cost_usd:rate1h * 86400",

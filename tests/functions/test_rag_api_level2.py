@@ -367,8 +367,8 @@ def test_guardrail_errors_map_like_other_bedrock_errors(guarded: Api, code: str,
     assert response["statusCode"] == status
     assert "xyzzy" not in response["body"] and GUARDRAIL_ID not in response["body"]
     out = api.output()
-    failure = out.only(telemetry.METRIC_REQUEST_FAILURE)
-    assert failure.dimension_values[telemetry.DIM_ERROR_CLASS] == error_class
+    assert out.only(telemetry.METRIC_REQUEST_FAILURE).dimensions == (telemetry.DIM_SERVICE,)
+    assert out.log("Request failed")["error_class"] == error_class
     assert out.metric(telemetry.METRIC_GUARDRAIL_INTERVENED) == []
     assert out.log("Request failed")["aws_error_code"] == code
 
@@ -399,12 +399,13 @@ def test_managed_prompt_is_used_and_labelled(managed_prompt: Api) -> None:
     assert set(per_version) == {
         telemetry.METRIC_REQUEST_SUCCESS,
         telemetry.METRIC_END_TO_END_LATENCY,
-        telemetry.METRIC_TOTAL_TOKENS,
-        telemetry.METRIC_ESTIMATED_COST,
+        telemetry.METRIC_INPUT_TOKENS,
+        telemetry.METRIC_OUTPUT_TOKENS,
     }
     assert per_version[telemetry.METRIC_REQUEST_SUCCESS] == [1.0]
-    assert per_version[telemetry.METRIC_TOTAL_TOKENS] == [1280.0]
-    assert per_version[telemetry.METRIC_ESTIMATED_COST] == [pytest.approx(0.4)]
+    assert per_version[telemetry.METRIC_INPUT_TOKENS] == [1200.0]
+    assert per_version[telemetry.METRIC_OUTPUT_TOKENS] == [80.0]
+    assert out.log("ask")["estimated_cost_usd"] == pytest.approx(0.4)  # cost per version: Logs Insights
     assert [m.dimensions for m in out.metric(telemetry.METRIC_REQUEST_SUCCESS)] == [
         (telemetry.DIM_SERVICE,),  # the main blob is unchanged
         (telemetry.DIM_SERVICE, telemetry.DIM_PROMPT_VERSION),
@@ -617,9 +618,9 @@ def test_model_parameter_selects_the_model(managed_model: Api) -> None:
 
     assert body(response)["model_id"] == FALLBACK_MODEL
     out = api.output()
-    for name in (telemetry.METRIC_INFERENCE_LATENCY, telemetry.METRIC_TOTAL_TOKENS, telemetry.METRIC_ESTIMATED_COST):
+    for name in (telemetry.METRIC_INPUT_TOKENS, telemetry.METRIC_OUTPUT_TOKENS):
         assert out.only(name).dimension_values[telemetry.DIM_MODEL_ID] == FALLBACK_MODEL
-    assert out.only(telemetry.METRIC_ESTIMATED_COST).values == [0.0]  # not in PRICE_TABLE
+    assert out.log("ask")["estimated_cost_usd"] == 0.0  # not in PRICE_TABLE
     assert out.log("ask")["model_id"] == FALLBACK_MODEL
     assert out.log("Active model changed")["model_id"] == FALLBACK_MODEL
     (warning,) = warnings(out)
@@ -644,7 +645,8 @@ def test_model_price_warning_is_once_per_model(managed_model: Api) -> None:
 
     out = api.output()
     assert len(warnings(out)) == 1
-    assert [m.values for m in out.metric(telemetry.METRIC_ESTIMATED_COST)] == [[0.0], [0.0], [pytest.approx(0.4)]]
+    costs = [record["estimated_cost_usd"] for record in out.logs if record["message"] == "ask"]
+    assert costs == [0.0, 0.0, pytest.approx(0.4)]
 
 
 @pytest.mark.parametrize(

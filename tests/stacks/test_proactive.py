@@ -50,10 +50,17 @@ def test_anomaly_alarms_watch_latency_tokens_cost_errors_and_volume(level2: Synt
         watched |= {s["Metric"]["MetricName"] for s in stats}
         assert props["AlarmActions"] and props["OKActions"]
         assert props["TreatMissingData"] == "notBreaching"
-    assert {"InvocationLatency", "InputTokenCount", "OutputTokenCount", "Invocations", t.METRIC_ESTIMATED_COST,
-            t.METRIC_REQUEST_FAILURE} <= watched  # fmt: skip
+    assert {"InvocationLatency", "InputTokenCount", "OutputTokenCount", "Invocations", t.METRIC_INPUT_TOKENS,
+            t.METRIC_OUTPUT_TOKENS, t.METRIC_REQUEST_SUCCESS, t.METRIC_REQUEST_FAILURE} <= watched  # fmt: skip
     volume = next(p for p in alarms.values() if '"Invocations"' in json.dumps(p))
     assert volume["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold"
+    # The cost band is learned on metric math: the application's tokens times the model's price (nova-lite).
+    (cost,) = [p for k, p in alarms.items() if k.startswith("AnomaliesCostAnomaly")]
+    expressions = {q["Id"]: q["Expression"] for q in cost["Metrics"] if "Expression" in q}
+    assert expressions[cost["ThresholdMetricId"]].startswith("ANOMALY_DETECTION_BAND(")
+    assert "(FILL(in0, 0) * 0.00006 + FILL(out0, 0) * 0.00024) / 1000" in expressions.values()
+    (error_rate,) = [p for k, p in alarms.items() if k.startswith("AnomaliesErrorRateAnomaly")]
+    assert len([q for q in error_rate["Metrics"] if "MetricStat" in q]) == 2  # RequestSuccess, RequestFailure
 
 
 def test_anomaly_alarm_period_is_the_metrics_own(level2: SynthResult) -> None:
@@ -63,7 +70,7 @@ def test_anomaly_alarm_period_is_the_metrics_own(level2: SynthResult) -> None:
         for query in props["Metrics"]:
             if "MetricStat" in query:
                 periods[query["MetricStat"]["Metric"]["MetricName"]] = query["MetricStat"]["Period"]
-    assert periods[t.METRIC_ESTIMATED_COST] == 3600
+    assert periods[t.METRIC_INPUT_TOKENS] == periods[t.METRIC_OUTPUT_TOKENS] == 3600  # the hourly cost signal
     assert periods["InvocationLatency"] == 300
 
 

@@ -1,7 +1,9 @@
 """A support bot of "your own": one Bedrock Converse call per question, instrumented with Powertools.
 
-It emits the metric names the library's dashboards and alarms read (RequestSuccess, RequestFailure
-with ErrorClass, tokens and cost with ModelId), with the workload name as the ``service`` dimension.
+It emits the metric names the library's dashboards and alarms read, with the workload name as the
+``service`` dimension: RequestSuccess and RequestFailure (the service's own failures; a bad request is the
+caller's, counted by API Gateway's 4XXError), InputTokens and OutputTokens with ModelId (the library
+prices them with metric math). Failures are logged with their ``error_class`` for Logs Insights.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 MODEL_ID = os.environ["MODEL_ID"]
-PRICE_IN, PRICE_OUT = (float(x) for x in os.environ.get("PRICE_PER_1K", "0,0").split(","))
 logger = Logger()
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "support-bot")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "SupportBot")
@@ -37,8 +38,13 @@ def _emit(dimensions: dict[str, str], *points: tuple[str, MetricUnit, float]) ->
     blob.flush_metrics()
 
 
-def _failure(error_class: str) -> None:
-    _emit({"ErrorClass": error_class}, ("RequestFailure", MetricUnit.Count, 1))
+def _failure(error_class: str, status: int) -> None:
+    """Log a failed request with its class; count it as RequestFailure unless the caller is at fault."""
+    if error_class == "Validation":
+        logger.info("Request rejected", extra={"error_class": error_class, "status": status})
+        return
+    logger.exception("Request failed", extra={"error_class": error_class, "status": status})
+    _emit({}, ("RequestFailure", MetricUnit.Count, 1))
 
 
 @logger.inject_lambda_context
@@ -48,27 +54,22 @@ def handler(event: dict, context: object) -> dict:
         if not isinstance(question, str) or not 0 < len(question) <= 2000:
             raise ValueError
     except (ValueError, KeyError, TypeError):
-        _failure("Validation")
+        _failure("Validation", 400)
         return _reply(400, {"error": "Field 'question' must be a string of 1-2000 characters."})
     try:
         out = _bedrock.converse(modelId=MODEL_ID, messages=[{"role": "user", "content": [{"text": question}]}])
     except ClientError as error:
         throttled = error.response["Error"]["Code"] == "ThrottlingException"
-        _failure("Throttling" if throttled else "ModelError")
-        logger.exception("Bedrock call failed")
+        _failure("Throttling" if throttled else "ModelError", 429 if throttled else 502)
         return _reply(429 if throttled else 502, {"error": "The model could not answer; try again later."})
     except BotoCoreError:
-        _failure("Timeout")
-        logger.exception("Bedrock call failed")
+        _failure("Timeout", 504)
         return _reply(504, {"error": "The model did not answer in time."})
     usage = out["usage"]
     _emit({}, ("RequestSuccess", MetricUnit.Count, 1))
-    cost = usage["inputTokens"] / 1000 * PRICE_IN + usage["outputTokens"] / 1000 * PRICE_OUT
     _emit(
         {"ModelId": MODEL_ID},
         ("InputTokens", MetricUnit.Count, usage["inputTokens"]),
         ("OutputTokens", MetricUnit.Count, usage["outputTokens"]),
-        ("TotalTokens", MetricUnit.Count, usage["totalTokens"]),
-        ("EstimatedCostUSD", MetricUnit.NoUnit, cost),
     )  # fmt: skip
     return _reply(200, {"answer": out["output"]["message"]["content"][0]["text"]})

@@ -50,7 +50,6 @@ RESERVED_LABELS = frozenset({LABEL_NAMESPACE, LABEL_REGION, LABEL_ACCOUNT_ID})
 LABEL_SERVICE = "service"
 LABEL_MODEL_ID = "model_id"
 LABEL_STAGE = "stage"
-LABEL_ERROR_CLASS = "error_class"
 LABEL_PROMPT_VERSION = "prompt_version"
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -59,7 +58,7 @@ _REPEATED_UNDERSCORE = re.compile(r"_{2,}")
 
 
 def snake(name: str) -> str:
-    """``EstimatedCostUSD`` -> ``estimated_cost_usd``, ``AWS/Bedrock`` -> ``aws_bedrock`` (valid in Prometheus)."""
+    """``EndToEndLatency`` -> ``end_to_end_latency``, ``AWS/Bedrock`` -> ``aws_bedrock`` (valid in Prometheus)."""
     text = _CAMEL_BOUNDARY.sub("_", name.strip())
     text = _REPEATED_UNDERSCORE.sub("_", _INVALID.sub("_", text)).strip("_").lower()
     if not text:

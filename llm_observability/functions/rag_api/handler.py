@@ -8,7 +8,8 @@ Requests are routed by the API Gateway resource (``/ask``), so a custom domain's
 matter. Every failure - an unknown route (404), another method (405), a bad request (400), an invalid
 configuration (500) or an exception while serving - goes through one exception handler: the status,
 ``Retry-After`` and client-safe message of ``errors.classify_exception``, a JSON body with only the
-message and the request id (never a traceback), a RequestFailure{ErrorClass} metric and one log line.
+message and the request id (never a traceback), one log line with its ``error_class`` and, unless the
+caller is at fault (class Validation), a RequestFailure metric.
 
 Each /ask stage (telemetry.STAGES) runs in its own X-Ray subsegment and emits its latency as
 StageLatency{Stage=<stage>} (``instrumentation.Recorder``). Metrics are CloudWatch EMF lines written by
@@ -88,7 +89,9 @@ _runtime: Runtime | SettingsError | None = None
 
 
 def _warn_unpriced(model_id: str) -> None:
-    logger.warning("No price for the model in PRICE_TABLE; EstimatedCostUSD will be 0", extra={"model_id": model_id})
+    logger.warning(
+        "No price for the model in PRICE_TABLE; estimated_cost_usd will be 0", extra={"model_id": model_id}
+    )
 
 
 def _load_runtime() -> Runtime | SettingsError:
@@ -275,11 +278,7 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
             )
             cache.put(request.question, request.top_k, passages)
         if cache.enabled:
-            rec.metric(
-                telemetry.METRIC_RETRIEVAL_CACHE_HIT if cache_hit else telemetry.METRIC_RETRIEVAL_CACHE_MISS,
-                MetricUnit.Count,
-                1,
-            )
+            rec.cache_lookup(cache_hit)
         segment.put_annotation(telemetry.METRIC_RETRIEVAL_CACHE_HIT, cache_hit)
 
     with rec.stage(telemetry.STAGE_PROMPT_ASSEMBLY) as segment:
@@ -348,14 +347,13 @@ def _feedback() -> Response:
     rec.feedback(feedback)
     mode = runtime.settings.prompt_logging
     texts, redactions = loggable_texts(mode, comment=feedback.comment) if feedback.comment else ({}, 0)
-    if mode == telemetry.PROMPT_LOGGING_REDACTED:
-        rec.redactions(redactions)
     logger.info(
         "feedback",
         extra={
             "feedback_request_id": feedback.request_id,
             "score": feedback.score,
             "comment_chars": len(feedback.comment or ""),
+            "pii_redactions": redactions,
             **texts,
         },
     )
@@ -376,7 +374,7 @@ def _no_route(_: NotFoundError) -> Response:
 
 @app.exception_handler(Exception)
 def _failed(exc: Exception) -> Response:
-    """Every failure of a request: its JSON error response, RequestFailure metric and log line."""
+    """Every failure of a request: its JSON error response, log line and (server-side classes) RequestFailure."""
     call: Call = app.context["call"]
     error = classify_exception(exc)
     _log_failure(exc, error, call.rec)

@@ -2,9 +2,10 @@
 
 ``Recorder`` turns what one request did into X-Ray subsegments, EMF metrics (names and dimensions from
 ``telemetry``) and the structured summary log line; ``NullRecorder`` (INSTRUMENTATION=off) does none of
-it. Metrics with one dimension besides ``service`` (Stage, ModelId, ErrorClass, PromptVersion,
-GuardrailPolicy) go to ``dimensioned_metrics``, one EMF blob per dimension value; the rest to the
-Powertools ``metrics`` blob. ``flush()`` prints both once per invocation.
+it. Metrics with one dimension besides ``service`` (Stage, ModelId, PromptVersion, GuardrailPolicy) go to
+``dimensioned_metrics``, one EMF blob per dimension value; the rest to the Powertools ``metrics`` blob.
+``flush()`` prints both once per invocation. What a question needs no alarm for (prompt length, retrieved
+passages, top score, cost, PII redactions, error classes) is a field of the summary log line, not a metric.
 
 Test and benchmark seams: the module-level ``tracer.provider`` / ``logger`` / ``metrics`` objects.
 """
@@ -39,7 +40,7 @@ _now = time.perf_counter
 
 
 class DimensionedMetrics:
-    """EMF blobs for metrics with one dimension besides ``service`` (Stage, ModelId, ErrorClass).
+    """EMF blobs for metrics with one dimension besides ``service`` (Stage, ModelId, PromptVersion, ...).
 
     EMF applies one dimension set to a whole blob, so each dimension value gets
     its own reusable Powertools provider; ``flush`` prints one blob per value
@@ -131,11 +132,14 @@ class Recorder:
         metrics.add_metric(name=name, unit=unit, value=value)
 
     def failure(self, error_class: str) -> None:
-        """Count one failed request under its ErrorClass."""
-        dimensioned_metrics.add(
-            telemetry.DIM_ERROR_CLASS, error_class, telemetry.METRIC_REQUEST_FAILURE, MetricUnit.Count, 1
-        )
-        tracer.put_annotation(telemetry.DIM_ERROR_CLASS, error_class)
+        """Annotate a failed request with its error class; count it as RequestFailure unless the caller's fault."""
+        if error_class in telemetry.FAILURE_ERROR_CLASSES:
+            self.metric(telemetry.METRIC_REQUEST_FAILURE, MetricUnit.Count, 1)
+        tracer.put_annotation(telemetry.ANNOTATION_ERROR_CLASS, error_class)
+
+    def cache_lookup(self, hit: bool) -> None:
+        """Count one retrieval-cache lookup: RetrievalCacheHit 1 for a hit, 0 for a miss."""
+        self.metric(telemetry.METRIC_RETRIEVAL_CACHE_HIT, MetricUnit.Count, int(hit))
 
     def ask_succeeded(
         self,
@@ -154,6 +158,8 @@ class Recorder:
 
         ``model_id`` is the model Converse used (default MODEL_ID); ``guardrail`` the guardrail's
         outcome when one is configured; ``per_prompt_version`` adds the {service, PromptVersion} blob.
+        The log line carries what is no metric: prompt length, retrieval count and top score, the
+        estimated cost (PRICE_TABLE) and the PII redactions.
         """
         model_id = model_id or settings.model_id
         price = settings.price_of(model_id)
@@ -168,17 +174,11 @@ class Recorder:
         top_score = max(scores) if scores else None
 
         self.metric(telemetry.METRIC_REQUEST_SUCCESS, MetricUnit.Count, 1)
-        self.metric(telemetry.METRIC_PROMPT_LENGTH, MetricUnit.Count, len(prompt))
-        self.metric(telemetry.METRIC_RETRIEVED_PASSAGES, MetricUnit.Count, len(passages))
-        if top_score is not None:
-            self.metric(telemetry.METRIC_TOP_RETRIEVAL_SCORE, MetricUnit.NoUnit, top_score)
-        for name, unit, value in (
-            (telemetry.METRIC_INFERENCE_LATENCY, MetricUnit.Milliseconds, inference_ms),
+        tokens = (
             (telemetry.METRIC_INPUT_TOKENS, MetricUnit.Count, completion.input_tokens),
             (telemetry.METRIC_OUTPUT_TOKENS, MetricUnit.Count, completion.output_tokens),
-            (telemetry.METRIC_TOTAL_TOKENS, MetricUnit.Count, completion.total_tokens),
-            (telemetry.METRIC_ESTIMATED_COST, MetricUnit.NoUnit, cost),
-        ):
+        )
+        for name, unit, value in tokens:
             dimensioned_metrics.add(telemetry.DIM_MODEL_ID, model_id, name, unit, value)
         if guardrail is not None:
             self.guardrail(guardrail)
@@ -187,8 +187,7 @@ class Recorder:
             for name, unit, value in (
                 (telemetry.METRIC_REQUEST_SUCCESS, MetricUnit.Count, 1),
                 (telemetry.METRIC_END_TO_END_LATENCY, MetricUnit.Milliseconds, end_to_end_ms),
-                (telemetry.METRIC_TOTAL_TOKENS, MetricUnit.Count, completion.total_tokens),
-                (telemetry.METRIC_ESTIMATED_COST, MetricUnit.NoUnit, cost),
+                *tokens,
             ):
                 dimensioned_metrics.add(telemetry.DIM_PROMPT_VERSION, version, name, unit, value)
             if guardrail is not None:
@@ -201,8 +200,6 @@ class Recorder:
                 )
 
         texts, redactions = loggable_texts(settings.prompt_logging, question=request.question, answer=completion.text)
-        if settings.prompt_logging == telemetry.PROMPT_LOGGING_REDACTED:
-            self.redactions(redactions)
         logger.info(
             "ask",
             extra={
@@ -272,13 +269,8 @@ class Recorder:
             self.metric(telemetry.METRIC_GUARDRAIL_RELEVANCE_SCORE, MetricUnit.NoUnit, outcome.relevance_score)
 
     def feedback(self, feedback: FeedbackRequest) -> None:
-        """Emit the feedback metrics."""
+        """Emit the feedback score (its SampleCount is the number of answers scored)."""
         self.metric(telemetry.METRIC_FEEDBACK_SCORE, MetricUnit.NoUnit, feedback.score)
-        self.metric(telemetry.METRIC_FEEDBACK_COUNT, MetricUnit.Count, 1)
-
-    def redactions(self, count: int) -> None:
-        """Count PII spans redacted from logged text."""
-        self.metric(telemetry.METRIC_REDACTIONS, MetricUnit.Count, count)
 
 
 class NullRecorder(Recorder):
@@ -302,13 +294,13 @@ class NullRecorder(Recorder):
     def failure(self, error_class: str) -> None:
         """Do nothing."""
 
+    def cache_lookup(self, hit: bool) -> None:
+        """Do nothing."""
+
     def ask_succeeded(self, *args: Any, **kwargs: Any) -> None:
         """Do nothing."""
 
     def feedback(self, feedback: FeedbackRequest) -> None:
-        """Do nothing."""
-
-    def redactions(self, count: int) -> None:
         """Do nothing."""
 
 

@@ -18,9 +18,12 @@ DEFAULT_NAMESPACE = "LLMObservability"
 DIM_SERVICE = "service"  # Powertools adds it to every metric
 DIM_MODEL_ID = "ModelId"
 DIM_STAGE = "Stage"
-DIM_ERROR_CLASS = "ErrorClass"
 DIM_PROMPT_VERSION = "PromptVersion"
 DIM_GUARDRAIL_POLICY = "GuardrailPolicy"  # one of GUARDRAIL_POLICIES
+
+# X-Ray annotation of a failed request (one of ERROR_CLASSES). Not a metric dimension: the error class of a
+# failure is in its log line (``error_class``), which Logs Insights groups by.
+ANNOTATION_ERROR_CLASS = "ErrorClass"
 
 # --- Pipeline stages (the seed's RAG flow), each one an X-Ray subsegment ----
 STAGE_PREPROCESS = "QueryPreprocessing"
@@ -37,34 +40,30 @@ STAGES: tuple[str, ...] = (
 )
 
 # --- Metric names ------------------------------------------------------------
+# Every custom metric series costs money each month, so only what an alarm needs or what splits this
+# application from others sharing the account is a metric. Model latency is AWS/Bedrock's free
+# InvocationLatency (and StageLatency{Stage=Inference}); total tokens and cost are metric math over the
+# token metrics; prompt length, retrieved passages, top retrieval score, PII redactions and error classes
+# are fields of the structured log lines, read by Logs Insights.
+
 # Latency: one metric name, the stage as a dimension (Stage=<one of STAGES>).
 METRIC_STAGE_LATENCY = "StageLatency"  # Milliseconds, dims: service, Stage
 METRIC_END_TO_END_LATENCY = "EndToEndLatency"  # Milliseconds, dims: service
-METRIC_INFERENCE_LATENCY = "InferenceLatency"  # Milliseconds, dims: service, ModelId
 
 # Outcome
 METRIC_REQUEST_SUCCESS = "RequestSuccess"  # Count (1 per successful /ask), dims: service
-METRIC_REQUEST_FAILURE = "RequestFailure"  # Count, dims: service, ErrorClass
+METRIC_REQUEST_FAILURE = "RequestFailure"  # Count (1 per request failed by one of FAILURE_ERROR_CLASSES), dims: service
 
-# Tokens and cost (dims: service, ModelId)
+# Tokens (dims: service, ModelId): they split applications per model, which AWS/Bedrock's per-account
+# InputTokenCount/OutputTokenCount cannot. Cost is metric math over them with the model's price.
 METRIC_INPUT_TOKENS = "InputTokens"
 METRIC_OUTPUT_TOKENS = "OutputTokens"
-METRIC_TOTAL_TOKENS = "TotalTokens"
-METRIC_ESTIMATED_COST = "EstimatedCostUSD"  # None unit, US dollars
 
-# Prompt properties and retrieval quality (dims: service)
-METRIC_PROMPT_LENGTH = "PromptLength"  # Count of characters of the assembled prompt
-METRIC_RETRIEVED_PASSAGES = "RetrievedPassages"  # Count
-METRIC_TOP_RETRIEVAL_SCORE = "TopRetrievalScore"  # None, 0..1
-METRIC_RETRIEVAL_CACHE_HIT = "RetrievalCacheHit"  # Count
-METRIC_RETRIEVAL_CACHE_MISS = "RetrievalCacheMiss"  # Count
+# Retrieval (dims: service)
+METRIC_RETRIEVAL_CACHE_HIT = "RetrievalCacheHit"  # Count, 1 (hit) or 0 (miss) per lookup: Average = hit rate
 
 # Human feedback (dims: service)
-METRIC_FEEDBACK_SCORE = "FeedbackScore"  # None, 1..5
-METRIC_FEEDBACK_COUNT = "FeedbackCount"  # Count
-
-# Redaction (dims: service)
-METRIC_REDACTIONS = "PiiRedactions"  # Count of redacted spans in logged text
+METRIC_FEEDBACK_SCORE = "FeedbackScore"  # None, 1..5 (SampleCount = feedback received)
 
 # Bedrock Guardrail (only when GUARDRAIL_ID/GUARDRAIL_VERSION are set)
 METRIC_GUARDRAIL_INTERVENED = "GuardrailIntervened"  # Count, 1 or 0 per answered /ask (Average = rate), dims: service
@@ -81,8 +80,8 @@ METRIC_MODEL_LOOKUP_FAILURE = "ModelLookupFailure"  # Count (MODEL_PARAMETER_NAM
 PROMPT_VERSION_METRICS: tuple[str, ...] = (
     METRIC_REQUEST_SUCCESS,
     METRIC_END_TO_END_LATENCY,
-    METRIC_TOTAL_TOKENS,
-    METRIC_ESTIMATED_COST,
+    METRIC_INPUT_TOKENS,
+    METRIC_OUTPUT_TOKENS,
     METRIC_GUARDRAIL_INTERVENED,  # only when a guardrail is configured
 )
 
@@ -105,7 +104,7 @@ GUARDRAIL_POLICIES: tuple[str, ...] = (
 # Built-in templates are "v1", ...; a Prompt Management version N is "managed-N".
 PROMPT_VERSION_MANAGED_PREFIX = "managed-"
 
-# --- Error classes (value of the ErrorClass dimension) -----------------------
+# --- Error classes (``error_class`` of a failure's log line, the ErrorClass X-Ray annotation) ---------
 ERROR_VALIDATION = "Validation"  # 400: malformed JSON, missing or bad fields
 ERROR_THROTTLING = "Throttling"  # 429: Bedrock throttled us
 ERROR_TIMEOUT = "Timeout"  # 504 from us: model or retrieval timed out
@@ -122,6 +121,9 @@ ERROR_CLASSES: tuple[str, ...] = (
     ERROR_ACCESS_DENIED,
     ERROR_INTERNAL,
 )
+# The classes counted as RequestFailure: the service's own failures. Validation errors (the caller's input,
+# HTTP 400/404/405) are not failures of the service and must not page; API Gateway's free 4XXError shows them.
+FAILURE_ERROR_CLASSES: tuple[str, ...] = tuple(c for c in ERROR_CLASSES if c != ERROR_VALIDATION)
 
 # --- Logging modes for prompt / response text --------------------------------
 PROMPT_LOGGING_FULL = "full"

@@ -1,0 +1,268 @@
+"""The metric contract: every metric a dashboard or alarm of the bundled app reads in the app's namespace is one
+that is emitted with exactly that dimension set, and every Logs Insights query reads fields the handler writes.
+
+Read side: the synthesized templates of the session fixtures (``level1``/``level2``/``level3``, no extra synth):
+dashboard widgets (metric rows, metric-math inputs and SEARCH expressions), alarms (single metric and metric
+math), and the queries of Logs Insights widgets and saved queries.
+Emit side: the real RAG handler (``tests/functions`` fixtures: stubbed Bedrock, SSM and Prompt Management
+clients) run through a happy ``/ask`` (cache miss, then hit), every error class, ``/feedback``, and with the
+guardrail, the managed prompt and the managed model on (lookups answered and failing); its EMF is read back
+from stdout. Metrics of the app's namespace that other emitters write are matched against those emitters:
+the metric filters in the templates, and the quality canary's vocabulary (``canary_telemetry``; the canary's
+own tests check it emits exactly that).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from llm_observability.assess.intrinsics import render
+from llm_observability.functions.quality_canary import canary_telemetry as ct
+from llm_observability.functions.rag_api import telemetry as t
+from tests.conftest import SynthResult
+from tests.functions.conftest import Api, api, bedrock_clients, lookup_clients, process_env  # noqa: F401 (fixtures)
+
+Triple = tuple[str, str, frozenset[str]]  # namespace, metric name, dimension names
+
+QUESTION = "What is the refund policy?"
+GUARDRAIL_ID = "gr1abc2def3"
+PROMPT_PARAMETER = "/rag-api/prompt/active-version"
+MODEL_PARAMETER = "/rag-api/model/active"
+PROMPT_ID = "PROMPT1234"
+PROMPT_TEMPLATE = "Passages:\n{{passages}}\n\nAnswer briefly: {{question}}"
+_SEARCH = re.compile(r"SEARCH\(\s*'\{([^}]*)\}\s+MetricName=\"([^\"]+)\"")
+
+
+# --- read side: what the templates' dashboards and alarms read -------------------------------------------------------
+def _dashboard_reads(body: dict[str, Any]) -> Iterator[tuple[str, str, frozenset[str]]]:
+    for widget in body.get("widgets", []):
+        for row in widget.get("properties", {}).get("metrics", []):
+            values = [v for v in row if not isinstance(v, dict)]
+            if len(values) >= 2:
+                dims = values[2:]
+                yield values[0], values[1], frozenset(dims[0::2])
+            for item in row:
+                if isinstance(item, dict) and (match := _SEARCH.search(item.get("expression", ""))):
+                    namespace, *dims = [part.strip() for part in match.group(1).split(",")]
+                    yield namespace, match.group(2), frozenset(dims)
+
+
+def _alarm_reads(props: dict[str, Any]) -> Iterator[tuple[str, str, frozenset[str]]]:
+    queries = props.get("Metrics", [])
+    specs = [props] if "MetricName" in props else [q["MetricStat"]["Metric"] for q in queries if "MetricStat" in q]
+    for spec in specs:
+        yield spec["Namespace"], spec["MetricName"], frozenset(d["Name"] for d in spec.get("Dimensions", []))
+
+
+def reads(result: SynthResult) -> set[Triple]:
+    """Every (namespace, metric, dimension names) a dashboard or alarm of the app reads."""
+    found: set[Triple] = set()
+    for template in result.templates.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::CloudWatch::Dashboard":
+                found |= set(_dashboard_reads(json.loads(render(resource["Properties"]["DashboardBody"]))))
+            elif resource["Type"] == "AWS::CloudWatch::Alarm":
+                found |= set(_alarm_reads(resource["Properties"]))
+    return found
+
+
+def metric_filter_emits(result: SynthResult) -> set[Triple]:
+    """What the metric filters of the templates write: (namespace, metric, dimension names)."""
+    return {
+        (m["MetricNamespace"], m["MetricName"], frozenset(d["Key"] for d in m.get("Dimensions", [])))
+        for template in result.templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Logs::MetricFilter"
+        for m in resource["Properties"]["MetricTransformations"]
+    }
+
+
+def canary_emits(namespace: str) -> set[Triple]:
+    """The quality canary's metrics: per model and prompt version, the same for the whole service, and failures."""
+    service = frozenset({ct.DIM_SERVICE})
+    per_version = service | {ct.DIM_MODEL_ID, ct.DIM_PROMPT_VERSION}
+    emitted = {(namespace, name, dims) for name in ct.VERSION_METRICS for dims in (per_version, service)}
+    return emitted | {(namespace, ct.METRIC_CANARY_FAILURES, service)}
+
+
+def log_queries(result: SynthResult) -> set[str]:
+    """The query text of every Logs Insights dashboard widget and saved query (without the SOURCE clause)."""
+    found = set()
+    for template in result.templates.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::CloudWatch::Dashboard":
+                body = json.loads(render(resource["Properties"]["DashboardBody"]))
+                for widget in body["widgets"]:
+                    if widget["type"] == "log":
+                        found.add(widget["properties"]["query"].split("| ", 1)[1])
+            elif resource["Type"] == "AWS::Logs::QueryDefinition":
+                found.add(resource["Properties"]["QueryString"])
+    return found
+
+
+# --- emit side: the RAG handler, run --------------------------------------------------------------------------------
+def _guarded_response() -> dict[str, Any]:
+    """A Converse answer the guardrail blocked for lack of grounding (a policy, grounding and relevance scores)."""
+    filters = [
+        {"type": "GROUNDING", "threshold": 0.75, "score": 0.1, "action": "BLOCKED", "detected": True},
+        {"type": "RELEVANCE", "threshold": 0.5, "score": 0.9, "action": "NONE", "detected": False},
+    ]
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Sorry, I can't help with that."}]}},
+        "stopReason": "guardrail_intervened",
+        "usage": {"inputTokens": 1200, "outputTokens": 80, "totalTokens": 1280},
+        "metrics": {"latencyMs": 840},
+        "trace": {
+            "guardrail": {"outputAssessments": {GUARDRAIL_ID: [{"contextualGroundingPolicy": {"filters": filters}}]}}
+        },
+    }
+
+
+def _run_level1(api: Api) -> None:
+    """Level 1 settings: every route and outcome the handler has."""
+    api.stub_retrieve()
+    api.stub_converse()
+    assert api.ask({"question": QUESTION})["statusCode"] == 200  # retrieval cache miss
+    api.stub_converse()
+    assert api.ask({"question": QUESTION})["statusCode"] == 200  # hit
+    for code, aws_status, status in (
+        ("ThrottlingException", 429, 429), ("ModelTimeoutException", 408, 504), ("ModelErrorException", 424, 502),
+        ("ServiceUnavailableException", 503, 503), ("AccessDeniedException", 403, 500),
+    ):  # fmt: skip
+        api.runtime.add_client_error("converse", code, code, aws_status)
+        assert api.ask({"question": QUESTION})["statusCode"] == status
+    with pytest.MonkeyPatch.context() as patch:  # Internal: anything unexpected while answering
+
+        def explode(response: Any) -> None:
+            raise RuntimeError("kaboom")
+
+        patch.setattr(api.pipeline, "parse_completion", explode)
+        api.stub_converse()
+        assert api.ask({"question": QUESTION})["statusCode"] == 500
+    assert api.ask({"question": 42})["statusCode"] == 400  # Validation: the caller's fault
+    assert api.invoke(api.event("/admin", {}))["statusCode"] == 404
+    assert api.feedback({"request_id": "c0ffee-1234", "score": 4, "comment": "mail me at jane@example.com"})[
+        "statusCode"
+    ] == 202  # fmt: skip
+
+
+def _run_level2_and_3(api: Api) -> None:
+    """Guardrail, managed prompt and managed model on (Levels 2 and 3): lookups answered, then failing."""
+    api.env(
+        GUARDRAIL_ID=GUARDRAIL_ID, GUARDRAIL_VERSION="3", PROMPT_PARAMETER_NAME=PROMPT_PARAMETER,
+        MODEL_PARAMETER_NAME=MODEL_PARAMETER, PROMPT_CACHE_TTL_SECONDS="0", MODEL_CACHE_TTL_SECONDS="0",
+    )  # fmt: skip
+    arn = f"arn:aws:bedrock:us-east-1:123456789012:prompt/{PROMPT_ID}"
+    api.ssm.add_response("get_parameter", api.parameter_response(PROMPT_PARAMETER, f"{arn}:3"))
+    api.prompts.add_response("get_prompt", api.prompt_response(PROMPT_ID, "3", PROMPT_TEMPLATE))
+    api.ssm.add_response("get_parameter", api.parameter_response(MODEL_PARAMETER, api.model_id))
+    api.stub_retrieve()
+    api.stub_converse(_guarded_response())
+    assert api.ask({"question": QUESTION})["statusCode"] == 200
+    api.ssm.add_client_error("get_parameter", "ParameterNotFound", "", 400)  # the prompt, then the model
+    api.ssm.add_client_error("get_parameter", "ParameterNotFound", "", 400)
+    api.stub_converse()
+    assert api.ask({"question": QUESTION})["statusCode"] == 200
+
+
+@pytest.fixture
+def handler_output(api: Api) -> dict[str, Any]:
+    """What the RAG handler writes at Level 1 settings and with the Level 2/3 settings on: EMF and log lines."""
+    _run_level1(api)
+    level1 = api.output()
+    _run_level2_and_3(api)
+    level23 = api.output()
+    return {"level1": level1, "all": [level1, level23], "namespace": api.namespace}
+
+
+def _emitted(outputs: list[Any]) -> set[tuple[str, frozenset[str]]]:
+    return {(m.name, frozenset(m.dimensions)) for out in outputs for m in out.metrics}
+
+
+# --- the contract ----------------------------------------------------------------------------------------------------
+def test_every_metric_read_in_the_app_namespace_is_emitted_with_that_dimension_set(
+    level1: SynthResult, level2: SynthResult, level3: SynthResult, handler_output: dict[str, Any]
+) -> None:
+    foundation = level1.stacks["rag-demo-l1-foundation"]
+    namespace, service = foundation.workload.metric_namespace, foundation.workload.name
+    environments = [
+        r["Properties"].get("Environment", {}).get("Variables", {})
+        for r in level1.template(1)["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    (env,) = [e for e in environments if t.ENV_PRICE_TABLE in e]  # the RAG function
+    assert (env[t.ENV_POWERTOOLS_METRICS_NAMESPACE], env[t.ENV_POWERTOOLS_SERVICE_NAME]) == (namespace, service)
+    assert {m.namespace for out in handler_output["all"] for m in out.metrics} == {handler_output["namespace"]}
+
+    read = {r for result in (level1, level2, level3) for r in reads(result) if r[0] == namespace}
+    others = canary_emits(namespace) | {f for result in (level2, level3) for f in metric_filter_emits(result)}
+    handler_read = {(name, dims) for ns, name, dims in read - others}
+    assert {name for name, _ in handler_read} >= {t.METRIC_REQUEST_SUCCESS, t.METRIC_INPUT_TOKENS, t.METRIC_STAGE_LATENCY}
+    missing = handler_read - _emitted(handler_output["all"])
+    assert not missing, f"read by a dashboard or alarm but never emitted with these dimensions: {sorted(missing)}"
+    # every metric name a dashboard or alarm reads from the app namespace has an emitter
+    assert {name for _, name, _ in read} <= {name for name, _ in handler_read} | {name for _, name, _ in others}
+
+
+def test_one_model_at_level_1_costs_twelve_custom_metric_series(handler_output: dict[str, Any]) -> None:
+    metrics = handler_output["level1"].metrics
+    series = {(m.name, tuple(sorted(m.dimension_values.items()))) for m in metrics}
+    assert len(series) == 12, sorted(series)
+    assert {m.name for m in metrics} == {
+        t.METRIC_STAGE_LATENCY, t.METRIC_END_TO_END_LATENCY, t.METRIC_REQUEST_SUCCESS, t.METRIC_REQUEST_FAILURE,
+        t.METRIC_INPUT_TOKENS, t.METRIC_OUTPUT_TOKENS, t.METRIC_RETRIEVAL_CACHE_HIT, t.METRIC_FEEDBACK_SCORE,
+    }  # fmt: skip
+    lookups = [m.values for m in metrics if m.name == t.METRIC_RETRIEVAL_CACHE_HIT]
+    assert lookups[:2] == [[0.0], [1.0]]  # a miss, then a hit: Average is the hit rate
+    failures = [m for m in metrics if m.name == t.METRIC_REQUEST_FAILURE]
+    assert len(failures) == len(t.FAILURE_ERROR_CLASSES)  # one per server-side class; Validation (400, 404) none
+
+
+# --- Logs Insights: the fields every query reads are in the handler's log lines -------------------------------------
+_STRING = re.compile(r'"[^"]*"')
+_IDENTIFIER = re.compile(r"(?<![\w.@])[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*\b(?!\s*\()")
+_ALIAS = re.compile(r"\bas\s+([A-Za-z_][A-Za-z0-9_]*)")
+_KEYWORDS = {"fields", "filter", "stats", "sort", "limit", "by", "as", "desc", "asc", "and", "or", "not", "in", "like"}
+
+
+def query_fields(query: str) -> set[str]:
+    """The log fields a Logs Insights query reads (built-in ``@`` fields, functions, aliases and keywords left out)."""
+    text = _STRING.sub('""', query)
+    aliases = set(_ALIAS.findall(text))
+    return {name for name in _IDENTIFIER.findall(text) if name not in _KEYWORDS and name not in aliases}
+
+
+def _has(record: dict[str, Any], dotted: str) -> bool:
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
+def test_every_logs_insights_query_reads_fields_of_the_handlers_log_lines(
+    level1: SynthResult, level2: SynthResult, level3: SynthResult, handler_output: dict[str, Any]
+) -> None:
+    lines = [record for out in handler_output["all"] for record in out.logs]
+    queries = log_queries(level1) | log_queries(level2) | log_queries(level3)
+    assert len(queries) >= 10
+    for query in sorted(queries):
+        messages = re.findall(r'message\s*=\s*"([^"]+)"', query)
+        candidates = [r for r in lines if r.get("message") in messages] if messages else lines
+        assert candidates, f"no log line has the message {messages} that this query selects:\n{query}"
+        for field in sorted(query_fields(query)):
+            assert any(_has(r, field) for r in candidates), f"no {messages or 'log'} line has {field!r}:\n{query}"
+
+
+def test_the_query_field_parser() -> None:
+    query = (
+        'filter message = "ask" and pii_redactions > 0\n'
+        "| stats count(*) as n, pct(latency_ms.stages.Retrieval, 90) as p90 by prompt.template_version, bin(5m)"
+    )
+    assert query_fields(query) == {"message", "pii_redactions", "latency_ms.stages.Retrieval", "prompt.template_version"}
