@@ -128,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AssessError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
+    except RecursionError:  # values nested deeper than the readers recurse (parsing has its own limit)
+        print(f"{PROG}: {args.path} has values nested too deeply to assess.", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

@@ -26,7 +26,7 @@ from llm_observability.assess.cost_quantities import (
     runs_per_month,
 )
 from llm_observability.assess.cost_report import CostItem, CostReport, format_quantity
-from llm_observability.assess.intrinsics import alternatives, literal, render, surely
+from llm_observability.assess.intrinsics import alternatives, as_list, literal, render, surely
 from llm_observability.assess.inventory import Inventory, Resource
 from llm_observability.assess.loader import Source
 from llm_observability.assess.model import Status
@@ -147,7 +147,7 @@ class _Estimator:
         filter_namespaces = {ns for _, ns, _ in filters if ns}
         if filters:
             dimensioned = [mf for mf, _, _ in filters if any(
-                isinstance(t, dict) and t.get("Dimensions") for t in mf.properties.get("MetricTransformations") or [])]  # fmt: skip
+                isinstance(t, dict) and t.get("Dimensions") for t in as_list(mf.properties.get("MetricTransformations")))]  # fmt: skip
             extra = (
                 " (filters with Dimensions publish one metric per distinct dimension value: counted once)"
                 if dimensioned
@@ -356,14 +356,14 @@ class _Estimator:
             runs = runs_per_month(literal(rule.properties.get("ScheduleExpression")), self.hours)
             if runs is None:
                 continue
-            for target in rule.properties.get("Targets") or []:
+            for target in as_list(rule.properties.get("Targets")):
                 for fn in self.inv.targets(
                     rule.stack, target.get("Arn") if isinstance(target, dict) else None, *FUNCTION_TYPES
                 ):
                     env = env_of(self.inv, fn)
                     if "TARGET_FUNCTION_NAME" not in env:
                         continue
-                    questions = int_value(env.get("MAX_QUESTIONS"), 0) or golden_questions()
+                    questions = _canary_questions(env.get("MAX_QUESTIONS"))
                     price, model, origin = self._answer_price()
                     tokens = assumed("canary_tokens_per_answer")
                     self.add("quality-canary-bedrock", "fixed", "Quality canary model calls", runs * questions, "answer(s)", "bedrock.amazon.nova-lite-v1:0",
@@ -386,7 +386,7 @@ class _Estimator:
             if model and table:
                 try:
                     return usd(json.loads(table)[model]), model, "the RAG function's PRICE_TABLE"
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
                     continue
         return usd(price_entry("bedrock.amazon.nova-lite-v1:0")), "amazon.nova-lite-v1:0", "prices.json"
 
@@ -420,6 +420,15 @@ class _Estimator:
             gb = self.requests * assumed("app_log_bytes_per_request") * len(to_firehose) / GB
             self.add("firehose", "usage", "Firehose ingestion (logs to OpenSearch)", gb, "GB", "firehose.ingestion",
                      price_entry("firehose.ingestion")["usd"], f"{len(to_firehose)} subscription filter(s) x the app log per request.", to_firehose)  # fmt: skip
+
+
+def _canary_questions(value: Any) -> int:
+    """Questions a canary run asks: its MAX_QUESTIONS when that is a whole number above 0, else the golden set's."""
+    try:
+        count = int_value(value, 0)
+    except OverflowError:  # "inf", or a number too large for a float
+        count = 0
+    return count if count > 0 else golden_questions()
 
 
 def estimate(

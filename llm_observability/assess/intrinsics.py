@@ -29,7 +29,7 @@ def intrinsic(value: Any) -> tuple[str, Any] | None:
     """``(name, argument)`` when ``value`` is one intrinsic function call such as ``{"Ref": "X"}``."""
     if isinstance(value, dict) and len(value) == 1:
         ((key, argument),) = value.items()
-        if key == "Ref" or key.startswith("Fn::") or key == "Condition":
+        if isinstance(key, str) and (key == "Ref" or key.startswith("Fn::") or key == "Condition"):
             return key, argument
     return None
 
@@ -135,6 +135,17 @@ def is_set(option: Any) -> bool:
 
 def as_bool(option: Any) -> bool:
     return option is True or (isinstance(option, str) and option.lower() == "true")
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else empty: a property that should be a list but is an intrinsic (known
+    only at deploy time) or malformed has no elements the rules can read."""
+    return value if isinstance(value, list) else []
+
+
+def as_mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else empty (see :func:`as_list`)."""
+    return value if isinstance(value, dict) else {}
 
 
 def literal(option: Any) -> str | None:

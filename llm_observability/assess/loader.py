@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llm_observability.assess.intrinsics import intrinsic
+from llm_observability.assess.shapes import shape_problem
+
 TEMPLATE_SUFFIXES = (".json", ".yaml", ".yml", ".template")
 MAX_TEMPLATE_BYTES = 50 * 1024 * 1024  # CloudFormation's own limit is 1 MB (S3 URL); this only stops accidents
 
@@ -105,7 +108,8 @@ def _is_template(data: dict[str, Any]) -> bool:
 
 
 def _check_template(data: dict[str, Any], source: str) -> dict[str, Any]:
-    """Reject what is not a template; return ``data`` (Resources may be empty)."""
+    """Reject what is not a template, and a property the rules read that has the wrong type
+    (:mod:`~llm_observability.assess.shapes`); return ``data`` (Resources may be empty)."""
     resources = data.get("Resources", {})
     if not _is_template(data):
         raise AssessError(f"{source} is not a CloudFormation template: it has no Resources section.")
@@ -116,6 +120,19 @@ def _check_template(data: dict[str, Any], source: str) -> dict[str, Any]:
     for logical_id, resource in resources.items():
         if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
             raise AssessError(f"{source} is not a valid template: resource {logical_id!r} has no Type.")
+        kind, properties = resource["Type"], resource.get("Properties")
+        if properties is not None and not isinstance(properties, dict):
+            raise AssessError(
+                f"{source} is not a valid template: resource {logical_id!r} ({kind}) has Properties "
+                f"{json.dumps(properties, default=str)[:40]}, expected a mapping."
+            )
+        problem = shape_problem(kind, properties) if properties and intrinsic(properties) is None else None
+        if problem is not None:
+            where, value, expected = problem
+            raise AssessError(
+                f"{source} is not a valid template: property {where} of resource {logical_id!r} ({kind}) is "
+                f"{value}, expected {expected}."
+            )
     return data
 
 
@@ -225,7 +242,7 @@ def _load_assembly(path: Path, *, depth: int = 0) -> Source:
     for artifact_id, artifact in (manifest.get("artifacts") or {}).items():
         if not isinstance(artifact, dict):
             continue
-        props = artifact.get("properties") or {}
+        props = artifact.get("properties") if isinstance(artifact.get("properties"), dict) else {}
         kind = artifact.get("type")
         if kind == "aws:cloudformation:stack":
             template_file = props.get("templateFile")
@@ -260,7 +277,8 @@ def _nested_stacks(directory: Path, parent: str, template: dict[str, Any], notes
     for logical_id, resource in (template.get("Resources") or {}).items():
         if resource.get("Type") != "AWS::CloudFormation::Stack":
             continue
-        asset = (resource.get("Metadata") or {}).get("aws:asset:path")
+        metadata = resource.get("Metadata")
+        asset = metadata.get("aws:asset:path") if isinstance(metadata, dict) else None
         file = directory / asset if isinstance(asset, str) else None
         if file is not None and file.is_file():
             nested = _check_template(parse_template(read_text(file), str(file)), str(file))

@@ -15,6 +15,8 @@ from typing import Any
 from llm_observability.assess.intrinsics import (
     alternatives,
     as_bool,
+    as_list,
+    as_mapping,
     intrinsic,
     is_no_value,
     is_set,
@@ -55,7 +57,7 @@ def env_of(inv: Inventory, fn: Resource) -> dict[str, Any]:
     for environment in [*sources, fn.properties.get("Environment")]:
         variables = environment.get("Variables") if isinstance(environment, dict) else None
         if isinstance(variables, dict):
-            merged.update(variables)
+            merged.update({k: v for k, v in variables.items() if isinstance(k, str)})
     return merged
 
 
@@ -93,7 +95,7 @@ def api_targets(inv: Inventory) -> set[tuple[str, str]]:
     """Functions behind an API: REST/HTTP API integrations, SAM Api events."""
     keys: set[tuple[str, str]] = set()
     for method in inv.of_type("AWS::ApiGateway::Method"):
-        keys |= inv.refs(method.stack, (method.properties.get("Integration") or {}).get("Uri"))
+        keys |= inv.refs(method.stack, as_mapping(method.properties.get("Integration")).get("Uri"))
     for integration in inv.of_type("AWS::ApiGatewayV2::Integration"):
         keys |= inv.refs(integration.stack, integration.properties.get("IntegrationUri"))
     for fn in inv.of_type("AWS::Serverless::Function"):
@@ -135,7 +137,7 @@ def alarm_metric_specs(alarm: Resource) -> list[dict[str, Any]]:
     if "Metrics" not in props:
         return [props]
     specs = []
-    for query in props.get("Metrics") or []:
+    for query in as_list(props.get("Metrics")):
         stat = query.get("MetricStat") if isinstance(query, dict) else None
         metric = stat.get("Metric") if isinstance(stat, dict) else None
         if isinstance(metric, dict):
@@ -169,7 +171,7 @@ def alarm_expressions(alarm: Resource) -> list[str]:
     """The metric-math expressions of an alarm, as text."""
     return [
         render(q.get("Expression"))
-        for q in alarm.properties.get("Metrics") or []
+        for q in as_list(alarm.properties.get("Metrics"))
         if isinstance(q, dict) and "Expression" in q
     ]
 
@@ -285,7 +287,7 @@ def metric_filter_metrics(inv: Inventory) -> list[tuple[Resource, str | None, st
     """(metric filter, namespace, metric name) of each metric transformation."""
     found = []
     for mf in inv.of_type("AWS::Logs::MetricFilter"):
-        for t in mf.properties.get("MetricTransformations") or []:
+        for t in as_list(mf.properties.get("MetricTransformations")):
             if isinstance(t, dict):
                 found.append((mf, literal(t.get("MetricNamespace")), literal(t.get("MetricName"))))
     return found

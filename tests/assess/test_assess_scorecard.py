@@ -154,9 +154,12 @@ def test_plain_serverless_app_is_level_0_with_next_steps() -> None:
 def test_foreign_app_without_invocation_logging_is_partial() -> None:
     card = assess(load(TEMPLATES / "foreign_observed.json"))
     assert card.level == 0
-    assert [i for i in LEVEL1_IDS if statuses(card)[i] != "present"] == ["invocation-logging"]
-    assert [r.capability.id for r in card.next_steps()] == ["invocation-logging"]
-    assert "SupportBot" in card.result("llm-metrics").reason  # a custom namespace generously counts as app metrics
+    assert [i for i in LEVEL1_IDS if statuses(card)[i] != "present"] == ["llm-metrics", "invocation-logging"]
+    assert [r.capability.id for r in card.next_steps()] == ["llm-metrics", "invocation-logging"]
+    # its Node.js function names SupportBot in METRICS_NAMESPACE: neither the runtime, the reference function nor Powertools
+    metrics = card.result("llm-metrics")
+    assert metrics.status is Status.PARTIAL
+    assert "read application metrics in SupportBot, but no function in the templates is shown to emit them" in metrics.reason
     assert "CostCenter" in card.result("cost-visibility").reason
 
 
@@ -272,7 +275,8 @@ def test_llm_metrics_need_bedrock_and_app_metrics(write_template: Callable[..., 
     }
     app_alarm = {"Type": "AWS::CloudWatch::Alarm", "Properties": {"Namespace": "Bot", "MetricName": "Failures"}}
     both = _card(write_template, {"Fn": emf_fn, "App": app_alarm, "Bedrock": _alarm()}).result("llm-metrics")
-    assert both.status is Status.PRESENT and "Bot (EMF)" in both.reason
+    assert both.status is Status.PRESENT and "Bot from Fn (its Powertools metrics namespace)" in both.reason
+    assert "weaker evidence" in both.reason
     unwatched = _card(write_template, {"Fn": emf_fn, "Bedrock": _alarm()}).result("llm-metrics")
     assert unwatched.status is Status.PARTIAL and "Bot is emitted but not watched" in unwatched.reason
 

@@ -9,8 +9,12 @@ known only at deploy time (a parameter) does not count as proof.
 
 from __future__ import annotations
 
+import json
+
+from llm_observability.assess.emitters import Emitter, emitters, runtime_settings_without_layer
 from llm_observability.assess.intrinsics import (
     as_bool,
+    as_list,
     is_set,
     literal,
     possibly,
@@ -177,55 +181,88 @@ def rule_structured_logs(inv: Inventory) -> Finding:
 @LEVEL.capability(
     id="llm-metrics",
     title="LLM and application metrics",
-    constructs=("BedrockMetrics",),
-    provided_by="BedrockMetrics + the RAG function's EMF metrics (functions/rag_api/telemetry.py)",
+    constructs=("BedrockMetrics", "LlmInstrumentation"),
+    provided_by=(
+        "BedrockMetrics + the app metrics (EMF) of the reference RAG function or of your function with "
+        "LlmInstrumentation (the library's runtime layer)"
+    ),
     next_step=(
-        "Emit application LLM metrics as EMF (latency per stage, tokens, success rate) and watch them together with "
-        "AWS/Bedrock metrics: BedrockMetrics gives typed accessors for both."
+        "Emit application LLM metrics (latency per stage, tokens, cost, success rate) from your function with "
+        "LlmInstrumentation (the library's runtime layer) and watch them together with AWS/Bedrock metrics: "
+        "BedrockMetrics gives typed accessors for both."
     ),
     evidence=(
-        "Alarms or dashboards use AWS/Bedrock metrics and application metrics (the POWERTOOLS_METRICS_NAMESPACE of a "
-        "function, a metric filter's namespace or another custom namespace); partial if only one of them."
+        "Alarms or dashboards read AWS/Bedrock metrics and an application namespace that a function in the templates "
+        "emits to: the reference RAG function, a function with the library's runtime layer, or (weaker evidence) a "
+        "function whose POWERTOOLS_METRICS_NAMESPACE is that namespace; partial if only one of them, or if nothing "
+        "emits the application metrics read."
     ),
 )
 def rule_llm_metrics(inv: Inventory) -> Finding:
     users = metric_users(inv)
-    emf = emf_namespaces(inv)
-    filters = {ns for _, ns, _ in metric_filter_metrics(inv) if ns}
+    feeds = emitters(inv)
+    emitted: dict[str, list[Emitter]] = {}
+    for e in feeds:
+        if e.namespace:
+            emitted.setdefault(e.namespace, []).append(e)
     bedrock = [r for r, ms in users if any(ns and ns.startswith("AWS/Bedrock") for ns, _ in ms)]
-    app_namespaces = {ns for _, ms in users for ns, _ in ms if is_custom_namespace(ns)}
-    app = [r for r, ms in users if any(is_custom_namespace(ns) for ns, _ in ms)]
-    unwatched = sorted(set(emf) - app_namespaces)
-    emitters = [f for ns in emf for f in emf[ns]]
-    if bedrock and app:
-        sources = []
-        for ns in sorted(app_namespaces):
-            origin = "EMF" if ns in emf else "metric filter" if ns in filters else "source outside the templates"
-            sources.append(f"{ns} ({origin})")
+    read: dict[str, list[Resource]] = {}
+    for r, ms in users:
+        for ns in {ns for ns, _ in ms if ns and is_custom_namespace(ns)}:
+            read.setdefault(ns, []).append(r)
+    fed = {ns: emitted[ns] for ns in read if ns in emitted}
+    strong = {ns: [e for e in es if e.writes_library_schema] for ns, es in fed.items()}
+    strong = {ns: es for ns, es in strong.items() if es}
+    unwatched = sorted(set(emitted) - set(read))
+    emitters_used = [e.function for es in fed.values() for e in es]
+    app = [r for ns in fed for r in read[ns]]
+    if bedrock and fed:
+        chosen = strong or fed
+        sources = [f"{ns} from {join_names([e.describe() for e in chosen[ns]], 2)}" for ns in sorted(chosen)]
+        weaker = (
+            "" if strong else "; weaker evidence: a Powertools metrics namespace shows that the function emits metrics "
+            "there, not that they are the ones read"
+        )
         return Finding(
             Status.PRESENT,
-            f"AWS/Bedrock metrics and application metrics ({join_names(sources, 3)}) are watched by "
-            f"{len({r.key for r in bedrock + app})} alarm(s)/dashboard(s).",
-            bedrock + app + emitters,
+            f"AWS/Bedrock metrics and application metrics ({'; '.join(sources)}) are watched by "
+            f"{len({r.key for r in bedrock + app})} alarm(s)/dashboard(s){weaker}.",
+            list(dict.fromkeys(bedrock + app + emitters_used)),
+        )
+    if read and not fed:
+        filters = {ns for _, ns, _ in metric_filter_metrics(inv) if ns}
+        others = [f"{e.describe()} emits to {e.namespace or 'a namespace known only at deploy time'}" for e in feeds]
+        detail = f" ({join_names(others, 3)})" if others else ""
+        only_filters = sorted(set(read) & filters)
+        extra = f"; {join_names(only_filters)} is written only by metric filters" if only_filters else ""
+        layerless = runtime_settings_without_layer(inv)
+        extra += f"; {ids(layerless)} set LLMOBS_* variables without the runtime layer" if layerless else ""
+        return Finding(
+            Status.PARTIAL,
+            f"Alarms or dashboards read application metrics in {join_names(sorted(read), 3)}, but no function in the "
+            f"templates is shown to emit them: none is the reference RAG function, carries the library's runtime "
+            f"layer (LlmInstrumentation) or sets POWERTOOLS_METRICS_NAMESPACE to that namespace{detail}{extra}"
+            f"{'' if bedrock else '; and no AWS/Bedrock metric is watched'}.",
+            bedrock + [r for rs in read.values() for r in rs],
         )
     if bedrock:
-        extra = f"; EMF namespace {join_names(unwatched)} is emitted but not watched" if unwatched else ""
+        extra = f"; namespace {join_names(unwatched)} is emitted but not watched" if unwatched else ""
         return Finding(
             Status.PARTIAL,
             f"Only AWS/Bedrock service metrics are watched: no application-level LLM metrics{extra}.",
-            bedrock + emitters,
+            bedrock + [e.function for e in feeds],
         )
-    if app:
+    if fed:
         return Finding(
             Status.PARTIAL,
-            f"Application metrics ({join_names(sorted(app_namespaces), 3)}) are watched, but no AWS/Bedrock metric.",
-            app + emitters,
+            f"Application metrics ({join_names(sorted(fed), 3)}) are watched, but no AWS/Bedrock metric.",
+            app + emitters_used,
         )
-    if emf:
+    if emitted:
         return Finding(
             Status.PARTIAL,
-            f"EMF namespace {join_names(sorted(emf))} is emitted but no alarm or dashboard uses it.",
-            emitters,
+            f"Namespace {join_names(sorted(emitted))} is emitted but no alarm or dashboard uses it.",
+            [e.function for e in feeds],
         )
     return Finding(Status.MISSING, "No alarm or dashboard uses AWS/Bedrock or application metrics.")
 
@@ -410,20 +447,21 @@ def rule_invocation_logging(inv: Inventory) -> Finding:
     id="cost-visibility",
     title="Cost visibility (token-cost metric, cost-allocation tags)",
     constructs=("BedrockMetrics",),
-    provided_by="BedrockMetrics.estimated_cost on LlmDashboard + cost-allocation tags",
+    provided_by="BedrockMetrics.estimated_cost (tokens x price, metric math) on LlmDashboard + cost-allocation tags",
     next_step=(
-        "Chart the token-cost metric (EstimatedCostUSD, LlmDashboard) and tag every resource for cost allocation "
-        "(Tags.of(app).add('Project', ...))."
+        "Chart the token cost (BedrockMetrics.estimated_cost on LlmDashboard) and tag every resource for cost "
+        "allocation (Tags.of(app).add('Project', ...))."
     ),
     evidence=(
-        "A cost metric (a metric name containing 'Cost', or AWS/Billing) on a dashboard or alarm, and a tag key shared "
-        "by all tagged resources (or stack tags); partial if only one of them."
+        "A cost metric (a metric name containing 'Cost', AWS/Billing, or a metric-math expression labelled as a cost "
+        "or in USD) on a dashboard or alarm, and a tag key shared by all tagged resources (or stack tags); partial if "
+        "only one of them."
     ),
 )
 def rule_cost_visibility(inv: Inventory) -> Finding:
     cost_users = [
         r for r, ms in metric_users(inv)
-        if any((name and "cost" in name.lower()) or ns == "AWS/Billing" for ns, name in ms)
+        if any((name and "cost" in name.lower()) or ns == "AWS/Billing" for ns, name in ms) or _prices_tokens(r)
     ]  # fmt: skip
     tagged = [(r, keys) for r in inv.resources if (keys := tag_keys(r.properties.get("Tags"))) is not None]
     stack_tags = inv.stack_tags()
@@ -442,7 +480,31 @@ def rule_cost_visibility(inv: Inventory) -> Finding:
         return Finding(status, sentence("; ".join(parts)) + ".", evidence)
     missing = []
     if not cost_users:
-        missing.append("no cost metric (e.g. EstimatedCostUSD) on a dashboard or alarm")
+        missing.append("no cost metric (e.g. tokens x price as metric math) on a dashboard or alarm")
     if not tags_ok:
         missing.append("no cost-allocation tag shared by the tagged resources" if tagged else "no resource tags")
     return Finding(status, sentence("; ".join(parts + missing)) + ".", evidence)
+
+
+def _prices_tokens(resource: Resource) -> bool:
+    """A dashboard or alarm with a metric-math expression labelled as a cost or in US dollars."""
+    if resource.type == DASHBOARD:
+        try:
+            body = json.loads(render(resource.properties.get("DashboardBody")))
+        except ValueError:
+            return False
+        widgets = body.get("widgets") if isinstance(body, dict) else None
+        items = [
+            item
+            for widget in (widgets if isinstance(widgets, list) else [])
+            if isinstance(widget, dict) and isinstance(widget.get("properties"), dict)
+            for row in as_list(widget["properties"].get("metrics"))
+            if isinstance(row, list)
+            for item in row
+            if isinstance(item, dict) and "expression" in item
+        ]
+        labels = [render(item.get("label")) for item in items]
+    else:
+        queries = resource.properties.get("Metrics")
+        labels = [render(q.get("Label")) for q in as_list(queries) if isinstance(q, dict) and "Expression" in q]
+    return any("usd" in label.lower() or "cost" in label.lower() for label in labels)

@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import re
 
+from llm_observability.assess.emitters import (
+    CANARY_REQUEST_CONTRACT_ENV,
+    SchemaLogs,
+    canary_target_problem,
+    depends_on_library_schema,
+    is_canary,
+)
 from llm_observability.assess.intrinsics import (
     alternatives,
     as_bool,
+    as_list,
     is_set,
     literal,
     render,
     surely,
 )
-from llm_observability.assess.inventory import Inventory
+from llm_observability.assess.inventory import Inventory, Resource
 from llm_observability.assess.model import Level, Status
 from llm_observability.assess.queries import (
     ALARM,
@@ -26,6 +34,7 @@ from llm_observability.assess.queries import (
     app_functions,
     env_of,
     is_anomaly_alarm,
+    metric_filter_metrics,
 )
 from llm_observability.assess.report import Finding, ids, sentence, status_of
 
@@ -71,11 +80,14 @@ def rule_metric_anomaly(inv: Inventory) -> Finding:
     provided_by="LogIntelligence",
     next_step=(
         "Add LogIntelligence(stack, 'LogIntelligence', workload=workload): a log anomaly detector, saved Logs Insights "
-        "queries and prompt-injection / refusal metric filters."
+        "queries and prompt-injection / refusal metric filters, over the logs of a function that writes the library's "
+        "log schema (LlmInstrumentation)."
     ),
     evidence=(
-        "AWS::Logs::LogAnomalyDetector and AWS::Logs::QueryDefinition; partial if only one of them (or only metric "
-        "filters)."
+        "AWS::Logs::LogAnomalyDetector and AWS::Logs::QueryDefinition; queries and metric filters that select the "
+        "library's log lines (message = \"ask\", $.question ...) must read the log group of a function that writes "
+        "them (the reference RAG function or one with the library's runtime layer); partial if only one of them (or "
+        "only metric filters), or if such a query or filter reads no such log group."
     ),
 )
 def rule_log_intelligence(inv: Inventory) -> Finding:
@@ -94,7 +106,35 @@ def rule_log_intelligence(inv: Inventory) -> Finding:
         )
     if status is Status.MISSING:
         return Finding(status, "No log anomaly detector and no saved Logs Insights query.")
-    return Finding(status, ", ".join(parts) + ".", detectors + queries + filters)
+    evidence = detectors + queries + filters
+    schema = SchemaLogs.of(inv)
+    blind_queries = [
+        q for q in queries
+        if depends_on_library_schema(render(q.properties.get("QueryString")))
+        and not schema.read_by(inv, q, q.properties.get("LogGroupNames"))
+    ]  # fmt: skip
+    by_metric: dict[tuple[str | None, str | None], list[Resource]] = {}
+    for mf, namespace, name in metric_filter_metrics(inv):
+        if depends_on_library_schema(render(mf.properties.get("FilterPattern"))):
+            by_metric.setdefault((namespace, name), []).append(mf)
+    blind_metrics = sorted(
+        name or "?" for (_, name), fs in by_metric.items()
+        if not any(schema.read_by(inv, mf, mf.properties.get("LogGroupName")) for mf in fs)
+    )  # fmt: skip
+    if blind_queries or blind_metrics:
+        what = []
+        if blind_queries:
+            what.append(f"{len(blind_queries)} of {len(queries)} saved query(ies) ({ids(blind_queries)})")
+        if blind_metrics:
+            what.append(f"the metric filter(s) of {', '.join(dict.fromkeys(blind_metrics))}")
+        return Finding(
+            Status.PARTIAL,
+            f"{' and '.join(what)} select the library's log lines (message = \"ask\" ...) in log groups of no "
+            "function that writes them (none is the reference RAG function or carries the library's runtime layer), "
+            "so they stay empty; " + ", ".join(parts) + ".",
+            evidence,
+        )
+    return Finding(status, ", ".join(parts) + ".", evidence)
 
 
 @LEVEL.capability(
@@ -151,7 +191,7 @@ def rule_cost_control(inv: Inventory) -> Finding:
         b for b in budgets
         if any(
             n == "FORECASTED"
-            for item in (b.properties.get("NotificationsWithSubscribers") or [] if isinstance(b.properties.get("NotificationsWithSubscribers"), list) else [])
+            for item in as_list(b.properties.get("NotificationsWithSubscribers"))
             for n in alternatives(item, "Notification", "NotificationType")
         )
     ]  # fmt: skip
@@ -286,23 +326,30 @@ QUALITY_METRIC = re.compile(
     provided_by="QualityCanary",
     next_step=(
         "Add QualityCanary: a scheduled golden-set run (ROUGE-L, BLEU, token F1) with quality-drop, drift and refusal "
-        "alarms."
+        "alarms, against a function that can answer the golden questions."
     ),
     evidence=(
         "A scheduled evaluation (EventBridge schedule -> Lambda, EventBridge Scheduler or a Synthetics canary) and an "
-        "alarm on an output-quality metric (quality, ROUGE, BLEU, F1, grounding, refusal ...); partial if one."
+        "alarm on an output-quality metric (quality, ROUGE, BLEU, F1, grounding, refusal ...); the library's quality "
+        "canary must ask a function that can answer its golden questions (the reference RAG function, or a request "
+        f"contract in the canary's {CANARY_REQUEST_CONTRACT_ENV}); partial if one of them, or if the canary cannot be "
+        "answered."
     ),
 )
 def rule_quality_evaluation(inv: Inventory) -> Finding:
     quality_alarms = [
         a for a in inv.of_type(ALARM) if any(name and QUALITY_METRIC.search(name) for _, name in alarm_metrics(a))
     ]
-    functions = {f.key for f in app_functions(inv)}
-    scheduled = [
-        rule for rule in inv.of_type("AWS::Events::Rule")
-        if is_set(rule.properties.get("ScheduleExpression"))
-        and any(k in functions for t in rule.properties.get("Targets") or [] if isinstance(t, dict) for k in inv.refs(rule.stack, t.get("Arn")))
-    ]  # fmt: skip
+    functions = {f.key: f for f in app_functions(inv)}
+    scheduled, canaries = [], []
+    for rule in inv.of_type("AWS::Events::Rule"):
+        if not is_set(rule.properties.get("ScheduleExpression")):
+            continue
+        called = {k for t in as_list(rule.properties.get("Targets")) if isinstance(t, dict)
+                  for k in inv.refs(rule.stack, t.get("Arn")) if k in functions}  # fmt: skip
+        if called:
+            scheduled.append(rule)
+            canaries += [functions[k] for k in sorted(called) if is_canary(env_of(inv, functions[k]))]
     scheduled += inv.of_type("AWS::Scheduler::Schedule", "AWS::Synthetics::Canary")
     status = status_of([bool(quality_alarms), bool(scheduled)])
     if status is Status.MISSING:
@@ -313,4 +360,11 @@ def rule_quality_evaluation(inv: Inventory) -> Finding:
         if quality_alarms
         else "no alarm on an output-quality metric",
     ]
+    problems = [p for c in dict.fromkeys(canaries) if (p := canary_target_problem(inv, c))]
+    if problems:
+        return Finding(
+            Status.PARTIAL,
+            f"{'; '.join(problems)}: its quality metrics stay empty or alarm; " + "; ".join(parts) + ".",
+            scheduled + quality_alarms + list(dict.fromkeys(canaries)),
+        )
     return Finding(status, sentence("; ".join(parts)) + ".", scheduled + quality_alarms)

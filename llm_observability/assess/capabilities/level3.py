@@ -4,7 +4,14 @@ log analytics. Each capability is declared on its evidence rule (read conservati
 
 from __future__ import annotations
 
+from llm_observability.assess.emitters import (
+    CODEGURU_EXEC_WRAPPER,
+    EXEC_WRAPPER_ENV,
+    has_profiler_layer,
+    profiler_start,
+)
 from llm_observability.assess.intrinsics import (
+    as_list,
     is_set,
     literal,
     render,
@@ -57,11 +64,14 @@ def rule_devops_guru(inv: Inventory) -> Finding:
     provided_by="CodeGuruProfiling (AiOpsStack)",
     next_step=(
         "Add CodeGuruProfiling(stack, 'Profiler', function=..., name=...) (AiOpsStack): a profiling group and the "
-        "agent wired into the function."
+        "agent wired into the function, started by the agent layer's exec wrapper "
+        f"({EXEC_WRAPPER_ENV}={CODEGURU_EXEC_WRAPPER}) or by the handler."
     ),
     evidence=(
         "An AWS::CodeGuruProfiler::ProfilingGroup that a function sends profiles to (AWS_CODEGURU_PROFILER_* "
-        "environment naming or referencing it); partial if no function is wired."
+        "environment naming or referencing it) and that starts the agent (the reference handler, the agent layer's "
+        f"exec wrapper {CODEGURU_EXEC_WRAPPER} or handler wrapper); partial if no function is wired, or nothing "
+        "starts the agent."
     ),
 )
 def rule_codeguru(inv: Inventory) -> Finding:
@@ -80,14 +90,34 @@ def rule_codeguru(inv: Inventory) -> Finding:
             if by_name or group.key in inv.refs(fn.stack, env):
                 wired.append(group)
                 users.append(fn)
-    if wired:
+    if not wired:
         return Finding(
-            Status.PRESENT,
-            f"Profiling group(s) {ids(set(wired))} receive profiles from {ids(users)}.",
-            list(dict.fromkeys(wired + users)),
+            Status.PARTIAL, f"Profiling group(s) {ids(groups)} but no function is wired to send profiles.", groups
         )
+    users = list(dict.fromkeys(users))
+    idle = [fn for fn in users if profiler_start(inv, fn) is None]
+    evidence = list(dict.fromkeys(wired + users))
+    if idle:
+        layered = [fn for fn in idle if has_profiler_layer(inv, fn)]
+        bare = [fn for fn in idle if fn not in layered]
+        problems = []
+        if layered:
+            problems.append(f"function(s) {ids(layered)} carry the agent layer but nothing starts it")
+        if bare:
+            problems.append(
+                f"function(s) {ids(bare)} name the profiling group but neither carry the agent layer nor start it"
+            )
+        return Finding(
+            Status.PARTIAL,
+            f"Profiling group(s) {ids(set(wired))}: {'; '.join(problems)} (no {EXEC_WRAPPER_ENV}="
+            f"{CODEGURU_EXEC_WRAPPER}, no agent handler wrapper, not the reference handler), so no profile arrives.",
+            evidence,
+        )
+    starts = sorted({f"{fn.logical_id} ({profiler_start(inv, fn)})" for fn in users})
     return Finding(
-        Status.PARTIAL, f"Profiling group(s) {ids(groups)} but no function is wired to send profiles.", groups
+        Status.PRESENT,
+        f"Profiling group(s) {ids(set(wired))} receive profiles from {', '.join(starts)}.",
+        evidence,
     )
 
 
@@ -114,7 +144,8 @@ def rule_self_healing(inv: Inventory) -> Finding:
     ]
     rules = [
         r for r in inv.of_type("AWS::Events::Rule")
-        if any(":automation-definition/" in render(t.get("Arn")) for t in r.properties.get("Targets") or [] if isinstance(t, dict))
+        if any(":automation-definition/" in render(t.get("Arn")) for t in as_list(r.properties.get("Targets"))
+               if isinstance(t, dict))
     ]  # fmt: skip
     on_alarms = [r for r in rules if "aws.cloudwatch" in render(r.properties.get("EventPattern"))]
     if on_alarms:
