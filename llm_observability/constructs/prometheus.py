@@ -52,7 +52,7 @@ class PrometheusExport(Construct):
     KMS-encrypted bucket, and a transient failure makes Firehose retry the batch. Series names follow
     ``metric_naming``: ``llmobs_<metric>_<stat>`` (``llmobs_end_to_end_latency_p99``,
     ``llmobs_request_success_sum``, ``aws_bedrock_invocations_sum``) with labels ``service``,
-    ``model_id``, ``stage``, ``error_class``, ... from the CloudWatch dimensions.
+    ``model_id``, ``stage``, ... from the CloudWatch dimensions.
 
     The workspace is encrypted with a customer-managed KMS key and logs rule and alerting errors to an
     encrypted log group. Its rule groups namespace holds the rules of :mod:`llm_observability.prometheus_rules`
