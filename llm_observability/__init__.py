@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
         DevOpsGuruCoverage,
         DomainCapacity,
         InvocationLogging,
+        InvocationUsage,
         LlmAlarms,
         LlmDashboard,
         LlmGuardrail,

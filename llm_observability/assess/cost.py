@@ -23,6 +23,7 @@ from llm_observability.assess.cost_quantities import (
     int_value,
     is_high_resolution,
     known_function_metrics,
+    metric_filter_series,
     runs_per_month,
 )
 from llm_observability.assess.cost_report import CostItem, CostReport, format_quantity
@@ -146,6 +147,7 @@ class _Estimator:
         filters = metric_filter_metrics(self.inv)
         filter_namespaces = {ns for _, ns, _ in filters if ns}
         if filters:
+            transformations, series, one_each = metric_filter_series(self.inv)
             dimensioned = [mf for mf, _, _ in filters if any(
                 isinstance(t, dict) and t.get("Dimensions") for t in as_list(mf.properties.get("MetricTransformations")))]  # fmt: skip
             extra = (
@@ -153,8 +155,13 @@ class _Estimator:
                 if dimensioned
                 else ""
             )
-            lines.append((len(filters), f"{len(filters)} metric filter transformation(s), one metric each{extra}",
-                          list(dict.fromkeys(mf for mf, _, _ in filters))))  # fmt: skip
+            why = (
+                f"{transformations} metric filter transformation(s), one metric each{extra}" if one_each else
+                f"{transformations} metric filter transformation(s) = {series} metric(s) (transformations writing one "
+                "metric count once; a metric with Dimensions counts each dimension value alarms and dashboards read, "
+                "at least one)"
+            )  # fmt: skip
+            lines.append((series, why, list(dict.fromkeys(mf for mf, _, _ in filters))))
         # Foreign EMF and other custom namespaces: a lower bound from what alarms and dashboards read.
         seen: dict[str, set[tuple[str, ...]]] = {}
         for alarm in self.inv.of_type(ALARM):

@@ -16,9 +16,16 @@ from functools import lru_cache
 from importlib import resources as importlib_resources
 from typing import Any
 
-from llm_observability.assess.intrinsics import literal, render
-from llm_observability.assess.inventory import Resource
-from llm_observability.assess.queries import is_anomaly_alarm
+from llm_observability.assess.intrinsics import as_list, literal, render
+from llm_observability.assess.inventory import Inventory, Resource
+from llm_observability.assess.queries import (
+    ALARM,
+    DASHBOARD,
+    alarm_metric_identities,
+    dashboard_row_identity,
+    dashboard_rows,
+    is_anomaly_alarm,
+)
 
 # The RAG function's EMF metrics (docs/costs.md, Level 1): names in functions/rag_api/telemetry.py.
 RAG_SERVICE_ONLY = 5  # EndToEndLatency, RequestSuccess, RequestFailure, RetrievalCacheHit, FeedbackScore
@@ -89,6 +96,43 @@ def known_function_metrics(env: dict[str, Any]) -> tuple[int, str] | None:
         return count, (f"quality canary {count} ({CANARY_PER_VERSION} per model and prompt version, the same {CANARY_PER_VERSION} for "
                        "the whole service, CanaryFailures; one model, one prompt version)")  # fmt: skip
     return None
+
+
+def metric_filter_series(inv: Inventory) -> tuple[int, int, bool]:
+    """Metric filters' ``(transformations, custom metrics, one metric per transformation)``.
+
+    Transformations that write one metric (namespace, name and dimension names) count once, as filters of
+    several log groups or caller roles do. A metric with Dimensions is one series per dimension value, which
+    the logs decide: it counts the values alarms and dashboards read of it (a row per model id), at least one.
+    """
+    read: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    for alarm in inv.of_type(ALARM):
+        for identity in alarm_metric_identities(alarm):
+            read.setdefault(identity[:2], set()).add(identity)
+    for dashboard in inv.of_type(DASHBOARD):
+        for row in dashboard_rows(dashboard):
+            if row[1] != "*":
+                identity = dashboard_row_identity(row)
+                read.setdefault(identity[:2], set()).add(identity)
+    transformations = 0
+    metrics: dict[tuple[Any, ...], int] = {}
+    for mf in inv.of_type("AWS::Logs::MetricFilter"):
+        for i, t in enumerate(as_list(mf.properties.get("MetricTransformations"))):
+            if not isinstance(t, dict):
+                continue
+            transformations += 1
+            namespace, name = literal(t.get("MetricNamespace")), literal(t.get("MetricName"))
+            if namespace is None or name is None:
+                metrics[(mf.key, i)] = 1
+                continue
+            dims = sorted(render(d.get("Key")) for d in as_list(t.get("Dimensions")) if isinstance(d, dict))
+            values = {
+                identity for identity in read.get((namespace, name), set())
+                if sorted(pair.split("=", 1)[0] for pair in identity[2:]) == dims
+            }  # fmt: skip
+            metrics[(namespace, name, *dims)] = max(len(values), 1) if dims else 1
+    series = sum(metrics.values())
+    return transformations, series, series == transformations == len(metrics)
 
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
     from llm_observability.constructs.guardrail import LlmGuardrail
     from llm_observability.constructs.instrumentation import LlmInstrumentation
     from llm_observability.constructs.invocation_logging import InvocationLogging
+    from llm_observability.constructs.invocation_usage import InvocationUsage
     from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
     from llm_observability.constructs.log_analytics import (
         DomainCapacity,
@@ -85,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "CostGuard": "llm_observability.constructs.cost_guard",
     "DevOpsGuruCoverage": "llm_observability.constructs.aiops",
     "InvocationLogging": "llm_observability.constructs.invocation_logging",
+    "InvocationUsage": "llm_observability.constructs.invocation_usage",
     "LlmInstrumentation": "llm_observability.constructs.instrumentation",
     "LlmAlarms": "llm_observability.constructs.alarms",
     "LlmDashboard": "llm_observability.constructs.dashboard",
