@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, get_args
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -98,9 +98,13 @@ def model_arns(scope: Construct, model_id: str) -> tuple[list[str], bool]:
     - a cross-region inference-profile id (``us.``, ``eu.``, ``global.`` ...): the profile in this
       account and region, and the foundation model behind it in every region the profile may route to
       (a ``*`` region: the set of destination regions is AWS's to change);
-    - an ARN: the ARN itself (for an inference-profile ARN also the foundation model behind it).
+    - an ARN: the ARN itself (for an inference-profile ARN also the foundation model behind it);
+    - a token (a ``CfnParameter``'s value): that model in this region, as a foundation-model id (whether the value
+      will be an inference profile or an ARN is not known at synth; give those literally).
     """
     partition, region, account = Aws.PARTITION, Stack.of(scope).region, Stack.of(scope).account
+    if Token.is_unresolved(model_id):
+        return [f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"], False
     if model_id.startswith("arn:"):
         arns = [model_id]
         if ":inference-profile/" in model_id:
@@ -287,21 +291,49 @@ def asset_function(
 # --- shared Firehose helpers -------------------------------------------------------------------------------------------
 
 
+def private_bucket(
+    scope: Construct,
+    id: str,
+    *,
+    lifecycle: s3.LifecycleRule,
+    key: kms.IKey | None = None,
+    versioned: bool = False,
+    object_ownership: s3.ObjectOwnership | None = None,
+    access_logs: s3.IBucket | None = None,
+    access_logs_prefix: str | None = None,
+) -> s3.Bucket:
+    """A retained, private (all public access blocked), TLS-only bucket: every bucket the library makes.
+
+    :param lifecycle: the bucket's one lifecycle rule (expiration).
+    :param key: KMS key for default encryption (with an S3 bucket key). Default: S3-managed keys.
+    :param versioned: Default: false.
+    :param object_ownership: Default: S3's default.
+    :param access_logs: bucket receiving its server access logs, under ``access_logs_prefix``. Default: none.
+    """
+    return s3.Bucket(
+        scope,
+        id,
+        encryption=s3.BucketEncryption.KMS if key is not None else s3.BucketEncryption.S3_MANAGED,
+        encryption_key=key,
+        bucket_key_enabled=True if key is not None else None,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        versioned=versioned or None,
+        object_ownership=object_ownership,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=access_logs_prefix,
+        lifecycle_rules=[lifecycle],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
 def access_logs_bucket(scope: Construct, id: str, *, expiration_days: int) -> s3.Bucket:
     """A retained, private, TLS-only bucket that receives other buckets' server access logs.
 
     It needs no access logging of its own: cdk-nag recognises a server-access-log destination (logging
     it into itself would loop), so AwsSolutions-S1 does not fire for it.
     """
-    return s3.Bucket(
-        scope,
-        id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(expiration_days))],
-        removal_policy=RemovalPolicy.RETAIN,
-    )
+    return private_bucket(scope, id, lifecycle=s3.LifecycleRule(expiration=Duration.days(expiration_days)))
 
 
 def failure_bucket(scope: Construct, id: str, *, key: kms.IKey, retention_days: int) -> s3.Bucket:
@@ -311,23 +343,16 @@ def failure_bucket(scope: Construct, id: str, *, key: kms.IKey, retention_days: 
     after ``retention_days`` (access logs: at least 90 days).
     """
     access_logs = access_logs_bucket(scope, f"{id}AccessLogs", expiration_days=max(retention_days, 90))
-    return s3.Bucket(
+    return private_bucket(
         scope,
         id,
-        encryption=s3.BucketEncryption.KMS,
-        encryption_key=key,
-        bucket_key_enabled=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
+        key=key,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        server_access_logs_bucket=access_logs,
-        server_access_logs_prefix=f"{id.lower()}/",
-        lifecycle_rules=[
-            s3.LifecycleRule(
-                expiration=Duration.days(retention_days), abort_incomplete_multipart_upload_after=Duration.days(7)
-            )
-        ],
-        removal_policy=RemovalPolicy.RETAIN,
+        access_logs=access_logs,
+        access_logs_prefix=f"{id.lower()}/",
+        lifecycle=s3.LifecycleRule(
+            expiration=Duration.days(retention_days), abort_incomplete_multipart_upload_after=Duration.days(7)
+        ),
     )
 
 

@@ -21,7 +21,12 @@ from constructs import Construct
 
 from llm_observability.config.bounds import LOG_RETENTION
 from llm_observability.config.choices import SecurityStandard, SingletonMode
-from llm_observability.constructs._common import access_logs_bucket, encrypted_log_group, log_encryption_key
+from llm_observability.constructs._common import (
+    access_logs_bucket,
+    encrypted_log_group,
+    log_encryption_key,
+    private_bucket,
+)
 from llm_observability.constructs.alert_topic import allow_publish
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge
@@ -367,18 +372,14 @@ class ComplianceBaseline(Construct):
             noncurrent_version_expiration=Duration.days(30) if versioned else None,
             abort_incomplete_multipart_upload_after=Duration.days(7),
         )
-        return s3.Bucket(
+        return private_bucket(
             self,
             id,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             versioned=versioned,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self._server_access_logs(),
-            server_access_logs_prefix=f"{prefix}/",
-            lifecycle_rules=[lifecycle],
-            removal_policy=RemovalPolicy.RETAIN,
+            access_logs=self._server_access_logs(),
+            access_logs_prefix=f"{prefix}/",
+            lifecycle=lifecycle,
         )
 
     def _config_recorder(self) -> None:
@@ -474,29 +475,18 @@ class ComplianceBaseline(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         cloudtrail_principal = iam.ServicePrincipal("cloudtrail.amazonaws.com")
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudTrailToEncryptLogs",
-                principals=[cloudtrail_principal],
-                actions=["kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={
-                    "StringEquals": {"aws:SourceArn": trail_arn},
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{Aws.PARTITION}:cloudtrail:*:{stack.account}:trail/*"
-                    },
-                },
+        this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+        trail_context = f"arn:{Aws.PARTITION}:cloudtrail:*:{stack.account}:trail/*"
+        for sid, action, conditions in (
+            ("AllowCloudTrailToEncryptLogs", "kms:GenerateDataKey*",
+             {**this_trail, "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_context}}),
+            ("AllowCloudTrailToDescribeKey", "kms:DescribeKey", this_trail),
+        ):  # fmt: skip
+            key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid, principals=[cloudtrail_principal], actions=[action], resources=["*"], conditions=conditions
+                )
             )
-        )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudTrailToDescribeKey",
-                principals=[cloudtrail_principal],
-                actions=["kms:DescribeKey"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
-            )
-        )
         log_key = log_key or log_encryption_key(
             self, "TrailLogKey", description="Encrypts the CloudTrail events in CloudWatch Logs."
         )
