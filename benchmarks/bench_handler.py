@@ -1,13 +1,22 @@
 """Micro-benchmarks of the RAG Lambda handler.
 
 Sections
-    overhead  per-request handler time with INSTRUMENTATION=on vs off, using
-              in-process fake Bedrock clients that answer instantly, so only our
-              code (validation, prompt assembly, metrics, tracing, logging,
-              redaction) is measured; output goes to a null sink.  Outside
-              Lambda the X-Ray SDK hands out no-op subsegments, so sending
-              trace data to the X-Ray daemon is not part of the figure.
-    import    cold import time of ``handler``, each sample in a fresh interpreter.
+    overhead  per-request handler time with INSTRUMENTATION=on vs off, through real
+              boto3 clients whose HTTP responses are made in process (botocore's
+              ``before-send`` event; no network), so both modes parse the same
+              Retrieve and Converse responses and the difference is the
+              instrumentation: the runtime's hook on the Bedrock calls, stages,
+              metrics and EMF, tracing, logging, redaction. Output goes to a null
+              sink. Outside Lambda the X-Ray SDK hands out no-op subsegments, so
+              sending trace data to the X-Ray daemon is not part of the figure.
+    import    cold import time of ``handler``, each sample in a fresh interpreter, and the first
+              invocation after it (a request for an unknown route: settings, instrumentation
+              set-up, routing), so work moved from import to the first call is still counted.
+
+The function's runtime layer (``llm_observability_runtime``) is a copy of
+``llm_observability/runtime`` in a temporary directory on ``sys.path``, as the layer's
+``python/`` folder is in Lambda. ``--function-dir`` measures another copy of the
+function folder (for example an older revision, for a before/after comparison).
 
 Run ``python benchmarks/bench_handler.py`` (add ``--json`` for machine-readable
 output).  Standard library only, besides the function's own dependencies.
@@ -18,9 +27,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +39,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_DIR = ROOT / "llm_observability" / "functions" / "rag_api"
+RUNTIME_DIR = ROOT / "llm_observability" / "runtime"
+RUNTIME_PACKAGE = "llm_observability_runtime"
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 
 BENCH_ENV = {
@@ -86,18 +99,50 @@ ASK_EVENT = {
 }
 
 
-class FakeAgentRuntime:
-    """Answers Retrieve instantly with a canned response."""
+class _Raw:
+    """The urllib3 response botocore reads (a JSON body, read at once)."""
 
-    def retrieve(self, **kwargs: Any) -> dict[str, Any]:
-        return RETRIEVE_RESPONSE
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, amt: int = 1024, decode_content: bool | None = None) -> Any:
+        yield self._data
+
+    def read(self, amt: int | None = None) -> bytes:
+        data, self._data = self._data, b""
+        return data
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
-class FakeBedrockRuntime:
-    """Answers Converse instantly with a canned response."""
+def _client(service: str, reply: dict[str, Any]) -> Any:
+    """A real boto3 client (the function's own client config) answering every request with ``reply`` in process."""
+    import boto3
+    import pipeline
+    from botocore.awsrequest import AWSResponse
 
-    def converse(self, **kwargs: Any) -> dict[str, Any]:
-        return CONVERSE_RESPONSE
+    body = json.dumps(reply).encode()
+    client = boto3.session.Session().client(
+        service,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=pipeline.CLIENT_CONFIGS[service],
+    )
+
+    def send(request: Any, **_: Any) -> AWSResponse:
+        headers = {"content-type": "application/json", "x-amzn-requestid": "bench"}
+        return AWSResponse(request.url, 200, headers, _Raw(body))
+
+    client.meta.events.register("before-send", send)
+    return client
+
+
+def runtime_layer(into: Path) -> Path:
+    """``into`` holding ``llm_observability_runtime`` (the runtime's source, as the layer's ``python/`` holds it)."""
+    shutil.copytree(RUNTIME_DIR, into / RUNTIME_PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return into
 
 
 class FakeContext:
@@ -111,12 +156,15 @@ def _median_ms(samples_ns: list[int]) -> float:
     return statistics.median(samples_ns) / 1e6
 
 
-def bench_overhead(calls: int, warmup: int, rounds: int) -> dict[str, Any]:
+def bench_overhead(function_dir: Path, layer: Path, calls: int, warmup: int, rounds: int) -> dict[str, Any]:
     """Median per-request time with instrumentation on and off (alternating rounds)."""
     os.environ.update(BENCH_ENV)
-    sys.path.insert(0, str(FUNCTION_DIR))
+    sys.path[:0] = [str(function_dir), str(layer)]
     import handler
     import pipeline
+
+    agent_runtime = _client("bedrock-agent-runtime", RETRIEVE_RESPONSE)
+    bedrock_runtime = _client("bedrock-runtime", CONVERSE_RESPONSE)
 
     sink = open(os.devnull, "w")  # noqa: SIM115 - kept open for the whole run
     handler.logger.registered_handler.stream = sink
@@ -130,7 +178,7 @@ def bench_overhead(calls: int, warmup: int, rounds: int) -> dict[str, Any]:
             for mode in ("on", "off"):
                 os.environ["INSTRUMENTATION"] = mode
                 handler.reset_state()
-                pipeline.set_clients(agent_runtime=FakeAgentRuntime(), bedrock_runtime=FakeBedrockRuntime())
+                pipeline.set_clients(agent_runtime=agent_runtime, bedrock_runtime=bedrock_runtime)
                 invoke: Callable[[dict[str, Any], Any], dict[str, Any]] = handler.lambda_handler
                 for _ in range(warmup):
                     invoke(ASK_EVENT, context)
@@ -161,16 +209,22 @@ def bench_overhead(calls: int, warmup: int, rounds: int) -> dict[str, Any]:
 
 
 _IMPORT_PROBE = (
-    "import sys, time\n"
-    "sys.path.insert(0, sys.argv[1])\n"
+    "import sys, time, types\n"
+    "sys.path[:0] = sys.argv[1:]\n"
     "started = time.perf_counter()\n"
     "import handler\n"
-    "print((time.perf_counter() - started) * 1000)\n"
+    "imported = time.perf_counter()\n"
+    "context = types.SimpleNamespace(function_name='rag-api', memory_limit_in_mb=1024, aws_request_id='cold-1',\n"
+    "    invoked_function_arn='arn:aws:lambda:us-east-1:123456789012:function:rag-api')\n"
+    "event = {'resource': '/cold', 'path': '/cold', 'httpMethod': 'GET', 'requestContext': {'requestId': 'cold-1'}}\n"
+    "assert handler.lambda_handler(event, context)['statusCode'] == 404\n"
+    "print((imported - started) * 1000, (time.perf_counter() - imported) * 1000)\n"
 )
 
 
-def bench_cold_import(runs: int) -> dict[str, Any]:
-    """Median time to ``import handler`` in a fresh interpreter (what a cold start pays before the first call).
+def bench_cold_import(function_dir: Path, layer: Path, runs: int) -> dict[str, Any]:
+    """Median time to ``import handler`` in a fresh interpreter (what a cold start pays before the first call),
+    and of the first invocation after it.
 
     LAMBDA_TASK_ROOT is set as in Lambda, so the X-Ray SDK takes its Lambda
     code path (local sampler, botocore patched by Tracer) instead of building
@@ -180,24 +234,27 @@ def bench_cold_import(runs: int) -> dict[str, Any]:
         **os.environ,
         **BENCH_ENV,
         "INSTRUMENTATION": "on",
-        "LAMBDA_TASK_ROOT": str(FUNCTION_DIR),
+        "LAMBDA_TASK_ROOT": str(function_dir),
         "AWS_LAMBDA_FUNCTION_NAME": "rag-api",
     }
     samples = []
     for _ in range(runs):
         completed = subprocess.run(
-            [sys.executable, "-c", _IMPORT_PROBE, str(FUNCTION_DIR)],
+            [sys.executable, "-c", _IMPORT_PROBE, str(function_dir), str(layer)],
             env=env,
             capture_output=True,
             text=True,
             check=True,
         )
-        samples.append(float(completed.stdout.strip().splitlines()[-1]))
+        samples.append(tuple(float(value) for value in completed.stdout.strip().splitlines()[-1].split()))
+    imports = [sample[0] for sample in samples]
     return {
         "runs": runs,
-        "median_ms": round(statistics.median(samples), 1),
-        "min_ms": round(min(samples), 1),
-        "max_ms": round(max(samples), 1),
+        "median_ms": round(statistics.median(imports), 1),
+        "min_ms": round(min(imports), 1),
+        "max_ms": round(max(imports), 1),
+        "first_invocation_median_ms": round(statistics.median(sample[1] for sample in samples), 1),
+        "import_and_first_invocation_median_ms": round(statistics.median(sum(sample) for sample in samples), 1),
     }
 
 
@@ -227,6 +284,8 @@ def _print_table(results: dict[str, dict[str, Any]]) -> None:
                 f"{cold['median_ms']:.1f} ms (min {cold['min_ms']:.1f}, max {cold['max_ms']:.1f})",
             )
         )
+        rows.append(("first invocation after it (404), median", f"{cold['first_invocation_median_ms']:.1f} ms"))
+        rows.append(("cold import + first invocation, median", f"{cold['import_and_first_invocation_median_ms']:.1f} ms"))
     width = max(len(label) for label, _ in rows)
     print(f"{'benchmark'.ljust(width)}  result")
     print(f"{'-' * width}  {'-' * 30}")
@@ -241,13 +300,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating on/off rounds (default 3)")
     parser.add_argument("--imports", type=int, default=10, help="fresh interpreters for the import benchmark")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument(
+        "--function-dir", type=Path, default=FUNCTION_DIR, help="the RAG function folder to measure (default: this one)"
+    )
     args = parser.parse_args(argv)
+    for name, value in {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}.items():
+        os.environ.setdefault(name, value)
 
-    sections: dict[str, Callable[[], dict[str, Any]]] = {
-        "import": lambda: bench_cold_import(args.imports),  # first: spawns clean interpreters
-        "overhead": lambda: bench_overhead(args.calls, args.warmup, args.rounds),
-    }
-    results = {name: run() for name, run in sections.items()}
+    with tempfile.TemporaryDirectory() as temp:
+        layer = runtime_layer(Path(temp))
+        sections: dict[str, Callable[[], dict[str, Any]]] = {
+            "import": lambda: bench_cold_import(args.function_dir, layer, args.imports),  # first: clean interpreters
+            "overhead": lambda: bench_overhead(args.function_dir, layer, args.calls, args.warmup, args.rounds),
+        }
+        results = {name: run() for name, run in sections.items()}
 
     if args.json:
         print(json.dumps(results, indent=2))

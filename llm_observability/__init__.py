@@ -68,10 +68,12 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
     from llm_observability.stacks.foundation import FoundationStack
     from llm_observability.stacks.proactive import ProactiveStack
     from llm_observability.workload import Workload
+    from llm_observability.workload_facts import LogSchema, RequestContract, ThrottleLimits
 
 _EXPORTS: dict[str, str] = {
     "ObservabilityConfig": "llm_observability.config",
     "Workload": "llm_observability.workload",
+    **{name: "llm_observability.workload_facts" for name in ("LogSchema", "RequestContract", "ThrottleLimits")},
     **{name: "llm_observability.stacks" for name in ("AiOpsStack", "FoundationStack", "ProactiveStack", "build_app")},
     **{name: "llm_observability.constructs" for name in _CONSTRUCTS},
 }

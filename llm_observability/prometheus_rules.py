@@ -47,7 +47,7 @@ from llm_observability.config.bounds import SLO_OBJECTIVE_PERCENT
 from llm_observability.config.models import INFERENCE_PROFILE_PREFIXES, MODEL_PRICE_ALLOWED, merged_prices
 from llm_observability.errors import ConfigError
 from llm_observability.functions.prometheus_forwarder import metric_naming as naming
-from llm_observability.functions.rag_api import telemetry
+from llm_observability.runtime import telemetry
 
 RECORDING_GROUP = "llmobs-recording"
 ALERTING_GROUP = "llmobs-alerts"

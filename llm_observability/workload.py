@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -14,8 +15,12 @@ from aws_cdk import aws_sns as sns
 
 from llm_observability.constructs.alarm_factory import AlarmRole, RoledAlarm, Severity, select_alarms
 from llm_observability.errors import ConfigError
-from llm_observability.functions.rag_api import telemetry
+from llm_observability.runtime import telemetry
 from llm_observability.validation import workload_name
+from llm_observability.workload_facts import LogSchema, RequestContract, Telemetry, ThrottleLimits, check_facts
+
+#: The default metric namespace (a module name: the Workload's ``telemetry`` field hides the module in the class).
+DEFAULT_NAMESPACE = telemetry.DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -23,14 +28,16 @@ class Workload:
     """An immutable description of an LLM application on Amazon Bedrock.
 
     Level 1 produces one (from the reference app, or from your own resources with
-    :meth:`from_function` / :meth:`from_rest_api`); Levels 2 and 3 only ever read
+    :meth:`from_function` / :meth:`from_rest_api` / :meth:`from_http_api`); Levels 2 and 3 only ever read
     a Workload, which is what lets them observe applications they did not build.
 
     :param name: short name, used in resource names and as the ``service`` metric dimension.
     :param model_ids: Bedrock model / inference-profile ids the application calls (at least one).
     :param functions: Lambda functions of the application. Default: none.
     :param rest_api: the application's API Gateway REST API. Default: none.
-    :param api_stage_name: stage of ``rest_api`` that serves traffic. Default: the API's deployment stage.
+    :param api_stage_name: stage of ``rest_api`` or ``http_api`` that serves traffic (required for a REST API
+        made with ``deploy=False``). Default: the REST API's deployment stage; an HTTP API's ``$default``.
+    :param http_api: the application's API Gateway v2 HTTP API, instead of ``rest_api`` (not both). Default: none.
     :param log_groups: log groups holding the application's structured logs. Default: none.
     :param metric_namespace: namespace of the application's own EMF metrics. Default: ``LLMObservability``.
     :param alert_topic: SNS topic alarms notify. Default: none (Level 1 creates one).
@@ -43,6 +50,20 @@ class Workload:
     :param model_parameter_name: SSM parameter naming the active model (Level 3 failover). Default: none.
     :param roled_alarms: the application's alarms so far, each with its role and severity (Level 1's, then
         Level 2's); higher levels select from them with :meth:`alarms_for`. Default: none.
+    :param telemetry: ``runtime`` when the functions emit the library's app metrics (the reference app, functions
+        instrumented by ``LlmInstrumentation``), else ``none``: app-metric alarms, widgets and anomaly bands are
+        then left out. Default: ``none``.
+    :param log_schema: the field names of the application's structured log line; log filters and saved queries are
+        built from it. Default: none (they are left out).
+    :param request_contract: how a canary calls the application; the quality canary is built only with one.
+        Default: none (no canary).
+    :param primary_model_id: the model the application uses normally (the failover runbook restores it). Default:
+        ``model_ids[0]``.
+    :param throttle_limits: the API stage's normal rate and burst limits (the throttle runbook restores them).
+        Default: none (no throttle runbook).
+
+    Levels build only what these facts can feed and list the rest in one synth warning per stack
+    (``llm-observability:left-out``); see :meth:`with_facts`.
     """
 
     name: str
@@ -50,8 +71,9 @@ class Workload:
     functions: tuple[lambda_.IFunction, ...] = ()
     rest_api: apigw.RestApi | None = None
     api_stage_name: str | None = None
+    http_api: apigwv2.IHttpApi | None = None
     log_groups: tuple[logs.ILogGroup, ...] = ()
-    metric_namespace: str = telemetry.DEFAULT_NAMESPACE
+    metric_namespace: str = DEFAULT_NAMESPACE
     alert_topic: sns.ITopic | None = None
     alert_topic_key: kms.IKey | None = None
     knowledge_base_id: str | None = None
@@ -61,6 +83,11 @@ class Workload:
     prompt_arn: str | None = None
     model_parameter_name: str | None = None
     roled_alarms: tuple[RoledAlarm, ...] = ()
+    telemetry: Telemetry = "none"
+    log_schema: LogSchema | None = None
+    request_contract: RequestContract | None = None
+    primary_model_id: str | None = None
+    throttle_limits: ThrottleLimits | None = None
 
     def __post_init__(self) -> None:
         workload_name("name", self.name, owner="Workload")
@@ -68,8 +95,21 @@ class Workload:
             raise ConfigError("Workload 'model_ids' is empty: allowed is a tuple of one or more Bedrock model ids.")
         for attr in ("model_ids", "functions", "log_groups", "roled_alarms"):
             object.__setattr__(self, attr, tuple(getattr(self, attr)))
-        if self.api_stage_name is None and self.rest_api is not None:
-            object.__setattr__(self, "api_stage_name", self.rest_api.deployment_stage.stage_name)
+        check_facts(self.telemetry, self.log_schema, self.request_contract, self.throttle_limits)
+        if self.primary_model_id is None:
+            object.__setattr__(self, "primary_model_id", self.model_ids[0])
+        elif self.primary_model_id not in self.model_ids:
+            raise ConfigError(
+                f"Workload 'primary_model_id' is {self.primary_model_id!r}: allowed is one of 'model_ids' "
+                f"({', '.join(self.model_ids)})."
+            )
+        if self.rest_api is not None and self.http_api is not None:
+            raise ConfigError(
+                "Workload 'http_api' is set beside 'rest_api': allowed is one API per workload, a REST API or an "
+                "HTTP API."
+            )
+        if self.api_stage_name is None:
+            object.__setattr__(self, "api_stage_name", _serving_stage_name(self.rest_api, self.http_api))
 
     # ------------------------------------------------------------------ factories
     @classmethod
@@ -80,19 +120,26 @@ class Workload:
         name: str,
         model_ids: tuple[str, ...],
         log_group: logs.ILogGroup | None = None,
-        metric_namespace: str = telemetry.DEFAULT_NAMESPACE,
+        metric_namespace: str = DEFAULT_NAMESPACE,
         rest_api: apigw.RestApi | None = None,
+        http_api: apigwv2.IHttpApi | None = None,
+        api_stage_name: str | None = None,
     ) -> Workload:
         """Describe an application made of one Lambda function of yours.
 
         :param log_group: the function's log group. Default: none (log-based features are skipped).
         :param rest_api: the REST API in front of the function. Default: none.
+        :param http_api: the HTTP API in front of the function, instead of ``rest_api``. Default: none.
+        :param api_stage_name: the API's stage that serves traffic (required for a REST API made with
+            ``deploy=False``). Default: the REST API's deployment stage; an HTTP API's ``$default``.
         """
         return cls(
             name=name,
             model_ids=model_ids,
             functions=(function,),
             rest_api=rest_api,
+            http_api=http_api,
+            api_stage_name=api_stage_name,
             log_groups=(log_group,) if log_group is not None else (),
             metric_namespace=metric_namespace,
         )
@@ -106,17 +153,71 @@ class Workload:
         model_ids: tuple[str, ...],
         functions: tuple[lambda_.IFunction, ...] = (),
         log_groups: tuple[logs.ILogGroup, ...] = (),
-        metric_namespace: str = telemetry.DEFAULT_NAMESPACE,
+        metric_namespace: str = DEFAULT_NAMESPACE,
+        api_stage_name: str | None = None,
     ) -> Workload:
-        """Describe an application served by a REST API of yours (and, optionally, its functions)."""
+        """Describe an application served by a REST API of yours (and, optionally, its functions).
+
+        :param api_stage_name: the stage that serves traffic (required for a REST API made with ``deploy=False``).
+            Default: the API's deployment stage.
+        """
         return cls(
             name=name,
             model_ids=model_ids,
             functions=functions,
             rest_api=rest_api,
+            api_stage_name=api_stage_name,
             log_groups=log_groups,
             metric_namespace=metric_namespace,
         )
+
+    @classmethod
+    def from_http_api(
+        cls,
+        http_api: apigwv2.IHttpApi,
+        *,
+        name: str,
+        model_ids: tuple[str, ...],
+        functions: tuple[lambda_.IFunction, ...] = (),
+        log_groups: tuple[logs.ILogGroup, ...] = (),
+        metric_namespace: str = DEFAULT_NAMESPACE,
+        api_stage_name: str | None = None,
+    ) -> Workload:
+        """Describe an application served by an API Gateway v2 HTTP API of yours (and, optionally, its functions).
+
+        :param api_stage_name: the stage that serves traffic. Default: ``$default``.
+        """
+        return cls(
+            name=name,
+            model_ids=model_ids,
+            functions=functions,
+            http_api=http_api,
+            api_stage_name=api_stage_name,
+            log_groups=log_groups,
+            metric_namespace=metric_namespace,
+        )
+
+    def with_facts(
+        self,
+        *,
+        telemetry: Telemetry | None = None,
+        log_schema: LogSchema | None = None,
+        request_contract: RequestContract | None = None,
+        primary_model_id: str | None = None,
+        model_parameter_name: str | None = None,
+        throttle_limits: ThrottleLimits | None = None,
+    ) -> Workload:
+        """A copy of this Workload that says what the application can feed; each fact not given stays as it is.
+
+        For example ``Workload.from_function(...).with_facts(telemetry="runtime", log_schema=LogSchema.library())``
+        for a function instrumented by ``LlmInstrumentation`` (``instrumentation.instrumented(workload)`` does that).
+        """
+        given = {
+            "telemetry": telemetry, "log_schema": log_schema, "request_contract": request_contract,
+            "primary_model_id": primary_model_id, "model_parameter_name": model_parameter_name,
+            "throttle_limits": throttle_limits,
+        }  # fmt: skip
+        return replace(self, **{name: value for name, value in given.items() if value is not None})  # type: ignore[arg-type]
 
     def with_alert_topic(self, topic: sns.ITopic, *, key: kms.IKey | None = None) -> Workload:
         """A copy of this Workload whose alarms notify ``topic`` (encrypted with ``key``, if any)."""
@@ -146,3 +247,27 @@ class Workload:
     def high_severity_alarms(self) -> tuple[cw.IAlarm, ...]:
         """The alarms that warrant an incident."""
         return self.alarms_for(severity=Severity.HIGH)
+
+
+#: The stage an HTTP API serves from when it was made with its default stage (``create_default_stage``).
+HTTP_API_DEFAULT_STAGE = "$default"
+
+
+def _serving_stage_name(rest_api: apigw.RestApi | None, http_api: apigwv2.IHttpApi | None) -> str | None:
+    """The stage that serves traffic when ``api_stage_name`` is not given (None without an API)."""
+    if http_api is not None:
+        if isinstance(http_api, apigwv2.HttpApi) and http_api.default_stage is None:
+            raise ConfigError(
+                "Workload 'api_stage_name' is missing: allowed is the name of the stage of 'http_api' that serves "
+                "traffic, required because the HTTP API has no $default stage (create_default_stage=False)."
+            )
+        return HTTP_API_DEFAULT_STAGE
+    if rest_api is None:
+        return None
+    try:
+        return rest_api.deployment_stage.stage_name
+    except RuntimeError:  # deploy=False and no deployment_stage assigned: jsii cannot return the missing stage
+        raise ConfigError(
+            "Workload 'api_stage_name' is missing: allowed is the name of the stage of 'rest_api' that serves "
+            "traffic, required because the REST API has no deployment stage (deploy=False)."
+        ) from None

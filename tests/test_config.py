@@ -13,7 +13,7 @@ import pytest
 from llm_observability.config import ObservabilityConfig, PromptLogging, base_model_id, config_reference_rows
 from llm_observability.config.fields import context_defaults
 from llm_observability.errors import ConfigError
-from llm_observability.functions.rag_api import telemetry
+from llm_observability.runtime import telemetry
 from llm_observability.validation import WORKLOAD_NAME_MAX_LENGTH
 from tests.conftest import CDK_CONTEXT, ROOT
 
@@ -183,3 +183,21 @@ def test_app_exits_non_zero_with_the_sentence_and_no_traceback(context: dict, me
     assert run.returncode == 2
     assert message in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_model_ids_given_as_tokens_pass_and_are_priced_only_by_their_token() -> None:
+    from aws_cdk import App, CfnParameter, Stack
+
+    stack = Stack(App(), "S")
+    primary, fallback = (CfnParameter(stack, name).value_as_string for name in ("ModelId", "FallbackModelId"))
+    price = {"input_per_1k": 0.001, "output_per_1k": 0.002}
+    config = ObservabilityConfig(level=3, model_id=primary, fallback_model_id=fallback, model_prices={primary: price})
+    assert (config.model_id, config.fallback_model_id) == (primary, fallback)
+    with pytest.raises(ConfigError, match=r"^Setting 'model_prices' has no price for 'fallback_model_id', a token"):
+        config.price_table_json()
+    priced = ObservabilityConfig(level=3, model_id=primary, fallback_model_id=fallback,
+                                 model_prices={primary: price, fallback: price})  # fmt: skip
+    rendered = json.dumps(stack.resolve(priced.price_table_json()))
+    assert '{\\"' in rendered and '{"Ref": "ModelId"}' in rendered and '{"Ref": "FallbackModelId"}' in rendered
+    with pytest.raises(ConfigError, match=r"^Setting 'model_id' is 'nova': allowed is a Bedrock model id"):
+        ObservabilityConfig(model_id="nova")  # a literal is still checked

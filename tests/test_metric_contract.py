@@ -1,5 +1,7 @@
 """The metric contract: every metric a dashboard or alarm of the bundled app reads in the app's namespace is one
-that is emitted with exactly that dimension set, and every Logs Insights query reads fields the handler writes.
+that is emitted with exactly that dimension set, and every Logs Insights query reads fields the handler writes;
+the same for a user's function instrumented by the library's runtime (the reference handler's metrics are the
+runtime's too: one implementation).
 
 Read side: the synthesized templates of the session fixtures (``level1``/``level2``/``level3``, no extra synth):
 dashboard widgets (metric rows, metric-math inputs and SEARCH expressions), alarms (single metric and metric
@@ -21,11 +23,15 @@ from typing import Any
 
 import pytest
 
+import llm_observability.runtime as llmobs
 from llm_observability.assess.intrinsics import render
 from llm_observability.functions.quality_canary import canary_telemetry as ct
-from llm_observability.functions.rag_api import telemetry as t
-from tests.conftest import SynthResult
-from tests.functions.conftest import Api, api, bedrock_clients, lookup_clients, process_env  # noqa: F401 (fixtures)
+from llm_observability.runtime import recorder
+from llm_observability.runtime import telemetry as t
+from tests.conftest import CDK_CONTEXT, OFFLINE_AWS_ENV, SynthResult
+from tests.functions.conftest import Api, Output, api, bedrock_clients, lookup_clients, process_env  # noqa: F401
+from tests.runtime.bedrock_fakes import MODEL_ID, FakeBedrock, error_reply, invoke_reply
+from tests.runtime.conftest import reset_runtime
 
 Triple = tuple[str, str, frozenset[str]]  # namespace, metric name, dimension names
 
@@ -59,16 +65,20 @@ def _alarm_reads(props: dict[str, Any]) -> Iterator[tuple[str, str, frozenset[st
         yield spec["Namespace"], spec["MetricName"], frozenset(d["Name"] for d in spec.get("Dimensions", []))
 
 
+def template_reads(template: dict[str, Any]) -> set[Triple]:
+    """Every (namespace, metric, dimension names) a dashboard or alarm of one template reads."""
+    found: set[Triple] = set()
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::CloudWatch::Dashboard":
+            found |= set(_dashboard_reads(json.loads(render(resource["Properties"]["DashboardBody"]))))
+        elif resource["Type"] == "AWS::CloudWatch::Alarm":
+            found |= set(_alarm_reads(resource["Properties"]))
+    return found
+
+
 def reads(result: SynthResult) -> set[Triple]:
     """Every (namespace, metric, dimension names) a dashboard or alarm of the app reads."""
-    found: set[Triple] = set()
-    for template in result.templates.values():
-        for resource in template["Resources"].values():
-            if resource["Type"] == "AWS::CloudWatch::Dashboard":
-                found |= set(_dashboard_reads(json.loads(render(resource["Properties"]["DashboardBody"]))))
-            elif resource["Type"] == "AWS::CloudWatch::Alarm":
-                found |= set(_alarm_reads(resource["Properties"]))
-    return found
+    return {r for template in result.templates.values() for r in template_reads(template)}
 
 
 def metric_filter_emits(result: SynthResult) -> set[Triple]:
@@ -197,6 +207,8 @@ def test_every_metric_read_in_the_app_namespace_is_emitted_with_that_dimension_s
     ]
     (env,) = [e for e in environments if t.ENV_PRICE_TABLE in e]  # the RAG function
     assert (env[t.ENV_POWERTOOLS_METRICS_NAMESPACE], env[t.ENV_POWERTOOLS_SERVICE_NAME]) == (namespace, service)
+    # It emits through the runtime layer, configured alike (the handler passes these to instrument()).
+    assert (env[t.ENV_RUNTIME_NAMESPACE], env[t.ENV_RUNTIME_SERVICE_NAME]) == (namespace, service)
     assert {m.namespace for out in handler_output["all"] for m in out.metrics} == {handler_output["namespace"]}
 
     read = {r for result in (level1, level2, level3) for r in reads(result) if r[0] == namespace}
@@ -221,6 +233,107 @@ def test_one_model_at_level_1_costs_twelve_custom_metric_series(handler_output: 
     assert lookups[:2] == [[0.0], [1.0]]  # a miss, then a hit: Average is the hit rate
     failures = [m for m in metrics if m.name == t.METRIC_REQUEST_FAILURE]
     assert len(failures) == len(t.FAILURE_ERROR_CLASSES)  # one per server-side class; Validation (400, 404) none
+
+
+# --- a user's function (InvokeModel, no EMF of its own) instrumented by the runtime ----------------------------------
+USER_SERVICE, USER_NAMESPACE = "support-bot", "SupportBot"
+#: The runtime's helpers a user may call for what only their code knows (not needed for the call metrics).
+RUNTIME_HELPER_METRICS = frozenset({t.METRIC_RETRIEVAL_CACHE_HIT, t.METRIC_FEEDBACK_SCORE})
+USER_CODE = """
+import json, boto3
+client = boto3.client("bedrock-runtime")
+def handler(event, context):
+    body = json.loads(event.get("body") or "{}")
+    if "question" not in body:
+        return {"statusCode": 400, "body": "question is required"}
+    reply = client.invoke_model(modelId="%s", body=json.dumps({"inputText": body["question"]}))
+    return {"statusCode": 200, "body": json.loads(reply["body"].read())["results"][0]["outputText"]}
+""" % MODEL_ID
+
+
+@pytest.fixture(scope="module")
+def user_app_reads() -> set[tuple[str, frozenset[str]]]:
+    """What the Level 1 alarms and dashboard of a user's instrumented function read in its namespace."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_sns as sns
+    from aws_cdk.assertions import Template
+
+    from llm_observability.constructs.alarms import LlmAlarms
+    from llm_observability.constructs.dashboard import LlmDashboard
+    from llm_observability.constructs.instrumentation import LlmInstrumentation
+    from llm_observability.workload import Workload
+
+    stack = Stack(App(context={k: v for k, v in CDK_CONTEXT.items() if k.startswith("@")}), "SupportBot")
+    fn = lambda_.Function(
+        stack, "Function", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
+        code=lambda_.Code.from_inline(USER_CODE),
+    )  # fmt: skip
+    instrumentation = LlmInstrumentation(
+        stack, "Instrumentation", functions=[fn], service_name=USER_SERVICE, namespace=USER_NAMESPACE, zero_code=True
+    )
+    workload = instrumentation.instrumented(
+        Workload.from_function(fn, name=USER_SERVICE, model_ids=(MODEL_ID,), metric_namespace=USER_NAMESPACE)
+    )  # telemetry="runtime": the Level 1 app-metric alarms and widgets are built
+    alarms = LlmAlarms(stack, "Alarms", workload=workload, topic=sns.Topic(stack, "Alerts"))
+    LlmDashboard(stack, "Dashboard", workload=workload, alarms=[r.alarm for r in alarms.roled_alarms])
+    found = template_reads(Template.from_stack(stack).to_json())
+    return {(name, dims) for namespace, name, dims in found if namespace == USER_NAMESPACE}
+
+
+def _run_user_function() -> tuple[Output, Output]:
+    """The user's code, unmodified, run as the zero-code wrapper runs it (``instrument()`` then ``observe``), against
+    real boto3 clients with wire-format Bedrock responses; then the runtime's helpers. Their EMF, separately."""
+    namespace: dict[str, Any] = {}
+    fake = FakeBedrock()
+    reset_runtime()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in OFFLINE_AWS_ENV.items():
+            patch.setenv(name, value)
+        try:
+            return _run_instrumented(namespace, fake)
+        finally:
+            reset_runtime()
+
+
+def _run_instrumented(namespace: dict[str, Any], fake: FakeBedrock) -> tuple[Output, Output]:
+    """Instrument, load the user's module, answer, be throttled, reject; then call the helpers."""
+    llmobs.instrument(service_name=USER_SERVICE, namespace=USER_NAMESPACE)
+    lines: list[str] = []
+    recorder.current().write = lines.append
+    exec(compile(USER_CODE, "index.py", "exec"), namespace)  # noqa: S102 - the user's module, as Lambda loads it
+    namespace["client"] = fake.client("bedrock-runtime")
+    handler = llmobs.observe(namespace["handler"])
+    fake.queue(invoke_reply({"results": [{"outputText": "30 days."}]}, input_tokens=12, output_tokens=3))
+    assert handler({"body": json.dumps({"question": "Refunds?"})}, None)["statusCode"] == 200
+    fake.queue(error_reply("ThrottlingException", 429))
+    with pytest.raises(namespace["client"].exceptions.ThrottlingException):
+        handler({"body": json.dumps({"question": "Refunds?"})}, None)
+    assert handler({"body": "{}"}, None)["statusCode"] == 400
+    unmodified = Output([json.loads(line) for line in lines], "")
+    lines.clear()
+    llmobs.cache_lookup(False)
+    llmobs.feedback("req-1", 4)
+    helpers = Output([json.loads(line) for line in lines], "")
+    return unmodified, helpers
+
+
+def test_every_metric_read_for_a_users_instrumented_function_is_emitted_by_the_runtime(
+    user_app_reads: set[tuple[str, frozenset[str]]],
+) -> None:
+    unmodified, helpers = _run_user_function()
+    assert {m.namespace for out in (unmodified, helpers) for m in out.metrics} == {USER_NAMESPACE}
+    assert all(m.dimension_values[t.DIM_SERVICE] == USER_SERVICE for out in (unmodified, helpers) for m in out.metrics)
+    emitted = _emitted([unmodified])
+    assert {name for name, _ in emitted} == {
+        t.METRIC_STAGE_LATENCY, t.METRIC_END_TO_END_LATENCY, t.METRIC_REQUEST_SUCCESS, t.METRIC_REQUEST_FAILURE,
+        t.METRIC_INPUT_TOKENS, t.METRIC_OUTPUT_TOKENS,
+    }  # fmt: skip; the 400 answer is neither a success nor a failure
+    assert {t.METRIC_REQUEST_SUCCESS, t.METRIC_INPUT_TOKENS, t.METRIC_STAGE_LATENCY} <= {n for n, _ in user_app_reads}
+    missing = user_app_reads - emitted - _emitted([helpers])
+    assert not missing, f"read by the Level 1 dashboard or alarms but never emitted by the runtime: {sorted(missing)}"
+    # What an unmodified function does not feed is only what the runtime's helpers are for.
+    assert {name for name, _ in user_app_reads - emitted} <= RUNTIME_HELPER_METRICS
 
 
 # --- Logs Insights: the fields every query reads are in the handler's log lines -------------------------------------

@@ -27,7 +27,7 @@ from llm_observability.assess.queries import (
     is_anomaly_alarm,
 )
 
-# The RAG function's EMF metrics (docs/costs.md, Level 1): names in functions/rag_api/telemetry.py.
+# The RAG function's EMF metrics (docs/costs.md, Level 1): names in runtime/telemetry.py.
 RAG_SERVICE_ONLY = 5  # EndToEndLatency, RequestSuccess, RequestFailure, RetrievalCacheHit, FeedbackScore
 RAG_STAGES = 5  # StageLatency x telemetry.STAGES
 RAG_PER_MODEL = 2  # InputTokens, OutputTokens

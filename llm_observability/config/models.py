@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from llm_observability.errors import ConfigError
+from llm_observability.validation import pattern
 
 DEFAULT_MODEL_ID = "amazon.nova-lite-v1:0"
 DEFAULT_EMBEDDING_MODEL_ID = "amazon.titan-embed-text-v2:0"
@@ -37,6 +40,30 @@ MODEL_ID_RE = re.compile(
     rf"^(?:(?:{_GEO})\.)?[a-z0-9-]+\.[A-Za-z0-9._:-]+$"
     r"|^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:(?:foundation-model|inference-profile|application-inference-profile)/[A-Za-z0-9._:/-]+$"
 )
+
+
+def is_token(value: object) -> bool:
+    """True for a string holding an unresolved CDK token (a ``CfnParameter``'s value, a reference): a value known only
+    at deploy time. aws-cdk-lib is asked only when it is loaded; without it no token can exist."""
+    cdk = sys.modules.get("aws_cdk")
+    return isinstance(value, str) and cdk is not None and bool(cdk.Token.is_unresolved(value))
+
+
+@dataclass(frozen=True)
+class ModelId:
+    """The model-id rule: a string :data:`MODEL_ID_RE` matches, described by ``text``, or a token (a ``CfnParameter``'s
+    value), which passes unchecked: its model is known only at deploy time."""
+
+    text: str
+
+    @property
+    def allowed(self) -> str:
+        return self.text
+
+    def check(self, setting: str, value: Any, *, owner: str = "Setting") -> Any:
+        if is_token(value):
+            return value
+        return pattern(setting, value, MODEL_ID_RE, self.text, owner=owner)
 
 
 def base_model_id(model_id: str) -> str:

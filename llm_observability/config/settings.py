@@ -34,11 +34,13 @@ from llm_observability.config.models import (
     DEFAULT_MODEL_ID,
     MODEL_ID_RE,
     MODEL_PRICE_ALLOWED,
+    ModelId,
     base_model_id,
+    is_token,
     merged_prices,
 )
 from llm_observability.errors import ConfigError
-from llm_observability.functions.rag_api import telemetry
+from llm_observability.runtime import telemetry
 from llm_observability.thresholds import AlarmThresholds
 from llm_observability.validation import Choice, Email, Pattern, WorkloadName, fail
 
@@ -83,7 +85,7 @@ class ObservabilityConfig:
     )  # fmt: skip
     model_id: str = _app(
         DEFAULT_MODEL_ID,
-        Pattern(MODEL_ID_RE, "a Bedrock model id such as amazon.nova-lite-v1:0, an inference-profile id or an ARN"),
+        ModelId("a Bedrock model id such as amazon.nova-lite-v1:0, an inference-profile id or an ARN"),
         "Bedrock model id, inference-profile id (e.g. `us.amazon.nova-lite-v1:0`) or ARN used for answers.",
     )
     embedding_model_id: str = _app(
@@ -197,7 +199,7 @@ class ObservabilityConfig:
     # --- Level 3: self-healing, DevOps Guru, profiling, Prometheus, log analytics -------------------------------
     fallback_model_id: str = _level3(
         DEFAULT_FALLBACK_MODEL_ID,
-        Pattern(MODEL_ID_RE, "a Bedrock model id, inference-profile id or ARN other than 'model_id'"),
+        ModelId("a Bedrock model id, inference-profile id or ARN other than 'model_id'"),
         "Model the failover runbook switches to while the primary is throttled or failing.",
     )
     throttled_rate_limit: int = _level3(
@@ -286,10 +288,21 @@ class ObservabilityConfig:
     def price_table_json(self) -> str:
         """Prices of :attr:`models_in_use` as compact JSON for the Lambda environment, keyed by model id.
 
-        An inference-profile id is priced as the foundation model behind it.
+        An inference-profile id is priced as the foundation model behind it; a model id given as a token (a
+        ``CfnParameter``'s value) by the ``model_prices`` entry keyed by that same token (the JSON then holds the
+        token, which CloudFormation resolves).
+
+        :raises ConfigError: a model in use given as a token without such an entry: the function's price table is
+            written at synth, when the token's model is not known yet.
         """
         table = {}
-        for model_id in self.models_in_use:
+        for setting, model_id in zip(("model_id", "fallback_model_id"), self.models_in_use, strict=False):
+            if is_token(model_id) and model_id not in self.model_prices:
+                raise ConfigError(
+                    f"Setting 'model_prices' has no price for '{setting}', a token whose model is known only at deploy "
+                    "time: allowed is an entry keyed by that same token, e.g. model_prices={param.value_as_string: "
+                    '{"input_per_1k": 0.00006, "output_per_1k": 0.00024}}.'
+                )
             price = self.model_prices.get(model_id) or self.model_prices.get(base_model_id(model_id))
             if price:
                 table[model_id] = dict(price)

@@ -17,7 +17,7 @@ from constructs import Construct
 from llm_observability.config.choices import SingletonMode
 from llm_observability.constructs.alert_topic import allow_publish
 from llm_observability.errors import ConfigError
-from llm_observability.functions.rag_api import telemetry
+from llm_observability.runtime import telemetry
 from llm_observability.singletons import claim
 from llm_observability.validation import choice, distinct_choices
 

@@ -8,6 +8,7 @@ from constructs import Construct
 
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.constructs.metrics import BedrockMetrics
+from llm_observability.left_out import leave_out
 from llm_observability.thresholds import AlarmThresholds
 from llm_observability.workload import Workload
 
@@ -24,7 +25,9 @@ class LlmAlarms(Construct):
     ``action`` says), and treats missing data as not breaching (no traffic is not an incident). Each
     carries a role and a severity (:attr:`roled_alarms`): Bedrock server errors are ``MODEL_HEALTH``,
     Bedrock throttles ``THROTTLING`` (the Level 3 failover acts on both), latencies ``LATENCY``, everything
-    else ``AVAILABILITY``. Alarm names start with :attr:`name_prefix`.
+    else ``AVAILABILITY``. Alarm names start with :attr:`name_prefix`. The success-rate alarm reads app metrics:
+    it is built when ``workload.telemetry`` is ``runtime`` and otherwise listed in the stack's
+    ``llm-observability:left-out`` warning.
 
     :param workload: the observed application.
     :param thresholds: Default: ``AlarmThresholds()``.
@@ -74,15 +77,18 @@ class LlmAlarms(Construct):
                   MODEL_HEALTH, f"Bedrock server errors of {model_id} above {th.bedrock_server_errors:g} per period.")  # fmt: skip
             alarm(f"BedrockThrottles{suffix}", m.invocation_throttles(model_id), th.bedrock_throttles, above, HIGH, THROTTLING,
                   f"Bedrock throttled {model_id} more than {th.bedrock_throttles:g} times per period.")  # fmt: skip
-        alarm("SuccessRate", m.success_rate(), th.success_rate_floor_percent, cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-              HIGH, AVAILABILITY, f"Share of successful requests below {th.success_rate_floor_percent:g}%.")  # fmt: skip
+        if workload.telemetry == "runtime":  # RequestSuccess/RequestFailure are app metrics
+            alarm("SuccessRate", m.success_rate(), th.success_rate_floor_percent, cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                  HIGH, AVAILABILITY, f"Share of successful requests below {th.success_rate_floor_percent:g}%.")  # fmt: skip
+        else:
+            leave_out(self, "The SuccessRate alarm (app metrics)", "telemetry")
         # Lambda throttles are the function's own concurrency, not the model's quota: AVAILABILITY, not THROTTLING.
         for name, threshold, severity in (("Errors", th.lambda_errors, HIGH), ("Throttles", th.lambda_throttles, LOW)):
             for j, fn in enumerate(workload.functions):
                 alarm(f"Lambda{name}{'' if j == 0 else j + 1}", m.lambda_metric(fn, name), threshold,
                       cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, severity, AVAILABILITY,
                       f"Lambda {name.lower()} of {fn.node.path} reached {threshold:g} per period.")  # fmt: skip
-        api_5xx, api_latency = m.api("5XXError"), m.api("Latency", "p90")
+        api_5xx, api_latency = m.api_server_errors(), m.api_latency("p90")  # the REST or the HTTP API's stage
         if api_5xx is not None and api_latency is not None:
             alarm("Api5xx", api_5xx, th.api_5xx, above, HIGH, AVAILABILITY,
                   f"API Gateway 5XX responses above {th.api_5xx:g} per period.")  # fmt: skip

@@ -14,6 +14,7 @@ from llm_observability.config.bounds import ANOMALY_BAND_WIDTH
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.errors import ConfigError
+from llm_observability.left_out import leave_out
 from llm_observability.workload import Workload
 
 UPPER = cw.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD
@@ -46,7 +47,8 @@ class AnomalyAlarms(Construct):
     does what ``action`` says); the alarm's period is the metric's own (5 minutes, one hour for cost;
     aws-cdk issue 35579 is fixed in the pinned aws-cdk-lib and the tests check it). Roles: cost and
     input tokens ``COST`` (the Level 3 API throttle acts on them), latency ``LATENCY``, output tokens
-    (verbosity) ``QUALITY``, volume and error rate ``AVAILABILITY``.
+    (verbosity) ``QUALITY``, volume and error rate ``AVAILABILITY``. Cost and error rate read app metrics: they
+    are built when ``workload.telemetry`` is ``runtime``, otherwise listed in the stack's left-out warning.
 
     :param workload: the observed application.
     :param band_width: width of the expected band in standard deviations. Default: 2.
@@ -86,7 +88,10 @@ class AnomalyAlarms(Construct):
         self.band_width = band_width
         m = BedrockMetrics(workload, prices=prices)
         hourly = BedrockMetrics(workload, period=cost_period, prices=prices)
-        if unpriced := hourly.unpriced_models():
+        app = workload.telemetry == "runtime"  # cost and error rate are math over the app's own metrics
+        if not app:
+            leave_out(self, "The CostAnomaly and ErrorRateAnomaly alarms (app metrics)", "telemetry")
+        elif unpriced := hourly.unpriced_models():
             Annotations.of(self).add_warning_v2(
                 "llm-observability:anomaly-unpriced-model",
                 f"AnomalyAlarms watches the tokens, not the cost, of {', '.join(unpriced)}: no price is known (a model "
@@ -106,16 +111,19 @@ class AnomalyAlarms(Construct):
                               f"Output tokens of {model_id} above their expected band (verbosity drift)."),
                 AnomalySignal(f"VolumeAnomaly{n}", m.invocations(model_id), OUTSIDE, LOW, AlarmRole.AVAILABILITY,
                               f"Invocations of {model_id} outside their expected band (spike or outage)."),
+            ]  # fmt: skip
+            signals += [
                 AnomalySignal(f"CostAnomaly{n}", cost, UPPER, HIGH, AlarmRole.COST,
                               f"Estimated {model_id} spend per {per_hour} above its expected band.")
                 if cost is not None else
                 AnomalySignal(f"CostAnomaly{n}", hourly.total_tokens(model_id), UPPER, HIGH, AlarmRole.COST,
                               f"Tokens of {model_id} per {per_hour} (no price known) above their expected band."),
-            ]  # fmt: skip
-        signals.append(
-            AnomalySignal("ErrorRateAnomaly", m.error_rate(), UPPER, HIGH, AlarmRole.AVAILABILITY,
-                          "Share of failed requests above its expected band.")
-        )  # fmt: skip
+            ] if app else []  # fmt: skip
+        if app:
+            signals.append(
+                AnomalySignal("ErrorRateAnomaly", m.error_rate(), UPPER, HIGH, AlarmRole.AVAILABILITY,
+                              "Share of failed requests above its expected band.")
+            )  # fmt: skip
         self.signals = signals
         factory = AlarmFactory.notifying(
             self, owner="AnomalyAlarms", action=action, topic=topic or workload.alert_topic,

@@ -17,8 +17,12 @@ from llm_observability.constructs.queries import (
     RECENT_ERRORS,
     RETRIEVAL,
     SLOWEST_REQUESTS,
+    errors_by_class,
+    recent_errors,
+    requests_by_model,
 )
-from llm_observability.functions.rag_api import telemetry as t
+from llm_observability.left_out import leave_out
+from llm_observability.runtime import telemetry as t
 from llm_observability.workload import Workload
 
 PERCENTILES = ("p50", "p90", "p99")
@@ -54,6 +58,10 @@ class LlmDashboard(Construct):
     feedback; Logs Insights (failures by error class, recent errors, slowest requests, prompt properties,
     retrieval and prompt size, PII redactions). Emits the dashboard URL as a stack output. A model without
     a known price (or given as a token) gets no cost line, and a synth warning says so.
+
+    What the workload cannot feed is left out and listed in the stack's ``llm-observability:left-out`` warning:
+    the app-metric widgets without ``telemetry="runtime"``, the Logs Insights widgets without a ``log_schema``
+    (another schema than the reference line's gets errors by class, recent errors and requests by model).
 
     :param workload: the observed application.
     :param alarms: alarms for the status widget. Default: none (the widget is left out).
@@ -91,30 +99,41 @@ class LlmDashboard(Construct):
         )
         if alarms:
             self.dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=list(alarms), width=24, height=3))
-        self.dashboard.add_widgets(
-            graph("Bedrock inference latency (ms)", [m.invocation_latency(x, p) for x in models for p in PERCENTILES]),
-            graph("Success rate (%)", [m.success_rate()], floor=success_rate_floor, unit="%"),
-            graph("Requests", [m.request_success(), m.request_failure()], right=[m.invocations(x) for x in models]),
-        )
-        self.dashboard.add_widgets(
-            graph("Latency per pipeline stage, p90 (ms)", [m.stage_latency(s) for s in t.STAGES], width=12),
-            graph("End-to-end latency (ms)", [m.end_to_end_latency(p) for p in PERCENTILES], width=12),
-        )
+        app = workload.telemetry == "runtime"  # the functions emit the app metrics (EMF)
+        if app:
+            self.dashboard.add_widgets(
+                graph("Bedrock inference latency (ms)", [m.invocation_latency(x, p) for x in models for p in PERCENTILES]),
+                graph("Success rate (%)", [m.success_rate()], floor=success_rate_floor, unit="%"),
+                graph("Requests", [m.request_success(), m.request_failure()], right=[m.invocations(x) for x in models]),
+            )
+            self.dashboard.add_widgets(
+                graph("Latency per pipeline stage, p90 (ms)", [m.stage_latency(s) for s in t.STAGES], width=12),
+                graph("End-to-end latency (ms)", [m.end_to_end_latency(p) for p in PERCENTILES], width=12),
+            )
+        else:
+            self.dashboard.add_widgets(
+                graph("Bedrock inference latency (ms)", [m.invocation_latency(x, p) for x in models for p in PERCENTILES],
+                      width=12),
+                graph("Bedrock invocations", [m.invocations(x) for x in models], width=12),
+            )  # fmt: skip
+            leave_out(self, "Dashboard widgets on app metrics (success rate, requests, stage and end-to-end latency, "
+                      "application tokens and cost, retrieval cache, feedback)", "telemetry")  # fmt: skip
         unpriced = m.unpriced_models()
-        if unpriced:
+        if unpriced and app:
             Annotations.of(self).add_warning_v2(
                 "llm-observability:dashboard-unpriced-model",
-                f"LlmDashboard charts no estimated cost for {', '.join(unpriced)}: no price is known (a model id given "
-                "as a token cannot be priced at synth); pass the price in BedrockMetrics(prices=...).",
+                f"LlmDashboard charts no estimated cost for {', '.join(unpriced)}: no price is known; give it in the "
+                "'model_prices' setting (or BedrockMetrics(prices=...)), keyed by the model id or, for a model id "
+                "given as a token such as a CfnParameter's value, by that same token.",
             )
         tokens_and_cost: list[cw.IWidget] = [
             graph(
-                "Tokens: AWS/Bedrock (account) and this application (right)",
+                "Tokens: AWS/Bedrock (account) and this application (right)" if app else "Tokens: AWS/Bedrock (account)",
                 [m.input_token_count(x) for x in models] + [m.output_token_count(x) for x in models],
-                right=[m.total_tokens(x) for x in models],
+                right=[m.total_tokens(x) for x in models] if app else [],
             )
         ]
-        costs = [c for c in (m.estimated_cost(x) for x in models) if c is not None]
+        costs = [c for c in (m.estimated_cost(x) for x in models) if c is not None] if app else []
         total_cost = m.total_estimated_cost()
         if costs and total_cost is not None:
             tokens_and_cost += [
@@ -136,10 +155,13 @@ class LlmDashboard(Construct):
             )
         )
         health: list[cw.IWidget] = []
-        if workload.rest_api is not None:
+        # The workload's REST or HTTP API stage (no metrics without an API).
+        api_requests = [x for x in (m.api_requests(), m.api_client_errors(), m.api_server_errors()) if x is not None]
+        api_latency = [x for x in (m.api_latency("p90"), m.api_integration_latency("p90")) if x is not None]
+        if api_requests and api_latency:
             health += [
-                graph("API Gateway requests and errors", [m.api("Count"), m.api("4XXError"), m.api("5XXError")]),
-                graph("API Gateway latency, p90 (ms)", [m.api("Latency", "p90"), m.api("IntegrationLatency", "p90")]),
+                graph("API Gateway requests and errors", api_requests),
+                graph("API Gateway latency, p90 (ms)", api_latency),
             ]
         if workload.functions:
             health.append(
@@ -151,13 +173,25 @@ class LlmDashboard(Construct):
             )
         if health:
             self.dashboard.add_widgets(*health)
-        self.dashboard.add_widgets(
-            graph("Retrieval cache: hit rate (0-1), lookups", [m.cache_hit_rate()], right=[m.cache_lookups()],
-                  width=12),
-            graph("Human feedback: score (1-5), answers scored", [m.feedback_score()], right=[m.feedback_count()],
-                  width=12),
-        )  # fmt: skip
-        if workload.log_groups:
+        if app:
+            self.dashboard.add_widgets(
+                graph("Retrieval cache: hit rate (0-1), lookups", [m.cache_hit_rate()], right=[m.cache_lookups()],
+                      width=12),
+                graph("Human feedback: score (1-5), answers scored", [m.feedback_score()], right=[m.feedback_count()],
+                      width=12),
+            )  # fmt: skip
+        schema = workload.log_schema
+        if not workload.log_groups or schema is None:
+            leave_out(self, "Logs Insights dashboard widgets", "log_groups" if not workload.log_groups else "log_schema")
+        elif not schema.is_reference:  # the queries that need only the schema's fields
+            self.dashboard.add_widgets(*(
+                cw.LogQueryWidget(title=title, log_group_names=[g.log_group_name for g in workload.log_groups],
+                                  query_string=query, width=8, height=6)
+                for title, query in (("Failed requests by error class", errors_by_class(schema)),
+                                     ("Recent errors", recent_errors(schema)),
+                                     ("Requests by model", requests_by_model(schema)))
+            ))  # fmt: skip
+        else:
             groups = [g.log_group_name for g in workload.log_groups]
             line = cw.LogQueryVisualizationType.LINE
 

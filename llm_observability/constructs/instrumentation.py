@@ -4,7 +4,9 @@ The layer is built from the package's own files, without Docker: ``python/llm_ob
 (the source of ``llm_observability/runtime``) and the exec wrapper at its root (``/opt/llmobs-instrument``),
 staged once in a directory named by a hash of the contents, so the asset hash is the same on every run
 and machine. Only the functions passed in are changed (the user's explicit request): the layer, the
-``LLMOBS_*`` variables and, for zero-code use, ``AWS_LAMBDA_EXEC_WRAPPER``.
+``LLMOBS_*`` variables and, for zero-code use, ``AWS_LAMBDA_EXEC_WRAPPER``; and only when asked, the CodeGuru
+Profiler agent (``codeguru_profiling``), the model parameter (``use_model_parameter``) and a fallback model's
+invoke permission (``grant_model``), the opt-ins of Level 3 for functions the library does not own.
 """
 
 from __future__ import annotations
@@ -14,15 +16,24 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
-from aws_cdk import Annotations, Stack, Token
+from aws_cdk import Annotations, Aws, Stack, Token
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from llm_observability.constructs._common import ASSET_EXCLUDES, stage_files
+from llm_observability.constructs._common import ASSET_EXCLUDES, model_arns, stage_files
 from llm_observability.errors import ConfigError
+from llm_observability.nag import acknowledge
 from llm_observability.runtime import telemetry as t
+from llm_observability.runtime.models import ENV_MODEL_PARAMETER_NAME
+from llm_observability.workload import Workload
+from llm_observability.workload_facts import LogSchema
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_codeguruprofiler as profiler
 
 PromptLogging = Literal["full", "redacted", "none"]
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
@@ -39,6 +50,8 @@ PYTHON_RUNTIMES: tuple[lambda_.Runtime, ...] = (
     lambda_.Runtime.PYTHON_3_14,
 )
 WARNING_ID = "llm-observability:runtime-layer-skipped"
+#: How the CodeGuru Profiler Python agent layer starts the agent around an unmodified handler.
+CODEGURU_EXEC_WRAPPER = "/opt/codeguru_profiler_lambda_exec"
 
 
 def layer_files() -> dict[str, Path]:
@@ -174,10 +187,21 @@ class LlmInstrumentation(Construct):
         replaced by tokens) or ``none``. Default: ``redacted``.
     :param zero_code: instrument the unmodified handler through the exec wrapper. Default: False (the code
         calls ``instrument()``).
-    :param prices: ``{model id: {"input_per_1k": USD, "output_per_1k": USD}}`` for EstimatedCostUSD.
+    :param prices: ``{model id: {"input_per_1k": USD, "output_per_1k": USD}}`` for the estimated cost in each call's log line.
         Default: none (no cost metric).
-    :raises ConfigError: bad arguments, or a function that would have more than 5 layers with this one (a layer
+    :param codeguru_profiling: profile the functions with CodeGuru Profiler: a ``ProfilingGroup`` to post to, or
+        True for a new one here (:attr:`profiling_group`). Each function gets the agent layer, the group's name
+        and region and permission to post profiles; the agent starts through its exec wrapper
+        (``/opt/codeguru_profiler_lambda_exec``, chained after ours with ``zero_code``), or, where the function has
+        an exec wrapper of its own, the handler starts it (``with_lambda_profiler``; a synth warning says so).
+        AWS documents the agent for x86_64 functions. Default: False (no profiling).
+    :raises ConfigError: bad arguments, or a function that would have more than 5 layers with these (a layer
         added to it later past the limit is refused by ``Function.add_layers`` itself).
+
+    Failover for your function is opt-in too: :meth:`use_model_parameter` lets
+    ``llm_observability_runtime.active_model_id(default)`` read the Workload's model parameter, and
+    :meth:`grant_model` allows the fallback model. :meth:`instrumented` says in a Workload what these functions
+    now feed.
     """
 
     def __init__(
@@ -191,8 +215,15 @@ class LlmInstrumentation(Construct):
         prompt_logging: PromptLogging = "redacted",
         zero_code: bool = False,
         prices: Mapping[str, Mapping[str, float]] | None = None,
+        codeguru_profiling: profiler.IProfilingGroup | bool = False,
     ) -> None:
         prices_json = _check(functions, service_name, namespace, prompt_logging, prices)
+        if not isinstance(codeguru_profiling, bool) and not hasattr(codeguru_profiling, "profiling_group_name"):
+            raise ConfigError(
+                f"LlmInstrumentation 'codeguru_profiling' is {codeguru_profiling!r}: allowed is True, False or a "
+                "CodeGuru Profiler ProfilingGroup."
+            )
+        layers_added = 2 if codeguru_profiling is not False else 1
         served: list[lambda_.Function] = []
         skipped: list[tuple[lambda_.IFunction, str]] = []
         for fn in dict.fromkeys(functions):  # each function once, in the given order
@@ -202,10 +233,11 @@ class LlmInstrumentation(Construct):
                 continue
             fn = cast(lambda_.Function, fn)
             found = layer_count(fn)
-            if found + 1 > MAX_LAYERS:
+            if found + layers_added > MAX_LAYERS:
                 raise ConfigError(
-                    f"LlmInstrumentation 'functions' has '{fn.node.path}', which has {found} layers already: Lambda "
-                    f"allows {MAX_LAYERS} per function, so remove one or leave this function out."
+                    f"LlmInstrumentation 'functions' has '{fn.node.path}', which has {found} layers already and would "
+                    f"get {layers_added} more: Lambda allows {MAX_LAYERS} per function, so remove one or leave this "
+                    "function out."
                 )
             served.append(fn)
         super().__init__(scope, id)
@@ -225,6 +257,9 @@ class LlmInstrumentation(Construct):
             self.environment[t.ENV_RUNTIME_NAMESPACE] = namespace
         if prices_json is not None:
             self.environment[t.ENV_RUNTIME_PRICES] = prices_json
+        self.service_name = service_name
+        self.namespace = namespace
+        self.prompt_logging = prompt_logging
         self.functions: tuple[lambda_.Function, ...] = tuple(served)
         self.skipped: tuple[lambda_.IFunction, ...] = tuple(fn for fn, _ in skipped)
         for fn, reason in skipped:
@@ -235,6 +270,107 @@ class LlmInstrumentation(Construct):
             )
         for fn in served:
             self._instrument(fn, zero_code)
+        self.profiling_group: profiler.IProfilingGroup | None = None
+        if codeguru_profiling is not False:
+            self.profiling_group = self._profile(codeguru_profiling, zero_code)
+
+    # ---------------------------------------------------------------------------- opt-ins
+    def grant_model(self, model_id: str) -> None:
+        """Allow the instrumented functions to invoke ``model_id`` (``bedrock:InvokeModel`` and
+        ``InvokeModelWithResponseStream``, which Converse and ConverseStream need too) on exactly that model or
+        inference profile (and, for a cross-region profile, its foundation model in the regions it routes to):
+        the fallback model of a failover."""
+        if not isinstance(model_id, str) or not model_id:
+            raise ConfigError(f"LlmInstrumentation.grant_model 'model_id' is {model_id!r}: allowed is a Bedrock model id.")
+        for fn in self.functions:
+            arns, any_region = model_arns(fn, model_id)
+            fn.add_to_role_policy(
+                iam.PolicyStatement(actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=arns)
+            )
+            if any_region and fn.role is not None:
+                model = arns[-1].rsplit("/", 1)[-1]
+                acknowledge(
+                    fn.role,
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{model}]",
+                    "A cross-region inference profile may route to its foundation model in any of its destination "
+                    "regions, which AWS may extend; the grant names exactly one model.",
+                )
+
+    def use_model_parameter(self, parameter: ssm.IStringParameter) -> None:
+        """Let ``llm_observability_runtime.active_model_id(default)`` in the instrumented functions read ``parameter``
+        (the Workload's ``model_parameter_name``, which the failover runbook switches): its name in
+        ``LLMOBS_MODEL_PARAMETER_NAME`` and ``ssm:GetParameter`` on it."""
+        if not hasattr(parameter, "parameter_arn") or not hasattr(parameter, "parameter_name"):
+            raise ConfigError(
+                f"LlmInstrumentation.use_model_parameter 'parameter' is {parameter!r}: allowed is an SSM String "
+                "parameter (ssm.StringParameter or StringParameter.from_string_parameter_name)."
+            )
+        for fn in self.functions:
+            fn.add_environment(ENV_MODEL_PARAMETER_NAME, parameter.parameter_name)
+            fn.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter.parameter_arn]))
+
+    def instrumented(self, workload: Workload) -> Workload:
+        """``workload`` saying what these functions feed now: ``telemetry="runtime"`` and, unless it has a log schema,
+        the runtime's (``LogSchema.library()``).
+
+        :raises ConfigError: the workload's name or namespace differs from this construct's ``service_name`` or
+            ``namespace``, so its dashboards and alarms would read other metrics than these functions emit.
+        """
+        # Without service_name the runtime takes POWERTOOLS_SERVICE_NAME, else the function's name.
+        services = {self.service_name} if self.service_name is not None else {
+            environment_of(fn).get(t.ENV_POWERTOOLS_SERVICE_NAME) or fn.function_name for fn in self.functions
+        }
+        namespace = self.namespace or t.DEFAULT_NAMESPACE
+        for name, given, field, theirs, ok in (
+            ("service_name", self.service_name, "name", workload.name, services == {workload.name}),
+            ("namespace", self.namespace, "metric_namespace", workload.metric_namespace,
+             namespace == workload.metric_namespace),
+        ):  # fmt: skip
+            if not ok:
+                raise ConfigError(
+                    f"LlmInstrumentation '{name}' is {given!r}: allowed is the Workload's {field} {theirs!r}, which "
+                    "its dashboards and alarms read."
+                )
+        return workload.with_facts(telemetry="runtime", log_schema=workload.log_schema or LogSchema.library())
+
+    def _profile(self, group: profiler.IProfilingGroup | bool, zero_code: bool) -> profiler.IProfilingGroup:
+        """The CodeGuru Profiler agent on every instrumented function (the user's explicit opt-in)."""
+        from aws_cdk import aws_codeguruprofiler as profiler  # loaded only when profiling is asked for
+
+        from llm_observability.constructs.aiops import (
+            ENV_PROFILER_REGION,
+            ENV_PROFILING_GROUP,
+            PROFILER_LAYER_ACCOUNT,
+            PROFILER_LAYER_VERSION,
+        )
+
+        if group is True:
+            group = profiler.ProfilingGroup(self, "ProfilingGroup", compute_platform=profiler.ComputePlatform.AWS_LAMBDA)
+        group = cast(profiler.IProfilingGroup, group)
+        agent = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "CodeGuruAgentLayer",
+            f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{PROFILER_LAYER_ACCOUNT}:layer:"
+            f"AWSCodeGuruProfilerPythonAgentLambdaLayer:{PROFILER_LAYER_VERSION}",
+        )
+        for fn in self.functions:
+            fn.add_layers(agent)
+            fn.add_environment(ENV_PROFILING_GROUP, group.profiling_group_name)
+            fn.add_environment(ENV_PROFILER_REGION, Stack.of(group).region)
+            group.grant_publish(fn)
+            variables = environment_of(fn)
+            slot = t.ENV_RUNTIME_NEXT_WRAPPER if zero_code else t.ENV_LAMBDA_EXEC_WRAPPER
+            taken = variables.get(slot)
+            if taken in (None, "", CODEGURU_EXEC_WRAPPER):
+                fn.add_environment(slot, CODEGURU_EXEC_WRAPPER)
+            else:
+                Annotations.of(fn).add_warning_v2(
+                    "llm-observability:codeguru-agent-start",
+                    f"LlmInstrumentation '{self.node.path}': this function runs the exec wrapper {taken}, so the "
+                    f"CodeGuru Profiler agent's ({CODEGURU_EXEC_WRAPPER}) cannot start it: decorate the handler with "
+                    "codeguru_profiler_agent.with_lambda_profiler() to profile it.",
+                )
+        return group
 
     def _instrument(self, fn: lambda_.Function, zero_code: bool) -> None:
         fn.add_layers(self.layer)

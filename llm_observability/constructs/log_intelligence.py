@@ -13,11 +13,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from llm_observability.validation import choice
-from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
-from llm_observability.constructs.queries import SAVED_QUERIES
+from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, RoledAlarm, Severity
+from llm_observability.constructs.queries import saved_queries
 from llm_observability.errors import ConfigError
-from llm_observability.functions.rag_api import telemetry as t
+from llm_observability.left_out import leave_out
+from llm_observability.runtime import telemetry as t
 from llm_observability.workload import Workload
+from llm_observability.workload_facts import LogSchema
 
 #: Fragments of well-known prompt-injection phrasings, matched in the logged question (case as written:
 #: CloudWatch filter patterns are case-sensitive, so fragments skip the first letter).
@@ -58,10 +60,14 @@ class LogSignal:
     description: str
     role: AlarmRole
 
-    def pattern(self) -> logs.IFilterPattern:
-        """JSON filter: an ``ask`` log line whose ``field`` contains any marker."""
-        alternatives = " || ".join(f'($.{self.field} = "*{m}*")' for m in self.markers)
-        return logs.FilterPattern.literal(f'{{ ($.message = "ask") && ({alternatives}) }}')
+    def pattern(self, schema: LogSchema) -> logs.IFilterPattern:
+        """JSON filter: the schema's answered-request line whose ``field`` (``question`` or ``answer``, named by the
+        schema) contains any marker."""
+        field = getattr(schema, self.field)
+        alternatives = " || ".join(f'($.{field} = "*{m}*")' for m in self.markers)
+        return logs.FilterPattern.literal(
+            f'{{ ($.{schema.marker_field} = "{schema.marker_value}") && ({alternatives}) }}'
+        )
 
 
 PROMPT_INJECTION = LogSignal(
@@ -77,14 +83,18 @@ class LogIntelligence(Construct):
     """CloudWatch Logs anomaly detector, saved Logs Insights queries and log-pattern metrics with alarms.
 
     - A log anomaly detector over the workload's log groups learns their normal patterns and flags new
-      ones (new error messages, unusual volumes) in the CloudWatch Logs console and API.
-    - Saved query definitions (Logs Insights > Saved queries, in a ``<workload>/`` folder): errors by
-      class, slowest requests by stage, token usage by prompt version, guardrail interventions,
-      PII-redaction hits, slowest requests, recent errors.
-    - Metric filters count prompt-injection phrasing in questions and refusals in answers (the
-      ``service`` dimension comes from the log line) and alarm on them. They read the logged text,
-      so they need ``prompt_logging`` ``redacted`` or ``full``. Both alarms are low severity; the injection
-      alarm's role is ``SECURITY``, the refusal alarm's ``QUALITY``.
+      ones (new error messages, unusual volumes) in the CloudWatch Logs console and API. It needs no log schema.
+    - Saved query definitions (Logs Insights > Saved queries, in a ``<workload>/`` folder), built from the
+      workload's ``log_schema``: for the reference line errors by class, slowest requests by stage, token
+      usage by prompt version, guardrail interventions, PII-redaction hits, slowest requests, recent errors;
+      for another schema errors by class, recent errors and requests by model.
+    - Metric filters on the schema's fields count prompt-injection phrasing in questions and refusals in
+      answers (the ``service`` dimension comes from the log line) and alarm on them. They read the logged
+      text, so they need ``prompt_logging`` ``redacted`` or ``full``. Both alarms are low severity; the
+      injection alarm's role is ``SECURITY``, the refusal alarm's ``QUALITY``.
+
+    Without a ``log_schema`` the queries, filters and alarms are left out (listed in the stack's
+    ``llm-observability:left-out`` warning).
 
     :param workload: the observed application (at least one log group).
     :param anomaly_key: KMS key the log anomaly detector encrypts its findings with. Default: AWS-owned key.
@@ -139,6 +149,15 @@ class LogIntelligence(Construct):
             kms_key_id=anomaly_key.key_arn if anomaly_key else None,
         )
 
+        self.queries: list[logs.CfnQueryDefinition] = []
+        self.metrics: dict[str, cw.Metric] = {}
+        self.alarms: dict[str, cw.Alarm] = {}
+        self.roled_alarms: tuple[RoledAlarm, ...] = ()
+        schema = workload.log_schema
+        if schema is None:
+            for feature in ("Saved Logs Insights queries", "Prompt-injection and refusal log metrics and their alarms"):
+                leave_out(self, feature, "log_schema")
+            return
         # The L1 resource: QueryDefinition (L2) builds queries from parts, these are written whole.
         self.queries = [
             logs.CfnQueryDefinition(
@@ -148,11 +167,9 @@ class LogIntelligence(Construct):
                 query_string=text,
                 log_group_names=[g.log_group_name for g in workload.log_groups],
             )
-            for name, text in SAVED_QUERIES.items()
+            for name, text in saved_queries(schema).items()
         ]
 
-        self.metrics: dict[str, cw.Metric] = {}
-        self.alarms: dict[str, cw.Alarm] = {}
         for signal, threshold, period in (
             (PROMPT_INJECTION, injection_threshold, Duration.minutes(5)),
             (REFUSALS, refusal_threshold, Duration.minutes(15)),
@@ -162,11 +179,11 @@ class LogIntelligence(Construct):
                     self,
                     f"{signal.metric_name}Filter{i}",
                     log_group=group,
-                    filter_pattern=signal.pattern(),
+                    filter_pattern=signal.pattern(schema),
                     metric_namespace=workload.metric_namespace,
                     metric_name=signal.metric_name,
                     metric_value="1",
-                    dimensions={t.DIM_SERVICE: "$.service"},
+                    dimensions={t.DIM_SERVICE: f"$.{schema.service}"},
                     unit=cw.Unit.COUNT,
                 )
                 for i, group in enumerate(workload.log_groups)

@@ -9,16 +9,18 @@ estimated cost (token metrics times the model's price), total tokens and success
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from aws_cdk import Duration, Token
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_lambda as lambda_
 
 from llm_observability.config.models import MODEL_PRICE_ALLOWED, base_model_id, merged_prices
 from llm_observability.errors import ConfigError
-from llm_observability.functions.rag_api import telemetry as t
+from llm_observability.runtime import telemetry as t
 from llm_observability.workload import Workload
 
 BEDROCK_NAMESPACE = "AWS/Bedrock"
@@ -49,8 +51,8 @@ class BedrockMetrics:
     :param period: aggregation period of every metric. Default: 5 minutes.
     :param prices: US dollars per 1,000 input and output tokens by model id
         (``{"input_per_1k": ..., "output_per_1k": ...}``), merged over the built-in table; an
-        inference-profile id is priced as its foundation model. Default: the built-in table
-        (``config.models.DEFAULT_MODEL_PRICES``).
+        inference-profile id is priced as its foundation model, a model id given as a token by an entry keyed by
+        that token. Default: the built-in table (``config.models.DEFAULT_MODEL_PRICES``).
     """
 
     def __init__(
@@ -67,10 +69,15 @@ class BedrockMetrics:
         self.prices = merged_prices("prices", prices or {})
 
     def price_of(self, model_id: str) -> Mapping[str, float] | None:
-        """The price of ``model_id``; None for an unpriced model or a model id that is a token (unknown at synth)."""
+        """The price of ``model_id`` (its own entry, else its foundation model's); None for an unpriced model.
+
+        A model id given as a token (a ``CfnParameter``'s value, unknown at synth) has a price only when the table
+        has an entry keyed by that same token (``prices={param.value_as_string: {...}}``)."""
+        if model_id in self.prices:
+            return self.prices[model_id]
         if Token.is_unresolved(model_id):
             return None
-        return self.prices.get(model_id) or self.prices.get(base_model_id(model_id))
+        return self.prices.get(base_model_id(model_id))
 
     def unpriced_models(self) -> tuple[str, ...]:
         """The workload's model ids without a known price (their cost cannot be charted)."""
@@ -271,21 +278,51 @@ class BedrockMetrics:
             period=self.period,
         )
 
-    # -------------------------------------------------- Lambda and API Gateway
+    # -------------------------------------------------- Lambda and API Gateway (REST or HTTP API)
     def lambda_metric(self, function: lambda_.IFunction, name: str, statistic: str = "Sum") -> cw.Metric:
         """``name`` (Errors, Throttles, Duration, Invocations, ConcurrentExecutions) of one function."""
         return function.metric(name, statistic=statistic, period=self.period, label=f"{name} {function.node.id}")
 
     def api(self, name: str, statistic: str = "Sum") -> cw.Metric | None:
-        """An AWS/ApiGateway metric of the workload's REST API stage (None without an API)."""
-        api = self.workload.rest_api
-        if api is None:
+        """An AWS/ApiGateway metric of the workload's API stage (None without an API), by the name CloudWatch
+        publishes for that kind of API: a REST API's ``5XXError``, ``4XXError``, ... (dimensions ApiName and
+        Stage), an HTTP API's ``5xx``, ``4xx``, ... (dimensions ApiId and Stage). The named accessors below pick
+        the name for the workload's API."""
+        return self._api_stage(lambda api, **options: api.metric(name, **options), statistic)
+
+    def api_requests(self) -> cw.Metric | None:
+        """Requests to the API stage (``Count``)."""
+        return self._api_stage(lambda api, **options: api.metric_count(**options), "Sum")
+
+    def api_client_errors(self) -> cw.Metric | None:
+        """4XX responses of the API stage (a REST API's ``4XXError``, an HTTP API's ``4xx``)."""
+        return self._api_stage(lambda api, **options: api.metric_client_error(**options), "Sum")
+
+    def api_server_errors(self) -> cw.Metric | None:
+        """5XX responses of the API stage (a REST API's ``5XXError``, an HTTP API's ``5xx``)."""
+        return self._api_stage(lambda api, **options: api.metric_server_error(**options), "Sum")
+
+    def api_latency(self, statistic: str = "p90") -> cw.Metric | None:
+        """Latency of the API stage, from request received to response sent, in ms (``Latency``)."""
+        return self._api_stage(lambda api, **options: api.metric_latency(**options), statistic)
+
+    def api_integration_latency(self, statistic: str = "p90") -> cw.Metric | None:
+        """Latency of the API stage's backend (``IntegrationLatency``), in ms."""
+        return self._api_stage(lambda api, **options: api.metric_integration_latency(**options), statistic)
+
+    def _api_stage(self, build: Callable[..., cw.Metric], statistic: str) -> cw.Metric | None:
+        """The metric ``build(api, statistic=..., period=...)`` makes with the API's own aws-cdk-lib method (dimension
+        ApiName or ApiId), narrowed to the workload's stage as aws-cdk-lib's own stage metrics are."""
+        w = self.workload
+        if w.http_api is not None:
+            api: apigw.RestApi | apigwv2.IHttpApi = w.http_api
+            dimensions = {"ApiId": w.http_api.api_id}
+        elif w.rest_api is not None:
+            api = w.rest_api
+            dimensions = {"ApiName": w.rest_api.rest_api_name}
+        else:
             return None
-        return cw.Metric(
-            namespace="AWS/ApiGateway",
-            metric_name=name,
-            dimensions_map={"ApiName": api.rest_api_name, "Stage": self.workload.api_stage_name or "prod"},
-            statistic=statistic,
-            period=self.period,
-            label=f"{name} {statistic}",
+        metric = build(api, statistic=statistic, period=self.period)
+        return metric.with_(
+            dimensions_map={**dimensions, "Stage": w.api_stage_name}, label=f"{metric.metric_name} {statistic}"
         )

@@ -20,7 +20,7 @@ from llm_observability.workload import Workload
 
 
 class QualityCanary(Construct):
-    """Runs the golden question set (``functions/quality_canary/golden_set.json``) through the RAG
+    """Runs the golden question set (``functions/quality_canary/golden_set.json``) through the workload's
     function on a schedule and publishes ROUGE-L, BLEU, token F1, answer length and refusal rate per
     model and prompt version, plus the same scores for the whole service, which the alarms watch:
 
@@ -32,10 +32,11 @@ class QualityCanary(Construct):
     The quality drop is the one high-severity ``QUALITY`` alarm (the Level 3 prompt rollback's trigger);
     drift and refusals are low-severity ``QUALITY``, the two canary-broken alarms ``AVAILABILITY``.
 
-    The canary invokes the function directly (Lambda Invoke with an API Gateway proxy event), so the
-    whole handler path runs without needing API credentials.
+    The canary invokes the function directly (Lambda Invoke with an API Gateway proxy event made from the
+    workload's ``request_contract``: method, path, body with the question, the answer's JSON path; passed to
+    the function as ``REQUEST_CONTRACT``), so the whole handler path runs without needing API credentials.
 
-    :param workload: the observed application: its first function is invoked.
+    :param workload: the observed application, with a ``request_contract``: its first function is invoked.
     :param schedule: how often the canary runs (each run costs one Bedrock call per golden question).
         Default: 1 hour.
     :param rouge_l_floor: alarm below this average ROUGE-L (0-1). Default: 0.2.
@@ -73,6 +74,11 @@ class QualityCanary(Construct):
         )
         if not workload.functions:
             raise ConfigError("QualityCanary 'workload.functions' is empty: allowed is a workload with its RAG function.")
+        if workload.request_contract is None:
+            raise ConfigError(
+                "QualityCanary 'workload.request_contract' is missing: allowed is a workload with a RequestContract "
+                "saying how the canary calls the app (RequestContract.reference() for the reference RAG API)."
+            )
         ROUGE_L_FLOOR.check("rouge_l_floor", rouge_l_floor, owner="QualityCanary")
         if not 0 < refusal_ceiling_percent <= 100:
             raise ConfigError(
@@ -104,6 +110,9 @@ class QualityCanary(Construct):
             memory_size=256,
             environment={
                 ct.ENV_TARGET_FUNCTION_NAME: target.function_name,
+                ct.ENV_REQUEST_CONTRACT: workload.request_contract.document(
+                    default_model_id=workload.primary_model_id or workload.model_ids[0]
+                ),
                 "POWERTOOLS_SERVICE_NAME": workload.name,
                 "POWERTOOLS_METRICS_NAMESPACE": workload.metric_namespace,
             },
@@ -135,7 +144,7 @@ class QualityCanary(Construct):
         high, low = Severity.HIGH, Severity.LOW
         quality, availability = AlarmRole.QUALITY, AlarmRole.AVAILABILITY
         self.alarms: dict[str, cw.Alarm | cw.AnomalyDetectionAlarm] = {}
-        for name, alarm_metric, threshold, comparison, missing, severity, role, description in (
+        for name, alarm_metric, threshold, comparison, missing, severity, alarm_role, description in (
             ("QualityDrop", self.metrics[ct.METRIC_ROUGE_L], rouge_l_floor, below, cw.TreatMissingData.NOT_BREACHING,
              high, quality, f"Golden-set ROUGE-L below {rouge_l_floor:g}: answers no longer match the references."),
             ("Refusals", self.metrics[ct.METRIC_REFUSAL_RATE], refusal_ceiling_percent, above,
@@ -148,7 +157,7 @@ class QualityCanary(Construct):
         ):  # fmt: skip
             self.alarms[name] = factory.add_alarm(
                 name, metric=alarm_metric, threshold=threshold, comparison=comparison, treat_missing_data=missing,
-                severity=severity, role=role, description=description,
+                severity=severity, role=alarm_role, description=description,
             )  # fmt: skip
         self.alarms["QualityDrift"] = factory.add_anomaly_alarm(
             "QualityDrift",

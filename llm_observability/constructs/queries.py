@@ -5,9 +5,15 @@ question, ``feedback`` for feedback and ``Request failed``/``Request rejected`` 
 application does not emit as a metric (error classes, prompt length, retrieved passages and their top
 score, PII redactions, per-request cost) is read here. The tests run the handler and check every field
 a query reads really is in its log lines (:data:`QUERY_FIELDS` lists them by line).
+
+Another application's line is described by a :class:`~llm_observability.workload_facts.LogSchema`:
+:func:`saved_queries` gives the full set for the reference line and, for any other schema, the queries
+that need only the schema's fields (errors by class, recent errors, requests by model).
 """
 
 from __future__ import annotations
+
+from llm_observability.workload_facts import LogSchema
 
 RECENT_ERRORS = (
     "fields @timestamp, level, status, error_class, stage, aws_error_code, correlation_id\n"
@@ -105,3 +111,43 @@ QUERY_FIELDS: dict[str, tuple[str, ...]] = {
     "Request rejected": ("level", "status", "error_class", "stage", "correlation_id"),
     "feedback": ("score", "pii_redactions"),
 }  # fmt: skip
+
+
+# --- Queries of any application, built from its log schema -------------------------------------------
+def errors_by_class(schema: LogSchema) -> str:
+    """Failed requests counted by error class and model."""
+    return (
+        f"filter ispresent({schema.error_class})\n"
+        f"| stats count(*) as requests by {schema.error_class}, {schema.model}\n"
+        "| sort requests desc"
+    )
+
+
+def recent_errors(schema: LogSchema) -> str:
+    """The latest failed requests with their request id."""
+    return (
+        f"fields @timestamp, {schema.request_id}, {schema.model}, {schema.error_class}\n"
+        f"| filter ispresent({schema.error_class})\n"
+        "| sort @timestamp desc\n"
+        "| limit 50"
+    )
+
+
+def requests_by_model(schema: LogSchema) -> str:
+    """Answered requests per model and hour."""
+    return (
+        f'filter {schema.marker_field} = "{schema.marker_value}"\n'
+        f"| stats count(*) as requests by {schema.model}, bin(1h)"
+    )
+
+
+def saved_queries(schema: LogSchema) -> dict[str, str]:
+    """The saved queries (name -> text) for an application logging in ``schema``: :data:`SAVED_QUERIES` for the
+    reference line, else the queries that read only the schema's fields."""
+    if schema.is_reference:
+        return dict(SAVED_QUERIES)
+    return {
+        "errors-by-class": errors_by_class(schema),
+        "recent-errors": recent_errors(schema),
+        "requests-by-model": requests_by_model(schema),
+    }

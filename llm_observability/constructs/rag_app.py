@@ -21,10 +21,11 @@ from llm_observability.constructs._common import (
     powertools_layer,
 )
 from llm_observability.constructs.guardrail import LlmGuardrail
+from llm_observability.constructs.instrumentation import LlmInstrumentation
 from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
 from llm_observability.constructs.managed_prompt import ManagedPrompt
-from llm_observability.functions.rag_api import telemetry
 from llm_observability.nag import acknowledge
+from llm_observability.runtime import telemetry
 from llm_observability.singletons import claim
 from llm_observability.workload import Workload
 
@@ -156,6 +157,16 @@ class RagReferenceApp(Construct):
                 telemetry.ENV_PROMPT_TEMPLATE_VERSION: PROMPT_TEMPLATE_VERSION,
                 telemetry.ENV_MAX_QUESTION_CHARS: str(MAX_QUESTION_CHARS),
             },
+        )
+        # The handler's metrics are the library's runtime's (one implementation with users' functions): its layer
+        # provides ``llm_observability_runtime``; the handler configures it from the variables above.
+        self.instrumentation = LlmInstrumentation(
+            self,
+            "Instrumentation",
+            functions=[self.function],
+            service_name=config.workload_name,
+            namespace=config.metric_namespace,
+            prompt_logging=config.prompt_logging,
         )
         acknowledge(
             role,

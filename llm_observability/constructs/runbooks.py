@@ -245,22 +245,24 @@ class ApiThrottleProps:
 class RemediationRunbooks(Construct):
     """Self-healing for an LLM application: up to three SSM Automation runbooks wired to alarms by EventBridge.
 
-    - **Model failover** (always, :class:`ModelFailoverProps`): switches the model parameter to the fallback
-      model while a failover alarm is in ALARM, back to the primary on OK.
+    - **Model failover** (with ``model_failover``, :class:`ModelFailoverProps`): switches the model parameter to
+      the fallback model while a failover alarm is in ALARM, back to the primary on OK.
     - **Prompt rollback** (with ``prompt_rollback``, :class:`PromptRollbackProps`): moves the prompt parameter
       to the previous prompt version when a quality alarm fires.
     - **API throttle** (with ``api_throttle``, :class:`ApiThrottleProps`): tightens the stage's throttling
       while a cost alarm is in ALARM, restores it on OK.
 
-    The RAG function reads both parameters with a one-minute cache, so a runbook heals it without a
+    The RAG function reads both parameters with a one-minute cache (a function of yours reads the model
+    parameter with ``llm_observability_runtime.active_model_id``), so a runbook heals it without a
     deployment. Every run publishes one message to ``topic`` (alarm, mode, value before and after).
     Publishing goes through the automation role's IAM policy, so the topic's policy is not changed.
 
     :param topic: where every run is recorded.
     :param topic_key: the topic's KMS key. Default: none (an unencrypted or AWS-managed-key topic).
-    :param model_failover: the model failover runbook.
+    :param model_failover: the model failover runbook. Default: none (no model failover).
     :param prompt_rollback: the prompt rollback runbook. Default: none (no prompt rollback).
     :param api_throttle: the API throttle runbook. Default: none (no API throttle).
+    :raises ConfigError: a props object of another type, or no runbook at all.
 
     Attributes: ``documents`` (runbook -> ``CfnDocument``), ``role`` (the automation role), ``rules``
     (runbook -> {``ALARM``/``OK`` -> rule}), ``target_roles`` (runbook -> EventBridge role).
@@ -273,7 +275,7 @@ class RemediationRunbooks(Construct):
         *,
         topic: sns.ITopic,
         topic_key: kms.IKey | None = None,
-        model_failover: ModelFailoverProps,
+        model_failover: ModelFailoverProps | None = None,
         prompt_rollback: PromptRollbackProps | None = None,
         api_throttle: ApiThrottleProps | None = None,
     ) -> None:
@@ -282,13 +284,16 @@ class RemediationRunbooks(Construct):
             ("prompt_rollback", prompt_rollback, PromptRollbackProps),
             ("api_throttle", api_throttle, ApiThrottleProps),
         ):
-            if not isinstance(props, kind) and (props is not None or kind is ModelFailoverProps):
-                given = "None" if props is None else f"a {type(props).__name__}"
+            if props is not None and not isinstance(props, kind):
                 raise ConfigError(
-                    f"RemediationRunbooks '{name}' is {given}: allowed is a {kind.__name__}"
-                    f"{'' if kind is ModelFailoverProps else ', or None'}."
+                    f"RemediationRunbooks '{name}' is a {type(props).__name__}: allowed is a {kind.__name__}, or None."
                 )
-        wanted = [automation.MODEL_FAILOVER]
+        if model_failover is None and prompt_rollback is None and api_throttle is None:
+            raise ConfigError(
+                "RemediationRunbooks has no runbook: allowed is at least one of 'model_failover', 'prompt_rollback' "
+                "and 'api_throttle'."
+            )
+        wanted = [automation.MODEL_FAILOVER] if model_failover is not None else []
         wanted += [automation.PROMPT_ROLLBACK] if prompt_rollback is not None else []
         wanted += [automation.API_THROTTLE] if api_throttle is not None else []
         contents = {runbook: _document(runbook) for runbook in wanted}  # before anything is built
@@ -317,16 +322,17 @@ class RemediationRunbooks(Construct):
             self._allow("EncryptRecords", ["kms:Decrypt", "kms:GenerateDataKey"], [topic_key.key_arn])
         role_arn, topic_arn = self.role.role_arn, topic.topic_arn
 
-        failover = model_failover
-        self._allow("SwitchModel", ["ssm:GetParameter", "ssm:PutParameter"], [failover.model_parameter.parameter_arn])
-        self._runbook(
-            automation.MODEL_FAILOVER, "ModelFailover", failover.alarms,
-            lambda mode: automation.model_failover_input(
-                mode, assume_role_arn=role_arn, model_parameter_name=failover.model_parameter.parameter_name,
-                primary_model_id=failover.primary_model_id, fallback_model_id=failover.fallback_model_id,
-                topic_arn=topic_arn,
-            ),
-        )  # fmt: skip
+        if model_failover is not None:
+            failover = model_failover
+            self._allow("SwitchModel", ["ssm:GetParameter", "ssm:PutParameter"], [failover.model_parameter.parameter_arn])
+            self._runbook(
+                automation.MODEL_FAILOVER, "ModelFailover", failover.alarms,
+                lambda mode: automation.model_failover_input(
+                    mode, assume_role_arn=role_arn, model_parameter_name=failover.model_parameter.parameter_name,
+                    primary_model_id=failover.primary_model_id, fallback_model_id=failover.fallback_model_id,
+                    topic_arn=topic_arn,
+                ),
+            )  # fmt: skip
 
         if prompt_rollback is not None:
             rollback = prompt_rollback

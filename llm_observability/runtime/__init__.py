@@ -10,23 +10,27 @@ Explicit use::
     import llm_observability_runtime as llmobs
     llmobs.instrument()                      # idempotent; every boto3 client, created before or after
 
-    @llmobs.observe                          # EndToEndLatency, RequestSuccess/RequestFailure, one flush
+    @llmobs.observe                          # EndToEndLatency, RequestSuccess or RequestFailure, one flush
     def handler(event, context):
         with llmobs.stage("Retrieval"):      # StageLatency{Stage=Retrieval} for any code of yours
             ...
-        llmobs.feedback(request_id, 5, comment="great")   # FeedbackScore, FeedbackCount, a log line
+        llmobs.cache_lookup(hit=True)        # RetrievalCacheHit 1 (0 for a miss), for a cache of yours
+        llmobs.metric("Refusals", 1, "Count", ModelId=model)   # a metric of your own, with dimensions
+        llmobs.feedback(request_id, 5, comment="great")   # FeedbackScore and a log line
 
-Every ``bedrock-runtime`` Converse, ConverseStream, InvokeModel and InvokeModelWithResponseStream call and
-every ``bedrock-agent-runtime`` Retrieve and RetrieveAndGenerate call then emits StageLatency{Stage}
-(Inference or Retrieval), InferenceLatency, InputTokens, OutputTokens, TotalTokens and EstimatedCostUSD
-per ModelId (tokens of InvokeModel from the ``X-Amzn-Bedrock-*-Token-Count`` headers, of streams from
-their final metadata event), PromptLength, RetrievedPassages, TopRetrievalScore, RequestFailure{ErrorClass}
-on failure (and RequestSuccess when no ``observe``d handler counts requests), and one ``bedrock_call``
-log line: model, tokens, cost, latency, error class, request ids and - per the prompt-logging mode - the
-question and answer. Streams are watched as the user consumes them, never buffered. A failure of the
-instrumentation is counted (InstrumentationErrors) and logged once; the user's call, result and
-exceptions are never changed. Without ``observe``, call ``flush()`` or let each call flush its own
-metrics (it does when no invocation is open).
+The metrics are the library's contract (:mod:`.telemetry`), which the Level 1 dashboards and alarms read:
+every ``bedrock-runtime`` Converse, ConverseStream, InvokeModel and InvokeModelWithResponseStream call and
+every ``bedrock-agent-runtime`` Retrieve and RetrieveAndGenerate call emits StageLatency{service, Stage}
+(Inference or Retrieval) and, for model invocations, InputTokens and OutputTokens{service, ModelId} (of
+InvokeModel from the ``X-Amzn-Bedrock-*-Token-Count`` headers, of streams from their final metadata event);
+each observed invocation emits EndToEndLatency and RequestSuccess or RequestFailure{service} (server-side
+failures only: a Validation error or a 4xx answer other than 429 is neither). Everything else goes into the
+one ``bedrock_call`` log line per call, which Logs Insights reads: model, tokens, estimated cost, latencies,
+error class, prompt properties and length, passages and scores, PII redactions, request ids and - per the
+prompt-logging mode - the question and answer. Streams are watched as the user consumes them, never
+buffered. A failure of the instrumentation is counted (InstrumentationErrors, written only then) and logged
+once; the user's call, result and exceptions are never changed. Without ``observe``, each call counts its
+own RequestSuccess or RequestFailure and flushes its own metrics; ``flush()`` prints what is buffered.
 
 Zero-code use: set ``AWS_LAMBDA_EXEC_WRAPPER=/opt/llmobs-instrument`` (``LlmInstrumentation(zero_code=True)``
 does): the unmodified handler runs observed and instrumented (see ``exec_wrapper`` for chaining with
@@ -40,13 +44,15 @@ Environment variables (``instrument()`` arguments win over them):
 - ``LLMOBS_PROMPT_LOGGING``: ``full``, ``redacted`` (PII replaced by tokens) or ``none`` (no text).
   Default: ``redacted``.
 - ``LLMOBS_PRICES``: JSON ``{model id: {"input_per_1k": USD, "output_per_1k": USD}}`` (``input``/``output``
-  accepted too); inference-profile ids and ARNs find the price of their base model. Default: no cost.
+  accepted too) for the log lines' estimated cost; inference-profile ids and ARNs find the price of their
+  base model. Default: no cost.
 - ``LLMOBS_ORIGINAL_HANDLER`` / ``LLMOBS_NEXT_WRAPPER``: zero-code use, set by or for the exec wrapper.
 
 A bad environment variable falls back to its default and is logged once; a bad argument raises ValueError.
 Inside the package only relative imports are used, so it works as ``llm_observability_runtime`` (layer)
-and as ``llm_observability.runtime`` (the CDK side imports :mod:`.telemetry` from it). The functions are
-loaded on first use, so importing the package for its names costs almost nothing.
+and as ``llm_observability.runtime`` (the CDK side imports :mod:`.telemetry` from it). The functions, and the
+``telemetry`` and ``redaction`` modules (``from llm_observability_runtime import telemetry``), are loaded on
+first use, so importing the package for its names costs almost nothing.
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api import feedback, flush, instrument, instrumented, observe, stage, uninstrument
+    from . import redaction, telemetry
+    from .api import cache_lookup, feedback, flush, instrument, instrumented, metric, observe, stage, uninstrument
 
 _EXPORTS = {
     "instrument": "api",
@@ -63,14 +70,25 @@ _EXPORTS = {
     "instrumented": "api",
     "observe": "api",
     "stage": "api",
+    "metric": "api",
+    "cache_lookup": "api",
     "feedback": "api",
     "flush": "api",
+    "active_model_id": "models",  # opt-in failover: the Workload's model parameter, cached (models.py)
 }
 
-__all__ = ["feedback", "flush", "instrument", "instrumented", "observe", "stage", "uninstrument"]
+#: Modules of the package reachable as attributes (the vocabulary, and the redaction of the log lines).
+_MODULES = frozenset({"telemetry", "redaction"})
+
+__all__ = [
+    "cache_lookup", "feedback", "flush", "instrument", "instrumented", "metric", "observe", "redaction", "stage",
+    "telemetry", "uninstrument",
+]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -80,4 +98,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, *_MODULES})

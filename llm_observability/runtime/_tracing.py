@@ -10,7 +10,7 @@ function call. A failure of the tracing API never reaches the user's call: the s
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 try:  # the OpenTelemetry API is optional: the ADOT layer or the user's own dependency provides it
@@ -34,6 +34,7 @@ class NoopSpan:
 
 
 NOOP_SPAN = NoopSpan()
+_NOOP_CONTEXT = nullcontext(NOOP_SPAN)  # reusable: entering it yields the no-op span and does nothing else
 
 
 def tracing_available() -> bool:
@@ -72,10 +73,9 @@ def _end(manager: Any, exc: BaseException | None) -> None:
             raise
 
 
-@contextmanager
-def noop_span() -> Iterator[NoopSpan]:
-    """A context manager yielding the no-op span."""
-    yield NOOP_SPAN
+def noop_span() -> AbstractContextManager[NoopSpan]:
+    """A context manager yielding the no-op span (one shared instance: it costs nothing to enter)."""
+    return _NOOP_CONTEXT
 
 
 def start_span(name: str, attributes: Mapping[str, AttributeValue]) -> Any:

@@ -1,16 +1,19 @@
-"""The public functions of the runtime: instrument, observe, stage, feedback, flush (see the package docstring)."""
+"""The runtime's public functions: instrument, observe, stage, metric, cache_lookup, feedback, flush (see package)."""
 
 from __future__ import annotations
 
 import functools
+import math
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
-from . import _tracing, hook
+from . import _tracing
 from . import telemetry as t
-from .classify import error_class, status_error_class
+from .classify import chain_error_class, status_error_class
+from .emf import MAX_DIMENSIONS, MAX_NAME_CHARS, UNITS
 from .recorder import UNIT_COUNT, UNIT_MS, UNIT_NONE, Recorder, current, current_stage, existing, guard, replace
 from .settings import load
 
@@ -36,26 +39,32 @@ def instrument(
     :param namespace: the CloudWatch namespace. Default: LLMOBS_NAMESPACE, else ``LLMObservability``.
     :param prompt_logging: ``full``, ``redacted`` or ``none``: what the log lines keep of questions and answers.
         Default: LLMOBS_PROMPT_LOGGING, else ``redacted``.
-    :param prices: ``{model id: {"input_per_1k": USD, "output_per_1k": USD}}`` for EstimatedCostUSD.
-        Default: LLMOBS_PRICES (the same, as JSON), else no cost metric.
+    :param prices: ``{model id: {"input_per_1k": USD, "output_per_1k": USD}}`` for the estimated cost in the
+        ``bedrock_call`` log lines (cost is metric math over the token metrics, not a metric of its own).
+        Default: LLMOBS_PRICES (the same, as JSON), else no cost in the log lines.
     :raises ValueError: an argument that is not allowed.
     """
     settings = load(service_name=service_name, namespace=namespace, prompt_logging=prompt_logging, prices=prices)
     rec = existing()
     if rec is None or rec.settings != settings:
         replace(Recorder(settings)).report_problems()
+    from . import hook  # the boto3 hook and the call readers load with the first instrument(), not with observe
+
     hook.install()
 
 
 def uninstrument() -> None:
     """Stop instrumenting boto3 calls and print what is buffered."""
+    from . import hook
+
     hook.uninstall()
     current().flush()
 
 
 def instrumented() -> bool:
     """True when boto3 Bedrock calls are instrumented."""
-    return hook.installed()
+    hook = sys.modules.get(f"{__package__}.hook")
+    return hook is not None and hook.installed()
 
 
 def flush() -> None:
@@ -74,7 +83,11 @@ def stage(name: str) -> Iterator[Any]:
     rec = current()
     token = current_stage.set(name)
     started = _now()
-    span_cm = guard(rec, "stage.span", _tracing.start_span, f"stage {name}", {"llmobs.stage": str(name)})
+    span_cm = (
+        guard(rec, "stage.span", _tracing.start_span, f"stage {name}", {"llmobs.stage": str(name)})
+        if _tracing.tracing_available()
+        else None
+    )
     try:
         with span_cm if span_cm is not None else _tracing.noop_span() as span:
             yield span
@@ -89,11 +102,59 @@ def _stage_done(rec: Recorder, name: str, elapsed_ms: float) -> None:
         rec.flush_metrics()
 
 
+def metric(name: str, value: float, unit: str = UNIT_NONE, **dimensions: str) -> None:
+    """Emit one value of a metric of your own with the ``service`` dimension and ``dimensions``.
+
+    Batched into the observed invocation's EMF lines (printed at once outside one). Every distinct set of
+    dimension values is a metric series billed each month: keep the values few (a model, a prompt version,
+    a policy), never a request id or a user.
+
+    :param unit: one of CloudWatch's units (``Count``, ``Milliseconds``, ``None``, ...). Default: ``None``.
+    :raises ValueError: a name that is not 1-255 characters, a value that is not a finite number, an unknown
+        unit, more than 29 dimensions, a dimension named ``service`` or a dimension value that is not a
+        non-empty string.
+    """
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_CHARS:
+        raise ValueError(f"name is {name!r}: allowed is a string of 1-{MAX_NAME_CHARS} characters.")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"value of {name} is {value!r}: allowed is a finite number.")
+    if unit not in UNITS:
+        raise ValueError(f"unit of {name} is {unit!r}: allowed is one of CloudWatch's units, such as Count or None.")
+    if len(dimensions) >= MAX_DIMENSIONS or t.DIM_SERVICE in dimensions:
+        raise ValueError(
+            f"dimensions of {name} are {sorted(dimensions)}: allowed are at most {MAX_DIMENSIONS - 1}, "
+            f"not '{t.DIM_SERVICE}' (the runtime adds it)."
+        )
+    for key, dim_value in dimensions.items():
+        if not isinstance(dim_value, str) or not dim_value:
+            raise ValueError(f"dimension {key} of {name} is {dim_value!r}: allowed is a non-empty string.")
+    rec = current()
+    guard(rec, "metric", _metric, rec, name, value, unit, dimensions)
+
+
+def _metric(rec: Recorder, name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
+    rec.metric_with(name, unit, value, dimensions)
+    if rec.invocation is None:
+        rec.flush_metrics()
+
+
+def cache_lookup(hit: bool) -> None:
+    """Count one lookup of your retrieval cache: RetrievalCacheHit 1 for a hit, 0 for a miss (Average = hit rate).
+
+    :raises ValueError: ``hit`` is not a bool.
+    """
+    if not isinstance(hit, bool):
+        raise ValueError(f"hit is {hit!r}: allowed is True or False.")
+    rec = current()
+    guard(rec, "cache_lookup", _metric, rec, t.METRIC_RETRIEVAL_CACHE_HIT, int(hit), UNIT_COUNT, {})
+
+
 def feedback(request_id: str, score: float, comment: str | None = None) -> None:
-    """Record a user's 1-5 score of an answer: FeedbackScore, FeedbackCount and a ``feedback`` log line.
+    """Record a user's 1-5 score of an answer: FeedbackScore (its SampleCount counts them) and a ``feedback`` line.
 
     The log line joins the answer's ``bedrock_call`` lines by ``feedback_request_id`` = their
-    ``correlation_id``; the comment is logged per the prompt-logging mode.
+    ``correlation_id``; the comment is logged per the prompt-logging mode, its PII replacements counted in
+    ``pii_redactions``.
 
     :raises ValueError: ``request_id`` is not a non-empty string, ``score`` not a number from 1 to 5, or
         ``comment`` neither a string nor None.
@@ -110,14 +171,17 @@ def feedback(request_id: str, score: float, comment: str | None = None) -> None:
 
 def _feedback(rec: Recorder, request_id: str, score: float, comment: str | None) -> None:
     rec.metric(t.METRIC_FEEDBACK_SCORE, UNIT_NONE, score)
-    rec.metric(t.METRIC_FEEDBACK_COUNT, UNIT_COUNT, 1)
-    texts, redactions = rec.loggable_texts(comment=comment)
-    if comment is not None and rec.settings.prompt_logging == t.PROMPT_LOGGING_REDACTED:
-        rec.metric(t.METRIC_REDACTIONS, UNIT_COUNT, redactions)
+    texts, redactions = rec.loggable_texts(comment=comment or None)
     rec.log(
         "INFO",
         t.LOG_MESSAGE_FEEDBACK,
-        {"feedback_request_id": request_id, "score": score, "comment_chars": len(comment or ""), **texts},
+        {
+            "feedback_request_id": request_id,
+            "score": score,
+            "comment_chars": len(comment or ""),
+            "pii_redactions": redactions,
+            **texts,
+        },
     )
     if rec.invocation is None:
         rec.flush_metrics()
@@ -133,44 +197,26 @@ def _request_ids(event: Any, context: Any) -> tuple[str | None, str | None]:
     return correlation_id, function_request_id
 
 
-def _already_counted(rec: Recorder, exc: BaseException) -> bool:
-    """True when ``exc`` (or the exception it was raised from) was counted by a failed Bedrock call."""
-    invocation = rec.invocation
-    if invocation is None:
-        return False
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if any(seen is counted for counted in invocation.counted_failures):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def _invocation_failed(rec: Recorder, exc: BaseException) -> None:
-    if not _already_counted(rec, exc):
-        rec.count_failure(error_class(exc))
+    rec.count_outcome(chain_error_class(exc))
 
 
 def _invocation_returned(rec: Recorder, result: Any) -> None:
-    """RequestSuccess, or RequestFailure for an API Gateway error response not counted yet."""
+    """The outcome of a returned invocation: an API Gateway error response is classified by its status."""
     status = result.get("statusCode") if isinstance(result, dict) else None
-    failed = status_error_class(status) if isinstance(status, int) and not isinstance(status, bool) else None
-    if failed is None:
-        rec.metric(t.METRIC_REQUEST_SUCCESS, UNIT_COUNT, 1)
-    elif rec.invocation is None or not rec.invocation.counted_failures:
-        rec.count_failure(failed)
+    rec.count_outcome(status_error_class(status) if isinstance(status, int) and not isinstance(status, bool) else None)
 
 
 def observe(handler: Handler) -> Handler:
-    """Decorate a Lambda handler: EndToEndLatency, RequestSuccess or RequestFailure{ErrorClass}, one flush.
+    """Decorate a Lambda handler: EndToEndLatency, then RequestSuccess or RequestFailure{service}; one flush.
 
-    Bedrock calls of the invocation are batched into its EMF lines and their log lines carry its request id
-    (the API Gateway request id of a proxy event, else the Lambda request id). A failure is counted once: an
-    exception that a failed Bedrock call counted already, or an error response (``statusCode`` >= 400)
-    after one, is not counted again. The handler's result and exceptions go through unchanged; a handler
-    called inside another observed one is not observed twice.
+    The invocation's outcome is counted once, by the invocation, whatever its Bedrock calls did: an exception
+    is a RequestFailure unless its chain holds a Validation error (the caller's fault); a returned API Gateway
+    response is a RequestFailure for a 5xx status or 429, neither metric for another 4xx (the caller's fault)
+    and a RequestSuccess otherwise. Bedrock calls of the invocation are batched into its EMF lines and their
+    log lines carry its request id (the API Gateway request id of a proxy event, else the Lambda request id).
+    The handler's result and exceptions go through unchanged; a handler called inside another observed one is
+    not observed twice.
     """
 
     @functools.wraps(handler)

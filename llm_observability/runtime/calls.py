@@ -4,12 +4,13 @@
 responses the user consumes later (ConverseStream and InvokeModelWithResponseStream events, the InvokeModel
 body), puts a watching wrapper in their place; ``failed(exc)`` records the error. ``finish`` emits, once:
 
-- StageLatency{Stage} (unless the call runs inside the user's ``stage()`` of the same name);
-- on success: InferenceLatency, InputTokens, OutputTokens, TotalTokens and EstimatedCostUSD per ModelId
-  (inference), PromptLength, GuardrailIntervened (Converse with a guardrail), RetrievedPassages and
-  TopRetrievalScore (retrieval); RequestSuccess when no ``observe``d invocation counts requests;
-- on failure: RequestFailure{ErrorClass};
-- PiiRedactions in the redacted prompt-logging mode, and one ``bedrock_call`` log line.
+- StageLatency{service, Stage} (unless the call runs inside the user's ``stage()`` of the same name);
+- on success of a model invocation: InputTokens and OutputTokens{service, ModelId};
+- when no ``observe``d invocation counts requests: RequestSuccess, or RequestFailure{service} for a
+  server-side error class (``telemetry.FAILURE_ERROR_CLASSES``);
+- one ``bedrock_call`` log line with what is no metric: model, tokens, estimated cost, latencies, error class,
+  prompt properties and length, retrieved passages and top score, stop reason, PII redactions and - per the
+  prompt-logging mode - the question and answer.
 
 Every method is called through ``recorder.guard`` by the hook, and the callbacks given to the wrappers report
 their own failures: a failure here never reaches the user.
@@ -48,7 +49,7 @@ from .extract import (
     response_headers,
     retrieval_scores,
 )
-from .recorder import UNIT_COUNT, UNIT_MS, UNIT_NONE, Recorder, current_stage
+from .recorder import UNIT_COUNT, UNIT_MS, Recorder, current_stage
 from .streams import InstrumentedEventStream, TeeBody
 
 _now = time.perf_counter
@@ -269,7 +270,7 @@ class Call:
         rec = self.rec
         rec.settle(self)
         prompt = self._prompt()
-        cost = self._metrics(prompt)
+        cost = self._metrics()
         self._log(prompt, cost)
         if rec.invocation is None:
             rec.flush_metrics()
@@ -283,47 +284,34 @@ class Call:
         question = dig(params, "retrievalQuery", "text") if kind == "retrieve" else dig(params, "input", "text")
         return Prompt(question=question if isinstance(question, str) else None)
 
-    def _metrics(self, prompt: Prompt) -> float | None:
-        """Emit the metrics; return the estimated cost (None without a price or tokens)."""
+    def _metrics(self) -> float | None:
+        """Emit the metrics; return the estimated cost for the log line (None without a price or tokens)."""
         rec, op, completion = self.rec, self.op, self.completion
         if not self.timed_by_stage:
             rec.metric(t.METRIC_STAGE_LATENCY, UNIT_MS, self.elapsed_ms or 0.0, t.DIM_STAGE, op.stage)
         if self.error is not None:
-            rec.count_failure(error_class(self.error), self.error)
+            if rec.invocation is None:
+                rec.count_outcome(error_class(self.error))
             return None
         cost = None
         if op.inference and isinstance(self.model_id, str) and self.model_id:
             model = self.model_id
-            latency = completion.latency_ms if completion.latency_ms is not None else self.elapsed_ms
-            rec.metric(t.METRIC_INFERENCE_LATENCY, UNIT_MS, latency or 0.0, t.DIM_MODEL_ID, model)
             tokens_in, tokens_out = completion.input_tokens, completion.output_tokens
             if tokens_in is not None:
                 rec.metric(t.METRIC_INPUT_TOKENS, UNIT_COUNT, tokens_in, t.DIM_MODEL_ID, model)
             if tokens_out is not None:
                 rec.metric(t.METRIC_OUTPUT_TOKENS, UNIT_COUNT, tokens_out, t.DIM_MODEL_ID, model)
             if tokens_in is not None and tokens_out is not None:
-                rec.metric(t.METRIC_TOTAL_TOKENS, UNIT_COUNT, tokens_in + tokens_out, t.DIM_MODEL_ID, model)
                 price = rec.settings.price_of(model)
                 if price is not None:
                     cost = price.cost(tokens_in, tokens_out)
-                    rec.metric(t.METRIC_ESTIMATED_COST, UNIT_NONE, cost, t.DIM_MODEL_ID, model)
-        if op.inference and prompt.chars is not None:
-            rec.metric(t.METRIC_PROMPT_LENGTH, UNIT_COUNT, prompt.chars)
-        if op.kind == "converse" and "guardrailConfig" in self.params and not self.incomplete:
-            rec.metric(t.METRIC_GUARDRAIL_INTERVENED, UNIT_COUNT, int(completion.stop_reason == "guardrail_intervened"))
-        if self.retrieved is not None:
-            rec.metric(t.METRIC_RETRIEVED_PASSAGES, UNIT_COUNT, self.retrieved)
-        if self.top_score is not None:
-            rec.metric(t.METRIC_TOP_RETRIEVAL_SCORE, UNIT_NONE, self.top_score)
         if rec.invocation is None and not self.incomplete:
-            rec.metric(t.METRIC_REQUEST_SUCCESS, UNIT_COUNT, 1)
+            rec.count_outcome(None)
         return cost
 
     def _log(self, prompt: Prompt, cost: float | None) -> None:
         rec, op, completion, error = self.rec, self.op, self.completion, self.error
         texts, redactions = rec.loggable_texts(question=clip(prompt.question), answer=completion.text)
-        if rec.settings.prompt_logging == t.PROMPT_LOGGING_REDACTED:
-            rec.metric(t.METRIC_REDACTIONS, UNIT_COUNT, redactions)
         klass = error_class(error) if error is not None else None
         fields: dict[str, Any] = {
             "operation": op.name,

@@ -1,8 +1,9 @@
-"""Error classes: the ErrorClass dimension value of an exception raised by a Bedrock call or a handler.
+"""Error classes: the ``error_class`` (one of ``telemetry.ERROR_CLASSES``) of an exception, a chain or a status.
 
 A botocore ``ClientError`` (an ``EventStreamError`` from a stream included) is classified by its error
 code; transport errors by their type; anything else is ``Internal``. Codes of stream exception events
-arrive in lower camel case (``throttlingException``) and are compared with a capital first letter.
+arrive in lower camel case (``throttlingException``) and are compared with a capital first letter. The class
+goes into log lines; whether it counts as a RequestFailure is ``telemetry.FAILURE_ERROR_CLASSES``.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def error_code(exc: BaseException) -> str | None:
     return code[0].upper() + code[1:]
 
 
-def error_class(exc: BaseException) -> str:
-    """The ErrorClass of ``exc``: one of ``telemetry.ERROR_CLASSES``."""
+def _known_class(exc: BaseException) -> str | None:
+    """The class of an AWS error or a known transport error, else None."""
     code = error_code(exc)
     if code is not None:
         return _BY_CODE.get(code, t.ERROR_INTERNAL)
@@ -70,11 +71,35 @@ def error_class(exc: BaseException) -> str:
             return found
     if isinstance(exc, TimeoutError):
         return t.ERROR_TIMEOUT
+    return None
+
+
+def error_class(exc: BaseException) -> str:
+    """The error class of ``exc``: one of ``telemetry.ERROR_CLASSES``."""
+    return _known_class(exc) or t.ERROR_INTERNAL
+
+
+def chain_error_class(exc: BaseException, depth: int = 8) -> str:
+    """The error class of the first AWS or transport error in ``exc``'s chain (``__cause__``, else
+    ``__context__``, at most ``depth`` deep): a handler that re-raises a Bedrock throttling as its own
+    exception failed by throttling. ``Internal`` when the chain has none."""
+    seen: BaseException | None = exc
+    for _ in range(depth):
+        if seen is None:
+            break
+        found = _known_class(seen)
+        if found is not None:
+            return found
+        seen = seen.__cause__ or seen.__context__
     return t.ERROR_INTERNAL
 
 
 def status_error_class(status: int) -> str | None:
-    """The ErrorClass of an HTTP status a handler returned (API Gateway proxy response), None for success."""
+    """The error class of an HTTP status a handler returned (API Gateway proxy response), None for success.
+
+    429 is Throttling, 503 ServiceUnavailable, 504 Timeout, any other 4xx Validation (the caller's fault) and
+    any other 5xx Internal.
+    """
     if status < 400:
         return None
     return {429: t.ERROR_THROTTLING, 503: t.ERROR_UNAVAILABLE, 504: t.ERROR_TIMEOUT}.get(

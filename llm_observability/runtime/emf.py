@@ -32,12 +32,28 @@ UNITS = frozenset(
     }
 )  # fmt: skip
 _RESERVED_KEY = "_aws"
+#: Checked (metric name, dimension set) pairs kept, so a metric's rules are checked once, not per value.
+MAX_CHECKED = 4096
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=str).encode
+_ENCODE_STRICT = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 DimensionSet = tuple[tuple[str, str], ...]
 
 
 def _valid_name(name: object) -> bool:
     return isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS and name != _RESERVED_KEY
+
+
+def _valid_key(name: str, dims: DimensionSet) -> bool:
+    """A metric name and dimension set EMF accepts (the name not among the dimensions)."""
+    return (
+        _valid_name(name)
+        and len(dims) <= MAX_DIMENSIONS
+        and all(
+            _valid_name(key) and isinstance(val, str) and 0 < len(val) <= MAX_DIMENSION_VALUE_CHARS for key, val in dims
+        )
+        and all(key != name for key, _ in dims)
+    )
 
 
 def _valid_value(value: object) -> bool:
@@ -63,6 +79,7 @@ class MetricBuffer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._groups: dict[DimensionSet, dict[str, _Metric]] = {}
+        self._checked: dict[tuple[str, DimensionSet], bool] = {}
         self._count = 0
         self.dropped = 0
 
@@ -77,16 +94,14 @@ class MetricBuffer:
         """
         try:
             dims = tuple(dimensions.items())
-            if not (
-                _valid_name(name)
-                and _valid_value(value)
-                and len(dims) <= MAX_DIMENSIONS
-                and all(
-                    _valid_name(key) and isinstance(val, str) and 0 < len(val) <= MAX_DIMENSION_VALUE_CHARS
-                    for key, val in dims
-                )
-                and name not in dimensions
-            ):
+            checked = self._checked
+            key = (name, dims)
+            valid = checked.get(key)
+            if valid is None:
+                if len(checked) >= MAX_CHECKED:  # many distinct dimension values: keep memory bounded
+                    checked.clear()
+                valid = checked[key] = _valid_key(name, dims)
+            if not (valid and _valid_value(value)):
                 self.dropped += 1
                 return False
             with self._lock:
@@ -115,6 +130,10 @@ class MetricBuffer:
 def _pages(metrics: dict[str, _Metric]) -> Iterator[list[tuple[str, str, list[float]]]]:
     """The metrics of one dimension set in slices the EMF limits allow."""
     pending = [(name, m.unit, m.values) for name, m in metrics.items() if m.values]
+    if len(pending) <= MAX_METRICS_PER_OBJECT and all(len(v) <= MAX_VALUES_PER_METRIC for _, _, v in pending):
+        if pending:  # the usual case: one object
+            yield pending
+        return
     while pending:
         page = [(name, unit, values[:MAX_VALUES_PER_METRIC]) for name, unit, values in pending]
         pending = [(n, u, v[MAX_VALUES_PER_METRIC:]) for n, u, v in pending if len(v) > MAX_VALUES_PER_METRIC]
@@ -156,8 +175,8 @@ def render(
                 body[name] = values[0] if len(values) == 1 else values
             extra = {k: v for k, v in (metadata or {}).items() if isinstance(k, str) and k not in taken}
             try:
-                line = json.dumps({**body, **extra}, separators=(",", ":"), allow_nan=False, default=str)
+                line = _ENCODE({**body, **extra} if extra else body)
             except (TypeError, ValueError, RecursionError):  # metadata that is no JSON: the metrics still go out
-                line = json.dumps(body, separators=(",", ":"), allow_nan=False)
+                line = _ENCODE_STRICT(body)
             lines.append(line)
     return lines

@@ -42,7 +42,7 @@ def _call_with(original: Any) -> Any:
         call = guard(rec, "call.start", Call, rec, op, api_params)
         if call is None:
             return original(self, operation_name, api_params)
-        span_cm = guard(rec, "call.span", _start_span, call)
+        span_cm = guard(rec, "call.span", _start_span, call) if _tracing.tracing_available() else None
         if span_cm is None:
             span_cm = _tracing.noop_span()
         with span_cm as span:
@@ -52,7 +52,8 @@ def _call_with(original: Any) -> Any:
                 guard(rec, "call.failed", call.failed, exc)
                 raise
             guard(rec, "call.succeeded", call.succeeded, response)
-            guard(rec, "call.span_usage", _span_usage, span, call)
+            if span is not _tracing.NOOP_SPAN:
+                guard(rec, "call.span_usage", _span_usage, span, call)
         return response
 
     setattr(_make_api_call, _MARK, original)

@@ -32,6 +32,7 @@ UNIT_COUNT = "Count"
 UNIT_NONE = "None"
 #: Buffered values after which an invocation's metrics are printed early (bounded memory, EMF line size).
 AUTO_FLUSH_VALUES = 1000
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False).encode
 
 #: The user's stage() the code is in (a Bedrock call inside stage("Inference") is timed by the stage only).
 current_stage: contextvars.ContextVar[str | None] = contextvars.ContextVar("llmobs_stage", default=None)
@@ -50,11 +51,10 @@ class Pending(Protocol):
 
 @dataclass
 class Invocation:
-    """One handler invocation (``observe``): its request ids and whether a failure was counted already."""
+    """One handler invocation (``observe``): its request ids."""
 
     correlation_id: str | None = None
     function_request_id: str | None = None
-    counted_failures: tuple[BaseException, ...] = ()
 
 
 class Recorder:
@@ -78,12 +78,18 @@ class Recorder:
         if len(self.buffer) >= AUTO_FLUSH_VALUES:
             self.flush_metrics()
 
-    def count_failure(self, error_class: str, exc: BaseException | None = None) -> None:
-        """One RequestFailure under ``error_class``; ``exc`` is remembered so the invocation counts it once."""
-        self.metric(t.METRIC_REQUEST_FAILURE, UNIT_COUNT, 1, t.DIM_ERROR_CLASS, error_class)
-        invocation = self.invocation
-        if invocation is not None and exc is not None:
-            invocation.counted_failures = (*invocation.counted_failures, exc)
+    def metric_with(self, name: str, unit: str, value: float, dimensions: Mapping[str, str]) -> None:
+        """Buffer one value of ``name`` with the service dimension and ``dimensions``."""
+        self.buffer.add(name, unit, value, {**self._service, **dimensions})
+        if len(self.buffer) >= AUTO_FLUSH_VALUES:
+            self.flush_metrics()
+
+    def count_outcome(self, error_class: str | None) -> None:
+        """RequestSuccess (``error_class`` None), else RequestFailure for a server-side class (not Validation)."""
+        if error_class is None:
+            self.metric(t.METRIC_REQUEST_SUCCESS, UNIT_COUNT, 1)
+        elif error_class in t.FAILURE_ERROR_CLASSES:
+            self.metric(t.METRIC_REQUEST_FAILURE, UNIT_COUNT, 1)
 
     def flush_metrics(self) -> None:
         """Print the buffered metrics as EMF lines."""
@@ -151,7 +157,7 @@ class Recorder:
             **(self.ids() if ids is None else ids),
             **fields,
         }
-        self.write(json.dumps(record, separators=(",", ":"), default=str, allow_nan=False))
+        self.write(_ENCODE(record))
 
     def loggable_texts(self, **texts: str | None) -> tuple[dict[str, str], int]:
         """The texts a log line may carry under the prompt-logging mode, and the number of redactions."""

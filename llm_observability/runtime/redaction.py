@@ -7,8 +7,12 @@ import.  Candidates that are easy to confuse with ordinary text (card numbers,
 IPv6 addresses, phone numbers) are validated before they are replaced, so
 random digit strings, years, times and version numbers survive.
 
-Same behaviour as ``functions/rag_api/redaction.py`` (a test compares the two on generated text), so
-the reference app and users' functions log the same tokens; standard library only.
+The reference app's log lines use it too, so every log line replaces the same PII with the same tokens. A
+prompt can be long (a RAG prompt holds its passages), so the families that need a rare character are only
+matched where it occurs: e-mail addresses in the whitespace-delimited words that contain an "@" (no match can
+span whitespace, and the pattern's boundaries read whitespace as the end of text), IPv6 addresses only when two
+colons are separated by nothing but hex digits. A test checks this gives what the plain patterns give.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ _PHONE_NANP = re.compile(r"(?<![\w+(-])(?:1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-]
 # Cheap pre-check: every card, IPv4 and North American phone candidate contains
 # a run of at least 7 characters of digits and separators.
 _DIGIT_RUN = re.compile(r"\d[\d .()-]{5,}\d")
+# Cheap pre-check: every IPv6 candidate starts where the lookahead above finds two colons with only hex
+# digits between them.
+_IPV6_HINT = re.compile(r":[0-9A-Fa-f]*:")
 _NON_DIGITS = re.compile(r"\D")
 
 
@@ -92,6 +99,30 @@ def _sub_valid(pattern: re.Pattern[str], token: str, valid: Callable[[str], bool
     return pattern.sub(replace, text), count
 
 
+def _sub_emails(text: str) -> tuple[str, int]:
+    """``_EMAIL.subn`` applied to the whitespace-delimited words of ``text`` that contain an "@" (same result)."""
+    at = text.find("@")
+    parts: list[str] = []
+    total = done = 0
+    length = len(text)
+    while at != -1:
+        start = at
+        while start > done and not text[start - 1].isspace():
+            start -= 1
+        end = at + 1
+        while end < length and not text[end].isspace():
+            end += 1
+        word, count = _EMAIL.subn(TOKEN_EMAIL, text[start:end])
+        parts += (text[done:start], word)
+        total += count
+        done = end
+        at = text.find("@", end)
+    if not total:
+        return text, 0
+    parts.append(text[done:])
+    return "".join(parts), total
+
+
 def redact(text: str) -> tuple[str, int]:
     """Replace PII in ``text`` with tokens; return the new text and the number of replacements.
 
@@ -105,9 +136,9 @@ def redact(text: str) -> tuple[str, int]:
         text, count = _AWS_KEY.subn(TOKEN_AWS_KEY, text)
         total += count
     if "@" in text:
-        text, count = _EMAIL.subn(TOKEN_EMAIL, text)
+        text, count = _sub_emails(text)
         total += count
-    if text.count(":") >= 2:
+    if _IPV6_HINT.search(text) is not None:
         text, count = _sub_valid(_IPV6, TOKEN_IP, _is_ipv6, text)
         total += count
     has_digit_run = _DIGIT_RUN.search(text) is not None

@@ -1,10 +1,10 @@
-"""Telemetry vocabulary of the library: metric, dimension, stage, error-class and log names.
+"""Telemetry vocabulary of the library: metric, dimension, stage, error-class and log names, and prompt-logging modes.
 
-The runtime for users' functions (``llm_observability_runtime``, this package) emits these names, and this
-module is meant to be their single definition: the reference RAG function and the CDK side (dashboards,
-alarms, filters) import them from here. Every name and value above the "Runtime for users' functions"
-section is the same as in ``functions/rag_api/telemetry.py``; the section below it adds what the runtime
-needs.
+The single definition of every name the library emits or reads. The runtime (``llm_observability_runtime``,
+this package) emits these metrics; the reference RAG function imports this module from the runtime layer
+(``from llm_observability_runtime import telemetry``); the CDK side (dashboards, alarms, filters, queries)
+imports it as ``llm_observability.runtime.telemetry``. Dashboards, alarms and the code that emits can therefore
+never disagree on a name.
 
 Keep this module free of third-party imports: it runs inside Lambda and inside ``cdk synth``.
 """
@@ -14,12 +14,15 @@ from __future__ import annotations
 DEFAULT_NAMESPACE = "LLMObservability"
 
 # --- Dimensions (low cardinality only) -------------------------------------
-DIM_SERVICE = "service"  # Powertools adds it to every metric
+DIM_SERVICE = "service"  # every metric has it (the runtime adds it; value: the service name)
 DIM_MODEL_ID = "ModelId"
 DIM_STAGE = "Stage"
-DIM_ERROR_CLASS = "ErrorClass"
 DIM_PROMPT_VERSION = "PromptVersion"
 DIM_GUARDRAIL_POLICY = "GuardrailPolicy"  # one of GUARDRAIL_POLICIES
+
+# X-Ray annotation of a failed request (one of ERROR_CLASSES). Not a metric dimension: the error class of a
+# failure is in its log line (``error_class``), which Logs Insights groups by.
+ANNOTATION_ERROR_CLASS = "ErrorClass"
 
 # --- Pipeline stages (the seed's RAG flow), each one an X-Ray subsegment ----
 STAGE_PREPROCESS = "QueryPreprocessing"
@@ -36,34 +39,30 @@ STAGES: tuple[str, ...] = (
 )
 
 # --- Metric names ------------------------------------------------------------
+# Every custom metric series costs money each month, so only what an alarm needs or what splits this
+# application from others sharing the account is a metric (the runtime emits nothing else). Model latency is
+# AWS/Bedrock's free InvocationLatency (and StageLatency{Stage=Inference}); total tokens and cost are metric
+# math over the token metrics; prompt length, retrieved passages, top retrieval score, PII redactions and error
+# classes are fields of the structured log lines, read by Logs Insights.
+
 # Latency: one metric name, the stage as a dimension (Stage=<one of STAGES>).
 METRIC_STAGE_LATENCY = "StageLatency"  # Milliseconds, dims: service, Stage
 METRIC_END_TO_END_LATENCY = "EndToEndLatency"  # Milliseconds, dims: service
-METRIC_INFERENCE_LATENCY = "InferenceLatency"  # Milliseconds, dims: service, ModelId
 
 # Outcome
-METRIC_REQUEST_SUCCESS = "RequestSuccess"  # Count (1 per successful /ask), dims: service
-METRIC_REQUEST_FAILURE = "RequestFailure"  # Count, dims: service, ErrorClass
+METRIC_REQUEST_SUCCESS = "RequestSuccess"  # Count (1 per observed invocation without a failure), dims: service
+METRIC_REQUEST_FAILURE = "RequestFailure"  # Count (1 per invocation failed by a FAILURE_ERROR_CLASSES), dims: service
 
-# Tokens and cost (dims: service, ModelId)
+# Tokens (dims: service, ModelId): they split applications per model, which AWS/Bedrock's per-account
+# InputTokenCount/OutputTokenCount cannot. Cost is metric math over them with the model's price.
 METRIC_INPUT_TOKENS = "InputTokens"
 METRIC_OUTPUT_TOKENS = "OutputTokens"
-METRIC_TOTAL_TOKENS = "TotalTokens"
-METRIC_ESTIMATED_COST = "EstimatedCostUSD"  # None unit, US dollars
 
-# Prompt properties and retrieval quality (dims: service)
-METRIC_PROMPT_LENGTH = "PromptLength"  # Count of characters of the assembled prompt
-METRIC_RETRIEVED_PASSAGES = "RetrievedPassages"  # Count
-METRIC_TOP_RETRIEVAL_SCORE = "TopRetrievalScore"  # None, 0..1
-METRIC_RETRIEVAL_CACHE_HIT = "RetrievalCacheHit"  # Count
-METRIC_RETRIEVAL_CACHE_MISS = "RetrievalCacheMiss"  # Count
+# Retrieval (dims: service)
+METRIC_RETRIEVAL_CACHE_HIT = "RetrievalCacheHit"  # Count, 1 (hit) or 0 (miss) per lookup: Average = hit rate
 
 # Human feedback (dims: service)
-METRIC_FEEDBACK_SCORE = "FeedbackScore"  # None, 1..5
-METRIC_FEEDBACK_COUNT = "FeedbackCount"  # Count
-
-# Redaction (dims: service)
-METRIC_REDACTIONS = "PiiRedactions"  # Count of redacted spans in logged text
+METRIC_FEEDBACK_SCORE = "FeedbackScore"  # None, 1..5 (SampleCount = feedback received)
 
 # Bedrock Guardrail (only when GUARDRAIL_ID/GUARDRAIL_VERSION are set)
 METRIC_GUARDRAIL_INTERVENED = "GuardrailIntervened"  # Count, 1 or 0 per answered /ask (Average = rate), dims: service
@@ -80,8 +79,8 @@ METRIC_MODEL_LOOKUP_FAILURE = "ModelLookupFailure"  # Count (MODEL_PARAMETER_NAM
 PROMPT_VERSION_METRICS: tuple[str, ...] = (
     METRIC_REQUEST_SUCCESS,
     METRIC_END_TO_END_LATENCY,
-    METRIC_TOTAL_TOKENS,
-    METRIC_ESTIMATED_COST,
+    METRIC_INPUT_TOKENS,
+    METRIC_OUTPUT_TOKENS,
     METRIC_GUARDRAIL_INTERVENED,  # only when a guardrail is configured
 )
 
@@ -104,7 +103,7 @@ GUARDRAIL_POLICIES: tuple[str, ...] = (
 # Built-in templates are "v1", ...; a Prompt Management version N is "managed-N".
 PROMPT_VERSION_MANAGED_PREFIX = "managed-"
 
-# --- Error classes (value of the ErrorClass dimension) -----------------------
+# --- Error classes (``error_class`` of a failure's log line, the ErrorClass X-Ray annotation) ---------
 ERROR_VALIDATION = "Validation"  # 400: malformed JSON, missing or bad fields
 ERROR_THROTTLING = "Throttling"  # 429: Bedrock throttled us
 ERROR_TIMEOUT = "Timeout"  # 504 from us: model or retrieval timed out
@@ -121,6 +120,10 @@ ERROR_CLASSES: tuple[str, ...] = (
     ERROR_ACCESS_DENIED,
     ERROR_INTERNAL,
 )
+# The classes counted as RequestFailure: the service's own failures. Validation errors (the caller's input,
+# HTTP 400/404/405, any 4xx answer but 429) are not failures of the service and must not page; API Gateway's
+# free 4XXError shows them.
+FAILURE_ERROR_CLASSES: tuple[str, ...] = tuple(c for c in ERROR_CLASSES if c != ERROR_VALIDATION)
 
 # --- Logging modes for prompt / response text --------------------------------
 PROMPT_LOGGING_FULL = "full"
@@ -132,7 +135,7 @@ PROMPT_LOGGING_MODES: tuple[str, ...] = (
     PROMPT_LOGGING_NONE,
 )
 
-# --- Environment variables the function reads --------------------------------
+# --- Environment variables the reference RAG function reads -----------------
 ENV_MODEL_ID = "MODEL_ID"
 ENV_KNOWLEDGE_BASE_ID = "KNOWLEDGE_BASE_ID"
 ENV_RETRIEVAL_TOP_K = "RETRIEVAL_TOP_K"
@@ -158,14 +161,17 @@ ENV_POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"  # default DEF
 DEFAULT_SERVICE_NAME = "rag-api"  # used when POWERTOOLS_SERVICE_NAME is unset
 
 # --- Runtime for users' functions (llm_observability_runtime) ------------------
-# Metrics of the runtime itself (dims: service)
-METRIC_INSTRUMENTATION_ERRORS = "InstrumentationErrors"  # Count: failures of the instrumentation, never the call's
+# The runtime's own health (dims: service): 1 per failure of the instrumentation itself (a response it could not
+# read, a broken tracer), never of the user's call, which goes on unchanged. Written only when that happens, so it
+# costs a series only then; no dashboard or alarm reads it: search the namespace for it, the warning log line
+# ("llm_observability_runtime instrumentation failed") says where.
+METRIC_INSTRUMENTATION_ERRORS = "InstrumentationErrors"
 
 # Environment variables the runtime reads (documented in the package docstring)
 ENV_RUNTIME_SERVICE_NAME = "LLMOBS_SERVICE_NAME"  # value of the service dimension
 ENV_RUNTIME_NAMESPACE = "LLMOBS_NAMESPACE"  # default DEFAULT_NAMESPACE
 ENV_RUNTIME_PROMPT_LOGGING = "LLMOBS_PROMPT_LOGGING"  # one of PROMPT_LOGGING_MODES, default redacted
-ENV_RUNTIME_PRICES = "LLMOBS_PRICES"  # JSON: {model id: {"input_per_1k": USD, "output_per_1k": USD}}
+ENV_RUNTIME_PRICES = "LLMOBS_PRICES"  # JSON {model id: {"input_per_1k": USD, "output_per_1k": USD}}: log line cost
 ENV_RUNTIME_ORIGINAL_HANDLER = "LLMOBS_ORIGINAL_HANDLER"  # zero-code: the handler the exec wrapper replaced
 ENV_RUNTIME_NEXT_WRAPPER = "LLMOBS_NEXT_WRAPPER"  # zero-code: the exec wrapper to run next (e.g. /opt/otel-instrument)
 ENV_LAMBDA_EXEC_WRAPPER = "AWS_LAMBDA_EXEC_WRAPPER"  # set by the construct for zero-code use
@@ -179,7 +185,7 @@ WRAPPER_HANDLER = "llm_observability_runtime.wrapper.handler"
 
 # Structured log lines of the runtime: one per Bedrock call, one per feedback() call.
 LOG_MESSAGE_CALL = "bedrock_call"
-LOG_MESSAGE_FEEDBACK = "feedback"  # the reference app's feedback line
+LOG_MESSAGE_FEEDBACK = "feedback"  # also the reference app's POST /feedback line
 LOG_FIELD_MESSAGE = "message"
 LOG_FIELD_QUESTION = "question"  # the last user message (full or redacted; absent when prompt logging is none)
 LOG_FIELD_ANSWER = "answer"  # the model's text (full or redacted; absent when prompt logging is none)

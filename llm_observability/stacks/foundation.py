@@ -15,6 +15,7 @@ from llm_observability.constructs.invocation_logging import InvocationLogging
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.constructs.rag_app import RagReferenceApp
 from llm_observability.workload import Workload
+from llm_observability.workload_facts import LogSchema, RequestContract, ThrottleLimits
 
 
 class FoundationStack(Stack):
@@ -22,7 +23,9 @@ class FoundationStack(Stack):
 
     Provisions the reference app, an :class:`AlertTopic` (e-mail from ``alarm_email``),
     :class:`LlmAlarms`, an :class:`LlmDashboard` and, unless ``invocation_logging`` is off,
-    :class:`InvocationLogging`. :attr:`workload` (with its alert topic) is what Levels 2 and 3 take.
+    :class:`InvocationLogging`. :attr:`workload` (with its alert topic and every fact the reference app can feed:
+    runtime telemetry, the reference log schema and request contract, the primary model, the stage's throttle
+    limits) is what Levels 2 and 3 take.
 
     :param config: validated settings. Default: ``ObservabilityConfig()``.
     :param stack_props: passed to :class:`aws_cdk.Stack` (``env``, ``description``, ...).
@@ -40,7 +43,16 @@ class FoundationStack(Stack):
         self.config = config = config or ObservabilityConfig()
         self.app = RagReferenceApp(self, "RagApp", config=config)
         self.alert_topic = AlertTopic(self, "Alerts", email=config.alarm_email or None)
-        workload = self.app.workload.with_alert_topic(self.alert_topic.topic, key=self.alert_topic.key)
+        # The reference app feeds everything: its own metrics and log line, a canary contract, its stage's limits.
+        workload = self.app.workload.with_alert_topic(self.alert_topic.topic, key=self.alert_topic.key).with_facts(
+            telemetry="runtime",
+            log_schema=LogSchema.reference(),
+            request_contract=RequestContract.reference(),
+            primary_model_id=config.model_id,
+            throttle_limits=ThrottleLimits(
+                rate_limit=config.api_throttle_rate_limit, burst_limit=config.api_throttle_burst_limit
+            ),
+        )
         self.metrics = BedrockMetrics(workload, prices=config.model_prices)
         self.alarms = LlmAlarms(self, "Alarms", workload=workload, thresholds=config.thresholds, metrics=self.metrics)
         self.workload: Workload = workload.with_alarms(self.alarms.roled_alarms)

@@ -24,10 +24,17 @@ from llm_observability.constructs.dashboard import SectionedDashboard
 from llm_observability.constructs.log_intelligence import LogIntelligence
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.constructs.quality_canary import QualityCanary
-from llm_observability.constructs.queries import ERRORS_BY_CLASS, GUARDRAIL_INTERVENTIONS, TOKENS_BY_PROMPT_VERSION
+from llm_observability.constructs.queries import (
+    ERRORS_BY_CLASS,
+    GUARDRAIL_INTERVENTIONS,
+    TOKENS_BY_PROMPT_VERSION,
+    errors_by_class,
+    requests_by_model,
+)
 from llm_observability.errors import ConfigError
+from llm_observability.left_out import leave_out
 from llm_observability.functions.quality_canary import canary_telemetry as ct
-from llm_observability.functions.rag_api import telemetry as t
+from llm_observability.runtime import telemetry as t
 from llm_observability.workload import Workload
 
 
@@ -41,6 +48,11 @@ class ProactiveStack(Stack):
     composed with SNS), and the same OpsItem strategy is bound to the workload's high-severity alarms.
     OpsCenter is where "enhanced incident management" lives now that Incident Manager is closed to new
     customers. :attr:`workload` carries Level 1's and Level 2's alarms with their roles.
+
+    Only what the workload can feed is built: :class:`LogIntelligence` with ``log_groups`` (its filters and queries
+    from ``log_schema``), the :class:`QualityCanary` with a ``request_contract``, anomaly bands and widgets on app
+    metrics with ``telemetry="runtime"``. The rest is listed in one synth warning on this stack
+    (``llm-observability:left-out``).
 
     :param workload: the observed application; it must carry an alert topic.
     :param config: validated settings. Default: ``ObservabilityConfig(level=2)``.
@@ -62,7 +74,11 @@ class ProactiveStack(Stack):
             self, "Anomalies", workload=workload, action=action, band_width=config.anomaly_band_width,
             prices=config.model_prices,
         )  # fmt: skip
-        self.log_intelligence = LogIntelligence(self, "LogIntelligence", workload=workload, action=action)
+        self.log_intelligence: LogIntelligence | None = None
+        if workload.log_groups:
+            self.log_intelligence = LogIntelligence(self, "LogIntelligence", workload=workload, action=action)
+        else:
+            leave_out(self, "Log intelligence (log anomaly detector, saved queries, log-pattern alarms)", "log_groups")
         self.cost_guard = CostGuard(
             self,
             "CostGuard",
@@ -87,7 +103,12 @@ class ProactiveStack(Stack):
             topic_key=workload.alert_topic_key,
         )
         self.quality: QualityCanary | None = None
-        if workload.functions:
+        if not workload.functions:
+            leave_out(self, "The quality canary", "functions", "pass the function that answers requests")
+        elif workload.request_contract is None:
+            leave_out(self, "The quality canary (golden-set scores, quality-drop, drift and refusal alarms)",
+                      "request_contract")  # fmt: skip
+        else:
             self.quality = QualityCanary(
                 self,
                 "QualityCanary",
@@ -114,7 +135,7 @@ class ProactiveStack(Stack):
             )
         level2 = [
             *self.anomalies.roled_alarms,
-            *self.log_intelligence.roled_alarms,
+            *(self.log_intelligence.roled_alarms if self.log_intelligence else ()),
             *(self.quality.roled_alarms if self.quality else ()),
             *guardrail_alarms.alarms,
         ]
@@ -123,27 +144,41 @@ class ProactiveStack(Stack):
         self.dashboard = SectionedDashboard(self, "Dashboard", workload=workload, title="LLM observability, Level 2")
         self.dashboard.add_section("Alarms", [cw.AlarmStatusWidget(alarms=level2_alarms, width=24, height=4)], per_row=1)
         self.dashboard.add_section("Anomaly bands", self.anomalies.band_widgets())
-        self.dashboard.add_section(
-            "Log patterns",
-            [
-                cw.GraphWidget(title=name, left=[metric], width=8, height=6)
-                for name, metric in self.log_intelligence.metrics.items()
-            ],
-        )
-        self.dashboard.add_section("Output quality, prompt effectiveness and human feedback", self._quality_widgets(workload, metrics))
-        groups = [g.log_group_name for g in workload.log_groups]
-        self.dashboard.add_section(
-            "Logs Insights",
-            [
-                cw.LogQueryWidget(title=title, log_group_names=groups, query_string=query, width=8, height=6)
-                for title, query in (
-                    ("Errors by class", ERRORS_BY_CLASS),
-                    ("Token usage by prompt version", TOKENS_BY_PROMPT_VERSION),
-                    ("Guardrail interventions", GUARDRAIL_INTERVENTIONS),
-                )
-            ],
-        )
+        if self.log_intelligence and self.log_intelligence.metrics:
+            self.dashboard.add_section(
+                "Log patterns",
+                [
+                    cw.GraphWidget(title=name, left=[metric], width=8, height=6)
+                    for name, metric in self.log_intelligence.metrics.items()
+                ],
+            )
+        quality_widgets = self._quality_widgets(workload, metrics)
+        if quality_widgets:
+            self.dashboard.add_section("Output quality, prompt effectiveness and human feedback", quality_widgets)
+        logs_queries = self._logs_queries(workload)
+        if logs_queries:
+            groups = [g.log_group_name for g in workload.log_groups]
+            self.dashboard.add_section(
+                "Logs Insights",
+                [
+                    cw.LogQueryWidget(title=title, log_group_names=groups, query_string=query, width=8, height=6)
+                    for title, query in logs_queries
+                ],
+            )
         self.workload = workload.with_alarms(level2)
+
+    def _logs_queries(self, workload: Workload) -> list[tuple[str, str]]:
+        """The Logs Insights widgets (title, query) the workload's log schema can feed."""
+        schema = workload.log_schema
+        if not workload.log_groups or schema is None:
+            return []  # LogIntelligence (or its absence) already lists what the logs cannot feed
+        if not schema.is_reference:
+            return [("Errors by class", errors_by_class(schema)), ("Requests by model", requests_by_model(schema))]
+        return [
+            ("Errors by class", ERRORS_BY_CLASS),
+            ("Token usage by prompt version", TOKENS_BY_PROMPT_VERSION),
+            ("Guardrail interventions", GUARDRAIL_INTERVENTIONS),
+        ]
 
     def _quality_widgets(self, workload: Workload, metrics: BedrockMetrics) -> list[cw.IWidget]:
         """The seed's "advanced LLM metrics": quality per model and prompt version, drift, feedback, guardrail."""
@@ -173,6 +208,10 @@ class ProactiveStack(Stack):
                                left=[self.quality.metrics[ct.METRIC_REFUSAL_RATE]],
                                right=[self.quality.metrics[ct.METRIC_ANSWER_LENGTH]], width=8, height=6),
             ]  # fmt: skip
+        if workload.telemetry != "runtime":
+            leave_out(self, "Level 2 dashboard widgets on app metrics (prompt effectiveness, feedback, guardrail "
+                      "scores, prompt and model lookups)", "telemetry")  # fmt: skip
+            return widgets
         widgets += [
             # The {service, PromptVersion} series the RAG function emits; cost per version is in the
             # "Token usage by prompt version" Logs Insights widget (the log line carries estimated_cost_usd).

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llm_observability.assess import cost_quantities, estimate, load, prices
-from llm_observability.functions.rag_api import telemetry
+from llm_observability.runtime import telemetry
 from tests.assess.conftest import TEMPLATES
 from tests.conftest import ROOT, SynthResult
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llm_observability.constructs.queries import QUERIES
-from llm_observability.functions.rag_api import telemetry as t
+from llm_observability.runtime import telemetry as t
 from tests.conftest import SynthResult, alarm_metric
 
 
@@ -167,7 +167,9 @@ def test_a_model_without_a_known_price_gets_no_cost_and_a_synth_warning(tmp_path
 
     stack = Stack(App(outdir=str(tmp_path)), "Unpriced")
     token = CfnParameter(stack, "ModelId").value_as_string  # known only at deploy time
-    workload = Workload(name="bot", model_ids=(token, "acme.private-v1"), alert_topic=sns.Topic(stack, "Topic"))
+    workload = Workload(
+        name="bot", model_ids=(token, "acme.private-v1"), alert_topic=sns.Topic(stack, "Topic"), telemetry="runtime"
+    )  # the cost is math over the app's tokens
     LlmDashboard(stack, "Dashboard", workload=workload)
     anomalies = AnomalyAlarms(stack, "Anomalies", workload=workload)
 

@@ -11,13 +11,11 @@ rules``, ``promtool test rules``, ``amtool check-config``). Without the tools th
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +25,9 @@ from cfnlint.api import ManualArgs, lint_file
 
 from llm_observability import prometheus_rules
 from llm_observability.errors import ConfigError
-from llm_observability.functions.rag_api import telemetry
+from llm_observability.runtime import telemetry
 from tests.conftest import CDK_CONTEXT
+from tests.support.loader import load_file
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:llm-alerts"
 FUNCTIONS = Path(__file__).resolve().parents[2] / "llm_observability" / "functions"
@@ -306,15 +305,9 @@ def test_forwarder_failures_alarm_on_the_topic(app: dict[str, Any]) -> None:
 
 def _forwarder() -> Any:
     folder = FUNCTIONS / "prometheus_forwarder"
-    for path in (folder, FUNCTIONS / "_shared"):  # the shared modules sit beside the handler in the asset
-        if str(path) not in sys.path:
-            sys.path.append(str(path))
-    spec = importlib.util.spec_from_file_location("prometheus_forwarder_handler_names", folder / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    # the shared modules sit beside the handler in the asset
+    return load_file("prometheus_forwarder_handler_names", folder / "handler.py", search=[folder, FUNCTIONS / "_shared"],
+                     keep_search=True)
 
 
 def test_every_series_the_rules_read_is_produced_by_the_forwarder() -> None:

@@ -482,11 +482,13 @@ def test_valid_props_are_frozen_and_hold_the_alarms_as_a_tuple(scratch: dict[str
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"model_failover": None}, r"^RemediationRunbooks 'model_failover' is None: allowed is a ModelFailoverProps\.$"),
+        ({"model_failover": None},
+         r"^RemediationRunbooks has no runbook: allowed is at least one of 'model_failover', 'prompt_rollback' and "
+         r"'api_throttle'\.$"),
         ({"prompt_rollback": "failover"},
          r"^RemediationRunbooks 'prompt_rollback' is a ModelFailoverProps: allowed is a PromptRollbackProps, or None\.$"),
     ],
-    ids=["no-failover", "wrong-props"],
+    ids=["no-runbook", "wrong-props"],
 )  # fmt: skip
 def test_runbooks_take_one_props_object_per_runbook(scratch: dict[str, Any], overrides: dict[str, Any], message: str) -> None:
     from llm_observability.constructs.runbooks import RemediationRunbooks
@@ -509,3 +511,18 @@ def test_an_invalid_document_stops_synth(scratch: dict[str, Any], monkeypatch: p
     ):
         RemediationRunbooks(scratch["stack"], "Invalid", topic=scratch["topic"], model_failover=scratch["failover"])
     assert scratch["stack"].node.try_find_child("Invalid") is None
+
+
+def test_a_throttle_alone_is_one_runbook_without_the_model_grant(scratch: dict[str, Any]) -> None:
+    """A workload without a model parameter gets the runbooks it can feed: here the API throttle alone."""
+    from aws_cdk import Stack
+    from aws_cdk.assertions import Template
+
+    from llm_observability.constructs.runbooks import ApiThrottleProps, RemediationRunbooks
+
+    stack = Stack(scratch["stack"].node.root, "ThrottleOnly")
+    props = {**scratch["base"]["ApiThrottleProps"]}
+    runbooks = RemediationRunbooks(stack, "Runbooks", topic=scratch["topic"], api_throttle=ApiThrottleProps(**props))
+    assert list(runbooks.documents) == [a.API_THROTTLE] and list(runbooks.rules) == [a.API_THROTTLE]
+    policies = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
+    assert "apigateway:PATCH" in policies and "ssm:PutParameter" not in policies

@@ -1,7 +1,9 @@
 """Fixtures for the Lambda function tests (most of them for the RAG function).
 
 The RAG function folder and ``functions/_shared`` are put on ``sys.path`` and their modules are imported
-as top-level modules, exactly as Lambda does.  Bedrock, SSM and Prompt
+as top-level modules, exactly as Lambda does; the runtime layer's package ``llm_observability_runtime`` is
+``llm_observability/runtime`` under that name (``use_runtime_layer``), one module for both names, so the
+handler and the runtime tests share one hook and one recorder.  Bedrock, SSM and Prompt
 Management calls go to real boto3 clients wrapped in ``botocore.stub.Stubber``
 (no network; the stubber validates requests and responses against the service
 models); EMF and log lines
@@ -14,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import importlib
 import json
 import sys
 from collections.abc import Iterator
@@ -36,6 +39,35 @@ SHARED_DIR = FUNCTIONS_DIR / "_shared"
 for _folder in (FUNCTION_DIR, SHARED_DIR):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
+RUNTIME_PACKAGE = "llm_observability_runtime"  # the package's name in the layer (python/llm_observability_runtime)
+
+
+def use_runtime_layer() -> Any:
+    """Make ``import llm_observability_runtime`` give ``llm_observability.runtime``, as the layer gives it in Lambda.
+
+    The same module object under both names (not a second copy from another path): the boto3 hook and the
+    recorder the handler uses are the ones the runtime tests reset. The staged layer itself is imported by the
+    asset test (``tests/functions/test_assets.py``).
+    """
+    runtime = importlib.import_module("llm_observability.runtime")
+    sys.modules.setdefault(RUNTIME_PACKAGE, runtime)
+    assert sys.modules[RUNTIME_PACKAGE] is runtime, f"another {RUNTIME_PACKAGE} was imported first"
+    return runtime
+
+
+use_runtime_layer()
+
+
+def rag_module(name: str) -> Any:
+    """The RAG function's module ``name`` (``handler``, ``pipeline``), imported as Lambda imports it: its folder
+    first on ``sys.path``, whatever other function folders a test left there (they have a ``handler`` too)."""
+    for folder in (SHARED_DIR, FUNCTION_DIR):
+        if str(folder) in sys.path:
+            sys.path.remove(str(folder))
+        sys.path.insert(0, str(folder))
+    module = importlib.import_module(name)
+    assert Path(module.__file__).parent == FUNCTION_DIR, f"{name} is {module.__file__}, not the RAG function's"
+    return module
 
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 KNOWLEDGE_BASE_ID = "KB12345678"
@@ -51,7 +83,11 @@ PROCESS_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
-PROCESS_ENV_UNSET = ("POWERTOOLS_DEV", "POWERTOOLS_METRICS_DISABLED", "AWS_PROFILE", "AWS_ENDPOINT_URL")
+PROCESS_ENV_UNSET = (
+    "POWERTOOLS_DEV", "POWERTOOLS_METRICS_DISABLED", "AWS_PROFILE", "AWS_ENDPOINT_URL",
+    # the runtime's own settings: LlmInstrumentation sets them alike; the handler passes its own to instrument()
+    "LLMOBS_SERVICE_NAME", "LLMOBS_NAMESPACE", "LLMOBS_PROMPT_LOGGING", "LLMOBS_PRICES",
+)  # fmt: skip
 
 FUNCTION_ENV_NAMES = (
     "MODEL_ID",
@@ -402,7 +438,7 @@ def process_env() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def bedrock_clients(process_env: None) -> tuple[Any, Any]:
     """Real boto3 clients (region us-east-1, dummy credentials), built once per module."""
-    import pipeline
+    pipeline = rag_module("pipeline")
 
     return (
         boto3.client(
@@ -415,7 +451,7 @@ def bedrock_clients(process_env: None) -> tuple[Any, Any]:
 @pytest.fixture(scope="module")
 def lookup_clients(process_env: None) -> tuple[Any, Any]:
     """Real ssm and bedrock-agent clients for the managed-configuration lookups, built once per module."""
-    import pipeline
+    pipeline = rag_module("pipeline")
 
     return (
         boto3.client("ssm", region_name="us-east-1", config=pipeline.CLIENT_CONFIGS["ssm"]),
@@ -432,8 +468,8 @@ def api(
     capsys: pytest.CaptureFixture[str],
 ) -> Iterator[Api]:
     """A freshly reset handler with stubbed AWS clients and a fake X-Ray provider."""
-    import handler
-    import pipeline
+    handler = rag_module("handler")
+    pipeline = rag_module("pipeline")
 
     for name in FUNCTION_ENV_NAMES:
         monkeypatch.delenv(name, raising=False)

@@ -34,14 +34,19 @@ FUNCTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "rag_api": ("lambda_handler", (), "HTTP 500"),
 }
 #: What a function may import besides the standard library, its own modules and its shared ones: the Lambda
-#: runtime's boto3, the Powertools layer (with the X-Ray SDK its Tracer uses) and the CodeGuru Profiler layer.
-RUNTIME_AND_LAYERS = {"boto3", "botocore", "aws_lambda_powertools", "aws_xray_sdk", "codeguru_profiler_agent"}
+#: runtime's boto3, the Powertools layer (with the X-Ray SDK its Tracer uses), the CodeGuru Profiler layer and
+#: the library's runtime layer (``LlmInstrumentation``).
+RUNTIME_AND_LAYERS = {
+    "boto3", "botocore", "aws_lambda_powertools", "aws_xray_sdk", "codeguru_profiler_agent", "llm_observability_runtime"
+}  # fmt: skip
+#: Functions that get the library's runtime layer (its ``python/`` folder is on their path in Lambda).
+RUNTIME_LAYER_FUNCTIONS = frozenset({"rag_api"})
 
 _PROBE = """
 import json, sys, types
 asset, entry = sys.argv[1], sys.argv[2]
-repo = sys.argv[3]
-sys.path[:] = [asset] + [p for p in sys.path if p and ("site-packages" in p or not p.startswith(repo))]
+repo, layers = sys.argv[3], sys.argv[4:]
+sys.path[:] = [asset, *layers] + [p for p in sys.path if p and ("site-packages" in p or not p.startswith(repo))]
 import handler
 context = types.SimpleNamespace(
     function_name="probe", memory_limit_in_mb=128, aws_request_id="probe-1",
@@ -114,12 +119,19 @@ def test_a_staged_handler_runs_with_nothing_but_its_asset(folder: str, tmp_path:
     entry, shared, refusal = FUNCTIONS[folder]
     asset = staged_asset(folder, shared)
     env = {"PATH": os.environ.get("PATH", ""), **OFFLINE_AWS_ENV, "POWERTOOLS_TRACE_DISABLED": "true"}
+    layers = []
+    if folder in RUNTIME_LAYER_FUNCTIONS:  # the staged runtime layer, as LlmInstrumentation deploys it
+        from llm_observability.constructs.instrumentation import stage_layer
+
+        layers.append(str(stage_layer() / "python"))
 
     completed = subprocess.run(
-        [sys.executable, "-I", "-B", "-c", _PROBE, str(asset), entry, str(ROOT)],
+        [sys.executable, "-I", "-B", "-c", _PROBE, str(asset), entry, str(ROOT), *layers],
         env=env, cwd=tmp_path, capture_output=True, text=True, check=True,
     )  # fmt: skip
     result = json.loads(completed.stdout.splitlines()[-1])
+    for layer in layers:  # the runtime came from the layer, not from the repository
+        assert result["modules"]["llm_observability_runtime"].startswith(layer)
 
     assert result["outcome"] == refusal
     assert [p for p in result["path"] if p.startswith(str(ROOT)) and "site-packages" not in p] in ([], [str(asset)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from typing import Any
 
@@ -12,6 +11,7 @@ from botocore.stub import Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV, ROOT
 from tests.fakes import CurrentStdout
+from tests.support.loader import load_file
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 
@@ -21,9 +21,7 @@ def bot(monkeypatch: pytest.MonkeyPatch):
     for name, value in {**OFFLINE_AWS_ENV, "MODEL_ID": MODEL,
                         "POWERTOOLS_SERVICE_NAME": "support-bot", "POWERTOOLS_METRICS_NAMESPACE": "SupportBot"}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("byo_app_function", ROOT / "examples" / "byo_app" / "function" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_file("byo_app_function", ROOT / "examples" / "byo_app" / "function" / "app.py", register=False)
     monkeypatch.setattr(module.logger.registered_handler, "stream", CurrentStdout())  # log lines reach capsys
     with Stubber(module._bedrock) as stubber:
         yield module, stubber

@@ -11,7 +11,6 @@ log records are the Powertools JSON lines the handler prints.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
@@ -32,6 +31,7 @@ from botocore.stub import Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import FakeClock, FakeHttpResponse
+from tests.support.loader import load_file
 
 HANDLER_PATH = (
     Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "invocation_logging" / "handler.py"
@@ -203,12 +203,7 @@ def il() -> Iterator[ModuleType]:
             patch.setenv(name, value)
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK"):
             patch.delenv(name, raising=False)
-        spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[MODULE_NAME] = module
-        spec.loader.exec_module(module)
-        yield module
+        yield load_file(MODULE_NAME, HANDLER_PATH)
         sys.modules.pop(MODULE_NAME, None)
 
 

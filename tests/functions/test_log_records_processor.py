@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import base64
 import gzip
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -25,6 +22,7 @@ from botocore.stub import ANY, Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import FakeClock
+from tests.support.loader import load_file
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "log_records_processor"
 STREAM = "logs-stream"
@@ -32,16 +30,7 @@ STREAM_ARN = f"arn:aws:firehose:us-east-1:123456789012:deliverystream/{STREAM}"
 T0 = 1_767_225_600_123  # 2026-01-01T00:00:00.123Z
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("log_records_processor_handler", FUNCTION_DIR / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-handler = _load()
+handler = load_file("log_records_processor_handler", FUNCTION_DIR / "handler.py")
 
 POWERTOOLS_LINE = {
     "level": "INFO",

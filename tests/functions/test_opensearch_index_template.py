@@ -8,16 +8,13 @@ routes by URL; time is a fake clock shared by the Lambda context and the handler
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,6 +23,7 @@ from botocore.credentials import Credentials
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import FakeClock, FakeHttpResponse, http_error
+from tests.support.loader import load_file
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "opensearch_index_template"
 RESPONSE_URL = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/stack?X-Amz-Signature=secret"
@@ -34,16 +32,7 @@ COLLECTION = "https://0a1b2c3d4e.us-east-1.aoss.amazonaws.com"
 TEMPLATE = {"index_patterns": ["llm-logs*"], "priority": 100, "template": {"mappings": {"properties": {}}}}
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("opensearch_index_template_handler", FUNCTION_DIR / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-handler = _load()
+handler = load_file("opensearch_index_template_handler", FUNCTION_DIR / "handler.py")
 
 
 def props(endpoint: str = DOMAIN, service: str = "es", name: str = "llm-logs-template", body: Any = None) -> dict:

@@ -11,7 +11,6 @@ built here from ``prompb/remote.proto`` and ``types.proto``.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import json
 import random
@@ -21,7 +20,6 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -32,24 +30,14 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import FakeClock, FakeHttpResponse, http_error
+from tests.support.loader import load_file
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "prometheus_forwarder"
 URL = "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-0a1b2c3d/api/v1/remote_write"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
 
 
-def _load() -> ModuleType:
-    if str(FUNCTION_DIR) not in sys.path:
-        sys.path.append(str(FUNCTION_DIR))
-    spec = importlib.util.spec_from_file_location("prometheus_forwarder_handler", FUNCTION_DIR / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-handler = _load()
+handler = load_file("prometheus_forwarder_handler", FUNCTION_DIR / "handler.py", search=[FUNCTION_DIR], keep_search=True)
 metric_naming = sys.modules["metric_naming"]  # the siblings, imported by the handler as Lambda does
 remote_write = sys.modules["remote_write"]
 

@@ -11,7 +11,6 @@ handler in process.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
@@ -32,11 +31,12 @@ from botocore.stub import ANY, Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import CurrentStdout
+from tests.support.loader import load_file
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions"
 CANARY_DIR = FUNCTIONS_DIR / "quality_canary"
 CORPUS_DIR = FUNCTIONS_DIR.parent / "corpus"
-SIBLINGS = ("scoring", "canary_telemetry")
+SIBLINGS = ("scoring", "canary_telemetry", "canary_contract")
 
 SERVICE = "quality-canary-test-workload"
 NAMESPACE = "QualityCanaryTest"
@@ -67,29 +67,12 @@ def load_function(name: str, path: Path, folder: Path, siblings: tuple[str, ...]
     Sibling modules imported meanwhile are dropped from ``sys.modules`` (the
     loaded module keeps its references) and any same-named modules restored.
     """
-    saved = {sibling: sys.modules.pop(sibling) for sibling in siblings if sibling in sys.modules}
-    sys.path.insert(0, str(folder))
-    try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(folder))
-        for sibling in siblings:
-            sys.modules.pop(sibling, None)
-        sys.modules.update(saved)
-    return module
+    return load_file(name, path, search=[folder], siblings=siblings)
 
 
 def load_by_path(name: str, path: Path) -> ModuleType:
     """Import one dependency-free file under a unique module name."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(name, path, register=False)
 
 
 # --- Captured output --------------------------------------------------------------------------
@@ -273,7 +256,7 @@ class Canary:
 
 
 # --- Fixtures ---------------------------------------------------------------------------------
-CANARY_ENV_NAMES = ("TARGET_FUNCTION_NAME", "GOLDEN_SET_PATH", "MAX_QUESTIONS", "PER_QUESTION_TIMEOUT")
+CANARY_ENV_NAMES = ("TARGET_FUNCTION_NAME", "GOLDEN_SET_PATH", "MAX_QUESTIONS", "PER_QUESTION_TIMEOUT", "REQUEST_CONTRACT")
 
 
 @pytest.fixture(scope="module")
@@ -407,6 +390,60 @@ def test_each_question_is_sent_as_a_proxy_event_for_post_ask(canary: Canary) -> 
         assert event.request_context.resource_path == "/ask" and event.request_context.http_method == "POST"
         # A request id the RAG API accepts as /feedback's request_id.
         assert re.fullmatch(r"[A-Za-z0-9-]{1,128}", event.request_context.request_id)
+
+
+#: Another app's API as the CDK side writes its RequestContract (RequestContract.document): PUT /v1/chat.
+CHAT_CONTRACT = {
+    "method": "PUT", "path": "/v1/chat", "body": {"input": {"messages": [{"text": "{question}"}], "stream": False}},
+    "answer_path": "$.output.choices[0].text", "model_path": None, "prompt_version_path": None,
+    "default_model_id": MODEL_B,
+}  # fmt: skip
+
+
+def test_a_request_contract_says_how_to_ask_and_where_the_answer_is(canary: Canary) -> None:
+    canary.env(REQUEST_CONTRACT=json.dumps(CHAT_CONTRACT))
+    for answer in ANSWERS:
+        body = {"output": {"choices": [{"text": answer}]}, "id": "x"}
+        canary.stub_invoke({"Payload": payload({"statusCode": 200, "body": json.dumps(body)})})
+
+    summary = canary.run()
+
+    for item, raw in zip(GOLDEN, canary.events()):
+        event = APIGatewayProxyEvent(raw)
+        assert (event.resource, event.path, event.http_method) == ("/v1/chat", "/v1/chat", "PUT")
+        assert event.json_body == {"input": {"messages": [{"text": item["question"]}], "stream": False}}
+    # No model or prompt version in the response: the workload's primary model, "unversioned".
+    assert list(summary["by_version"]) == [f"{MODEL_B}|unversioned"] and summary["failures"] == 0
+    blob = canary.output().version_blob(MODEL_B, "unversioned")
+    assert blob.metrics["QualityRougeL"][1] == pytest.approx(canary.scores()["QualityRougeL"])
+
+
+def test_an_answer_missing_at_the_contracts_path_is_a_malformed_response(canary: Canary) -> None:
+    canary.env(REQUEST_CONTRACT=json.dumps(CHAT_CONTRACT))
+    for _ in GOLDEN:  # the reference app's body: no output.choices
+        canary.stub_answer("An answer where the contract does not look.")
+
+    with pytest.raises(canary.handler.CanaryRunFailed):
+        canary.run()
+
+    records = canary.output().logs_with("Canary question failed")
+    assert {r["reason"] for r in records} == {"MalformedResponse"} and len(records) == 3
+
+
+@pytest.mark.parametrize(
+    ("contract", "problem"),
+    [
+        ("not json", "REQUEST_CONTRACT must be a JSON object."),
+        ({**CHAT_CONTRACT, "method": "GET"}, "REQUEST_CONTRACT method must be one of POST, PUT, PATCH, got 'GET'."),
+        ({**CHAT_CONTRACT, "path": "/a?b=1"}, "REQUEST_CONTRACT path must start with / and carry no query string"),
+        ({**CHAT_CONTRACT, "body": {"q": "x"}}, "REQUEST_CONTRACT body must hold the string '{question}' as a value."),
+        ({**CHAT_CONTRACT, "answer_path": "$.a..b"}, "REQUEST_CONTRACT answer_path must be a JSON path"),
+    ],
+)  # fmt: skip
+def test_a_bad_request_contract_is_a_configuration_error(canary: Canary, contract: Any, problem: str) -> None:
+    canary.env(REQUEST_CONTRACT=contract if isinstance(contract, str) else json.dumps(contract))
+    with pytest.raises(canary.handler.CanaryConfigError, match=re.escape(problem)):
+        canary.run()
 
 
 def test_the_real_rag_handler_answers_the_canary(canary: Canary, api: Any) -> None:
@@ -787,8 +824,8 @@ def test_per_question_timeout_sets_the_read_timeout(canary: Canary) -> None:
     assert canary.handler.get_config().read_timeout == 12.5
 
 
-def test_dimension_names_equal_the_rag_api_telemetry(modules: SimpleNamespace) -> None:
-    rag = load_by_path("rag_api_telemetry_for_canary", FUNCTIONS_DIR / "rag_api" / "telemetry.py")
+def test_dimension_names_equal_the_runtime_telemetry(modules: SimpleNamespace) -> None:
+    rag = load_by_path("rag_api_telemetry_for_canary", FUNCTIONS_DIR.parent / "runtime" / "telemetry.py")
     ours = load_by_path("quality_canary_telemetry_by_path", CANARY_DIR / "canary_telemetry.py")
     for module in (ours, modules.telemetry):
         assert module.DIM_SERVICE == rag.DIM_SERVICE == "service"

@@ -6,8 +6,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import telemetry
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+from llm_observability.runtime import telemetry
 
 if TYPE_CHECKING:
     from conftest import Api
@@ -177,9 +178,8 @@ def test_ask_emits_emf_metrics_with_low_cardinality_dimensions(api: Api) -> None
 
     allowed = {telemetry.DIM_SERVICE, telemetry.DIM_STAGE, telemetry.DIM_MODEL_ID}
     assert all(set(metric.dimensions) <= allowed for metric in out.metrics)
-    main_blob = next(blob for blob in out.emf if telemetry.METRIC_REQUEST_SUCCESS in blob)
-    assert main_blob["request_id"] == API_REQUEST_ID  # metadata, not a dimension
-    assert main_blob["prompt_version"] == "v1"  # metadata, not a dimension
+    assert all(blob["request_id"] == API_REQUEST_ID for blob in out.emf)  # metadata, not a dimension
+    assert all("prompt_version" not in blob for blob in out.emf)  # on the log lines (``ask``), not the EMF ones
 
 
 def test_each_stage_runs_in_its_own_subsegment(api: Api) -> None:
@@ -222,6 +222,42 @@ def test_ask_writes_one_structured_log_line(api: Api) -> None:
     assert set(record["latency_ms"]["stages"]) == set(telemetry.STAGES)
     assert record["latency_ms"]["inference_model"] == 840.0
     assert record["estimated_cost_usd"] == pytest.approx(0.4)
+
+
+def test_the_runtime_logs_each_bedrock_call_of_a_request_with_its_request_id(api: Api) -> None:
+    api.stub_retrieve()
+    api.stub_converse()
+
+    api.ask({"question": f"{QUESTION} Mail me at jane.doe@example.com"})
+    calls = api.output().logs
+
+    retrieve, converse = [record for record in calls if record["message"] == telemetry.LOG_MESSAGE_CALL]
+    assert (retrieve["operation"], retrieve["stage"], converse["operation"], converse["stage"]) == (
+        "Retrieve", telemetry.STAGE_RETRIEVAL, "Converse", telemetry.STAGE_INFERENCE
+    )  # fmt: skip
+    for record in (retrieve, converse):
+        assert record["correlation_id"] == API_REQUEST_ID and record["service"] == api.service
+        assert record["function_request_id"] == api.context.aws_request_id
+        assert record["outcome"] == "success" and record["error_class"] is None
+        assert "jane.doe@example.com" not in json.dumps(record) and "[EMAIL]" in record["question"]
+    assert retrieve["retrieval"] == {"count": 2, "top_score": 0.82}
+    assert converse["model_id"] == api.model_id and converse["usage"]["total_tokens"] == 1280
+    assert converse["estimated_cost_usd"] == pytest.approx(0.4)  # PRICE_TABLE, handed to the runtime
+
+
+def test_a_failed_bedrock_call_is_logged_by_the_runtime_and_counted_once_by_the_request(api: Api) -> None:
+    api.stub_retrieve()
+    api.runtime.add_client_error("converse", "ThrottlingException", "slow down", 429)
+
+    assert api.ask({"question": QUESTION})["statusCode"] == 429
+    out = api.output()
+
+    (call,) = [r for r in out.logs if r["message"] == telemetry.LOG_MESSAGE_CALL and r["operation"] == "Converse"]
+    assert (call["outcome"], call["error_class"], call["aws_error_code"], call["level"]) == (
+        "failure", telemetry.ERROR_THROTTLING, "ThrottlingException", "WARNING"
+    )  # fmt: skip
+    assert out.only(telemetry.METRIC_REQUEST_FAILURE).values == [1.0]  # by the invocation, not by the call as well
+    assert out.metric(telemetry.METRIC_INPUT_TOKENS) == []
 
 
 def test_request_id_falls_back_to_the_lambda_request_id(api: Api) -> None:
@@ -516,12 +552,16 @@ def test_feedback_is_recorded(api: Api) -> None:
     assert body(response) == {"status": "recorded", "request_id": API_REQUEST_ID, "feedback_request_id": "c0ffee-1234"}
     out = api.output()
     score = out.only(telemetry.METRIC_FEEDBACK_SCORE)
-    assert score.values == [4.0]
+    assert score.values == [4.0]  # SampleCount = answers scored
     assert score.dimensions == (telemetry.DIM_SERVICE,)
-    assert [metric.name for metric in out.metrics] == [telemetry.METRIC_FEEDBACK_SCORE]  # SampleCount = answers scored
-    record = out.log("feedback")
+    # Every invocation of the function is a request of the service: a recorded score counts as one served.
+    assert {metric.name for metric in out.metrics} == {
+        telemetry.METRIC_FEEDBACK_SCORE, telemetry.METRIC_REQUEST_SUCCESS, telemetry.METRIC_END_TO_END_LATENCY
+    }  # fmt: skip
+    record = out.log("feedback")  # the runtime's line, in the request's invocation
     assert record["pii_redactions"] == 1
     assert record["level"] == "INFO"
+    assert record["correlation_id"] == API_REQUEST_ID and record["service"] == api.service
     assert record["feedback_request_id"] == "c0ffee-1234"
     assert record["score"] == 4
     assert record["comment"] == "Great, mail me at [EMAIL]"
@@ -574,8 +614,8 @@ def test_unknown_route_is_404(api: Api) -> None:
 
     assert_error_response(response, 404)
     out = api.output()
-    assert_failure_metric(api, out, telemetry.ERROR_VALIDATION)
-    assert out.metric(telemetry.METRIC_END_TO_END_LATENCY) == []
+    assert_failure_metric(api, out, telemetry.ERROR_VALIDATION)  # neither a success nor a failure of the service
+    assert len(out.only(telemetry.METRIC_END_TO_END_LATENCY).values) == 1  # every invocation is timed
 
 
 def test_wrong_method_is_405(api: Api) -> None:
@@ -634,6 +674,7 @@ def test_bad_configuration_returns_500_json(api: Api, env: dict[str, str | None]
     assert payload["error"] == "The service is not configured correctly; the operators have been alerted."
     out = api.output()
     assert_failure_metric(api, out, telemetry.ERROR_INTERNAL)
+    assert {metric.namespace for metric in out.metrics} == {api.namespace}  # counted where the alarms read it
     record = out.log("Invalid function configuration")
     assert record["level"] == "ERROR"
     assert any(problem in item for item in record["configuration_problems"])

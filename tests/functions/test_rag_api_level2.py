@@ -10,14 +10,16 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import telemetry
 from botocore.exceptions import ConnectTimeoutError
+
+from llm_observability.runtime import telemetry
 
 if TYPE_CHECKING:
     from conftest import Api
 
 QUESTION = "What is the refund policy?"
 GUARDRAIL_ID = "gr1abc2def3"
+RUNTIME_LINES = (telemetry.LOG_MESSAGE_CALL, telemetry.LOG_MESSAGE_FEEDBACK)  # written by the runtime
 GUARDRAIL_VERSION = "3"
 PROMPT_PARAMETER = "/rag-api/prompt/active-version"
 MODEL_PARAMETER = "/rag-api/model/active"
@@ -391,7 +393,8 @@ def test_managed_prompt_is_used_and_labelled(managed_prompt: Api) -> None:
     assert response["statusCode"] == 200
     assert body(response)["prompt_version"] == "managed-3"
     out = api.output()
-    assert out.logs and all(record["prompt_version"] == "managed-3" for record in out.logs)
+    handler_lines = [record for record in out.logs if record["message"] not in RUNTIME_LINES]
+    assert handler_lines and all(record["prompt_version"] == "managed-3" for record in handler_lines)
     assert out.log("ask")["prompt"]["template_version"] == "managed-3"
     assert out.log("Active prompt version changed")["level"] == "INFO"
     assert out.metric(telemetry.METRIC_PROMPT_LOOKUP_FAILURE) == []
@@ -410,8 +413,7 @@ def test_managed_prompt_is_used_and_labelled(managed_prompt: Api) -> None:
         (telemetry.DIM_SERVICE,),  # the main blob is unchanged
         (telemetry.DIM_SERVICE, telemetry.DIM_PROMPT_VERSION),
     ]
-    main_blob = next(blob for blob in out.emf if telemetry.METRIC_REQUEST_SUCCESS in blob and "request_id" in blob)
-    assert main_blob["prompt_version"] == "managed-3"  # metadata, not a dimension
+    assert all(blob["request_id"] == "api-request-id-0001" for blob in out.emf)  # metadata, not a dimension
     assembly = next(s for s in api.tracing.segments if s.name == telemetry.STAGE_PROMPT_ASSEMBLY)
     assert assembly.annotations[telemetry.DIM_PROMPT_VERSION] == "managed-3"
 
@@ -582,7 +584,7 @@ def test_prompt_lookup_failure_keeps_the_last_good_prompt_and_retries_after_the_
     assert api.output().metric(telemetry.METRIC_PROMPT_LOOKUP_FAILURE) == []
 
 
-def test_prompt_version_is_on_every_log_line_and_cleared_after_the_request(managed_prompt: Api) -> None:
+def test_prompt_version_is_on_every_handler_log_line_and_cleared_after_the_request(managed_prompt: Api) -> None:
     api = managed_prompt
     stub_prompt_lookup(api)
     api.stub_retrieve()
@@ -592,12 +594,15 @@ def test_prompt_version_is_on_every_log_line_and_cleared_after_the_request(manag
     api.feedback({"request_id": "abc", "score": 5})
 
     out = api.output()
-    assert [(r["message"], r["prompt_version"]) for r in out.logs] == [
+    assert [(r["message"], r.get("prompt_version")) for r in out.logs] == [
+        ("bedrock_call", None),  # Retrieve; the runtime's lines join the request's by correlation_id
         ("Active prompt version changed", "managed-3"),
+        ("bedrock_call", None),  # Converse
         ("ask", "managed-3"),
         ("Request rejected", "managed-3"),
-        ("feedback", "managed-3"),
+        ("feedback", None),
     ]
+    assert len({r["correlation_id"] for r in out.logs}) == 1
     assert "prompt_version" not in api.handler.logger.get_current_keys()
 
 
@@ -870,9 +875,10 @@ def test_lookup_clients_are_lazy_with_short_timeouts(api: Api, monkeypatch: pyte
 
 def test_managed_prompt_default_is_the_builtin_v1_template() -> None:
     """The prompt the stack puts in Prompt Management renders exactly like the built-in one."""
-    import pipeline
-
     from llm_observability.constructs.managed_prompt import DEFAULT_TEMPLATE
+    from tests.functions.conftest import rag_module
+
+    pipeline = rag_module("pipeline")
 
     builtin = pipeline.PROMPT_TEMPLATES["v1"].user
     assert builtin.replace("{passages}", "{{passages}}").replace("{question}", "{{question}}") == DEFAULT_TEMPLATE

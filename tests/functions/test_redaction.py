@@ -1,9 +1,11 @@
-"""PII redaction: what is replaced, what is left alone, and the replacement count."""
+"""PII redaction of log lines (the runtime's, which the reference handler uses too): what is replaced, what is left
+alone, and the replacement count."""
 
 from __future__ import annotations
 
 import pytest
-from redaction import redact
+
+from llm_observability.runtime.redaction import redact
 
 
 @pytest.mark.parametrize(

@@ -10,34 +10,24 @@ pairs built to reach every tokenizer rule and every BLEU branch.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
 import re
 import string
-import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import sacrebleu
 from rouge_score import rouge_scorer
 
+from tests.support.loader import load_file
+
 SCORING_PATH = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "quality_canary" / "scoring.py"
 TOLERANCE = 1e-6
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-scoring = _load("quality_canary_scoring", SCORING_PATH)
+scoring = load_file("quality_canary_scoring", SCORING_PATH)
 
 
 # --- Oracles -----------------------------------------------------------------------------

@@ -13,10 +13,10 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import managed
-import telemetry
 from botocore.stub import ANY
 
 from llm_observability import automation as a
+from llm_observability.runtime import telemetry
 from tests.support.aws_fakes import FakeApiGateway, FakePromptManagement, FakeSns, FakeSsm
 from tests.support.self_healing import (
     FALLBACK,

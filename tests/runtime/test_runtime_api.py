@@ -45,7 +45,7 @@ def test_clients_created_before_instrument_are_instrumented_and_instrument_is_id
     fake.queue(json_reply(CONVERSE_OK))
     client.converse(modelId=MODEL_ID, messages=MESSAGES)
     assert len(out.calls()) == 1
-    assert "EstimatedCostUSD" not in out.metric_names()  # the second instrument() dropped the prices
+    assert out.calls()[0]["estimated_cost_usd"] is None  # the second instrument() dropped the prices
     llmobs.uninstrument()
     assert BaseClient.__dict__["_make_api_call"] is original and not llmobs.instrumented()
     fake.queue(json_reply(CONVERSE_OK))
@@ -108,7 +108,8 @@ def test_prompt_logging_mode_decides_the_text_in_the_log_line(
     (line,) = out.calls()
     assert line.get("question") == question and line.get("answer") == answer
     assert line["prompt_logging"] == mode and line["question_chars"] == len(MESSAGES[0]["content"][0]["text"])
-    assert (out.values("PiiRedactions") or None) == redactions
+    assert ([line["pii_redactions"]] if mode == "redacted" else None) == redactions
+    assert "PiiRedactions" not in out.metric_names()  # a log field, not a metric
     if mode == "none":
         assert "4111" not in "\n".join(out.lines) and "pay@example.com" not in "\n".join(out.lines)
 
@@ -149,9 +150,48 @@ def test_observe_counts_a_bedrock_failure_once_and_reraises_it(out: Output, fake
 
     with pytest.raises(RuntimeError, match="answer failed"):
         handler({}, Context())
-    assert out.values("RequestFailure", ErrorClass="Throttling") == [1]
+    assert out.values("RequestFailure") == [1]  # by the invocation only, not by the call as well
     assert "RequestSuccess" not in out.metric_names() and len(out.values("EndToEndLatency")) == 1
-    assert out.calls()[0]["correlation_id"] == "lambda-req-1"
+    assert out.calls()[0]["correlation_id"] == "lambda-req-1" and out.calls()[0]["error_class"] == "Throttling"
+
+
+def test_observe_does_not_count_an_exception_raised_from_a_bedrock_validation_error(
+    out: Output, fake: FakeBedrock
+) -> None:
+    client = fake.client("bedrock-runtime")
+    fake.queue(error_reply("ValidationException", 400))
+
+    @llmobs.observe
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            client.converse(modelId=MODEL_ID, messages=MESSAGES)
+        except ClientError as exc:
+            raise ValueError("the question is too long") from exc
+        return {}
+
+    with pytest.raises(ValueError, match="too long"):
+        handler(API_EVENT, Context())
+    assert not {"RequestFailure", "RequestSuccess"} & out.metric_names()  # the caller's fault
+    assert len(out.values("EndToEndLatency")) == 1
+
+
+def test_observe_counts_a_caught_bedrock_failure_answered_with_success_as_a_success(
+    out: Output, fake: FakeBedrock
+) -> None:
+    client = fake.client("bedrock-runtime")
+    fake.queue(error_reply("ThrottlingException", 429), json_reply(CONVERSE_OK))
+
+    @llmobs.observe
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            client.converse(modelId=MODEL_ID, messages=MESSAGES)
+        except ClientError:
+            client.converse(modelId=MODEL_ID, messages=MESSAGES)  # the retry (or a fallback model) answers
+        return {"statusCode": 200}
+
+    handler(API_EVENT, Context())
+    assert out.values("RequestSuccess") == [1] and "RequestFailure" not in out.metric_names()
+    assert [c["outcome"] for c in out.calls()] == ["failure", "success"]  # the throttled call is in the log
 
 
 def test_observe_counts_an_error_response_after_a_caught_failure_once(out: Output, fake: FakeBedrock) -> None:
@@ -167,18 +207,21 @@ def test_observe_counts_an_error_response_after_a_caught_failure_once(out: Outpu
         return {"statusCode": 200}
 
     assert handler(API_EVENT, Context())["statusCode"] == 504
-    assert out.values("RequestFailure", ErrorClass="Timeout") == [1]
+    assert out.values("RequestFailure") == [1]
     assert "RequestSuccess" not in out.metric_names()
 
 
 @pytest.mark.parametrize(
-    ("status", "error_class"),
-    [(400, "Validation"), (429, "Throttling"), (500, "Internal"), (503, "ServiceUnavailable")],
+    ("status", "success", "failure"),
+    [(200, [1], []), (302, [1], []), (400, [], []), (404, [], []), (429, [], [1]), (500, [], [1]), (503, [], [1])],
 )
-def test_observe_classifies_error_responses_of_the_handler(out: Output, status: int, error_class: str) -> None:
+def test_observe_counts_server_side_error_responses_as_failures_and_the_callers_as_neither(
+    out: Output, status: int, success: list[int], failure: list[int]
+) -> None:
     result = llmobs.observe(lambda event, context: {"statusCode": status})(API_EVENT, Context())
     assert result == {"statusCode": status}
-    assert out.values("RequestFailure", ErrorClass=error_class) == [1]
+    assert (out.values("RequestSuccess"), out.values("RequestFailure")) == (success, failure)
+    assert len(out.values("EndToEndLatency")) == 1
 
 
 def test_observe_counts_other_exceptions_as_internal_and_nested_observe_once(out: Output) -> None:
@@ -192,7 +235,7 @@ def test_observe_counts_other_exceptions_as_internal_and_nested_observe_once(out
     with pytest.raises(KeyError) as raised:
         handler({}, Context())
     assert raised.value is error
-    assert out.values("RequestFailure", ErrorClass="Internal") == [1]
+    assert out.values("RequestFailure") == [1]
     assert len(out.values("EndToEndLatency")) == 1
 
 
@@ -213,12 +256,56 @@ def test_stage_times_user_code_and_a_bedrock_call_inside_its_own_stage_is_timed_
     assert len(out.values("StageLatency", Stage="PostProcessing")) == 1
 
 
-def test_feedback_emits_score_count_and_a_log_line_with_the_redacted_comment(out: Output) -> None:
+def test_feedback_emits_the_score_and_a_log_line_with_the_redacted_comment(out: Output) -> None:
     llmobs.feedback("api-req-1", 2, comment="Wrong, call me on +44 20 7946 0958")
-    assert out.values("FeedbackScore") == [2] and out.values("FeedbackCount") == [1]
+    assert out.values("FeedbackScore") == [2] and out.metric_names() == {"FeedbackScore"}  # SampleCount counts them
     (line,) = out.logs("feedback")
     assert line["feedback_request_id"] == "api-req-1" and line["score"] == 2
     assert line["comment"] == "Wrong, call me on [PHONE]" and line["comment_chars"] == 34
+    assert line["pii_redactions"] == 1
+
+
+def test_cache_lookup_counts_hits_as_1_and_misses_as_0(out: Output) -> None:
+    llmobs.cache_lookup(False)
+    llmobs.cache_lookup(True)
+    assert out.values("RetrievalCacheHit") == [0, 1]  # Average = hit rate, SampleCount = lookups
+    with pytest.raises(ValueError, match="hit is 1"):
+        llmobs.cache_lookup(1)  # type: ignore[arg-type]
+
+
+def test_metric_adds_the_service_dimension_to_the_callers_and_batches_in_an_invocation(out: Output) -> None:
+    @llmobs.observe
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        llmobs.metric("GuardrailPolicyIntervened", 1, "Count", GuardrailPolicy="topicPolicy")
+        llmobs.metric("GuardrailPolicyIntervened", 1, "Count", GuardrailPolicy="topicPolicy")
+        llmobs.metric("GuardrailGroundingScore", 0.25)
+        assert out.emf() == []
+        return {"statusCode": 200}
+
+    handler(API_EVENT, Context())
+    assert out.values("GuardrailPolicyIntervened", GuardrailPolicy="topicPolicy") == [1, 1]
+    assert out.values("GuardrailGroundingScore") == [0.25]
+    (blob,) = [b for b in out.emf() if "GuardrailPolicy" in b]
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "GuardrailPolicyIntervened", "Unit": "Count"}]
+    assert blob["request_id"] == "api-req-1"
+
+
+@pytest.mark.parametrize(
+    ("args", "dims", "match"),
+    [
+        (("", 1), {}, "name is ''"),
+        (("M", float("nan")), {}, "value of M is nan"),
+        (("M", True), {}, "value of M is True"),
+        (("M", 1, "Furlongs"), {}, "unit of M is 'Furlongs'"),
+        (("M", 1), {"service": "other"}, "not 'service'"),
+        (("M", 1), {"ModelId": ""}, "dimension ModelId of M is ''"),
+        (("M", 1), {f"D{i}": "x" for i in range(30)}, "at most 29"),
+    ],
+)
+def test_metric_rejects_bad_arguments(out: Output, args: tuple[Any, ...], dims: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        llmobs.metric(*args, **dims)
+    assert out.lines == []
 
 
 @pytest.mark.parametrize(

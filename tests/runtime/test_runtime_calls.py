@@ -1,7 +1,9 @@
 """Every instrumented Bedrock API on the happy path and on faults, through real boto3 clients and wire-format responses.
 
 Each test asserts what the user gets (the same response, events or exception as without the runtime)
-and what the runtime printed: EMF values by metric and dimensions, and the ``bedrock_call`` log line.
+and what the runtime printed: EMF values by metric and dimensions (the library's contract: StageLatency,
+InputTokens/OutputTokens per model and, with no observed invocation, RequestSuccess or RequestFailure), and the
+``bedrock_call`` log line with everything else.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def _one_call(out: Output) -> dict[str, Any]:
     return line
 
 
-def test_converse_emits_latency_tokens_cost_and_a_redacted_log_line(out: Output, fake: FakeBedrock) -> None:
+def test_converse_emits_stage_latency_and_tokens_and_logs_the_rest(out: Output, fake: FakeBedrock) -> None:
     client = fake.client("bedrock-runtime")
     fake.queue(json_reply(CONVERSE_OK))
     response = client.converse(
@@ -56,15 +58,13 @@ def test_converse_emits_latency_tokens_cost_and_a_redacted_log_line(out: Output,
     assert response["output"]["message"]["content"][0]["text"].startswith("Yes, within 30 days")
 
     assert len(out.values("StageLatency", Stage="Inference")) == 1
-    assert out.values("InferenceLatency", ModelId=MODEL_ID) == [812]  # Bedrock's own latency
     assert out.values("InputTokens", ModelId=MODEL_ID) == [120]
     assert out.values("OutputTokens", ModelId=MODEL_ID) == [30]
-    assert out.values("TotalTokens", ModelId=MODEL_ID) == [150]
-    assert out.values("EstimatedCostUSD", ModelId=MODEL_ID) == [pytest.approx(COST_120_30)]
-    assert out.values("PromptLength") == [len(QUESTION)]
     assert out.values("RequestSuccess") == [1]  # no observed handler: the call is the request
-    assert out.values("PiiRedactions") == [2]
+    # Total tokens and cost are metric math over the token metrics; the rest is the log line's.
+    assert out.metric_names() == {"StageLatency", "InputTokens", "OutputTokens", "RequestSuccess"}
     line = _one_call(out)
+    assert line["pii_redactions"] == 2
     assert line["level"] == "INFO" and line["service"] == "their-bot" and line["operation"] == "Converse"
     assert line["model_id"] == MODEL_ID and line["outcome"] == "success" and line["error_class"] is None
     assert line["usage"] == {"input_tokens": 120, "output_tokens": 30, "total_tokens": 150}
@@ -104,8 +104,8 @@ def test_converse_stream_is_passed_through_and_measured_at_its_end(out: Output, 
     assert events[1] == {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "Yes, "}}}
     assert out.values("InputTokens", ModelId=MODEL_ID) == [40]
     assert out.values("OutputTokens", ModelId=MODEL_ID) == [9]
-    assert out.values("InferenceLatency", ModelId=MODEL_ID) == [250]
     line = _one_call(out)
+    assert line["latency_ms"]["inference_model"] == 250  # Bedrock's own, from the metadata event
     assert line["streamed"] is True and line["answer"] == "Yes, within 30 days." and line["stop_reason"] == "end_turn"
     assert line["latency_ms"]["first_event"] <= line["latency_ms"]["call"]
 
@@ -136,9 +136,10 @@ def test_invoke_model_of_any_family_takes_tokens_from_the_headers(
     assert out.lines == []  # the call is reported when its body has been read
     assert json.loads(response["body"].read()) == body  # the user reads the very bytes Bedrock sent
     assert out.values("InputTokens", ModelId=MODEL_ID) == [120]
-    assert out.values("EstimatedCostUSD", ModelId=MODEL_ID) == [pytest.approx(COST_120_30)]
-    assert out.values("InferenceLatency", ModelId=MODEL_ID) == [321]
+    assert out.values("OutputTokens", ModelId=MODEL_ID) == [30]
     line = _one_call(out)
+    assert line["estimated_cost_usd"] == pytest.approx(COST_120_30)
+    assert line["latency_ms"]["inference_model"] == 321
     assert line["usage"]["total_tokens"] == 150 and line["question"] == "Can I return shoes? Mail me at [EMAIL]"
     assert line.get("answer") == answer
     if family == "llama":
@@ -165,22 +166,20 @@ def test_invoke_model_with_response_stream_reads_bedrocks_final_metrics(out: Out
     assert chunks[0]["type"] == "message_start" and len(chunks) == 5
     assert out.values("InputTokens", ModelId=MODEL_ID) == [77]
     assert out.values("OutputTokens", ModelId=MODEL_ID) == [6]
-    assert out.values("InferenceLatency", ModelId=MODEL_ID) == [400]
     line = _one_call(out)
+    assert line["latency_ms"]["inference_model"] == 400
     assert line["answer"] == "Sure, within 30 days." and line["stop_reason"] == "end_turn"
     assert line["prompt"]["max_tokens"] == 99 and line["prompt"]["length"] == len(QUESTION)
 
 
-def test_retrieve_emits_retrieval_stage_passages_and_top_score(out: Output, fake: FakeBedrock) -> None:
+def test_retrieve_emits_the_retrieval_stage_and_logs_passages_and_top_score(out: Output, fake: FakeBedrock) -> None:
     client = fake.client("bedrock-agent-runtime")
     results = [{"content": {"text": f"passage {i}"}, "score": s} for i, s in enumerate((0.4, 0.9, 0.7))]
     fake.queue(json_reply({"retrievalResults": results}))
     response = client.retrieve(knowledgeBaseId=KNOWLEDGE_BASE_ID, retrievalQuery={"text": QUESTION})
     assert len(response["retrievalResults"]) == 3
     assert len(out.values("StageLatency", Stage="Retrieval")) == 1
-    assert out.values("RetrievedPassages") == [3]
-    assert out.values("TopRetrievalScore") == [0.9]
-    assert "InferenceLatency" not in out.metric_names()
+    assert out.metric_names() == {"StageLatency", "RequestSuccess"}
     line = _one_call(out)
     assert line["stage"] == "Retrieval" and line["knowledge_base_id"] == KNOWLEDGE_BASE_ID and line["model_id"] is None
     assert line["retrieval"] == {"count": 3, "top_score": 0.9} and "usage" not in line
@@ -200,8 +199,9 @@ def test_retrieve_and_generate_logs_answer_and_references(out: Output, fake: Fak
         },
     )
     assert len(out.values("StageLatency", Stage="Retrieval")) == 1
-    assert out.values("RetrievedPassages") == [2]
+    assert out.metric_names() == {"StageLatency", "RequestSuccess"}
     line = _one_call(out)
+    assert line["retrieval"] == {"count": 2, "top_score": None}
     assert line["operation"] == "RetrieveAndGenerate" and line["model_id"] == model_arn
     assert line["knowledge_base_id"] == KNOWLEDGE_BASE_ID and line["answer"] == "Yes."
 
@@ -220,7 +220,7 @@ def test_retrieve_and_generate_logs_answer_and_references(out: Output, fake: Fak
         ("SomethingNewException", 400, "Internal", "ERROR"),
     ],
 )
-def test_converse_failure_is_counted_by_error_class_and_reraised_unchanged(
+def test_converse_failure_is_a_request_failure_unless_the_callers_and_is_reraised_unchanged(
     out: Output, fake: FakeBedrock, code: str, status: int, error_class: str, level: str
 ) -> None:
     client = fake.client("bedrock-runtime")
@@ -229,9 +229,10 @@ def test_converse_failure_is_counted_by_error_class_and_reraised_unchanged(
         client.converse(modelId=MODEL_ID, messages=MESSAGES)
     assert type(raised.value) is getattr(client.exceptions, code, ClientError) or code == "SomethingNewException"
     assert raised.value.response["Error"]["Code"] == code and raised.value.response["Error"]["Message"] == "it failed"
-    assert out.values("RequestFailure", ErrorClass=error_class) == [1]
+    # No ErrorClass dimension: the class is the log line's; Validation (the caller's request) is no failure.
+    assert out.values("RequestFailure") == ([] if error_class == "Validation" else [1])
     assert len(out.values("StageLatency", Stage="Inference")) == 1
-    assert not {"RequestSuccess", "InputTokens", "InferenceLatency"} & out.metric_names()
+    assert not {"RequestSuccess", "InputTokens"} & out.metric_names()
     line = _one_call(out)
     assert line["level"] == level and line["outcome"] == "failure" and line["error_class"] == error_class
     assert line["aws_error_code"] == code and line["question"] == "Can I return shoes? Mail me at [EMAIL]"
@@ -254,8 +255,7 @@ def test_every_api_counts_throttling_and_access_denied(
     for _ in range(2):
         with pytest.raises(ClientError):
             getattr(client, operation)(**kwargs)
-    assert out.values("RequestFailure", ErrorClass="Throttling") == [1]
-    assert out.values("RequestFailure", ErrorClass="AccessDenied") == [1]
+    assert out.values("RequestFailure") == [1, 1]  # one EMF object per call (no observed invocation)
     assert [line["error_class"] for line in out.calls()] == ["Throttling", "AccessDenied"]
 
 
@@ -266,7 +266,7 @@ def test_read_timeout_is_a_timeout(out: Output, fake: FakeBedrock) -> None:
     with pytest.raises(ReadTimeoutError) as raised:
         client.converse(modelId=MODEL_ID, messages=MESSAGES)
     assert raised.value is error
-    assert out.values("RequestFailure", ErrorClass="Timeout") == [1]
+    assert out.values("RequestFailure") == [1]
     line = _one_call(out)
     assert line["error_class"] == "Timeout" and line["aws_error_code"] is None
 
@@ -288,7 +288,7 @@ def test_malformed_invoke_model_body_still_counts_the_header_tokens(out: Output,
     fake.queue(invoke_reply(b"\x00\xffnot json at all", input_tokens=5, output_tokens=6))
     response = client.invoke_model(modelId=MODEL_ID, body=b"not json either")
     assert response["body"].read() == b"\x00\xffnot json at all"
-    assert out.values("TotalTokens", ModelId=MODEL_ID) == [11]
+    assert (out.values("InputTokens", ModelId=MODEL_ID), out.values("OutputTokens", ModelId=MODEL_ID)) == ([5], [6])
     assert "InstrumentationErrors" not in out.metric_names()
     line = _one_call(out)
     assert "answer" not in line and "question" not in line and line["prompt"]["length"] is None
@@ -304,8 +304,9 @@ def test_converse_stream_broken_midway_raises_the_users_error_and_counts_it(out:
         for event in response["stream"]:
             seen.append(event)  # noqa: PERF402 - the events before the break are the point
     assert raised.value is error and len(seen) == 3
-    assert out.values("RequestFailure", ErrorClass="ServiceUnavailable") == [1]
+    assert out.values("RequestFailure") == [1]
     line = _one_call(out)
+    assert line["error_class"] == "ServiceUnavailable"
     assert line["outcome"] == "failure" and line["answer"] == "Yes, within" and line["usage"]["input_tokens"] is None
 
 
@@ -319,8 +320,9 @@ def test_stream_exception_event_is_classified_from_its_code(out: Output, fake: F
     response = client.invoke_model_with_response_stream(modelId=MODEL_ID, body=b"{}")
     with pytest.raises(EventStreamError):
         list(response["body"])
-    assert out.values("RequestFailure", ErrorClass="ModelError") == [1]
-    assert _one_call(out)["aws_error_code"] == "ModelStreamErrorException"
+    assert out.values("RequestFailure") == [1]
+    line = _one_call(out)
+    assert (line["aws_error_code"], line["error_class"]) == ("ModelStreamErrorException", "ModelError")
 
 
 def test_invoke_model_body_that_breaks_while_read_is_a_failure(out: Output, fake: FakeBedrock) -> None:
@@ -331,8 +333,8 @@ def test_invoke_model_body_that_breaks_while_read_is_a_failure(out: Output, fake
     response = client.invoke_model(modelId=MODEL_ID, body=b"{}")
     with pytest.raises(ResponseStreamingError):
         response["body"].read()
-    assert out.values("RequestFailure", ErrorClass="ServiceUnavailable") == [1]
-    assert "RequestSuccess" not in out.metric_names()
+    assert out.values("RequestFailure") == [1]
+    assert "RequestSuccess" not in out.metric_names() and _one_call(out)["error_class"] == "ServiceUnavailable"
 
 
 def test_abandoned_stream_is_reported_as_incomplete_at_flush(out: Output, fake: FakeBedrock) -> None:
@@ -355,7 +357,7 @@ def test_invoke_model_body_never_read_is_reported_at_flush_with_its_header_token
     fake.queue(invoke_reply({"generation": "x"}, input_tokens=8, output_tokens=2))
     client.invoke_model(modelId=MODEL_ID, body=b"{}")
     flush()
-    assert out.values("TotalTokens", ModelId=MODEL_ID) == [10]
+    assert (out.values("InputTokens", ModelId=MODEL_ID), out.values("OutputTokens", ModelId=MODEL_ID)) == ([8], [2])
     line = _one_call(out)
     assert line["outcome"] == "incomplete" and "answer" not in line
 

@@ -58,8 +58,22 @@ def test_rule_breakers_are_dropped_and_counted() -> None:
     assert not buffer.add("x", "Count", 1, {"service": "v" * 1025})
     assert buffer.add("x", "Furlongs", 1, DIMS)  # an unknown unit becomes None
     assert buffer.dropped == 7
+
     (blob,) = _render(buffer)
     assert blob["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "x", "Unit": "None"}]
+
+
+def test_rules_are_checked_once_per_metric_and_dimension_set_with_bounded_memory(monkeypatch: Any) -> None:
+    monkeypatch.setattr(emf, "MAX_CHECKED", 3)
+    buffer = emf.MetricBuffer()
+    for _ in range(2):
+        assert not buffer.add("service", "Count", 1, DIMS)  # remembered as breaking a rule: dropped again
+        assert not buffer.add("x", "Count", math.inf, DIMS)  # a checked key still has its value checked
+        assert buffer.add("x", "Count", 1, DIMS)
+    assert buffer.dropped == 4 and len(buffer) == 2
+    for version in range(10):  # many dimension values: the checked keys never exceed the bound
+        assert buffer.add("x", "Count", 1, {"service": "svc", "PromptVersion": f"v{version}"})
+        assert len(buffer._checked) <= 3
 
 
 def test_metadata_never_hides_a_metric_or_dimension_and_non_json_metadata_is_left_out() -> None:

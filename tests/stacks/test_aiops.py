@@ -8,7 +8,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint_file
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from llm_observability.functions.rag_api import telemetry as t
+from llm_observability.runtime import telemetry as t
 from tests.conftest import SynthResult, scrub
 
 

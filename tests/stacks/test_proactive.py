@@ -10,7 +10,7 @@ from cfnlint.api import ManualArgs, lint_file
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from llm_observability.constructs.queries import SAVED_QUERIES
-from llm_observability.functions.rag_api import telemetry as t
+from llm_observability.runtime import telemetry as t
 from tests.conftest import SynthResult, scrub
 
 

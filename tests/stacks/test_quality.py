@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from llm_observability.functions.quality_canary import canary_telemetry as ct
-from llm_observability.functions.rag_api import telemetry as t
+from llm_observability.runtime import telemetry as t
 from tests.conftest import SynthResult, alarm_metric
 
 
@@ -58,6 +58,9 @@ def test_quality_canary_runs_the_rag_function_on_a_schedule(level2: SynthResult)
     (canary,) = [f for k, f in functions.items() if k.startswith("QualityCanaryFunction")]
     env = canary["Properties"]["Environment"]["Variables"]
     assert ct.ENV_TARGET_FUNCTION_NAME in env and env["POWERTOOLS_SERVICE_NAME"] == "rag-demo"
+    contract = json.loads(env[ct.ENV_REQUEST_CONTRACT])  # the reference app's: POST /ask {"question"} -> answer
+    assert (contract["method"], contract["path"], contract["body"]) == ("POST", "/ask", {"question": "{question}"})
+    assert (contract["answer_path"], contract["model_path"]) == ("$.answer", "$.model_id")
     (rule,) = [r for k, r in level2.resources("AWS::Events::Rule", level=2).items() if k.startswith("QualityCanarySchedule")]
     assert rule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
     policy = json.dumps([p for k, p in level2.resources("AWS::IAM::Policy", level=2).items() if "QualityCanary" in k])

@@ -4,6 +4,10 @@ It emits the metric names the library's dashboards and alarms read, with the wor
 ``service`` dimension: RequestSuccess and RequestFailure (the service's own failures; a bad request is the
 caller's, counted by API Gateway's 4XXError), InputTokens and OutputTokens with ModelId (the library
 prices them with metric math). Failures are logged with their ``error_class`` for Logs Insights.
+
+Failover is opt-in: the model comes from ``llm_observability_runtime.active_model_id`` (the library's runtime
+layer, added by ``LlmInstrumentation`` in the app's stack), which reads the SSM parameter the Level 3 failover
+runbook switches (cached for a minute) and falls back to ``MODEL_ID``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from llm_observability_runtime import active_model_id
 
 MODEL_ID = os.environ["MODEL_ID"]
 logger = Logger()
@@ -56,8 +61,9 @@ def handler(event: dict, context: object) -> dict:
     except (ValueError, KeyError, TypeError):
         _failure("Validation", 400)
         return _reply(400, {"error": "Field 'question' must be a string of 1-2000 characters."})
+    model_id = active_model_id(MODEL_ID)
     try:
-        out = _bedrock.converse(modelId=MODEL_ID, messages=[{"role": "user", "content": [{"text": question}]}])
+        out = _bedrock.converse(modelId=model_id, messages=[{"role": "user", "content": [{"text": question}]}])
     except ClientError as error:
         throttled = error.response["Error"]["Code"] == "ThrottlingException"
         _failure("Throttling" if throttled else "ModelError", 429 if throttled else 502)
@@ -68,7 +74,7 @@ def handler(event: dict, context: object) -> dict:
     usage = out["usage"]
     _emit({}, ("RequestSuccess", MetricUnit.Count, 1))
     _emit(
-        {"ModelId": MODEL_ID},
+        {"ModelId": model_id},
         ("InputTokens", MetricUnit.Count, usage["inputTokens"]),
         ("OutputTokens", MetricUnit.Count, usage["outputTokens"]),
     )  # fmt: skip

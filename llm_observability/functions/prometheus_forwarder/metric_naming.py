@@ -46,7 +46,7 @@ LABEL_REGION = "region"
 LABEL_ACCOUNT_ID = "account_id"
 RESERVED_LABELS = frozenset({LABEL_NAMESPACE, LABEL_REGION, LABEL_ACCOUNT_ID})
 
-# Application dimension names (functions/rag_api/telemetry.py) as labels.
+# Application dimension names (llm_observability/runtime/telemetry.py) as labels.
 LABEL_SERVICE = "service"
 LABEL_MODEL_ID = "model_id"
 LABEL_STAGE = "stage"

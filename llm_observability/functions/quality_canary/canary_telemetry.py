@@ -1,7 +1,7 @@
 """Telemetry vocabulary of the quality canary: metric, dimension and environment variable names.
 
 The canary's metrics sit next to the RAG API's in the same namespace, so the
-dimension names equal those of ``functions/rag_api/telemetry.py`` (a test
+dimension names equal those of ``llm_observability/runtime/telemetry.py`` (a test
 checks it).  Keep this module free of third-party imports: it runs inside
 Lambda and can be imported by the CDK side as
 ``llm_observability.functions.quality_canary.canary_telemetry``.
@@ -58,6 +58,7 @@ ENV_TARGET_FUNCTION_NAME = "TARGET_FUNCTION_NAME"  # required: RAG function name
 ENV_GOLDEN_SET_PATH = "GOLDEN_SET_PATH"  # default: golden_set.json next to the handler
 ENV_MAX_QUESTIONS = "MAX_QUESTIONS"  # default: every question of the golden set
 ENV_PER_QUESTION_TIMEOUT = "PER_QUESTION_TIMEOUT"  # seconds, the Invoke read timeout; default 30
+ENV_REQUEST_CONTRACT = "REQUEST_CONTRACT"  # JSON: how to ask the target (canary_contract); default POST /ask
 ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"  # value of the service dimension (the workload)
 ENV_POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"  # default DEFAULT_NAMESPACE
 

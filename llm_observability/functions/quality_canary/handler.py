@@ -1,13 +1,15 @@
 """Quality canary: asks the RAG API a golden set of questions and publishes answer-quality metrics.
 
 Run on a schedule by EventBridge (the event's content is ignored).  Each golden
-question goes through the RAG function's real handler path: a synchronous
+question goes through the target function's real handler path: a synchronous
 Lambda Invoke of ``TARGET_FUNCTION_NAME`` with an API Gateway REST proxy event
-for ``POST /ask`` whose ``requestContext.requestId`` is
-``canary-<run id>-<question id>`` (the run id is this invocation's Lambda
-request id), so the RAG function's logs of canary traffic carry that
-correlation id.  The answer is scored against the reference answer with
-``scoring.rouge_l``, ``scoring.bleu`` and ``scoring.token_f1``.
+made from the request contract (``REQUEST_CONTRACT``, see ``canary_contract``;
+without it ``POST /ask`` of the reference RAG API) whose
+``requestContext.requestId`` is ``canary-<run id>-<question id>`` (the run id
+is this invocation's Lambda request id), so the target's logs of canary
+traffic carry that correlation id.  The answer, found at the contract's
+answer path of the JSON response body, is scored against the reference answer
+with ``scoring.rouge_l``, ``scoring.bleu`` and ``scoring.token_f1``.
 
 Metrics (CloudWatch EMF, namespace ``POWERTOOLS_METRICS_NAMESPACE``)
     One blob per (ModelId, PromptVersion) pair the answers reported, dimensions
@@ -40,7 +42,6 @@ import json
 import math
 import os
 import re
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import canary_contract
 import canary_telemetry as telemetry
 import scoring
 from aws_lambda_powertools import Logger
@@ -66,7 +68,7 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_READ_TIMEOUT_SECONDS = 30.0
 MAX_READ_TIMEOUT_SECONDS = 900.0
 MAX_ATTEMPTS = 2
-USER_AGENT = "llm-observability-quality-canary"
+USER_AGENT = canary_contract.USER_AGENT
 #: Lambda Invoke error codes that mean "throttled".
 THROTTLING_CODES = frozenset({"TooManyRequestsException", "ThrottlingException"})
 
@@ -106,6 +108,7 @@ class CanaryConfig:
     target_function: str
     questions: tuple[GoldenQuestion, ...]
     read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS
+    contract: canary_contract.Contract = canary_contract.REFERENCE
 
 
 def load_golden_set(path: Path) -> tuple[GoldenQuestion, ...]:
@@ -178,6 +181,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> CanaryConfig:
             )
             read_timeout = DEFAULT_READ_TIMEOUT_SECONDS
 
+    contract = canary_contract.REFERENCE
+    raw = env.get(telemetry.ENV_REQUEST_CONTRACT, "").strip()
+    if raw:
+        try:
+            contract = canary_contract.parse(raw)
+        except ValueError as exc:
+            problems.append(str(exc))
+
     path = Path(env.get(telemetry.ENV_GOLDEN_SET_PATH, "").strip() or DEFAULT_GOLDEN_SET_PATH)
     if not path.is_absolute():
         path = DEFAULT_GOLDEN_SET_PATH.parent / path
@@ -189,7 +200,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> CanaryConfig:
 
     if problems:
         raise CanaryConfigError(problems)
-    return CanaryConfig(target, questions[:max_questions], read_timeout)
+    return CanaryConfig(target, questions[:max_questions], read_timeout, contract)
 
 
 # --- Per-container state ---------------------------------------------------------------
@@ -275,34 +286,6 @@ class ScoredAnswer:
     refusal: bool
 
 
-def ask_event(question: str, request_id: str) -> dict[str, Any]:
-    """An API Gateway REST API (Lambda proxy integration) event for ``POST /ask``."""
-    headers = {"Accept": "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT}
-    return {
-        "resource": "/ask",
-        "path": "/ask",
-        "httpMethod": "POST",
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/ask",
-            "httpMethod": "POST",
-            "path": "/ask",
-            "stage": "canary",
-            "protocol": "HTTP/1.1",
-            "requestId": request_id,
-            "requestTimeEpoch": int(time.time() * 1000),
-            "identity": {"userAgent": USER_AGENT},
-        },
-        "body": json.dumps({"question": question}, ensure_ascii=False),
-        "isBase64Encoded": False,
-    }
-
-
 def _excerpt(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:_MAX_LOGGED_CHARS]
@@ -357,8 +340,9 @@ def invoke(client: Any, target: str, event: Mapping[str, Any]) -> bytes:
     return payload
 
 
-def parse_answer(payload: bytes) -> Answer:
-    """The answer in an API Gateway proxy response payload; QuestionFailed unless it is a well-formed 200."""
+def parse_answer(payload: bytes, contract: canary_contract.Contract = canary_contract.REFERENCE) -> Answer:
+    """The answer in an API Gateway proxy response payload, where ``contract`` says; QuestionFailed unless it is a
+    well-formed 200."""
     response = _json_object(payload)
     status = response.get("statusCode") if response else None
     if response is None or not isinstance(status, int) or isinstance(status, bool):
@@ -377,11 +361,17 @@ def parse_answer(payload: bytes) -> Answer:
         )
     if body is None:
         raise QuestionFailed(telemetry.FAILURE_MALFORMED_RESPONSE, "The response body is not a JSON object")
-    text, model_id, prompt_version = body.get("answer"), body.get("model_id"), body.get("prompt_version")
+    text = canary_contract.find(body, contract.answer_path)
+    model_id = canary_contract.find(body, contract.model_path) if contract.model_path else contract.default_model_id
+    prompt_version = (
+        canary_contract.find(body, contract.prompt_version_path)
+        if contract.prompt_version_path
+        else canary_contract.UNVERSIONED
+    )
     if not isinstance(text, str) or not _label(model_id) or not _label(prompt_version):
         raise QuestionFailed(
             telemetry.FAILURE_MALFORMED_RESPONSE,
-            "The response body lacks 'answer', 'model_id' or 'prompt_version'",
+            "The response body lacks the answer, model id or prompt version where the request contract says",
             body_keys=sorted(body)[:20],
         )
     request_id = body.get("request_id")
@@ -449,10 +439,17 @@ class Run:
         }
 
 
-def ask(client: Any, target: str, request_id: str, item: GoldenQuestion) -> ScoredAnswer:
-    """Ask one golden question and score the answer; QuestionFailed if there is no scorable answer."""
-    payload = invoke(client, target, ask_event(item.question, request_id))
-    return score(item, parse_answer(payload))
+def ask(
+    client: Any,
+    target: str,
+    request_id: str,
+    item: GoldenQuestion,
+    contract: canary_contract.Contract = canary_contract.REFERENCE,
+) -> ScoredAnswer:
+    """Ask one golden question as ``contract`` says and score the answer; QuestionFailed if there is no scorable
+    answer."""
+    payload = invoke(client, target, canary_contract.proxy_event(contract, item.question, request_id))
+    return score(item, parse_answer(payload, contract))
 
 
 def run_canary(
@@ -480,7 +477,7 @@ def run_canary(
             break
         request_id = f"{telemetry.REQUEST_ID_PREFIX}-{run_id}-{item.id}"
         try:
-            answer = ask(client, config.target_function, request_id, item)
+            answer = ask(client, config.target_function, request_id, item, config.contract)
         except QuestionFailed as exc:
             run.failures[exc.reason] += 1
             logger.warning(

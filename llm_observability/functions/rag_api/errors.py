@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import telemetry
+from llm_observability_runtime import telemetry
 from aws_lambda_powertools.event_handler import Response
 from botocore.exceptions import (
     ClientError,
@@ -49,7 +49,7 @@ _JSON = "application/json"
 
 
 class ApiError(Exception):
-    """A failure with its HTTP status, ErrorClass dimension value and client-safe message."""
+    """A failure with its HTTP status, error class (log line and X-Ray annotation) and client-safe message."""
 
     def __init__(
         self,

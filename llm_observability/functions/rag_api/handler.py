@@ -8,13 +8,16 @@ Requests are routed by the API Gateway resource (``/ask``), so a custom domain's
 matter. Every failure - an unknown route (404), another method (405), a bad request (400), an invalid
 configuration (500) or an exception while serving - goes through one exception handler: the status,
 ``Retry-After`` and client-safe message of ``errors.classify_exception``, a JSON body with only the
-message and the request id (never a traceback), one log line with its ``error_class`` and, unless the
-caller is at fault (class Validation), a RequestFailure metric.
+message and the request id (never a traceback) and one log line with its ``error_class``.
 
-Each /ask stage (telemetry.STAGES) runs in its own X-Ray subsegment and emits its latency as
-StageLatency{Stage=<stage>} (``instrumentation.Recorder``). Metrics are CloudWatch EMF lines written by
-Powertools and flushed once per invocation; logs are Powertools JSON lines whose correlation id is the
-API Gateway request id, and every line of a request carries the active ``prompt_version``.
+Metrics are the library's runtime's (``llm_observability_runtime``, from its Lambda layer): the handler runs
+``observe``d, so every invocation emits EndToEndLatency and RequestSuccess, or RequestFailure for a 5xx or
+429 answer (not for the caller's 4xx), and its EMF lines are flushed once; the runtime times the Retrieve
+and Converse calls and counts their tokens per model. Each /ask stage (telemetry.STAGES) runs in its own
+X-Ray subsegment and emits StageLatency{Stage=<stage>} (``instrumentation.Recorder``). The handler's logs are
+Powertools JSON lines whose correlation id is the API Gateway request id, each carrying the active
+``prompt_version``; the runtime adds one ``bedrock_call`` line per Bedrock call and writes the ``feedback``
+line, with the same correlation id.
 
 Optional (off unless their environment variables are set): a Bedrock Guardrail on Converse
 (GUARDRAIL_ID + GUARDRAIL_VERSION), the user-message template from Prompt Management
@@ -33,14 +36,13 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import instrumentation
+import llm_observability_runtime as llmobs
 import managed
 import pipeline
-import telemetry
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_xray_sdk import global_sdk_config
 from errors import (
@@ -53,7 +55,8 @@ from errors import (
     error_response,
     json_response,
 )
-from instrumentation import NULL_RECORDER, Recorder, logger, loggable_texts, tracer
+from instrumentation import NULL_RECORDER, UNIT_COUNT, Recorder, logger, tracer
+from llm_observability_runtime import telemetry
 from settings import Settings, SettingsError, load_settings
 from validation import parse_ask, parse_feedback, parse_json_object
 
@@ -101,13 +104,17 @@ def _load_runtime() -> Runtime | SettingsError:
         try:
             settings = load_settings(pipeline.PROMPT_TEMPLATES)
         except SettingsError as exc:
+            instrumentation.start()  # the 500 answers are counted in this function's namespace
             _runtime = exc
             return exc
         unpriced: set[str] = set()
         if settings.model_price is None:
             _warn_unpriced(settings.model_id)
             unpriced.add(settings.model_id)
-        if not settings.instrumentation:
+        if settings.instrumentation:
+            instrumentation.start(settings.prompt_logging, settings.price_table)
+        else:
+            instrumentation.stop()
             global_sdk_config.set_sdk_enabled(False)
         template = pipeline.PROMPT_TEMPLATES[settings.prompt_template_version]
         _runtime = Runtime(
@@ -143,14 +150,14 @@ def _load_runtime() -> Runtime | SettingsError:
 
 
 def reset_state() -> None:
-    """Forget settings, the retrieval cache, Bedrock clients and unflushed metrics.
+    """Forget settings, the retrieval cache and Bedrock clients, and stop instrumenting boto3.
 
     The next invocation behaves like the first one of a new container.
     """
     global _runtime
     _runtime = None
     pipeline.reset_clients()
-    instrumentation.clear()
+    instrumentation.stop()
 
 
 # --- Routing ------------------------------------------------------------------------------
@@ -164,7 +171,7 @@ class Call(NamedTuple):
     request_id: str
     state: Runtime | SettingsError
     rec: Recorder
-    started: float
+    started: float  # the request's start, for the ``ask`` line's end-to-end latency
 
 
 def _current() -> tuple[Call, Runtime]:
@@ -188,12 +195,9 @@ app.use(middlewares=[_configured])
 
 @app.post("/ask")
 def _ask() -> Response:
-    """POST /ask: run the RAG pipeline; EndToEndLatency covers successes and failures."""
+    """POST /ask: run the RAG pipeline."""
     call, runtime = _current()
-    try:
-        return _answer(app.current_event.raw_event, call.request_id, runtime, call.rec, call.started)
-    finally:
-        call.rec.metric(telemetry.METRIC_END_TO_END_LATENCY, MetricUnit.Milliseconds, (_now() - call.started) * 1000)
+    return _answer(app.current_event.raw_event, call.request_id, runtime, call.rec, call.started)
 
 
 def _resolve_managed(runtime: Runtime, rec: Recorder) -> tuple[pipeline.PromptTemplate, str]:
@@ -207,9 +211,8 @@ def _resolve_managed(runtime: Runtime, rec: Recorder) -> tuple[pipeline.PromptTe
         resolved = prompts.resolve(pipeline.ssm, deadline)
         template = resolved.value
         logger.append_keys(prompt_version=template.version)
-        rec.prompt_resolved(template.version)
         if resolved.failure is not None:
-            rec.metric(telemetry.METRIC_PROMPT_LOOKUP_FAILURE, MetricUnit.Count, 1)
+            rec.metric(telemetry.METRIC_PROMPT_LOOKUP_FAILURE, UNIT_COUNT, 1)
             logger.warning(
                 "Prompt lookup failed; serving the last good prompt",
                 extra={
@@ -229,7 +232,7 @@ def _resolve_managed(runtime: Runtime, rec: Recorder) -> tuple[pipeline.PromptTe
         resolved_model = models.resolve(pipeline.ssm, deadline)
         model_id = resolved_model.value
         if resolved_model.failure is not None:
-            rec.metric(telemetry.METRIC_MODEL_LOOKUP_FAILURE, MetricUnit.Count, 1)
+            rec.metric(telemetry.METRIC_MODEL_LOOKUP_FAILURE, UNIT_COUNT, 1)
             logger.warning(
                 "Model lookup failed; serving the last good model",
                 extra={
@@ -340,23 +343,12 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
 
 @app.post("/feedback")
 def _feedback() -> Response:
-    """POST /feedback: record a score so it can be joined to the /ask log line by request id."""
-    call, runtime = _current()
-    request_id, rec = call.request_id, call.rec
+    """POST /feedback: record a score (FeedbackScore and the runtime's ``feedback`` log line, its comment logged
+    per PROMPT_LOGGING) so it can be joined to the /ask log line by request id."""
+    call, _ = _current()
+    request_id = call.request_id
     feedback = parse_feedback(parse_json_object(app.current_event.raw_event))
-    rec.feedback(feedback)
-    mode = runtime.settings.prompt_logging
-    texts, redactions = loggable_texts(mode, comment=feedback.comment) if feedback.comment else ({}, 0)
-    logger.info(
-        "feedback",
-        extra={
-            "feedback_request_id": feedback.request_id,
-            "score": feedback.score,
-            "comment_chars": len(feedback.comment or ""),
-            "pii_redactions": redactions,
-            **texts,
-        },
-    )
+    call.rec.feedback(feedback)
     return json_response(
         202,
         {"status": "recorded", "request_id": request_id, "feedback_request_id": feedback.request_id},
@@ -374,7 +366,8 @@ def _no_route(_: NotFoundError) -> Response:
 
 @app.exception_handler(Exception)
 def _failed(exc: Exception) -> Response:
-    """Every failure of a request: its JSON error response, log line and (server-side classes) RequestFailure."""
+    """Every failure of a request: its JSON error response, log line and X-Ray annotation (``observe`` counts a
+    RequestFailure for a server-side class by the response's status: 5xx, or 429 for Throttling)."""
     call: Call = app.context["call"]
     error = classify_exception(exc)
     _log_failure(exc, error, call.rec)
@@ -431,7 +424,6 @@ def _handle(event: Any, context: LambdaContext, state: Runtime | SettingsError, 
     prompt_version = state.prompt_version if isinstance(state, Runtime) else None
     if prompt_version is not None:
         logger.append_keys(prompt_version=prompt_version)  # updated by /ask once its prompt is resolved
-    rec.request_started(request_id, prompt_version)
     app.append_context(call=Call(request_id, state, rec, started))
     try:
         return app.resolve(event, context)
@@ -447,15 +439,16 @@ def rag_api_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return _handle(event, context, _load_runtime(), Recorder())
 
 
+_observed_handler = llmobs.observe(rag_api_handler)
+
+
 def _handle_event(event: Any, context: LambdaContext) -> dict[str, Any]:
-    """The handler proper, with or without the CodeGuru Profiler agent around it."""
+    """The handler proper, observed by the runtime unless INSTRUMENTATION=off, with or without the CodeGuru
+    Profiler agent around it."""
     state = _load_runtime()
     if isinstance(state, Runtime) and not state.settings.instrumentation:
         return _handle(event, context, state, NULL_RECORDER)
-    try:
-        response: dict[str, Any] = rag_api_handler(event, context)
-    finally:
-        instrumentation.flush()
+    response: dict[str, Any] = _observed_handler(event, context)
     return response
 
 

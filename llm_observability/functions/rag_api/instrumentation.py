@@ -1,88 +1,66 @@
-"""The RAG function's telemetry: its Powertools logger, metrics and tracer, and the per-invocation Recorder.
+"""The RAG function's telemetry: the library's runtime for metrics, Powertools for logs and traces, per request.
 
-``Recorder`` turns what one request did into X-Ray subsegments, EMF metrics (names and dimensions from
-``telemetry``) and the structured summary log line; ``NullRecorder`` (INSTRUMENTATION=off) does none of
-it. Metrics with one dimension besides ``service`` (Stage, ModelId, PromptVersion, GuardrailPolicy) go to
-``dimensioned_metrics``, one EMF blob per dimension value; the rest to the Powertools ``metrics`` blob.
-``flush()`` prints both once per invocation. What a question needs no alarm for (prompt length, retrieved
-passages, top score, cost, PII redactions, error classes) is a field of the summary log line, not a metric.
+Metrics come from the runtime layer (``llm_observability_runtime``), the same code that instruments users'
+functions: ``start`` instruments boto3 with this function's settings, so every Retrieve and Converse call emits
+its StageLatency and InputTokens/OutputTokens{ModelId} and a ``bedrock_call`` log line; the handler runs
+``observe``d (EndToEndLatency, RequestSuccess or RequestFailure, one EMF flush per invocation). ``Recorder``
+adds what only this application knows: the five RAG stages (``llmobs.stage`` plus an X-Ray subsegment each),
+retrieval-cache lookups, the guardrail and per-prompt-version metrics of Level 2 (``llmobs.metric``), the
+feedback score (``llmobs.feedback``, whose log line is the ``feedback`` line) and the ``ask`` summary log line,
+which holds what a question needs no alarm for (prompt length, passages, top score, cost, PII redactions).
+``NullRecorder`` (INSTRUMENTATION=off) does none of it.
 
-Test and benchmark seams: the module-level ``tracer.provider`` / ``logger`` / ``metrics`` objects.
+Test and benchmark seams: the module-level ``tracer.provider`` and ``logger`` objects.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-import telemetry
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
-from redaction import redact
+import llm_observability_runtime as llmobs
+from aws_lambda_powertools import Logger, Tracer
+from llm_observability_runtime import redaction, telemetry
 
 if TYPE_CHECKING:
     import pipeline
-    from settings import Settings
+    from settings import ModelPrice, Settings
     from validation import AskRequest, FeedbackRequest
 
 SERVICE_NAME = os.getenv(telemetry.ENV_POWERTOOLS_SERVICE_NAME) or telemetry.DEFAULT_SERVICE_NAME
 NAMESPACE = os.getenv(telemetry.ENV_POWERTOOLS_METRICS_NAMESPACE) or telemetry.DEFAULT_NAMESPACE
+UNIT_MS = "Milliseconds"
+UNIT_COUNT = "Count"
+UNIT_NONE = "None"
 
 logger = Logger(service=SERVICE_NAME)
-metrics = Metrics(service=SERVICE_NAME, namespace=NAMESPACE)
 tracer = Tracer(service=SERVICE_NAME, patch_modules=("botocore",))
 
 _now = time.perf_counter
 
 
-class DimensionedMetrics:
-    """EMF blobs for metrics with one dimension besides ``service`` (Stage, ModelId, PromptVersion, ...).
+def start(prompt_logging: str | None = None, prices: Mapping[str, ModelPrice] | None = None) -> None:
+    """Instrument boto3 with the runtime: this function's service, namespace, prompt logging and prices.
 
-    EMF applies one dimension set to a whole blob, so each dimension value gets
-    its own reusable Powertools provider; ``flush`` prints one blob per value
-    used since the previous flush.
+    Called once per container with the validated settings (or the runtime's defaults for both when the
+    settings are invalid, so the 500 answers are still counted in this function's namespace).
     """
-
-    def __init__(self, namespace: str, service: str) -> None:
-        self._namespace = namespace
-        self._service = service
-        self._providers: dict[tuple[str, str], AmazonCloudWatchEMFProvider] = {}
-        self._pending: dict[tuple[str, str], AmazonCloudWatchEMFProvider] = {}
-
-    def add(self, dimension: str, value: str, name: str, unit: MetricUnit, metric_value: float) -> None:
-        """Add one value of metric ``name`` under dimensions {service, ``dimension``=``value``}.
-
-        Keep ``value`` low-cardinality: each distinct value keeps a provider for the container's life.
-        """
-        key = (dimension, value)
-        provider = self._providers.get(key)
-        if provider is None:
-            provider = AmazonCloudWatchEMFProvider(namespace=self._namespace, service=self._service)
-            provider.set_default_dimensions(**{telemetry.DIM_SERVICE: self._service, dimension: value})
-            self._providers[key] = provider
-        provider.add_metric(name=name, unit=unit, value=metric_value)
-        self._pending[key] = provider
-
-    def flush(self) -> None:
-        """Print every pending blob and clear it."""
-        for provider in self._pending.values():
-            provider.flush_metrics()
-            if provider.metric_set:  # not printed because POWERTOOLS_METRICS_DISABLED is set
-                provider.clear_metrics()
-        self._pending.clear()
-
-    def clear(self) -> None:
-        """Drop pending values without printing them."""
-        for provider in self._pending.values():
-            provider.clear_metrics()
-        self._pending.clear()
+    table = {m: {"input_per_1k": p.input_per_1k, "output_per_1k": p.output_per_1k} for m, p in (prices or {}).items()}
+    llmobs.instrument(
+        service_name=SERVICE_NAME,
+        namespace=NAMESPACE,
+        prompt_logging=prompt_logging,  # type: ignore[arg-type]  # validated by settings
+        prices=table,
+    )
 
 
-dimensioned_metrics = DimensionedMetrics(NAMESPACE, SERVICE_NAME)
+def stop() -> None:
+    """Stop instrumenting boto3 (INSTRUMENTATION=off, or a simulated new container)."""
+    if llmobs.instrumented():
+        llmobs.uninstrument()
 
 
 class _NullSegment:
@@ -96,7 +74,7 @@ NULL_SEGMENT = _NullSegment()
 
 
 class Recorder:
-    """Instrumentation of one invocation: subsegments, metrics and the summary log line."""
+    """Instrumentation of one invocation: stages, the application's own metrics and the summary log line."""
 
     def __init__(self) -> None:
         self.stage_ms: dict[str, float] = {}
@@ -104,42 +82,26 @@ class Recorder:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[Any]:
-        """Run a pipeline stage in an X-Ray subsegment and record its StageLatency."""
+        """Run a pipeline stage in an X-Ray subsegment and the runtime's ``stage`` (StageLatency{Stage})."""
         self.current_stage = name
         started = _now()
         try:
-            with tracer.provider.in_subsegment(name=name) as subsegment:
+            with llmobs.stage(name), tracer.provider.in_subsegment(name=name) as subsegment:
                 yield subsegment if subsegment is not None else NULL_SEGMENT
         finally:
-            elapsed = (_now() - started) * 1000
-            self.stage_ms[name] = round(elapsed, 3)
-            dimensioned_metrics.add(
-                telemetry.DIM_STAGE, name, telemetry.METRIC_STAGE_LATENCY, MetricUnit.Milliseconds, elapsed
-            )
+            self.stage_ms[name] = round((_now() - started) * 1000, 3)
 
-    def request_started(self, request_id: str, prompt_version: str | None) -> None:
-        """Attach the request id and prompt version to this invocation's main EMF blob as metadata."""
-        metrics.add_metadata(key="request_id", value=request_id)
-        if prompt_version is not None:
-            metrics.add_metadata(key="prompt_version", value=prompt_version)
-
-    def prompt_resolved(self, prompt_version: str) -> None:
-        """Record the prompt version this /ask uses (EMF metadata; the log key is set by the caller)."""
-        metrics.add_metadata(key="prompt_version", value=prompt_version)
-
-    def metric(self, name: str, unit: MetricUnit, value: float) -> None:
-        """Add a metric with the service dimension only."""
-        metrics.add_metric(name=name, unit=unit, value=value)
+    def metric(self, name: str, unit: str, value: float, **dimensions: str) -> None:
+        """Emit a metric with the service dimension and ``dimensions`` (low-cardinality values only)."""
+        llmobs.metric(name, value, unit, **dimensions)
 
     def failure(self, error_class: str) -> None:
-        """Annotate a failed request with its error class; count it as RequestFailure unless the caller's fault."""
-        if error_class in telemetry.FAILURE_ERROR_CLASSES:
-            self.metric(telemetry.METRIC_REQUEST_FAILURE, MetricUnit.Count, 1)
+        """Annotate a failed request with its error class (``observe`` counts RequestFailure by the status)."""
         tracer.put_annotation(telemetry.ANNOTATION_ERROR_CLASS, error_class)
 
     def cache_lookup(self, hit: bool) -> None:
         """Count one retrieval-cache lookup: RetrievalCacheHit 1 for a hit, 0 for a miss."""
-        self.metric(telemetry.METRIC_RETRIEVAL_CACHE_HIT, MetricUnit.Count, int(hit))
+        llmobs.cache_lookup(hit)
 
     def ask_succeeded(
         self,
@@ -154,12 +116,13 @@ class Recorder:
         guardrail: pipeline.GuardrailOutcome | None = None,
         per_prompt_version: bool = False,
     ) -> None:
-        """Emit the success metrics of an /ask and its structured summary log line.
+        """Emit the application metrics of an answered /ask and its structured summary log line.
 
         ``model_id`` is the model Converse used (default MODEL_ID); ``guardrail`` the guardrail's
-        outcome when one is configured; ``per_prompt_version`` adds the {service, PromptVersion} blob.
-        The log line carries what is no metric: prompt length, retrieval count and top score, the
-        estimated cost (PRICE_TABLE) and the PII redactions.
+        outcome when one is configured; ``per_prompt_version`` adds the {service, PromptVersion} metrics
+        (RequestSuccess, EndToEndLatency, InputTokens, OutputTokens and GuardrailIntervened). Tokens per
+        model, success and latency per service are the runtime's; the log line carries what is no metric:
+        prompt length, retrieval count and top score, the estimated cost (PRICE_TABLE), the PII redactions.
         """
         model_id = model_id or settings.model_id
         price = settings.price_of(model_id)
@@ -173,31 +136,16 @@ class Recorder:
         scores = [passage.score for passage in passages if passage.score is not None]
         top_score = max(scores) if scores else None
 
-        self.metric(telemetry.METRIC_REQUEST_SUCCESS, MetricUnit.Count, 1)
-        tokens = (
-            (telemetry.METRIC_INPUT_TOKENS, MetricUnit.Count, completion.input_tokens),
-            (telemetry.METRIC_OUTPUT_TOKENS, MetricUnit.Count, completion.output_tokens),
-        )
-        for name, unit, value in tokens:
-            dimensioned_metrics.add(telemetry.DIM_MODEL_ID, model_id, name, unit, value)
         if guardrail is not None:
             self.guardrail(guardrail)
         if per_prompt_version:
-            version = prompt.version
-            for name, unit, value in (
-                (telemetry.METRIC_REQUEST_SUCCESS, MetricUnit.Count, 1),
-                (telemetry.METRIC_END_TO_END_LATENCY, MetricUnit.Milliseconds, end_to_end_ms),
-                *tokens,
-            ):
-                dimensioned_metrics.add(telemetry.DIM_PROMPT_VERSION, version, name, unit, value)
+            version = {telemetry.DIM_PROMPT_VERSION: prompt.version}
+            self.metric(telemetry.METRIC_REQUEST_SUCCESS, UNIT_COUNT, 1, **version)
+            self.metric(telemetry.METRIC_END_TO_END_LATENCY, UNIT_MS, end_to_end_ms, **version)
+            self.metric(telemetry.METRIC_INPUT_TOKENS, UNIT_COUNT, completion.input_tokens, **version)
+            self.metric(telemetry.METRIC_OUTPUT_TOKENS, UNIT_COUNT, completion.output_tokens, **version)
             if guardrail is not None:
-                dimensioned_metrics.add(
-                    telemetry.DIM_PROMPT_VERSION,
-                    version,
-                    telemetry.METRIC_GUARDRAIL_INTERVENED,
-                    MetricUnit.Count,
-                    int(guardrail.intervened),
-                )
+                self.metric(telemetry.METRIC_GUARDRAIL_INTERVENED, UNIT_COUNT, int(guardrail.intervened), **version)
 
         texts, redactions = loggable_texts(settings.prompt_logging, question=request.question, answer=completion.text)
         logger.info(
@@ -254,23 +202,19 @@ class Recorder:
 
     def guardrail(self, outcome: pipeline.GuardrailOutcome) -> None:
         """Emit the guardrail metrics of one answered /ask."""
-        self.metric(telemetry.METRIC_GUARDRAIL_INTERVENED, MetricUnit.Count, int(outcome.intervened))
+        self.metric(telemetry.METRIC_GUARDRAIL_INTERVENED, UNIT_COUNT, int(outcome.intervened))
         for policy in outcome.policies:
-            dimensioned_metrics.add(
-                telemetry.DIM_GUARDRAIL_POLICY,
-                policy,
-                telemetry.METRIC_GUARDRAIL_POLICY_INTERVENED,
-                MetricUnit.Count,
-                1,
+            self.metric(
+                telemetry.METRIC_GUARDRAIL_POLICY_INTERVENED, UNIT_COUNT, 1, **{telemetry.DIM_GUARDRAIL_POLICY: policy}
             )
         if outcome.grounding_score is not None:
-            self.metric(telemetry.METRIC_GUARDRAIL_GROUNDING_SCORE, MetricUnit.NoUnit, outcome.grounding_score)
+            self.metric(telemetry.METRIC_GUARDRAIL_GROUNDING_SCORE, UNIT_NONE, outcome.grounding_score)
         if outcome.relevance_score is not None:
-            self.metric(telemetry.METRIC_GUARDRAIL_RELEVANCE_SCORE, MetricUnit.NoUnit, outcome.relevance_score)
+            self.metric(telemetry.METRIC_GUARDRAIL_RELEVANCE_SCORE, UNIT_NONE, outcome.relevance_score)
 
     def feedback(self, feedback: FeedbackRequest) -> None:
-        """Emit the feedback score (its SampleCount is the number of answers scored)."""
-        self.metric(telemetry.METRIC_FEEDBACK_SCORE, MetricUnit.NoUnit, feedback.score)
+        """FeedbackScore (its SampleCount is the number of answers scored) and the ``feedback`` log line."""
+        llmobs.feedback(feedback.request_id, feedback.score, feedback.comment)
 
 
 class NullRecorder(Recorder):
@@ -282,13 +226,7 @@ class NullRecorder(Recorder):
         """Run the stage without tracing or timing."""
         return self._stage
 
-    def request_started(self, request_id: str, prompt_version: str | None) -> None:
-        """Do nothing."""
-
-    def prompt_resolved(self, prompt_version: str) -> None:
-        """Do nothing."""
-
-    def metric(self, name: str, unit: MetricUnit, value: float) -> None:
+    def metric(self, name: str, unit: str, value: float, **dimensions: str) -> None:
         """Do nothing."""
 
     def failure(self, error_class: str) -> None:
@@ -308,7 +246,8 @@ NULL_RECORDER = NullRecorder()
 
 
 def loggable_texts(mode: str, **texts: str) -> tuple[dict[str, str], int]:
-    """The texts to put in a log line under PROMPT_LOGGING ``mode``, and the redaction count."""
+    """The texts to put in a log line under PROMPT_LOGGING ``mode``, and the redaction count (the runtime's
+    redaction, so the ``ask`` line and the runtime's lines replace the same PII with the same tokens)."""
     if mode == telemetry.PROMPT_LOGGING_FULL:
         return texts, 0
     if mode == telemetry.PROMPT_LOGGING_NONE:
@@ -316,25 +255,6 @@ def loggable_texts(mode: str, **texts: str) -> tuple[dict[str, str], int]:
     redacted: dict[str, str] = {}
     total = 0
     for key, text in texts.items():
-        redacted[key], count = redact(text)
+        redacted[key], count = redaction.redact(text)
         total += count
     return redacted, total
-
-
-def flush() -> None:
-    """Print this invocation's EMF blobs; an empty main blob is skipped, not warned about."""
-    try:
-        if metrics.metric_set:
-            metrics.flush_metrics()
-        else:
-            metrics.clear_metrics()
-        dimensioned_metrics.flush()
-    except Exception:
-        logger.exception("Failed to publish metrics")
-        clear()
-
-
-def clear() -> None:
-    """Drop unflushed metrics."""
-    metrics.clear_metrics()
-    dimensioned_metrics.clear()

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-import telemetry
+from llm_observability_runtime import telemetry
 from botocore.exceptions import BotoCoreError, ClientError
 from pipeline import TEMPLATE_VARIABLES, PromptTemplate, managed_layout
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import boto3
-import telemetry
+from llm_observability_runtime import telemetry
 from botocore.config import Config
 
 AGENT_RUNTIME_SERVICE = "bedrock-agent-runtime"

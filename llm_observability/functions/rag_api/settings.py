@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
-import telemetry
+from llm_observability_runtime import telemetry
 
 DEFAULT_RETRIEVAL_TOP_K = 4
 MAX_RETRIEVAL_TOP_K = 20
