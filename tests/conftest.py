@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -135,10 +134,9 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from cdk_nag import AwsSolutionsChecks
 
     from llm_observability.hygiene import NoRedundantDependsOn
+    from tests.support.loader import load_file
 
-    spec = importlib.util.spec_from_file_location("byo_app", ROOT / "examples" / "byo_app" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_file("byo_app", ROOT / "examples" / "byo_app" / "app.py", register=False)
     outdir = tmp_path_factory.mktemp("example")
     flags = {k: v for k, v in CDK_CONTEXT.items() if k.startswith("@")}  # the example's own cdk.json flags
     app = App(outdir=str(outdir), context=flags)

@@ -7,13 +7,11 @@ level 1-3 assemblies (tests/conftest.py), so the check synthesizes nothing of it
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
 import shutil
 from dataclasses import fields
 from pathlib import Path
-from types import ModuleType
 from typing import Any, get_type_hints
 
 import pytest
@@ -25,6 +23,7 @@ from llm_observability.config.fields import declared
 from llm_observability.thresholds import AlarmThresholds
 from llm_observability.validation import WORKLOAD_NAME_MAX_LENGTH, Choice, Range, options_of
 from tests.conftest import ROOT, SynthResult
+from tests.support.loader import load_file
 
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [ROOT / "README.md", *DOCS]
@@ -34,14 +33,7 @@ _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate_docs", ROOT / "scripts" / "generate_docs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-generator = _load_generator()
+generator = load_file("generate_docs", ROOT / "scripts" / "generate_docs.py", register=False)
 
 
 @pytest.fixture(scope="module")
