@@ -14,10 +14,12 @@ import base64
 import io
 import json
 import random
+import re
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ import sigv4
 import snappy
 from botocore.credentials import Credentials
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import FakeClock, FakeHttpResponse, http_error
@@ -167,8 +171,14 @@ class Harness:
         return {name: value[0] for name, value in values.items()}
 
 
-@pytest.fixture
-def forwarder(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Harness]:
+class FakeSession:
+    def get_credentials(self) -> Credentials:
+        return Credentials("AKIDEXAMPLE", "secret", "session-token")
+
+
+@contextmanager
+def offline_forwarder(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeWorkspace, FakeClock]]:
+    """The function's environment, a fake workspace, a fake clock and credentials, undone on exit."""
     for name, value in OFFLINE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("REMOTE_WRITE_URL", URL)
@@ -180,14 +190,17 @@ def forwarder(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str
     clock = FakeClock(120_000)
     monkeypatch.setattr(urllib.request, "urlopen", workspace)
     monkeypatch.setattr(handler, "sleep", clock.sleep)
+    sigv4.set_session(FakeSession())
+    try:
+        yield workspace, clock
+    finally:
+        sigv4.set_session(None)
 
-    class Session:
-        def get_credentials(self) -> Credentials:
-            return Credentials("AKIDEXAMPLE", "secret", "session-token")
 
-    sigv4.set_session(Session())
-    yield Harness(workspace, clock, capsys)
-    sigv4.set_session(None)
+@pytest.fixture
+def forwarder(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Harness]:
+    with offline_forwarder(monkeypatch) as (workspace, clock):
+        yield Harness(workspace, clock, capsys)
 
 
 # --- naming -----------------------------------------------------------------------------------------------------------
@@ -449,3 +462,184 @@ def test_bad_configuration_fails_loudly(
 def test_an_event_without_records_is_rejected(forwarder: Harness) -> None:
     with pytest.raises(TypeError, match="not a Firehose transformation request"):
         handler.lambda_handler({"invocationId": "x"}, forwarder.clock)
+
+
+# --- hostile input (issue 15) -----------------------------------------------------------------------------------------
+
+
+def deep_line(depth: int) -> bytes:
+    return b'{"namespace": "X", "metric_name": "Y", "timestamp": 1, "value": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def raw_line(*, namespace: bytes = b'"X"', timestamp: bytes = b"1", value: bytes = b"1", extra: bytes = b"") -> bytes:
+    """One metric stream line written by hand, for numbers and escapes ``json.dumps`` would not write."""
+    template = b'{"namespace":%s,"metric_name":"Y","timestamp":%s,"value":{"sum":%s}%s}'
+    return template % (namespace, timestamp, value, extra)
+
+
+HOSTILE_RECORDS: dict[str, dict[str, str]] = {
+    "int-400": record(raw=raw_line(value=b"1" + b"0" * 399)),  # beyond a double: OverflowError
+    "int-4300": record(raw=raw_line(value=b"1" + b"0" * 4299)),
+    "int-5000": record(raw=raw_line(value=b"1" + b"0" * 4999)),  # beyond Python's digit limit: ValueError
+    "deep": record(raw=deep_line(100_000)),  # RecursionError
+    "surrogate-dimension": record(raw=raw_line(extra=b',"dimensions":{"service":"a\\ud800b"}')),
+    "surrogate-namespace": record(raw=raw_line(namespace=b'"X\\udfff"')),
+    "timestamp-1e30": record(raw=raw_line(timestamp=b"1e30")),  # int64 would wrap
+    "timestamp-2**64": record(raw=raw_line(timestamp=str(2**64 + 5).encode())),
+    "timestamp-huge-int": record(raw=raw_line(timestamp=b"1" + b"0" * 400)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_RECORDS))
+def test_a_hostile_record_fails_alone(forwarder: Harness, name: str) -> None:
+    good = record(metric_line("RequestSuccess", {"sum": 1.0}), record_id="good")
+    bad = {**HOSTILE_RECORDS[name], "recordId": "bad"}
+    result = forwarder.invoke(good, bad)
+    assert {r["recordId"]: r["result"] for r in result["records"]} == {"good": "Dropped", "bad": "ProcessingFailed"}
+    (body,) = forwarder.workspace.bodies()
+    assert [points for points in body.values()] == [[(T0, 1.0)]]  # nothing of the bad record was sent, nothing wrapped
+    assert forwarder.metrics()["RecordsMalformed"] == 1
+
+
+def test_timestamps_in_the_int64_range_are_kept() -> None:
+    samples = handler.parse_line(metric_line("X", {"sum": 1.0}, timestamp=2**63 - 1), {})
+    assert [timestamp for _, timestamp, _ in samples] == [2**63 - 1]
+    with pytest.raises(handler.MalformedRecord, match="timestamp"):
+        handler.parse_line(metric_line("X", {"sum": 1.0}, timestamp=2**63), {})
+
+
+def test_no_batch_is_started_without_time_for_its_request(forwarder: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_SAMPLES_PER_REQUEST", "1")
+    forwarder.clock.remaining_ms = 40_000
+    started: list[int] = []
+
+    def slow_workspace(request: urllib.request.Request, timeout: float | None = None) -> FakeHttpResponse:
+        started.append(forwarder.clock.remaining_ms)
+        forwarder.clock.remaining_ms -= 10_000  # each request takes 10 s
+        return forwarder.workspace(request, timeout)
+
+    monkeypatch.setattr(urllib.request, "urlopen", slow_workspace)
+    with pytest.raises(handler.RetryableDeliveryError, match="no time is left"):
+        forwarder.invoke(
+            *(record(metric_line("RequestSuccess", {"sum": 1.0}, timestamp=T0 + i), record_id=str(i)) for i in range(5))
+        )
+    budget = int(handler.HTTP_TIMEOUT_S * 1000) + handler.RESERVE_MS
+    assert started == [40_000, 30_000, 20_000] and all(remaining >= budget for remaining in started)
+    metrics = forwarder.metrics()
+    assert (metrics["RecordsDelivered"], metrics["SamplesWritten"]) == (3, 3)
+
+
+def test_dimensions_with_the_same_snake_case_name_keep_distinct_labels(forwarder: Harness) -> None:
+    line = metric_line("Invocations", {"sum": 1.0}, dimensions={"model_id": "lower", "ModelId": "upper"})
+    swapped = metric_line("Invocations", {"sum": 1.0}, dimensions={"ModelId": "upper", "model_id": "lower"})
+    (labels, _, _), = handler.parse_line(line, {})
+    assert dict(labels)["model_id"] == "upper" and dict(labels)["model_id_2"] == "lower"
+    assert handler.parse_line(swapped, {}) == handler.parse_line(line, {})  # the order of the record does not matter
+    assert metric_naming.dimension_labels(["model_id", "ModelId", "Model-Id", "model_id_2"]) == {
+        "Model-Id": "model_id",
+        "ModelId": "model_id_3",
+        "model_id": "model_id_4",
+        "model_id_2": "model_id_2",
+    }
+    result = forwarder.invoke(record(line))
+    assert result["records"][0]["result"] == "Dropped"
+    (body,) = forwarder.workspace.bodies()
+    assert {(dict(labels)["model_id"], dict(labels)["model_id_2"]) for labels in body} == {("upper", "lower")}
+
+
+# --- properties (hypothesis) ------------------------------------------------------------------------------------------
+
+LONE_SURROGATES = st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff"])
+HOSTILE_TEXT = st.text(st.one_of(st.characters(), LONE_SURROGATES), max_size=12)
+HUGE_INTEGERS = st.one_of(
+    st.integers(),
+    st.integers(min_value=2**63 - 2, max_value=2**64 + 2),
+    st.integers(min_value=300, max_value=4_300).map(lambda digits: 10 ** (digits - 1)),  # json.dumps stops at 4,300
+    st.integers(min_value=300, max_value=4_300).map(lambda digits: -(10 ** (digits - 1))),
+)
+# Beyond Python's 4,300-digit limit a number can only be written as text: json.loads raises ValueError on it.
+OVERLONG_NUMBERS = st.integers(min_value=4_301, max_value=6_000).flatmap(
+    lambda digits: st.sampled_from([raw_line(timestamp=b"1" * digits), raw_line(value=b"1" * digits)])
+)
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), HUGE_INTEGERS, st.floats(), HOSTILE_TEXT),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(HOSTILE_TEXT, children, max_size=3)),
+    max_leaves=8,
+)
+HOSTILE_LINES = st.fixed_dictionaries(
+    {},
+    optional={
+        "namespace": st.one_of(HOSTILE_TEXT, JSON_VALUES),
+        "metric_name": st.one_of(HOSTILE_TEXT, JSON_VALUES),
+        "dimensions": st.one_of(st.dictionaries(HOSTILE_TEXT, HOSTILE_TEXT, max_size=4), JSON_VALUES),
+        "timestamp": st.one_of(HUGE_INTEGERS, st.floats(), st.just(1e30), JSON_VALUES),
+        "value": st.one_of(
+            st.dictionaries(HOSTILE_TEXT, st.one_of(HUGE_INTEGERS, st.floats()), max_size=4), JSON_VALUES
+        ),
+        "region": JSON_VALUES,
+        "account_id": JSON_VALUES,
+    },
+)
+HOSTILE_PAYLOADS = st.one_of(
+    HOSTILE_LINES.map(lambda line: json.dumps(line).encode() + b"\n"),
+    st.integers(min_value=900, max_value=100_000).map(deep_line),
+    OVERLONG_NUMBERS,
+    st.binary(max_size=64),
+    HOSTILE_TEXT.map(lambda text: text.encode("utf-8", "surrogatepass")),
+)
+
+
+def hostile_record(payload: bytes, record_id: str) -> dict[str, str]:
+    return {"recordId": record_id, "data": base64.b64encode(payload).decode()}
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(payloads=st.lists(HOSTILE_PAYLOADS, min_size=1, max_size=4), good_first=st.booleans())
+def test_property_one_bad_record_never_fails_the_batch(payloads: list[bytes], good_first: bool) -> None:
+    good = [
+        record(metric_line("RequestSuccess", {"sum": 1.0}, timestamp=T0 + i), record_id=f"good{i}") for i in range(2)
+    ]
+    bad = [hostile_record(payload, f"bad{i}") for i, payload in enumerate(payloads)]
+    records = [*good, *bad] if good_first else [*bad, *good]
+    with pytest.MonkeyPatch.context() as monkeypatch, offline_forwarder(monkeypatch) as (workspace, clock):
+        result = handler.lambda_handler(firehose_event(*records), clock)
+        bodies = workspace.bodies()  # every body sent is valid snappy + protobuf with UTF-8 labels
+    answers = {r["recordId"]: r for r in result["records"]}
+    assert [r["recordId"] for r in result["records"]] == [r["recordId"] for r in records]
+    assert all(answers[r["recordId"]]["data"] == r["data"] for r in records)
+    assert {answers[r["recordId"]]["result"] for r in good} == {"Dropped"}
+    assert {answer["result"] for answer in answers.values()} <= {"Dropped", "ProcessingFailed"}
+    sent = {(labels, point) for body in bodies for labels, points in body.items() for point in points}
+    assert all(-(2**63) <= timestamp < 2**63 for _, (timestamp, _) in sent)
+    assert {point for labels, point in sent if dict(labels)["__name__"] == "llmobs_request_success_sum"} >= {
+        (T0, 1.0),
+        (T0 + 1, 1.0),
+    }
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(payload=HOSTILE_PAYLOADS, record_id=st.one_of(HOSTILE_TEXT, JSON_VALUES))
+def test_property_parsing_never_raises(payload: bytes, record_id: Any) -> None:
+    parsed = handler.parse_record({"recordId": record_id, "data": base64.b64encode(payload).decode()}, {})
+    if parsed.result is None:
+        assert parsed.samples and isinstance(record_id, str)
+        assert all(-(2**63) <= timestamp < 2**63 for _, timestamp, _ in parsed.samples)
+        body, count = handler.write_request([parsed])  # encodes: every label is valid UTF-8
+        assert sum(len(points) for points in decode(body).values()) == count
+    else:
+        assert parsed.result == "ProcessingFailed" and parsed.samples == []
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(dimensions=st.lists(HOSTILE_TEXT, max_size=8, unique=True), seed=st.integers(0, 1_000))
+def test_property_dimension_labels_are_distinct_valid_and_order_free(dimensions: list[str], seed: int) -> None:
+    labels = metric_naming.dimension_labels(dimensions)
+    shuffled = list(dimensions)
+    random.Random(seed).shuffle(shuffled)
+    assert metric_naming.dimension_labels(shuffled) == labels
+    assert set(labels) == set(dimensions) and len(set(labels.values())) == len(dimensions)
+    valid = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+    assert all(valid.fullmatch(label) and not label.startswith("__") for label in labels.values())
+    assert not set(labels.values()) & metric_naming.RESERVED_LABELS
+    wanted = [metric_naming.label_name(dimension) for dimension in dimensions]
+    assert all(labels[d] == metric_naming.label_name(d) for d, w in zip(dimensions, wanted) if wanted.count(w) == 1)

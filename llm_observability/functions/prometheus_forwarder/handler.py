@@ -13,17 +13,20 @@ Records
 
 Result per record (the Firehose transformation protocol)
     ``Dropped``: its samples were accepted by the workspace (nothing left for S3 to keep).
-    ``ProcessingFailed``: the record is malformed, or the workspace rejected its samples with a 4xx
-    other than 429 (bad data: out-of-order or duplicate samples, limits; permissions). Firehose writes
+    ``ProcessingFailed``: the record is malformed (not metric stream JSON; a statistic beyond a double,
+    a timestamp beyond int64, a lone surrogate in a label value, a line nested too deep), or the
+    workspace rejected its samples with a 4xx other than 429 (bad data: out-of-order or duplicate
+    samples, limits; permissions). Only that record fails, never its invocation. Firehose writes
     such records, unchanged, under the bucket's error prefix, so nothing is lost and they can be
     inspected or replayed. Every record is answered with its original data.
 
 Faults
     429 and 5xx responses and network errors are retried with exponential backoff (``Retry-After``
-    honoured, capped) while the invocation has time left; when a batch still fails the function
-    raises, so Firehose retries the whole invocation (processor ``NumberOfRetries``) and, after that,
-    writes the records to the error prefix. Samples already accepted are resent then; a Prometheus
-    receiver ignores a duplicate sample with the same timestamp and value.
+    honoured, capped) while the invocation has time left; when a batch still fails, or too little time
+    is left to start the next request (its timeout plus the reserve), the function raises, so Firehose
+    retries the whole invocation (processor ``NumberOfRetries``) and, after that, writes the records to
+    the error prefix. Samples already accepted are resent then; a Prometheus receiver ignores a
+    duplicate sample with the same timestamp and value.
 
 Own metrics (CloudWatch EMF written by Powertools Metrics, namespace ``METRICS_NAMESPACE``, dimension ``service``)
     ``SamplesWritten``, ``RecordsDelivered``, ``RecordsMalformed``, ``RecordsRejected``,
@@ -46,9 +49,7 @@ injects a boto3 session, ``sleep`` is the backoff sleeper, HTTP goes through ``u
 from __future__ import annotations
 
 import base64
-import binascii
 import json
-import math
 import os
 import time
 import urllib.error
@@ -81,6 +82,9 @@ MAX_RETRY_AFTER_S: Final = 10.0
 HTTP_TIMEOUT_S: Final = 10.0
 # Time kept back so the function can still answer Firehose (or raise) before it times out.
 RESERVE_MS: Final = 5_000
+# Remote write carries int64 milliseconds: a timestamp outside this range would wrap.
+MIN_TIMESTAMP_MS: Final = -(2**63)
+MAX_TIMESTAMP_MS: Final = 2**63 - 1
 MAX_ERROR_BODY_CHARS: Final = 512
 USER_AGENT: Final = "llm-observability-prometheus-export/1.0"
 
@@ -174,8 +178,12 @@ def parse_line(item: Any, prefixes: Mapping[str, str]) -> list[tuple[tuple[tuple
     dimensions = item.get("dimensions") or {}
     if not isinstance(namespace, str) or not namespace or not isinstance(metric_name, str) or not metric_name:
         raise MalformedRecord("namespace and metric_name must be non-empty strings")
-    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not math.isfinite(timestamp):
-        raise MalformedRecord("timestamp must be a number of milliseconds")
+    if (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, (int, float))
+        or not MIN_TIMESTAMP_MS <= timestamp <= MAX_TIMESTAMP_MS  # False for NaN; no float() of a huge int
+    ):
+        raise MalformedRecord("timestamp must be a number of milliseconds in the int64 range")
     if not isinstance(value, dict) or not value:
         raise MalformedRecord("value must be an object of statistics")
     if not isinstance(dimensions, dict) or not all(
@@ -187,17 +195,23 @@ def parse_line(item: Any, prefixes: Mapping[str, str]) -> list[tuple[tuple[tuple
         metric_naming.LABEL_REGION: str(item.get("region") or ""),
         metric_naming.LABEL_ACCOUNT_ID: str(item.get("account_id") or ""),
     }
-    for dimension, dimension_value in dimensions.items():
-        if dimension_value:
-            labels[metric_naming.label_name(dimension)] = dimension_value
+    present = {dimension: dimension_value for dimension, dimension_value in dimensions.items() if dimension_value}
+    for dimension, label in metric_naming.dimension_labels(present).items():
+        labels[label] = present[dimension]
     base = tuple(sorted((k, v) for k, v in labels.items() if v))
+    for label_value in labels.values():
+        label_value.encode()  # UnicodeEncodeError (a lone surrogate) here, for this record, not in the batch
     prefix = metric_naming.namespace_prefix(namespace, prefixes)
     samples = []
     for statistic, number in value.items():
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise MalformedRecord(f"statistic {statistic!r} is not a number")
         name = metric_naming.series_name(prefix, metric_name, str(statistic))
-        samples.append((tuple(sorted((*base, ("__name__", name)))), int(timestamp), float(number)))
+        try:
+            sample_value = float(number)
+        except OverflowError:
+            raise MalformedRecord(f"statistic {statistic!r} is beyond the range of a double") from None
+        samples.append((tuple(sorted((*base, ("__name__", name)))), int(timestamp), sample_value))
     return samples
 
 
@@ -205,7 +219,10 @@ def parse_record(raw: Any, prefixes: Mapping[str, str]) -> Record:
     """A Firehose record with its samples; ``result`` is ProcessingFailed if it is malformed."""
     record_id = raw.get("recordId") if isinstance(raw, dict) else None
     data = raw.get("data") if isinstance(raw, dict) else None
-    record = Record(record_id=str(record_id), data=data if isinstance(data, str) else "")
+    # Firehose always sends a string id; anything else (even a 5,000-digit number) is answered as "".
+    record = Record(
+        record_id=record_id if isinstance(record_id, str) else "", data=data if isinstance(data, str) else ""
+    )
     try:
         if not isinstance(record_id, str) or not isinstance(data, str):
             raise MalformedRecord("recordId and data are required")
@@ -215,7 +232,9 @@ def parse_record(raw: Any, prefixes: Mapping[str, str]) -> Record:
                 record.samples.extend(parse_line(json.loads(line), prefixes))
         if not record.samples:
             raise MalformedRecord("no metric in the record")
-    except (MalformedRecord, binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # ValueError covers binascii.Error, Unicode errors, JSON errors and integers over Python's digit limit;
+    # RecursionError a deeply nested line.
+    except (ValueError, RecursionError) as exc:
         logger.warning("malformed record", extra={"record_id": record.record_id, "error": str(exc)[:200]})
         record.samples = []
         record.result = RESULT_FAILED
@@ -343,6 +362,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, l
     counters = Counters(records_malformed=sum(1 for r in records if r.result == RESULT_FAILED))
     try:
         for batch in batches([r for r in records if r.result is None], settings.max_samples):
+            if context.get_remaining_time_in_millis() < HTTP_TIMEOUT_S * 1000 + RESERVE_MS:
+                raise RetryableDeliveryError("no time is left to start the next remote-write request")
             body, samples = write_request(batch)
             status = send(settings, body, context, counters)
             if status is None:

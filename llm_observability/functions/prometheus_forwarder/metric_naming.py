@@ -17,7 +17,10 @@ Convention
       ``p99.9`` -> ``p99_9``).
     - labels: each dimension in snake_case (``ModelId`` -> ``model_id``, ``service`` stays ``service``),
       plus ``namespace`` (the CloudWatch namespace), ``region`` and ``account_id``. A dimension whose
-      name would collide with one of those three is prefixed ``dimension_``.
+      name would collide with one of those three is prefixed ``dimension_``. Dimensions whose labels
+      coincide (``ModelId`` and ``model_id``) stay apart: in code-point order of the dimension names the
+      first keeps the label, the others get the first free ``_2``, ``_3`` ... suffix (``ModelId`` ->
+      ``model_id``, ``model_id`` -> ``model_id_2``), whatever order the record lists them in.
     - the sample timestamp is the CloudWatch minute the statistic describes.
 
     Example: ``EndToEndLatency{service=rag-api}`` p99 -> ``llmobs_end_to_end_latency_p99{service="rag-api"}``;
@@ -32,7 +35,7 @@ Keep this module free of third-party imports: it runs inside Lambda and inside `
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 APP_PREFIX = "llmobs"
 BEDROCK_NAMESPACE = "AWS/Bedrock"
@@ -101,3 +104,24 @@ def label_name(dimension: str) -> str:
     if label in RESERVED_LABELS or label.startswith("__"):
         return f"dimension_{label.lstrip('_')}"
     return label
+
+
+def dimension_labels(dimensions: Iterable[str]) -> dict[str, str]:
+    """Each dimension's label, all distinct: see "Dimensions whose labels coincide" in the module docstring."""
+    ordered = sorted(set(dimensions))
+    wanted = {dimension: label_name(dimension) for dimension in ordered}
+    labels: dict[str, str] = {}
+    taken: set[str] = set()
+    for dimension in ordered:
+        if wanted[dimension] not in taken:
+            labels[dimension] = wanted[dimension]
+            taken.add(wanted[dimension])
+    for dimension in ordered:
+        if dimension not in labels:
+            base = wanted[dimension].rstrip("_") or "dimension"  # never a reserved ``__`` label
+            suffix = 2
+            while f"{base}_{suffix}" in taken:
+                suffix += 1
+            labels[dimension] = f"{base}_{suffix}"
+            taken.add(labels[dimension])
+    return labels
