@@ -27,7 +27,10 @@ from typing import Any
 import boto3
 import cfn_response
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import FakeClock, FakeHttpResponse
@@ -596,3 +599,187 @@ def test_client_is_created_lazily_once_and_honours_the_bedrock_endpoint_variable
         assert client.meta.region_name == "us-east-1"
     finally:
         il.set_client(None)
+
+
+# --- Hardening: no write after the watchdog answered; a Delete never blocks a rollback --------------------------------
+
+
+class RecordingClient:
+    """A Bedrock client whose Get blocks until the watchdog has answered; writes are recorded."""
+
+    def __init__(self, cr: Harness, current: dict[str, Any] | None) -> None:
+        self.meta = cr.client.meta
+        self._cr = cr
+        self._current = current
+        self.writes: list[str] = []
+
+    def get_model_invocation_logging_configuration(self) -> dict[str, Any]:
+        assert self._cr.http.delivered.wait(timeout=2)
+        return {} if self._current is None else {"loggingConfig": self._current}
+
+    def put_model_invocation_logging_configuration(self, **kwargs: Any) -> dict[str, Any]:
+        self.writes.append("put")
+        return {}
+
+    def delete_model_invocation_logging_configuration(self) -> dict[str, Any]:
+        self.writes.append("delete")
+        return {}
+
+
+@pytest.mark.parametrize(
+    ("event", "current"),
+    [
+        (cfn_event("Create"), None),
+        (cfn_event("Update", physical_id=MANAGED, old=props()), OURS_API),
+        (cfn_event("Delete", physical_id=MANAGED), OURS_API),
+    ],
+    ids=["create", "update", "delete"],
+)
+def test_nothing_is_written_after_the_watchdog_answered(
+    cr: Harness, monkeypatch: pytest.MonkeyPatch, event: dict[str, Any], current: dict[str, Any] | None
+) -> None:
+    client = RecordingClient(cr, current)
+    monkeypatch.setattr(cfn_response, "MIN_START_MS", 0)
+    cr.clock.remaining_ms = cfn_response.RESPONSE_RESERVE_MS + 20
+    cr.module.set_client(client)
+
+    body = cr.invoke(event)
+
+    assert len(cr.http.requests) == 1
+    assert client.writes == []
+    assert "already answered" in cr.log_stream.getvalue()
+    # A Delete answered by the watchdog succeeds (leaving the configuration), so it never blocks a rollback.
+    assert body["Status"] == ("SUCCESS" if event["RequestType"] == "Delete" else "FAILED")
+    assert "did not finish within the function's timeout" in body["Reason"]
+
+
+def test_a_delete_with_too_little_time_left_succeeds_without_calling_bedrock(cr: Harness) -> None:
+    cr.clock.remaining_ms = 3_000
+
+    body = cr.invoke(cfn_event("Delete", physical_id=MANAGED))
+
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", MANAGED)
+    assert body["Reason"].startswith("Only 3000 ms were left") and "left in place" in body["Reason"]
+
+
+def stub_error(cr: Harness, method: str, code: str, status: int = 400) -> None:
+    cr.stubber.add_client_error(method, service_error_code=code, service_message="slow down", http_status_code=status)
+
+
+def test_delete_retries_throttling_on_get_and_delete(cr: Harness) -> None:
+    stub_error(cr, "get_model_invocation_logging_configuration", "ThrottlingException")
+    cr.stub_get(OURS_API)
+    stub_error(cr, "delete_model_invocation_logging_configuration", "ThrottlingException")
+    cr.stub_delete()
+
+    body = cr.invoke(cfn_event("Delete", physical_id=MANAGED))
+
+    assert (body["Status"], body["Reason"]) == ("SUCCESS", "Model invocation logging configuration deleted.")
+    assert cr.clock.sleeps == [2.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("errors", "reason"),
+    [
+        ([("get_model_invocation_logging_configuration", "AccessDeniedException")], "GetModelInvocation"),
+        (
+            [("get_model_invocation_logging_configuration", "ThrottlingException")] * 6,
+            "GetModelInvocationLoggingConfiguration failed with ThrottlingException after 6 attempts",
+        ),
+        (
+            [("get", None), ("delete_model_invocation_logging_configuration", "InternalServerException")],
+            "DeleteModelInvocationLoggingConfiguration failed with InternalServerException",
+        ),
+    ],
+    ids=["get-denied", "get-throttled", "delete-error"],
+)
+def test_delete_errors_answer_success_with_the_reason_and_delete_nothing_unproven(
+    cr: Harness, errors: list[tuple[str, str | None]], reason: str
+) -> None:
+    for method, code in errors:
+        if code is None:
+            cr.stub_get(OURS_API)
+        else:
+            stub_error(cr, method, code)
+
+    body = cr.invoke(cfn_event("Delete", physical_id=MANAGED))
+
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", MANAGED)
+    assert reason in body["Reason"] and "left in place" in body["Reason"]
+
+
+def test_an_unexpected_error_during_delete_answers_success(cr: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cr.module, "bedrock_client", broken)
+
+    body = cr.invoke(cfn_event("Delete", physical_id=MANAGED))
+
+    assert body["Status"] == "SUCCESS" and "RuntimeError" in body["Reason"]
+
+
+# --- Properties (hypothesis): always one answer, a Delete always SUCCESS, nothing raises ------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+_HOSTILE = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**400), max_value=10**400),
+        st.text(max_size=20),
+        st.sampled_from(["\ud800", "true", "false", DEEP, ROLE, "keep", "replace"]),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_CONFIGS = st.one_of(
+    _HOSTILE,
+    st.just(OURS),
+    st.fixed_dictionaries({"cloudWatchConfig": _HOSTILE, "s3Config": _HOSTILE, "textDataDeliveryEnabled": _HOSTILE}),
+)
+_BEDROCK = st.sampled_from(["none", "ours", "theirs", "throttled", "denied", "internal"])
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    request_type=st.sampled_from(["Create", "Update", "Delete", "Bogus"]),
+    config=_CONFIGS,
+    old=_CONFIGS,
+    mode=st.one_of(st.just("keep"), _HOSTILE),
+    physical_id=st.one_of(st.sampled_from([MANAGED, ADOPTED, REQUEST_ID]), st.text(max_size=10)),
+    bedrock=_BEDROCK,
+)
+def test_any_request_is_answered_and_a_delete_always_succeeds(
+    cr: Harness, request_type: str, config: Any, old: Any, mode: Any, physical_id: str, bedrock: str
+) -> None:
+    class Client:
+        meta = cr.client.meta
+
+        def _answer(self) -> dict[str, Any]:
+            if bedrock in ("throttled", "denied", "internal"):
+                code = {"throttled": "ThrottlingException", "denied": "AccessDeniedException"}.get(bedrock, "Internal")
+                raise ClientError({"Error": {"Code": code, "Message": "\ud800"}}, "Call")
+            return {"none": {}, "ours": {"loggingConfig": OURS_API}, "theirs": {"loggingConfig": THEIRS}}[bedrock]
+
+        def get_model_invocation_logging_configuration(self) -> dict[str, Any]:
+            return self._answer()
+
+        def put_model_invocation_logging_configuration(self, **kwargs: Any) -> dict[str, Any]:
+            return self._answer()
+
+        def delete_model_invocation_logging_configuration(self) -> dict[str, Any]:
+            return self._answer()
+
+    cr.http.requests.clear()
+    cr.clock.remaining_ms = 300_000
+    cr.module.set_client(Client())
+    event = cfn_event(request_type, props(config, ExistingConfiguration=mode), physical_id=physical_id, old=old)
+
+    body = cr.invoke(event)
+
+    assert len(cr.http.requests) == 1 and body["Status"] in ("SUCCESS", "FAILED")
+    if request_type == "Delete":
+        assert body["Status"] == "SUCCESS"

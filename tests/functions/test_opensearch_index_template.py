@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import sigv4
 from botocore.credentials import Credentials
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import FakeClock, FakeHttpResponse, http_error
@@ -200,3 +202,118 @@ def test_the_response_url_and_template_body_are_never_logged(
 def test_not_a_custom_resource_request_raises() -> None:
     with pytest.raises(ValueError, match="ResponseURL"):
         handler.on_event({"RequestType": "Create"}, FakeClock())
+
+
+# --- Hardening: a Delete never blocks a rollback; cosmetic endpoint changes keep the physical id ----------------------
+
+DEEP_BODY = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        props(endpoint="https://[::1"),
+        props(body=DEEP_BODY),
+        props(body='{"index_patterns": [], "priority": 1' + "0" * 5_000 + "}"),
+        props(endpoint="https://host:99999"),
+        props(name="\ud800"),
+    ],
+    ids=["unclosed-ipv6", "deep-body", "huge-integer", "bad-port", "lone-surrogate"],
+)
+def test_hostile_properties_fail_create_and_the_following_delete_succeeds(resource: Harness, properties: dict) -> None:
+    created = resource.invoke(cfn_event("Create", properties))
+    assert created["Status"] == "FAILED" and not created["Reason"].startswith("Unexpected")
+    resource.http.responses.clear()
+    deleted = resource.invoke(cfn_event("Delete", properties, physical_id=created["PhysicalResourceId"]))
+    assert deleted["Status"] == "SUCCESS" and deleted["PhysicalResourceId"] == "req-1"
+    assert resource.http.calls == []
+
+
+def test_any_error_during_delete_is_logged_and_answers_success(
+    resource: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", stream)
+
+    def broken(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(handler, "call", broken)
+    physical = f"{DOMAIN}/_index_template/llm-logs-template"
+    response = resource.invoke(cfn_event("Delete", physical_id=physical))
+    assert response["Status"] == "SUCCESS" and response["PhysicalResourceId"] == physical
+    assert "RuntimeError" in response["Reason"]
+    assert "RuntimeError" in stream.getvalue()
+
+
+@pytest.mark.parametrize("endpoint", [DOMAIN.upper(), f"{DOMAIN}:443", f"HTTPS://{DOMAIN.title()}:443/"])
+def test_an_update_that_only_changes_the_endpoints_spelling_keeps_the_physical_id(
+    resource: Harness, endpoint: str
+) -> None:
+    physical = f"{DOMAIN}/_index_template/llm-logs-template"
+    response = resource.invoke(cfn_event("Update", props(endpoint), physical_id=physical))
+    assert response["Status"] == "SUCCESS" and response["PhysicalResourceId"] == physical
+    (call,) = resource.http.calls
+    assert call.full_url == f"https://{DOMAIN}/_index_template/llm-logs-template"
+
+
+def test_delete_recognises_a_physical_id_written_with_another_spelling(resource: Harness) -> None:
+    response = resource.invoke(
+        cfn_event("Delete", physical_id=f"{DOMAIN.upper()}:443/_index_template/llm-logs-template")
+    )
+    assert response["Status"] == "SUCCESS" and response["Reason"] == "Index template deleted."
+    (call,) = resource.http.calls
+    assert call.get_method() == "DELETE"
+
+
+def test_a_port_other_than_443_stays_part_of_the_physical_id(resource: Harness) -> None:
+    response = resource.invoke(cfn_event("Create", props(f"{DOMAIN}:9200")))
+    assert response["PhysicalResourceId"] == f"{DOMAIN}:9200/_index_template/llm-logs-template"
+
+
+# --- Properties (hypothesis): always one answer, a Delete always SUCCESS, nothing raises ------------------------------
+
+_HOSTILE_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["\ud800", "https://[::1", "https://h:0", "https://h:99999", "[[[[", DOMAIN, f"{DOMAIN}:443"]),
+)
+_HOSTILE_VALUE = st.one_of(
+    _HOSTILE_TEXT,
+    st.none(),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.just(DEEP_BODY),
+    st.just('{"index_patterns": ["x"], "priority": ' + "9" * 5_000 + "}"),
+    st.just(json.dumps({**TEMPLATE, "_meta": {"note": "\ud800"}})),
+    st.just(json.dumps(TEMPLATE)),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    request_type=st.sampled_from(["Create", "Update", "Delete", "Bogus"]),
+    endpoint=_HOSTILE_VALUE,
+    service=st.one_of(st.sampled_from(["es", "aoss"]), _HOSTILE_VALUE),
+    name=st.one_of(st.just("llm-logs-template"), _HOSTILE_VALUE),
+    body=_HOSTILE_VALUE,
+    physical_id=st.one_of(st.none(), _HOSTILE_TEXT, st.just(f"{DOMAIN}/_index_template/llm-logs-template")),
+    outcome=st.one_of(st.just(200), st.sampled_from([404, 400, 403, 500]).map(http_error), st.just(OSError("down"))),
+)
+def test_any_request_is_answered_once_and_a_delete_always_succeeds(
+    resource: Harness,
+    request_type: str,
+    endpoint: Any,
+    service: Any,
+    name: Any,
+    body: Any,
+    physical_id: str | None,
+    outcome: Any,
+) -> None:
+    resource.http.responses.clear()
+    resource.http.outcomes = [outcome] * 20
+    properties = {"Endpoint": endpoint, "Service": service, "TemplateName": name, "TemplateBody": body}
+    event = cfn_event(request_type, properties, physical_id)
+    response = resource.invoke(event)
+    assert response["Status"] in ("SUCCESS", "FAILED")
+    if request_type == "Delete":
+        assert response["Status"] == "SUCCESS"

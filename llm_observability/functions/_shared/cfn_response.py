@@ -11,6 +11,10 @@ builder's ``shared=("cfn_response",)``), where the handler imports it as a sibli
 - otherwise the function's ``process`` runs while a watchdog answers FAILED :data:`RESPONSE_RESERVE_MS`
   before the function times out; :class:`RequestFailed` becomes FAILED with its message as the Reason,
   any other exception FAILED with a one-sentence Reason (the traceback goes to the logs only);
+- a Delete is never answered FAILED (that would leave the stack in DELETE_FAILED or ROLLBACK_FAILED): where
+  another request would fail, a Delete answers SUCCESS with the Reason and leaves what it did not remove;
+- once an answer is sent ``Deadline.answered`` is set: ``process`` checks it before every write
+  (:meth:`Deadline.ensure_unanswered`), so nothing changes after the watchdog answered;
 - the physical id of a failed request is the one CloudFormation sent, else the request id (so the
   Delete that follows a failed Create can recognise it);
 - Reasons are one line of at most :data:`MAX_REASON_CHARS` characters;
@@ -70,9 +74,19 @@ class Outcome:
 
 @dataclass
 class Deadline:
-    """Remaining invocation time, read from the Lambda context."""
+    """Remaining invocation time, read from the Lambda context, and whether CloudFormation was answered already.
+
+    ``answered`` is set as soon as a response is sent (by the handler or the timeout watchdog): a ``process``
+    checks it (:meth:`ensure_unanswered`) before every write, so nothing is changed after the watchdog answered.
+    """
 
     context: LambdaContext
+    answered: threading.Event = field(default_factory=threading.Event)
+
+    def ensure_unanswered(self, action: str) -> None:
+        """Raise :class:`RequestFailed` instead of doing ``action`` once CloudFormation was answered."""
+        if self.answered.is_set():
+            raise RequestFailed(f"CloudFormation was already answered, so {action} was not done.")
 
     def remaining_ms(self) -> int:
         return int(self.context.get_remaining_time_in_millis())
@@ -122,19 +136,24 @@ def handle(
     physical_id = request.physical_resource_id or request.get("RequestId") or failed_id
     deadline = Deadline(context)
     responder = _Responder(request, deadline, logger, sleep)
+    # A FAILED Delete would leave the stack in DELETE_FAILED / ROLLBACK_FAILED: give up on it with SUCCESS instead.
+    is_delete = request_type == "Delete"
+    give_up: Literal["SUCCESS", "FAILED"] = "SUCCESS" if is_delete else "FAILED"
+    retry_hint = "what it had not removed was left in place" if is_delete else "retry or raise the timeout"
 
     remaining_ms = deadline.remaining_ms()
     if remaining_ms < MIN_START_MS:
         logger.error("too little time left to start", extra={"remaining_ms": remaining_ms})
-        reason = f"Only {remaining_ms} ms were left, too little time to handle the {request_type} request safely."
-        responder.send(Outcome("FAILED", physical_id, reason))
+        reason = f"Only {remaining_ms} ms were left, too little time to handle the {request_type} request safely"
+        left = "; nothing was deleted, it was left in place." if is_delete else "."
+        responder.send(Outcome(give_up, physical_id, reason + left))
         return
 
     def on_timeout() -> None:
-        logger.error("about to time out, answering FAILED", extra={"remaining_ms": deadline.remaining_ms()})
-        reason = f"The {request_type} request did not finish within the function's timeout; retry or raise the timeout."
+        logger.error("about to time out, answering", extra={"remaining_ms": deadline.remaining_ms(), "status": give_up})
+        reason = f"The {request_type} request did not finish within the function's timeout; {retry_hint}."
         try:
-            responder.send(Outcome("FAILED", physical_id, reason))
+            responder.send(Outcome(give_up, physical_id, reason))
         except ResponseNotDelivered:
             pass  # already logged; Lambda retries the invocation after the timeout
 
@@ -146,11 +165,11 @@ def handle(
             outcome = process(request, deadline, physical_id)
         except RequestFailed as exc:
             logger.error("request failed", extra={"reason": str(exc)})
-            outcome = Outcome("FAILED", physical_id, str(exc))
-        except Exception as exc:  # noqa: BLE001 - CloudFormation must get an answer whatever happens
+            outcome = Outcome(give_up, physical_id, str(exc))
+        except Exception as exc:  # CloudFormation must get an answer whatever happens
             logger.exception("unexpected error", extra={"error": type(exc).__name__})
             reason = f"Unexpected {type(exc).__name__} while handling the {request_type} request; see the logs."
-            outcome = Outcome("FAILED", physical_id, reason)
+            outcome = Outcome(give_up, physical_id, reason)
         if not responder.send(outcome):
             logger.warning("response already sent by the timeout watchdog", extra={"status": outcome.status})
     finally:
@@ -180,6 +199,7 @@ class _Responder:
             if self._sent:
                 return False
             self._sent = True
+            self._deadline.answered.set()
             body = {
                 "Status": outcome.status,
                 "Reason": one_sentence(outcome.reason),

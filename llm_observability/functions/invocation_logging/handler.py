@@ -38,15 +38,20 @@ Delete
     deleted.  An adopted resource, a configuration someone changed since, no
     configuration at all, or the request id of a failed Create leave the account
     untouched and succeed: deleting a stack never switches off a configuration it
-    did not create.
+    did not create.  Get and Delete are retried on ThrottlingException like the
+    put; any error (after the retries) answers SUCCESS with the Reason and leaves
+    the configuration in place, so a Delete never blocks a rollback.
 
 Failure handling
     Every invocation answers CloudFormation exactly once (the shared ``cfn_response``
     module): FAILED with a one-sentence Reason (no traceback, at most 500
     characters) on any error, including a watchdog answer shortly before the
-    function times out.  The put is retried with backoff on ValidationException /
-    AccessDeniedException (a freshly created role is not yet usable by Bedrock)
-    and ThrottlingException, as long as the remaining time allows.  The response
+    function times out (SUCCESS for a Delete).  The put is retried with backoff on
+    ValidationException / AccessDeniedException (a freshly created role is not yet
+    usable by Bedrock) and ThrottlingException, the Get on ThrottlingException, as
+    long as the remaining time allows.  Every write (put, delete) first checks the
+    invocation's shared "answered" flag: once the watchdog has answered, the
+    account-wide configuration is no longer changed.  The response
     PUT is retried on network errors; if it cannot be delivered the invocation
     raises, so Lambda's asynchronous retry runs the (idempotent) request again.
 
@@ -90,10 +95,12 @@ GET_API: Final = "GetModelInvocationLoggingConfiguration"
 PUT_API: Final = "PutModelInvocationLoggingConfiguration"
 DELETE_API: Final = "DeleteModelInvocationLoggingConfiguration"
 
-PUT_RETRY_DELAYS_S: Final = (2.0, 4.0, 8.0, 16.0, 30.0)
-PUT_RETRYABLE_CODES: Final = frozenset({"ValidationException", "AccessDeniedException", "ThrottlingException"})
-# Time one more put attempt may take (client timeouts below).
-PUT_ATTEMPT_ALLOWANCE_MS: Final = 15_000
+RETRY_DELAYS_S: Final = (2.0, 4.0, 8.0, 16.0, 30.0)
+PUT_RETRY_DELAYS_S: Final = RETRY_DELAYS_S
+THROTTLING_CODES: Final = frozenset({"ThrottlingException"})
+PUT_RETRYABLE_CODES: Final = frozenset({"ValidationException", "AccessDeniedException", *THROTTLING_CODES})
+# Time one more attempt may take (client timeouts below).
+ATTEMPT_ALLOWANCE_MS: Final = 15_000
 DEFAULT_SERVICE_NAME: Final = "bedrock-invocation-logging"
 
 CLIENT_CONFIG: Final = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
@@ -237,41 +244,58 @@ def _api_failure(api: str, exc: Exception, attempts: int = 1, note: str = "") ->
     return RequestFailed(f"{api} could not be called ({type(exc).__name__}){note}.")
 
 
-def _current_destinations(client: BaseClient) -> Destinations | None:
-    try:
-        response = client.get_model_invocation_logging_configuration()
-    except (ClientError, BotoCoreError) as exc:
-        raise _api_failure(GET_API, exc) from exc
-    current = Destinations.of(response.get("loggingConfig"))
+def _retrying(api: str, call: Callable[[], Any], deadline: Deadline, retryable: frozenset[str]) -> Any:
+    """``call()``, retried with backoff on the ``retryable`` error codes while time allows.
+
+    :raises RequestFailed: a BotoCoreError, another error code, or a retryable one that outlived the retries.
+    """
+    for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
+        try:
+            return call()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in retryable or delay is None:
+                raise _api_failure(api, exc, attempt) from exc
+            if not deadline.allows(delay, ATTEMPT_ALLOWANCE_MS):
+                raise _api_failure(api, exc, attempt, " (no time left for another attempt)") from exc
+            logger.warning(
+                "call rejected, retrying", extra={"api": api, "code": code, "attempt": attempt, "delay_s": delay}
+            )
+            sleep(delay)
+        except BotoCoreError as exc:
+            raise _api_failure(api, exc) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _current_destinations(client: BaseClient, deadline: Deadline) -> Destinations | None:
+    call = client.get_model_invocation_logging_configuration
+    response = _retrying(GET_API, call, deadline, THROTTLING_CODES)
+    current = Destinations.of(response.get("loggingConfig") if isinstance(response, Mapping) else None)
     logger.info("current configuration", extra={"destinations": current.describe() if current else None})
     return current
 
 
 def _put(client: BaseClient, logging_config: dict[str, Any], deadline: Deadline) -> None:
-    """Put ``logging_config``, retrying errors a fresh IAM role or throttling cause while time allows."""
-    for attempt, delay in enumerate((*PUT_RETRY_DELAYS_S, None), start=1):
-        try:
-            client.put_model_invocation_logging_configuration(loggingConfig=logging_config)
-            return
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code not in PUT_RETRYABLE_CODES or delay is None:
-                raise _api_failure(PUT_API, exc, attempt) from exc
-            if not deadline.allows(delay, PUT_ATTEMPT_ALLOWANCE_MS):
-                raise _api_failure(PUT_API, exc, attempt, " (no time left for another attempt)") from exc
-            logger.warning(
-                "put rejected, retrying", extra={"api": PUT_API, "code": code, "attempt": attempt, "delay_s": delay}
-            )
-            sleep(delay)
-        except BotoCoreError as exc:
-            raise _api_failure(PUT_API, exc) from exc
+    """Put ``logging_config``, retrying errors a fresh IAM role or throttling cause while time allows.
+
+    Each attempt first checks that CloudFormation was not answered yet (the watchdog may have answered FAILED).
+    """
+
+    def attempt() -> None:
+        deadline.ensure_unanswered("the configuration put")
+        client.put_model_invocation_logging_configuration(loggingConfig=logging_config)
+
+    _retrying(PUT_API, attempt, deadline, PUT_RETRYABLE_CODES)
 
 
-def _delete(client: BaseClient) -> None:
-    try:
+def _delete(client: BaseClient, deadline: Deadline) -> None:
+    """Delete the configuration, retrying throttling; each attempt first checks CloudFormation was not answered."""
+
+    def attempt() -> None:
+        deadline.ensure_unanswered("the configuration delete")
         client.delete_model_invocation_logging_configuration()
-    except (ClientError, BotoCoreError) as exc:
-        raise _api_failure(DELETE_API, exc) from exc
+
+    _retrying(DELETE_API, attempt, deadline, THROTTLING_CODES)
 
 
 # --- Request types --------------------------------------------------------------------------------------------------
@@ -288,7 +312,7 @@ def _create_or_update(request: CloudFormationCustomResourceEvent, deadline: Dead
     ours = {properties.destinations}
     if request.request_type == "Update" and (old := Destinations.of(_logging_config(request.old_resource_properties))):
         ours.add(old)
-    current = _current_destinations(client)
+    current = _current_destinations(client, deadline)
     if current is not None and current not in ours and properties.mode == MODE_KEEP:
         logger.warning(
             "existing configuration kept: another configuration is in place and ExistingConfiguration is keep",
@@ -303,7 +327,21 @@ def _create_or_update(request: CloudFormationCustomResourceEvent, deadline: Dead
     return Outcome("SUCCESS", PHYSICAL_ID_MANAGED, reason, dict(DATA_MANAGED))
 
 
-def _delete_request(request: CloudFormationCustomResourceEvent, physical_id: str) -> Outcome:
+def _delete_request(request: CloudFormationCustomResourceEvent, physical_id: str, deadline: Deadline) -> Outcome:
+    """Delete our configuration if it is still ours; any error answers SUCCESS with the reason (never blocks a
+    rollback or a stack deletion) and leaves the account as it is."""
+    try:
+        return _delete_if_ours(request, physical_id, deadline)
+    except RequestFailed as exc:
+        logger.error("configuration left in place after an error", extra={"reason": str(exc)})
+        reason = f"The configuration was left in place: {str(exc).rstrip('.')}."
+    except Exception as exc:  # a Delete must never answer FAILED
+        logger.exception("configuration left in place after an unexpected error", extra={"error": type(exc).__name__})
+        reason = f"The configuration was left in place after an unexpected {type(exc).__name__}; see the logs."
+    return Outcome("SUCCESS", physical_id, reason)
+
+
+def _delete_if_ours(request: CloudFormationCustomResourceEvent, physical_id: str, deadline: Deadline) -> Outcome:
     if physical_id != PHYSICAL_ID_MANAGED:
         logger.info(
             "nothing deleted: this resource never managed the configuration", extra={"physical_id": physical_id}
@@ -318,14 +356,14 @@ def _delete_request(request: CloudFormationCustomResourceEvent, physical_id: str
         logger.warning("nothing deleted: the properties name no destinations, ownership cannot be proven")
         return Outcome("SUCCESS", physical_id, "Nothing deleted: the resource properties name no destinations.")
     client = bedrock_client()
-    current = _current_destinations(client)
+    current = _current_destinations(client, deadline)
     if current is None:
         logger.info("nothing deleted: no configuration is in place")
         return Outcome("SUCCESS", physical_id, "Nothing to delete: no configuration is in place.")
     if current not in ours:
         logger.warning("nothing deleted: the configuration was changed outside", extra={"current": current.describe()})
         return Outcome("SUCCESS", physical_id, "Nothing deleted: the configuration was changed outside this stack.")
-    _delete(client)
+    _delete(client, deadline)
     logger.info("configuration deleted", extra={"destinations": current.describe()})
     return Outcome("SUCCESS", physical_id, "Model invocation logging configuration deleted.")
 
@@ -333,7 +371,7 @@ def _delete_request(request: CloudFormationCustomResourceEvent, physical_id: str
 def _process(request: CloudFormationCustomResourceEvent, deadline: Deadline, physical_id: str) -> Outcome:
     request_type = request.get("RequestType")
     if request_type == "Delete":
-        return _delete_request(request, physical_id)
+        return _delete_request(request, physical_id, deadline)
     if request_type in ("Create", "Update"):
         return _create_or_update(request, deadline)
     raise RequestFailed(f"Unsupported RequestType {request_type!r}: expected Create, Update or Delete.")

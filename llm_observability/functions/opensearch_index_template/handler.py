@@ -14,14 +14,16 @@ ResourceProperties
 
 Create / Update
     ``PUT <endpoint>/_index_template/<TemplateName>`` signed with the function's role. The physical id is
-    ``<host>/_index_template/<TemplateName>``: when the endpoint or the name changes, CloudFormation
+    ``<host>/_index_template/<TemplateName>`` with the host in lower case and without a default ``:443``, so
+    respelling the endpoint keeps the id; when the endpoint or the name really changes, CloudFormation
     deletes the old resource, which removes the old template.
     Retried with backoff: 429, 5xx and network errors, and 401/403 for a few minutes (a new role, domain
     access policy or Serverless data access policy takes a while to apply). Other 4xx fail at once.
 
 Delete
-    ``DELETE`` the template; best effort: a missing template, domain or collection, or any error is
-    logged and the delete succeeds, so a stack can always be deleted (the template is harmless where it
+    ``DELETE`` the template; best effort: a missing template, domain or collection, unusable properties
+    (an endpoint like ``https://[::1``, a body nested too deeply) or any error at all is logged and the
+    delete succeeds, so a stack can always be deleted (the template is harmless where it
     stays). The physical id of a failed Create (the request id) deletes nothing.
 
 Every invocation answers CloudFormation exactly once (the shared ``cfn_response`` module), with FAILED
@@ -104,6 +106,42 @@ def redact_event(event: Mapping[str, Any]) -> dict[str, Any]:
 # --- properties -------------------------------------------------------------------------------------------------------
 
 
+def normalize_host(netloc: str) -> str:
+    """``netloc`` as the physical id spells it: lower case, without the default ``:443``."""
+    host = netloc.lower()
+    return host.removesuffix(":443")
+
+
+def normalize_endpoint(endpoint: str) -> str:
+    """The normalized ``host[:port]`` of an https endpoint (scheme optional, a trailing ``/`` tolerated).
+
+    :raises RequestFailed: not an https host name (no path, query, user information or invalid port).
+    """
+    base = endpoint.strip().rstrip("/")
+    if "://" not in base:
+        base = f"https://{base}"
+    problem = RequestFailed(f"The Endpoint property must be an https host name, got {endpoint!r}.")
+    if not base.isprintable():  # control characters, lone surrogates
+        raise problem
+    try:
+        parts = urllib.parse.urlsplit(base)
+        port = parts.port
+    except ValueError:
+        raise problem from None
+    if parts.scheme.lower() != "https" or not parts.hostname or parts.path or parts.query:
+        raise problem
+    if parts.username is not None or parts.password is not None:
+        raise problem
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return normalize_host(host if port is None else f"{host}:{port}")
+
+
+def normalize_physical_id(physical_id: str) -> str:
+    """A physical id with its host normalized (ids written before normalization still match)."""
+    host, separator, name = physical_id.partition(TEMPLATE_PATH)
+    return f"{normalize_host(host)}{separator}{name}" if separator else physical_id
+
+
 def parse_properties(raw: Any) -> Properties:
     """Validate ResourceProperties."""
     if not isinstance(raw, Mapping):
@@ -111,15 +149,10 @@ def parse_properties(raw: Any) -> Properties:
     endpoint, service, name, body = (raw.get(k) for k in ("Endpoint", "Service", "TemplateName", "TemplateBody"))
     if not isinstance(endpoint, str) or not endpoint.strip():
         raise RequestFailed("The Endpoint property is required: the domain or collection endpoint.")
-    base = endpoint.strip().rstrip("/")
-    if "://" not in base:
-        base = f"https://{base}"
-    parts = urllib.parse.urlsplit(base)
-    if parts.scheme != "https" or not parts.netloc or parts.path or parts.query:
-        raise RequestFailed(f"The Endpoint property must be an https host name, got {endpoint!r}.")
+    host = normalize_endpoint(endpoint)
     if service not in SERVICES:
         raise RequestFailed(f'The Service property must be "es" or "aoss", got {service!r}.')
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.match(name) or not name.isprintable():
         raise RequestFailed(f"The TemplateName property is not a valid index template name: {name!r}.")
     if not isinstance(body, str):
         raise RequestFailed("The TemplateBody property must be the index template as a JSON string.")
@@ -127,9 +160,17 @@ def parse_properties(raw: Any) -> Properties:
         template = json.loads(body)
     except json.JSONDecodeError as exc:
         raise RequestFailed(f"The TemplateBody property is not valid JSON ({exc.msg} at position {exc.pos}).") from None
+    except RecursionError:
+        raise RequestFailed("The TemplateBody property is nested too deeply to be an index template.") from None
+    except ValueError:  # an integer of more than 4,300 digits
+        raise RequestFailed("The TemplateBody property holds a number too long to be read.") from None
     if not isinstance(template, dict) or not isinstance(template.get("index_patterns"), list):
         raise RequestFailed("The TemplateBody property must be an index template object with index_patterns.")
-    return Properties(f"https://{parts.netloc}", service, name, json.dumps(template).encode())
+    try:
+        encoded = json.dumps(template).encode()
+    except RecursionError:
+        raise RequestFailed("The TemplateBody property is nested too deeply to be an index template.") from None
+    return Properties(f"https://{host}", service, name, encoded)
 
 
 # --- OpenSearch calls -------------------------------------------------------------------------------------------------
@@ -193,12 +234,22 @@ def _create_or_update(request: CloudFormationCustomResourceEvent, deadline: Dead
 
 
 def _delete(request: CloudFormationCustomResourceEvent, physical_id: str, deadline: Deadline) -> Outcome:
+    """Best effort: any error is logged and answers SUCCESS, so a Delete never blocks a rollback or a deletion."""
+    try:
+        return _delete_template(request, physical_id, deadline)
+    except Exception as exc:  # a Delete must never answer FAILED
+        logger.exception("template not deleted after an unexpected error", extra={"error": type(exc).__name__})
+        reason = f"The index template was left in place after an unexpected {type(exc).__name__}; see the logs."
+        return Outcome("SUCCESS", physical_id, reason)
+
+
+def _delete_template(request: CloudFormationCustomResourceEvent, physical_id: str, deadline: Deadline) -> Outcome:
     try:
         props = parse_properties(request.get("ResourceProperties"))
     except RequestFailed as exc:
         logger.warning("nothing deleted: the properties are not usable", extra={"error": str(exc)})
         return Outcome("SUCCESS", physical_id, "Nothing deleted: the resource properties are not usable.")
-    if physical_id != props.physical_id:
+    if normalize_physical_id(physical_id) != props.physical_id:
         logger.info("nothing deleted: this resource never created a template", extra={"physical_id": physical_id})
         return Outcome("SUCCESS", physical_id, "Nothing to delete: no template was created.")
     try:
