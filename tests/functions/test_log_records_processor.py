@@ -19,6 +19,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import CloudWatchLogsLogEvent
 from botocore.stub import ANY, Stubber
+from hypothesis import given, settings, strategies as st
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import FakeClock
@@ -238,3 +239,163 @@ def test_oversized_events_are_truncated() -> None:
 def test_an_event_without_a_stream_arn_is_rejected(processor: Harness) -> None:
     with pytest.raises(ValueError, match="deliveryStreamArn"):
         handler.lambda_handler({"records": []}, processor.clock)
+
+
+# Hardening (issue 15, items 1 and 2): one bad record never fails a batch; records and the response stay within
+# Firehose's and Lambda's byte limits.
+
+DEEP_JSON = '{"a":' * 100_000 + "1" + "}" * 100_000
+HOSTILE_MESSAGES = {
+    "json-surrogate-escape": '{"q": "\\ud800"}',
+    "lone-surrogate": "text \ud800 here",
+    "deep-json": DEEP_JSON,
+    "huge-integer": '{"n": ' + "9" * 5_000 + "}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_MESSAGES))
+def test_a_hostile_log_event_never_fails_the_batch(processor: Harness, name: str) -> None:
+    good = record(cwl_payload(json.dumps({"level": "INFO"})), "good")
+    result = processor.invoke(good, record(cwl_payload(HOSTILE_MESSAGES[name]), "bad"))
+    assert [r["result"] for r in result["records"]] == ["Ok", "Ok"]
+    assert doc(result["records"][0])["level"] == "INFO"
+    hostile = base64.b64decode(result["records"][1]["data"]).decode("utf-8")  # strict: valid UTF-8 for OpenSearch
+    parsed = json.loads(hostile)
+    if name == "json-surrogate-escape":
+        assert parsed["q"] == "\ud800"
+    else:  # text, or JSON the parser refuses (too deep, too large a number), is kept as the message
+        assert parsed["message"] == HOSTILE_MESSAGES[name]
+
+
+def test_hostile_records_fail_alone_with_their_original_data(processor: Harness) -> None:
+    bad = [
+        record(b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "deep-plain"),
+        record(gzip.compress(b"[" * 100_000 + b"]" * 100_000), "deep-envelope"),
+        record(gzip.compress(b'{"messageType": "DATA_MESSAGE", "logEvents": [], "n": ' + b"9" * 5_000 + b"}"), "int"),
+        record(b'{"n": ' + b"9" * 5_000 + b"}", "int-plain"),
+    ]
+    good = record(json.dumps({"message": "fine"}).encode(), "good")
+    result = processor.invoke(*bad, good)
+    assert [r["result"] for r in result["records"]] == ["ProcessingFailed"] * len(bad) + ["Ok"]
+    assert [r["data"] for r in result["records"]] == [b["data"] for b in bad] + [good["data"]]
+    assert processor.metrics()["RecordsMalformed"] == len(bad)
+
+
+def test_an_unexpected_error_fails_only_its_record(processor: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = handler.document
+
+    def flaky(event: CloudWatchLogsLogEvent, **kwargs: Any) -> bytes:
+        if event.message == "boom":
+            raise RuntimeError("unexpected")
+        return real(event, **kwargs)
+
+    monkeypatch.setattr(handler, "document", flaky)
+    bad = record(cwl_payload("boom"), "bad")
+    result = processor.invoke(record(cwl_payload("fine"), "good"), bad)
+    assert [r["result"] for r in result["records"]] == ["Ok", "ProcessingFailed"]
+    assert result["records"][1]["data"] == bad["data"]
+
+
+@pytest.mark.parametrize("char", ["\u00e9", "\U0001f600", "\x01", '"'], ids=["2-byte", "4-byte", "control", "quote"])
+def test_truncation_counts_bytes_not_characters(char: str) -> None:
+    message = char * 600_000
+    counters = handler.Counters()
+    encoded = handler.document(
+        CloudWatchLogsLogEvent({"id": "1", "timestamp": T0, "message": message}),
+        log_group="g", log_stream="s", owner="o", counters=counters,
+    )  # fmt: skip
+    assert len(encoded) <= handler.MAX_RECORD_BYTES and counters.truncated == 1
+    parsed = json.loads(encoded.decode("utf-8"))
+    assert parsed["truncated"] is True and message.startswith(parsed["message"]) and parsed["message"]
+    assert len(json.dumps(parsed["message"], ensure_ascii=False).encode()) - 2 <= handler.TRUNCATED_MESSAGE_BYTES
+
+
+def test_the_response_stays_under_lambdas_limit_and_nothing_is_dropped(
+    processor: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    big = [record(cwl_payload("x" * 900_000, "small"), f"r{i}") for i in range(8)]  # 8 x 1.2 MB once base64-encoded
+    processor.expect_put(4)
+    result = processor.invoke(*big)
+    assert len(json.dumps(result).encode()) <= handler.MAX_RESPONSE_BYTES < 6 * 1024 * 1024
+    assert [r["recordId"] for r in result["records"]] == [b["recordId"] for b in big]
+    assert [r["result"] for r in result["records"]] == ["Ok"] * 4 + ["ProcessingFailed"] * 4
+    assert [r["data"] for r in result["records"][4:]] == [b["data"] for b in big[4:]]
+    reasons = [r.getMessage() for r in caplog.records if "over the response size limit" in r.getMessage()]
+    assert len(reasons) == 4
+    assert processor.metrics()["DocumentsReingested"] == 4  # the failed records' other events are not re-ingested
+
+
+# Property-based: nothing raises on hostile input, and one bad record never fails a batch.
+ANY_TEXT = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=40)  # lone surrogates too
+HOSTILE_TEXT = st.one_of(
+    ANY_TEXT,
+    ANY_TEXT.map(lambda s: json.dumps({"m": s})),
+    st.integers(min_value=1, max_value=6_000).map(lambda n: '{"n":' + "7" * n + "}"),
+    st.integers(min_value=500, max_value=100_000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.sampled_from(list(HOSTILE_MESSAGES.values())),
+)
+RAW_RECORDS = st.one_of(
+    st.lists(HOSTILE_TEXT, min_size=1, max_size=3).map(lambda messages: record(cwl_payload(*messages))),
+    st.binary(max_size=64).map(record),
+    st.binary(max_size=64).map(lambda b: record(gzip.compress(b))),
+    st.dictionaries(st.sampled_from(["recordId", "data", "other"]), st.one_of(ANY_TEXT, st.integers())),
+)
+
+
+class AcceptingFirehose:
+    """A Firehose client that accepts every ``PutRecordBatch`` and keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.documents: list[bytes] = []
+
+    def put_record_batch(self, **params: Any) -> dict[str, Any]:
+        records: list[dict[str, bytes]] = params["Records"]
+        self.documents.extend(r["Data"] for r in records)
+        return {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "x"} for _ in records]}
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(raws=st.lists(RAW_RECORDS, min_size=1, max_size=4), position=st.integers(min_value=0, max_value=4))
+def test_property_one_bad_record_never_fails_a_batch(raws: list[Any], position: int) -> None:
+    good = record(cwl_payload(json.dumps(POWERTOOLS_LINE), "second"), "good")
+    batch = [
+        {**raw, "recordId": f"h{i}"} if isinstance(raw.get("recordId"), str) else raw
+        for i, raw in enumerate(raws)
+    ]
+    batch.insert(min(position, len(batch)), good)
+    client = AcceptingFirehose()
+    handler.set_client(client)
+    try:
+        result = handler.lambda_handler(event(*batch), FakeClock(120_000))
+    finally:
+        handler.set_client(None)
+    answers = result["records"]
+    assert len(answers) == len(batch) and len(json.dumps(result).encode()) <= handler.MAX_RESPONSE_BYTES
+    (good_answer,) = [a for a in answers if a["recordId"] == "good"]
+    assert good_answer["result"] == "Ok" and doc(good_answer)["usage"]["total_tokens"] == 1280
+    for raw, answer in zip(batch, answers, strict=True):
+        assert answer["result"] in {"Ok", "Dropped", "ProcessingFailed"}
+        if answer["result"] == "ProcessingFailed":
+            assert answer["data"] == (raw.get("data") if isinstance(raw.get("data"), str) else "")
+        elif answer["result"] == "Ok":
+            data = base64.b64decode(answer["data"])
+            assert len(data) <= handler.MAX_RECORD_BYTES and isinstance(json.loads(data.decode("utf-8")), dict)
+    assert all(isinstance(json.loads(d.decode("utf-8")), dict) for d in client.documents)
+    assert b'"message":"second"' in b"".join(client.documents)
+
+
+LONG_TEXT = ANY_TEXT.filter(bool).map(lambda s: s * (1_100_000 // len(s) + 1))  # over the record limit once encoded
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    message=st.one_of(HOSTILE_TEXT, LONG_TEXT),
+    timestamp=st.one_of(st.integers(), st.floats(), st.text(max_size=5)),
+)
+def test_property_documents_never_raise_and_fit_a_record(message: str, timestamp: Any) -> None:
+    encoded = handler.document(
+        CloudWatchLogsLogEvent({"id": "1", "timestamp": timestamp, "message": message}),
+        log_group="g", log_stream="s", owner="o", counters=handler.Counters(),
+    )  # fmt: skip
+    assert len(encoded) <= handler.MAX_RECORD_BYTES
+    assert isinstance(json.loads(encoded.decode("utf-8")), dict)

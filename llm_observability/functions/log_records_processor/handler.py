@@ -10,14 +10,24 @@ records the way AWS's CloudWatch Logs processor blueprint does:
   (``PutRecordBatch``), where they arrive as plain JSON records;
 - a plain JSON object record (one re-ingested document) passes through unchanged (``Ok``);
 - a ``CONTROL_MESSAGE`` (CloudWatch Logs' reachability check) is ``Dropped``;
-- anything else (bad base64, gzip or JSON) is ``ProcessingFailed``: Firehose keeps it, unchanged, under
-  ``processing-failed/`` in the backup bucket.
+- anything else (bad base64, gzip or JSON, JSON nested too deep or with too large a number, any unexpected
+  error while processing it) is ``ProcessingFailed``: Firehose keeps it, unchanged, under
+  ``processing-failed/`` in the backup bucket. A failure never leaves its record: the others of the batch
+  are answered as usual.
 
 Document
     The event's message parsed as JSON when it is a JSON object (Powertools and Lambda JSON log records),
     else ``{"message": <text>}``; plus ``@timestamp`` (the event time, ISO 8601 UTC, unless the record
-    has one) and ``cloudwatch`` (``log_group``, ``log_stream``, ``event_id``, ``owner``). A document
-    larger than Firehose's record limit keeps only the first 256 KiB of the message (``truncated: true``).
+    has one) and ``cloudwatch`` (``log_group``, ``log_stream``, ``event_id``, ``owner``). A message the JSON
+    parser refuses (nested too deep, a number too long) is kept as text. The document is UTF-8; a character
+    UTF-8 cannot hold (a lone surrogate) is written as its JSON ``\\uXXXX`` escape. A document larger than
+    Firehose's record limit (1,024,000 bytes) keeps only the longest start of the message whose JSON text is
+    at most 256 KiB (bytes, and at most 256 Ki characters) (``truncated: true``).
+
+Response
+    The response stays under Lambda's 6 MB synchronous limit: a record whose answer would push it over is
+    answered ``ProcessingFailed`` with its original data (room for those is reserved from the start), its
+    other events are not re-ingested, and a warning names it and the reason. Firehose backs it up whole.
 
 Faults
     Records that ``PutRecordBatch`` reports as failed, and throttling or service errors, are retried
@@ -74,6 +84,8 @@ MAX_BATCH_RECORDS: Final = 500
 MAX_BATCH_BYTES: Final = 4 * 1024 * 1024
 MAX_RECORD_BYTES: Final = 1_000 * 1024
 TRUNCATED_MESSAGE_CHARS: Final = 256 * 1024
+TRUNCATED_MESSAGE_BYTES: Final = 256 * 1024
+MAX_RESPONSE_BYTES: Final = 6_000_000
 RETRY_DELAYS_S: Final = (0.5, 1.0, 2.0, 4.0, 8.0)
 RETRYABLE_CODES: Final = frozenset(
     {"ServiceUnavailableException", "ThrottlingException", "LimitExceededException", "InternalFailure"}
@@ -130,6 +142,24 @@ def _iso(timestamp_ms: Any) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _encode(value: Any) -> bytes:
+    """Compact UTF-8 JSON; a character UTF-8 cannot hold (a lone surrogate) becomes its ``\\uXXXX`` JSON escape."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "backslashreplace")
+
+
+def _message_prefix(message: str) -> str:
+    """The longest start of ``message``, at most ``TRUNCATED_MESSAGE_CHARS`` long, whose JSON text (without its
+    quotes) is at most ``TRUNCATED_MESSAGE_BYTES`` long."""
+    low, high = 0, min(len(message), TRUNCATED_MESSAGE_CHARS)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(_encode(message[:middle])) - 2 <= TRUNCATED_MESSAGE_BYTES:
+            low = middle
+        else:
+            high = middle - 1
+    return message[:low]
+
+
 def document(
     event: CloudWatchLogsLogEvent, *, log_group: str, log_stream: str, owner: str, counters: Counters
 ) -> bytes:
@@ -141,7 +171,7 @@ def document(
     if message.lstrip().startswith("{"):
         try:
             parsed = json.loads(message)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, a number too long, nested too deep: kept as text
             parsed = None
     doc: dict[str, Any] = dict(parsed) if isinstance(parsed, dict) else {"message": message}
     timestamp = _iso(event.get("timestamp"))
@@ -153,16 +183,21 @@ def document(
         "event_id": str(event.get("id", "")),
         "owner": owner,
     }
-    encoded = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        encoded = _encode(doc)
+    except (ValueError, RecursionError):  # a parsed value the encoder refuses: keep the message as text
+        encoded = _encode({"message": message, **{k: v for k, v in doc.items() if k in ("@timestamp", "cloudwatch")}})
     if len(encoded) > MAX_RECORD_BYTES:
         counters.truncated += 1
         short = {
-            "message": message[:TRUNCATED_MESSAGE_CHARS],
+            "message": _message_prefix(message),
             "truncated": True,
             "cloudwatch": doc["cloudwatch"],
             **({"@timestamp": timestamp} if timestamp else {}),
         }
-        encoded = json.dumps(short, separators=(",", ":"), ensure_ascii=False).encode()
+        encoded = _encode(short)
+        if len(encoded) > MAX_RECORD_BYTES:
+            raise MalformedRecord("a log event's metadata alone exceeds the record size limit")
     return encoded
 
 
@@ -170,7 +205,7 @@ def split_record(data: str, counters: Counters) -> list[bytes] | None:
     """The documents of a CloudWatch Logs subscription payload (base64 of gzip); None for a control message."""
     try:
         message = CloudWatchLogsEvent({"awslogs": {"data": data}}).parse_logs_data()
-    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (zlib.error, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, a number too long
         raise MalformedRecord(f"not a gzip-compressed JSON payload ({type(exc).__name__})") from None
     if not isinstance(message.raw_event, dict):
         raise MalformedRecord("the payload is not a JSON object")
@@ -212,8 +247,8 @@ def process_record(raw: Any, counters: Counters) -> tuple[KinesisFirehoseDataTra
             return answer, documents[1:]
         try:
             parsed = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise MalformedRecord("a plain record is not JSON") from None
+        except (ValueError, RecursionError):
+            raise MalformedRecord("a plain record is not JSON (or nested too deep, or a number too long)") from None
         if not isinstance(parsed, dict):
             raise MalformedRecord("a plain record is not a JSON object")
         answer.result = RESULT_OK
@@ -221,7 +256,50 @@ def process_record(raw: Any, counters: Counters) -> tuple[KinesisFirehoseDataTra
     except MalformedRecord as exc:
         counters.malformed += 1
         logger.warning("malformed record", extra={"record_id": answer.record_id, "error": str(exc)})
-        return answer, []
+        return _failed(raw), []
+    except Exception as exc:  # noqa: BLE001 - any other failure stays with its record; Firehose backs it up
+        counters.malformed += 1
+        logger.warning("record failed", extra={"record_id": answer.record_id, "error": type(exc).__name__})
+        return _failed(raw), []
+
+
+def _failed(raw: Any) -> KinesisFirehoseDataTransformationRecord:
+    """``ProcessingFailed`` for ``raw``, with its original data."""
+    record_id, data = (raw.get("recordId"), raw.get("data")) if isinstance(raw, dict) else (None, None)
+    return KinesisFirehoseDataTransformationRecord(
+        record_id=str(record_id), result=RESULT_FAILED, data=data if isinstance(data, str) else ""
+    )
+
+
+def _answer_bytes(answer: KinesisFirehoseDataTransformationRecord) -> int:
+    """What ``answer`` adds to the serialized response (its JSON object and a separator)."""
+    return len(json.dumps(answer.asdict()).encode()) + 2
+
+
+def fit_response(
+    raws: list[Any], results: list[tuple[KinesisFirehoseDataTransformationRecord, list[bytes]]]
+) -> list[tuple[KinesisFirehoseDataTransformationRecord, list[bytes]]]:
+    """``results`` with every answer that would take the response over ``MAX_RESPONSE_BYTES`` failed.
+
+    Room for every record's failed answer (its original data) is reserved first; an answer larger than that
+    is kept while the response still fits, else replaced by the failed answer and its documents are not
+    re-ingested (Firehose backs the original record up whole).
+    """
+    failed = [_failed(raw) for raw in raws]
+    used = 32 + sum(_answer_bytes(answer) for answer in failed)
+    fitted = []
+    for raw_failed, (answer, more) in zip(failed, results, strict=True):
+        extra = _answer_bytes(answer) - _answer_bytes(raw_failed)
+        if used + extra <= MAX_RESPONSE_BYTES:
+            used += extra
+            fitted.append((answer, more))
+            continue
+        logger.warning(
+            "record failed: its answer would take the response over the response size limit",
+            extra={"record_id": raw_failed.record_id, "limit_bytes": MAX_RESPONSE_BYTES},
+        )
+        fitted.append((raw_failed, []))
+    return fitted
 
 
 def chunks(documents: list[bytes]) -> Iterator[list[bytes]]:
@@ -304,8 +382,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, l
     counters = Counters()
     response = KinesisFirehoseDataTransformationResponse()
     extra: list[bytes] = []
-    for raw in records:
-        answer, more = process_record(raw, counters)
+    for answer, more in fit_response(records, [process_record(raw, counters) for raw in records]):
         response.add_record(answer)
         extra.extend(more)
     try:
