@@ -11,6 +11,7 @@ handler in process.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -28,6 +29,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from botocore.exceptions import ReadTimeoutError
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
+from hypothesis import given, settings, strategies as st
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import CurrentStdout
@@ -849,3 +851,126 @@ def test_function_folder_imports_only_the_runtime_and_powertools() -> None:
     for path in CANARY_DIR.glob("*.py"):
         imported = re.findall(r"^\s*(?:from|import)\s+([A-Za-z_][\w]*)", path.read_text(), flags=re.MULTILINE)
         assert set(imported) <= allowed, (path.name, set(imported) - allowed)
+
+
+# --- Unexpected exceptions mid-run (issue 15, item 7) ----------------------------------------------
+class _Unreadable:
+    """A Payload stream whose read fails."""
+
+    def read(self) -> bytes:
+        raise OSError(5, "Input/output error")
+
+
+class _ScriptedClient:
+    """A Lambda client whose Invoke answers from a list: a response dict, or an exception to raise."""
+
+    def __init__(self, outcomes: list[Any]) -> None:
+        self.outcomes = list(outcomes)
+
+    def invoke(self, **params: Any) -> dict[str, Any]:
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+def _ok(answer: str) -> dict[str, Any]:
+    return {"StatusCode": 200, "Payload": payload(proxy_response(answer))}
+
+
+@pytest.mark.parametrize(
+    ("middle", "error"),
+    [
+        (RuntimeError("Cannot send a request, as the client has been closed."), "RuntimeError"),
+        ({"StatusCode": 200}, "KeyError"),
+        ({"StatusCode": 200, "Payload": _Unreadable()}, "OSError"),
+        ({"StatusCode": 200, "Payload": None}, "AttributeError"),
+    ],
+    ids=["client-runtime-error", "no-payload", "payload-read-oserror", "payload-none"],
+)
+def test_an_unexpected_invoke_error_is_one_failure_and_the_run_publishes(
+    canary: Canary, middle: Any, error: str
+) -> None:
+    canary.handler.set_client(_ScriptedClient([_ok(ANSWERS[0]), middle, _ok(ANSWERS[2])]))
+
+    summary = canary.run()
+
+    record = _assert_one_failure(canary, summary, "InvokeError")
+    assert record["error"] == error
+
+
+def test_an_answer_that_cannot_be_scored_is_one_failure(canary: Canary, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = canary.scoring.bleu
+
+    def flaky(reference: str, candidate: str) -> float:
+        if candidate == ANSWERS[1]:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(reference, candidate)
+
+    monkeypatch.setattr(canary.scoring, "bleu", flaky)
+    canary.stub_answers()
+
+    summary = canary.run()
+
+    record = _assert_one_failure(canary, summary, "MalformedResponse")
+    assert record["error"] == "RecursionError"
+
+
+_HOSTILE_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["\ud800", "a\udfffb", "[" * 100_000, "9" * 5000, "\x00", '{"answer": "\\ud800"}']),
+)
+_HOSTILE_BODY = st.one_of(
+    _HOSTILE_TEXT,
+    st.builds(lambda text: json.dumps({"answer": text, "model_id": MODEL_A, "prompt_version": "v1"}), _HOSTILE_TEXT),
+)
+
+
+def _raw(text: str) -> StreamingBody:
+    """A payload of ``text``'s bytes, lone surrogates included (as invalid UTF-8)."""
+    return payload(text.encode("utf-8", "surrogatepass"))
+
+
+_HOSTILE_OUTCOME = st.one_of(
+    st.builds(lambda raw: {"StatusCode": 200, "Payload": _raw(raw)}, _HOSTILE_TEXT),
+    st.builds(
+        lambda body, status, b64: {
+            "StatusCode": 200,
+            "Payload": _raw(json.dumps({"statusCode": status, "body": body, "isBase64Encoded": b64})),
+        },
+        _HOSTILE_BODY,
+        st.one_of(st.just(200), st.integers(min_value=-(10**30), max_value=10**30)),
+        st.booleans(),
+    ),
+    st.builds(lambda raw: {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _raw(raw)}, _HOSTILE_TEXT),
+    st.sampled_from([RuntimeError("boom"), ValueError("bad"), OSError(5, "EIO"), KeyError("Payload")]),
+    st.just({"StatusCode": 200}),
+    st.just({"StatusCode": 200, "Payload": _Unreadable()}),
+)
+
+
+@given(bad=_HOSTILE_OUTCOME, position=st.integers(min_value=0, max_value=2))
+@settings(max_examples=150, deadline=None, database=None)
+def test_property_one_bad_answer_never_stops_the_run(modules: SimpleNamespace, bad: Any, position: int) -> None:
+    """Whatever one Invoke returns or raises, the other questions are scored and every count is published."""
+    handler = modules.handler
+    outcomes: list[Any] = [_ok(ANSWERS[0]), _ok(ANSWERS[1]), _ok(ANSWERS[2])]
+    outcomes[position] = bad
+    config = handler.CanaryConfig(TARGET, tuple(handler.GoldenQuestion(**item) for item in GOLDEN))
+    stream = io.StringIO()
+    original = handler.logger.registered_handler.stream
+    handler.logger.registered_handler.stream = stream
+    try:
+        run = handler.run_canary(config, _ScriptedClient(outcomes), RUN_ID)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            handler.publish(run)
+    finally:
+        handler.logger.registered_handler.stream = original
+    assert run.asked == 3 and len(run.scored) >= 2
+    assert set(run.failures) <= set(modules.telemetry.FAILURE_REASONS)
+    blobs = [json.loads(line) for line in printed.getvalue().splitlines() if line.startswith("{")]
+    (overall,) = [blob for blob in blobs if set(blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == {"service"}]
+    failures = overall["CanaryFailures"]
+    assert (failures if isinstance(failures, list) else [failures]) == [3 - len(run.scored)]
+    json.dumps(run.summary())

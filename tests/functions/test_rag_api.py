@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+from hypothesis import given, settings, strategies as st
 
 from llm_observability.runtime import telemetry
 
 if TYPE_CHECKING:
     from conftest import Api
+
+from tests.functions.conftest import rag_module
 
 API_REQUEST_ID = "api-request-id-0001"
 QUESTION = "What is the refund policy?"
@@ -794,3 +797,111 @@ def test_logs_insights_queries_match_the_log_fields(api: Api) -> None:
         for dotted in fields:
             _field(record, dotted)
             assert dotted in " ".join(queries.QUERIES.values()), f"{dotted!r} is listed but no query reads it"
+
+
+# --- Hostile input (issue 15, item 6) ------------------------------------------------------------------
+def test_a_json_body_nested_too_deep_is_a_client_error(api: Api) -> None:
+    for depth in (1_000, 100_000):
+        response = api.ask(raw_body='{"question": ' + "[" * depth + "]" * depth + "}")
+
+        payload = assert_error_response(response, 400)
+        assert payload["error"] == "The request body is not valid JSON."
+        out = api.output()
+        assert_failure_metric(api, out, telemetry.ERROR_VALIDATION)
+
+
+def test_a_lone_surrogate_in_the_question_still_gets_its_ask_line(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    api.env(PROMPT_LOGGING="full")
+    api.stub_retrieve(question="refund \ufffd policy?")
+    api.stub_converse()
+
+    response = api.ask(raw_body='{"question": "refund \\ud800 policy?"}')
+
+    assert response["statusCode"] == 200
+    raw = capsys.readouterr()
+    assert "Logging error" not in raw.err
+    lines = [json.loads(line) for line in raw.out.splitlines() if line.startswith("{")]
+    (record,) = [line for line in lines if line.get("message") == "ask"]
+    assert record["question"] == "refund \ufffd policy?"
+
+
+def test_a_lone_surrogate_in_a_feedback_comment_still_gets_its_feedback_line(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.env(PROMPT_LOGGING="full")
+
+    response = api.feedback(raw_body='{"request_id": "abc", "score": 3, "comment": "odd \\udfff text \\ud83d\\ude00"}')
+
+    assert response["statusCode"] == 202
+    raw = capsys.readouterr()
+    assert "Logging error" not in raw.err
+    lines = [json.loads(line) for line in raw.out.splitlines() if line.startswith("{")]
+    (record,) = [line for line in lines if line.get("message") == "feedback"]
+    assert record["comment"] == "odd \ufffd text \U0001f600"  # a well-formed pair stays what it is
+
+
+_HOSTILE_STRINGS = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["\ud800", "a\udfffb", "\ud83d\ude00", "\x00\x1f", "[" * 100_000, "9" * 5_000]),
+)
+_HOSTILE_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), _HOSTILE_STRINGS),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_HOSTILE_STRINGS, inner, max_size=3)),
+    max_leaves=8,
+)
+_FEEDBACK_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "request_id": st.one_of(st.just("abc-123"), _HOSTILE_VALUES),
+        "score": st.one_of(st.integers(min_value=1, max_value=5), st.integers(), _HOSTILE_VALUES),
+        "comment": st.one_of(_HOSTILE_STRINGS, _HOSTILE_VALUES),
+    },
+)
+_HOSTILE_BODIES = st.one_of(
+    _HOSTILE_STRINGS,
+    st.builds(lambda value: json.dumps(value, ensure_ascii=True), _FEEDBACK_FIELDS),
+    st.builds(lambda value: json.dumps(value, ensure_ascii=True), _HOSTILE_VALUES),
+    st.integers(min_value=1, max_value=100_000).map(lambda depth: "[" * depth + "]" * depth),
+    st.integers(min_value=4_300, max_value=20_000).map(lambda digits: '{"score": ' + "7" * digits + "}"),
+)
+
+
+@given(text=_HOSTILE_BODIES)
+@settings(max_examples=150, deadline=None, database=None)
+def test_property_a_hostile_body_is_never_a_server_error(text: str) -> None:
+    """Whatever the body, parsing and validating it raises only the 400 error, and what it keeps encodes as UTF-8."""
+    validation, errors = rag_module("validation"), rag_module("errors")
+    try:
+        document = validation.parse_json_object({"body": text})
+        feedback = validation.parse_feedback(document)
+    except errors.RequestValidationError as rejected:
+        assert rejected.status == 400 and rejected.message.endswith(".")
+        return
+    assert 1 <= feedback.score <= 5
+    (feedback.comment or "").encode("utf-8")
+    try:
+        ask = validation.parse_ask(document, default_top_k=4, max_question_chars=1000)
+    except errors.RequestValidationError:
+        return
+    ask.question.encode("utf-8")
+
+
+@given(question=_HOSTILE_STRINGS, comment=st.one_of(st.none(), _HOSTILE_STRINGS))
+@settings(max_examples=150, deadline=None, database=None)
+def test_property_what_validation_keeps_is_loggable(question: str, comment: str | None) -> None:
+    """A question or comment that passes validation has no lone surrogate left: its log lines can be written."""
+    validation, errors = rag_module("validation"), rag_module("errors")
+    body = json.dumps({"request_id": "abc", "score": 2, "comment": comment})
+    try:
+        kept = validation.parse_feedback(validation.parse_json_object({"body": body})).comment
+    except errors.RequestValidationError:
+        assert comment is not None and len(comment) > validation.MAX_FEEDBACK_COMMENT_CHARS
+    else:
+        assert (kept is None) == (comment is None)
+        if kept is not None:
+            kept.encode("utf-8")
+    try:
+        request = validation.parse_ask({"question": question}, default_top_k=4, max_question_chars=200_000)
+    except errors.RequestValidationError:
+        return
+    request.question.encode("utf-8")

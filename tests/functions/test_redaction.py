@@ -3,6 +3,9 @@ alone, and the replacement count."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from llm_observability.runtime.redaction import redact
@@ -43,7 +46,7 @@ from llm_observability.runtime.redaction import redact
         ("loopback ::1", "loopback [IP]"),
         # AWS access key ids
         ("key AKIAIOSFODNN7EXAMPLE", "key [AWS_KEY]"),
-        ("temporary ASIAY34FZKBOKMUTVV7A.", "temporary [AWS_KEY]."),
+        ("temporary ASIAIOSFODNN7EXAMPLE.", "temporary [AWS_KEY]."),  # ...EXAMPLE: ignored by key scanners
     ],
 )
 def test_pii_is_replaced_with_a_token(text: str, expected: str) -> None:
@@ -95,3 +98,19 @@ def test_redaction_is_idempotent() -> None:
 
 def test_card_number_is_not_split_into_a_phone_number() -> None:
     assert redact("card 5105 1051 0510 5100 ok") == ("card [CARD] ok", 1)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# The shape AWS key scanners (git-secrets, gitleaks, trufflehog) flag; they let ids ending in EXAMPLE through.
+_KEY_ID = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
+
+
+def test_fixture_key_ids_are_ones_that_key_scanners_ignore() -> None:
+    found = {
+        (path.relative_to(ROOT).as_posix(), key)
+        for folder in ("tests", "llm_observability")
+        for path in (ROOT / folder).rglob("*.py")
+        for key in _KEY_ID.findall(path.read_text(encoding="utf-8"))
+        if not key.endswith("EXAMPLE")
+    }
+    assert found == set()

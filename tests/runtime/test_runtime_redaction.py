@@ -24,7 +24,7 @@ TOKENS = ("[EMAIL]", "[PHONE]", "[CARD]", "[IP]", "[AWS_KEY]")
         ("call +1 (415) 555-2671 or 415-555-2671", "call [PHONE] or [PHONE]", 2),
         ("card 4111 1111 1111 1111 ok", "card [CARD] ok", 1),
         ("from 10.0.0.1 and 2001:db8::1", "from [IP] and [IP]", 2),
-        ("key AKIAABCDEFGHIJKLMNOP leaked", "key [AWS_KEY] leaked", 1),
+        ("key AKIAIOSFODNN7EXAMPLE leaked", "key [AWS_KEY] leaked", 1),
         (
             "in 2024 at 10:30, version 1.2.3, order 1234567890123",
             "in 2024 at 10:30, version 1.2.3, order 1234567890123",
@@ -42,7 +42,7 @@ pii = st.sampled_from(
         "+44 20 7946 0958",
         "4111-1111-1111-1111",
         "192.168.1.20",
-        "AKIAABCDEFGHIJKLMNOP",
+        "AKIAIOSFODNN7EXAMPLE",
         "fe80::1",
         "(415) 555-2671",
     ]

@@ -20,9 +20,10 @@ Metrics (CloudWatch EMF, namespace ``POWERTOOLS_METRICS_NAMESPACE``)
     {service}: CanaryFailures, the number of questions without a scorable
     answer (0 included, so the metric also shows that the canary runs).
 
-Failures of one question (Invoke throttled or timed out, FunctionError,
-non-200 status, unparseable response) are logged with a reason from
-``canary_telemetry.FAILURE_REASONS`` and do not stop the run.  The handler
+Failures of one question (Invoke throttled, timed out or failing in any other
+way, FunctionError, non-200 status, an answer that cannot be parsed or scored)
+are logged with a reason from ``canary_telemetry.FAILURE_REASONS`` and do not
+stop the run: an unexpected exception costs its question, never the metrics.  The handler
 returns and logs a summary; when every question failed it raises
 ``CanaryRunFailed`` after the metrics are flushed, so the function's Errors
 metric fires.  A bad configuration or golden set raises ``CanaryConfigError``.
@@ -58,7 +59,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
 SERVICE_NAME = os.getenv(telemetry.ENV_POWERTOOLS_SERVICE_NAME) or telemetry.DEFAULT_SERVICE_NAME
 NAMESPACE = os.getenv(telemetry.ENV_POWERTOOLS_METRICS_NAMESPACE) or telemetry.DEFAULT_NAMESPACE
@@ -301,7 +302,7 @@ def _json_object(text: Any, base64_encoded: bool = False) -> dict[str, Any] | No
         if base64_encoded:
             text = base64.b64decode(text, validate=True).decode("utf-8")
         document = json.loads(text)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: nested too deep
         return None
     return document if isinstance(document, dict) else None
 
@@ -326,7 +327,7 @@ def invoke(client: Any, target: str, event: Mapping[str, Any]) -> bytes:
         raise QuestionFailed(reason, "Lambda Invoke failed", aws_error_code=code) from exc
     except (ReadTimeoutError, ConnectTimeoutError) as exc:
         raise QuestionFailed(telemetry.FAILURE_TIMEOUT, "Lambda Invoke timed out", error=type(exc).__name__) from exc
-    except BotoCoreError as exc:
+    except Exception as exc:  # BotoCoreError, and the unexpected: a RuntimeError, no Payload, an OSError reading it
         raise QuestionFailed(telemetry.FAILURE_INVOKE_ERROR, "Lambda Invoke failed", error=type(exc).__name__) from exc
     if response.get("FunctionError"):
         error = _json_object(payload) or {}
@@ -449,7 +450,14 @@ def ask(
     """Ask one golden question as ``contract`` says and score the answer; QuestionFailed if there is no scorable
     answer."""
     payload = invoke(client, target, canary_contract.proxy_event(contract, item.question, request_id))
-    return score(item, parse_answer(payload, contract))
+    try:
+        return score(item, parse_answer(payload, contract))
+    except QuestionFailed:
+        raise
+    except Exception as exc:  # a bug or a hostile answer must cost one question, not the run's metrics
+        raise QuestionFailed(
+            telemetry.FAILURE_MALFORMED_RESPONSE, "The answer could not be scored", error=type(exc).__name__
+        ) from exc
 
 
 def run_canary(

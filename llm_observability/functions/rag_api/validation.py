@@ -32,6 +32,7 @@ _ASK_FIELDS = ("question", "max_tokens", "temperature", "top_p", "top_k", "stop_
 _FEEDBACK_FIELDS = ("request_id", "score", "comment")
 _REQUEST_ID = re.compile(rf"[A-Za-z0-9-]{{1,{MAX_FEEDBACK_REQUEST_ID_CHARS}}}")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")  # a "\ud800" JSON escape: no UTF-8 for it, so no log line
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +74,21 @@ def parse_json_object(event: Mapping[str, Any]) -> dict[str, Any]:
             ) from None
     try:
         document = json.loads(body, parse_constant=_reject_constant)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the interpreter's stack allows
         raise RequestValidationError("The request body is not valid JSON.") from None
     if not isinstance(document, dict):
         raise RequestValidationError("The request body must be a JSON object.")
     return document
 
 
+def well_formed(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD, so it can be encoded as UTF-8 (and logged)."""
+    return _LONE_SURROGATES.sub("\ufffd", text)
+
+
 def normalize_question(text: str) -> str:
-    """NFC-normalize, drop control characters and collapse runs of whitespace."""
-    return " ".join(_CONTROL_CHARS.sub("", unicodedata.normalize("NFC", text)).split())
+    """NFC-normalize, drop control characters, replace lone surrogates and collapse runs of whitespace."""
+    return " ".join(_CONTROL_CHARS.sub("", unicodedata.normalize("NFC", well_formed(text))).split())
 
 
 def _reject_unknown(document: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
@@ -157,4 +163,6 @@ def parse_feedback(document: Mapping[str, Any]) -> FeedbackRequest:
     comment = document.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_FEEDBACK_COMMENT_CHARS):
         raise RequestValidationError(f"'comment' must be a string of at most {MAX_FEEDBACK_COMMENT_CHARS} characters.")
-    return FeedbackRequest(request_id=request_id, score=score, comment=comment)
+    return FeedbackRequest(
+        request_id=request_id, score=score, comment=None if comment is None else well_formed(comment)
+    )
