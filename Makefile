@@ -67,9 +67,10 @@ test-fast: setup tools
 docs: setup
 	python scripts/generate_docs.py
 
-## Handler overhead, cold import and synth-time benchmark.
+## Handler and runtime overhead, cold imports and synth-time benchmark.
 bench: setup
 	python benchmarks/bench_handler.py
+	python benchmarks/bench_runtime.py
 	python benchmarks/bench_synth.py
 
 clean:
