@@ -142,6 +142,11 @@ class ObservabilityConfig:
     invocation_logging_s3: bool = _level1(
         False, None, "Also deliver Bedrock invocation logs to a new, retained S3 bucket."
     )
+    invocation_logging_text: bool = _level1(
+        False, None,
+        "Deliver prompt and answer text in Bedrock invocation logs: verbatim, for every application of the account "
+        "(the app's `prompt_logging` redaction does not apply); the log group and S3 copy then get a dedicated KMS key.",
+    )  # fmt: skip
     alarm_email: str = _level1("", Email(), "E-mail address subscribed to the alert topic (optional).")
     alarm_thresholds: Mapping[str, float] = _level1(
         {}, _THRESHOLDS, "Overrides of the Level 1 alarm thresholds, e.g. `{\"bedrock_latency_p90_ms\": 5000}`."

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -404,3 +406,33 @@ def physical_name(scope: Construct, base: str, *, max_length: int) -> str:
     digest = hashlib.sha256(scope.node.path.encode()).hexdigest()[:8]
     slug = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-") or "llm"
     return f"{slug[: max_length - 9].rstrip('-')}-{digest}"
+
+
+#: How long an undeliverable EventBridge event waits in a dead-letter queue (SQS's maximum).
+DEAD_LETTER_RETENTION = Duration.days(14)
+
+
+def dead_letter_queue(scope: Construct, id: str, *, purpose: str) -> sqs.Queue:
+    """An encrypted, TLS-only SQS queue that keeps what an EventBridge target could not deliver for 14 days.
+
+    ``purpose`` completes the cdk-nag reason ("the dead-letter queue of <purpose>").
+    """
+    queue = sqs.Queue(
+        scope,
+        id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DEAD_LETTER_RETENTION,
+    )
+    acknowledge(
+        queue,
+        "AwsSolutions-SQS3",
+        f"This queue is the dead-letter queue of {purpose}; a dead-letter queue of its own would only move the same "
+        "events again. Its depth is alarmed.",
+    )
+    return queue
+
+
+def dead_letter_metric(queue: sqs.IQueue) -> cw.Metric:
+    """The events waiting in ``queue`` (maximum over 5 minutes): above 0 means a target was not started."""
+    return queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum")

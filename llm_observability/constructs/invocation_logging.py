@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import Aws, CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -35,6 +35,11 @@ class InvocationLogging(Construct):
 
     Requests and responses of every model invocation (all applications of the account in this region)
     go to a KMS-encrypted, retained CloudWatch Logs log group and, optionally, to a TLS-only S3 bucket.
+    Private by default: without ``text_data`` the records keep the metadata (model, token counts, latency,
+    request ids) and no prompt or answer text. Text delivery stores every prompt and answer of the account
+    verbatim - the application's own ``prompt_logging`` redaction does not apply to it - so it is an explicit
+    opt-in, and with it the log group and the S3 copy are encrypted with a key of their own
+    (:attr:`text_key`), so that reading the text can be granted apart from reading other logs.
     A custom resource (``Custom::BedrockInvocationLogging``, code in ``functions/invocation_logging``)
     calls ``PutModelInvocationLoggingConfiguration`` with a role that only ``bedrock.amazonaws.com`` of
     this account may assume.
@@ -44,11 +49,13 @@ class InvocationLogging(Construct):
     ``"replace"`` overwrites it. Deleting the stack removes the configuration only if it is still the
     one this construct wrote; it never switches off a configuration it did not create.
 
-    :param log_key: KMS key of the log group. Default: a new rotating key.
+    :param log_key: KMS key of the log group (and, with ``text_data``, of the S3 copy). Default: a new rotating
+        key of this construct.
     :param retention_days: retention of the log group (and of the S3 copy). Default: 30.
     :param s3_delivery: also deliver to a new S3 bucket. Default: False.
     :param existing_configuration: ``keep`` or ``replace``. Default: ``keep``.
-    :param text_data: log text payloads. Default: True.
+    :param text_data: deliver the prompt and answer text, verbatim, for every application of the account.
+        Default: False (metadata only).
     :param image_data: log image payloads. Default: False.
     :param embedding_data: log embedding payloads. Default: False.
     """
@@ -62,7 +69,7 @@ class InvocationLogging(Construct):
         retention_days: int = 30,
         s3_delivery: bool = False,
         existing_configuration: ExistingConfiguration = "keep",
-        text_data: bool = True,
+        text_data: bool = False,
         image_data: bool = False,
         embedding_data: bool = False,
     ) -> None:
@@ -71,7 +78,15 @@ class InvocationLogging(Construct):
         super().__init__(scope, id)
         # Both modes write a configuration where the account has none: every instance claims the singleton.
         claim(self, "invocation-logging")
-        log_key = log_key or log_encryption_key(self, "LogKey", description="Encrypts Bedrock invocation logs.")
+        self.text_key: kms.Key | None = None
+        if log_key is None:
+            log_key = log_encryption_key(
+                self,
+                "TextKey" if text_data else "LogKey",
+                description="Encrypts Bedrock invocation logs"
+                + (" with prompt and answer text (only this log group and its S3 copy)." if text_data else "."),
+            )
+            self.text_key = log_key if text_data else None
         self.log_group = encrypted_log_group(
             self, "Logs", key=log_key, retention_days=retention_days, removal_policy=RemovalPolicy.RETAIN
         )
@@ -91,7 +106,7 @@ class InvocationLogging(Construct):
         }
         self.bucket: s3.Bucket | None = None
         if s3_delivery:
-            self.bucket = self._bucket(retention_days)
+            self.bucket = self._bucket(retention_days, log_key if text_data else None)
             logging_config["s3Config"] = {"bucketName": self.bucket.bucket_name, "keyPrefix": S3_PREFIX}
 
         handler_role, handler_logs = function_role(
@@ -148,12 +163,16 @@ class InvocationLogging(Construct):
             resource.node.add_dependency(self.bucket)
         self.managed = resource.get_att_string("Managed")
 
-    def _bucket(self, retention_days: int) -> s3.Bucket:
+    def _bucket(self, retention_days: int, key: kms.IKey | None) -> s3.Bucket:
+        """The S3 copy: SSE-S3 for metadata only; SSE-KMS with ``key`` when it holds text (Bedrock may use the key
+        for this bucket's objects only, for this account)."""
         access_logs = access_logs_bucket(self, "AccessLogs", expiration_days=max(retention_days, 90))
         bucket = s3.Bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            encryption=s3.BucketEncryption.KMS if key is not None else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=key,
+            bucket_key_enabled=key is not None,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -171,4 +190,19 @@ class InvocationLogging(Construct):
                 conditions=bedrock_conditions(self),
             )
         )
+        if isinstance(key, kms.Key):
+            conditions = bedrock_conditions(self)
+            key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="BedrockInvocationLogDeliveryToS3",
+                    principals=[iam.ServicePrincipal("bedrock.amazonaws.com")],
+                    actions=["kms:GenerateDataKey"],
+                    resources=["*"],
+                    # Through S3 only (naming the bucket here would make the key and the bucket depend on each other).
+                    conditions={
+                        **conditions,
+                        "StringEquals": {**conditions["StringEquals"], "kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"},
+                    },
+                )
+            )
         return bucket

@@ -12,7 +12,14 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from llm_observability.config.bounds import QUALITY_CANARY_MINUTES, ROUGE_L_FLOOR
-from llm_observability.constructs._common import asset_function, function_role, log_encryption_key, powertools_layer
+from llm_observability.constructs._common import (
+    asset_function,
+    dead_letter_metric,
+    dead_letter_queue,
+    function_role,
+    log_encryption_key,
+    powertools_layer,
+)
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.errors import ConfigError
 from llm_observability.functions.quality_canary import canary_telemetry as ct
@@ -117,12 +124,14 @@ class QualityCanary(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": workload.metric_namespace,
             },
         )
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetters", purpose="the canary's schedule")
         self.rule = events.Rule(
             self,
             "Schedule",
             description=f"Runs the {workload.name} quality canary.",
             schedule=events.Schedule.rate(schedule),
-            targets=[targets.LambdaFunction(self.function, retry_attempts=0)],
+            # No retry (the next run comes soon); a run EventBridge could not start waits in the queue, alarmed below.
+            targets=[targets.LambdaFunction(self.function, retry_attempts=0, dead_letter_queue=self.dead_letter_queue)],
         )
 
         def metric(name: str, statistic: str = "Average") -> cw.Metric:
@@ -154,6 +163,9 @@ class QualityCanary(Construct):
              low, availability, "Golden questions got no scorable answer (errors, throttling, timeouts)."),
             ("CanaryNotRunning", self.metrics[ct.METRIC_CANARY_QUESTIONS], 1, below, cw.TreatMissingData.BREACHING,
              low, availability, "The quality canary scored no question: it is not running or every question failed."),
+            ("CanaryNotStarted", dead_letter_metric(self.dead_letter_queue), 0, above,
+             cw.TreatMissingData.NOT_BREACHING, low, availability,
+             "EventBridge could not start a canary run: its event is in the canary's dead-letter queue."),
         ):  # fmt: skip
             self.alarms[name] = factory.add_alarm(
                 name, metric=alarm_metric, threshold=threshold, comparison=comparison, treat_missing_data=missing,

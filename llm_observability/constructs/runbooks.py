@@ -15,18 +15,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsii
-from aws_cdk import ArnFormat, Aws, Stack, Token
+from aws_cdk import ArnFormat, Aws, Names, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IConstruct, IValidation
 
 from llm_observability import automation
 from llm_observability.automation import EventPath
+from llm_observability.constructs._common import dead_letter_metric, dead_letter_queue
+from llm_observability.constructs.alarm_factory import Severity, sns_alarm_action
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge, finding_resource
 
@@ -83,6 +86,9 @@ class SsmAutomationTarget:
         ``assume_role``. Default: a new role per target, trusted by EventBridge rules of this account.
     :param assume_role: the role the automation runs as. Default: none (then the caller passes its
         ARN as ``AutomationAssumeRole`` and grants ``iam:PassRole`` on it itself).
+    :param dead_letter_queue: where EventBridge puts an event it could not start the automation for (after its
+        retries), with a queue policy for exactly the rule it is bound to. Default: none (such an event is lost).
+    :param retry_attempts: EventBridge's retries of a failed start. Default: 2.
     """
 
     def __init__(
@@ -92,7 +98,15 @@ class SsmAutomationTarget:
         parameters: Mapping[str, ParameterValue | Sequence[ParameterValue]],
         role: iam.IRole | None = None,
         assume_role: iam.IRole | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
+        retry_attempts: int = 2,
     ) -> None:
+        if not isinstance(retry_attempts, int) or isinstance(retry_attempts, bool) or not 0 <= retry_attempts <= 185:
+            raise ConfigError(
+                f"SsmAutomationTarget 'retry_attempts' is {retry_attempts!r}: allowed is a whole number from 0 to 185."
+            )
+        self.dead_letter_queue = dead_letter_queue
+        self.retry_attempts = retry_attempts
         self.document_name = document_name
         self.parameters = {
             name: [value] if isinstance(value, (str, EventPath)) else list(value) for name, value in parameters.items()
@@ -128,7 +142,25 @@ class SsmAutomationTarget:
             name: [events.EventField.from_path(v.path) if isinstance(v, EventPath) else v for v in values]
             for name, values in self.parameters.items()
         }
-        return events.RuleTargetConfig(arn=arn, role=self.role, input=events.RuleTargetInput.from_object(payload))
+        dead_letter_config = None
+        if self.dead_letter_queue is not None:
+            self.dead_letter_queue.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"EventBridgeDeadLetters{Names.unique_id(rule)}"[:100],
+                    principals=[iam.ServicePrincipal(EVENTS_SERVICE)],
+                    actions=["sqs:SendMessage"],
+                    resources=[self.dead_letter_queue.queue_arn],
+                    conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
+                )
+            )
+            dead_letter_config = events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn)
+        return events.RuleTargetConfig(
+            arn=arn,
+            role=self.role,
+            input=events.RuleTargetInput.from_object(payload),
+            dead_letter_config=dead_letter_config,
+            retry_policy=events.CfnRule.RetryPolicyProperty(maximum_retry_attempts=self.retry_attempts),
+        )
 
 
 def start_automation(
@@ -137,9 +169,12 @@ def start_automation(
     parameters: Mapping[str, ParameterValue | Sequence[ParameterValue]],
     role: iam.IRole | None = None,
     assume_role: iam.IRole | None = None,
+    dead_letter_queue: sqs.IQueue | None = None,
 ) -> SsmAutomationTarget:
     """An EventBridge target that starts ``document_name`` (see :class:`SsmAutomationTarget`)."""
-    return SsmAutomationTarget(document_name, parameters=parameters, role=role, assume_role=assume_role)
+    return SsmAutomationTarget(
+        document_name, parameters=parameters, role=role, assume_role=assume_role, dead_letter_queue=dead_letter_queue
+    )
 
 
 @jsii.implements(IValidation)
@@ -265,7 +300,8 @@ class RemediationRunbooks(Construct):
     :raises ConfigError: a props object of another type, or no runbook at all.
 
     Attributes: ``documents`` (runbook -> ``CfnDocument``), ``role`` (the automation role), ``rules``
-    (runbook -> {``ALARM``/``OK`` -> rule}), ``target_roles`` (runbook -> EventBridge role).
+    (runbook -> {``ALARM``/``OK`` -> rule}), ``target_roles`` (runbook -> EventBridge role), ``dead_letter_queue``
+    (every start EventBridge could not make, after 2 retries) and ``dead_letter_alarm`` (on ``topic``, high).
     """
 
     def __init__(
@@ -317,6 +353,20 @@ class RemediationRunbooks(Construct):
             ),
             description="Runs the self-healing runbooks: changes the model and prompt parameters and the API throttling.",
         )
+        # A start EventBridge could not make (throttled, the document or role broken) waits here, and pages.
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetters", purpose="the runbooks' EventBridge targets")
+        self.dead_letter_alarm = cw.Alarm(
+            self,
+            "RunbookNotStarted",
+            metric=dead_letter_metric(self.dead_letter_queue),
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            alarm_description="EventBridge could not start a self-healing runbook: the alarm's event is in the "
+            "runbooks' dead-letter queue (its body is the event).",
+        )
+        sns_alarm_action(topic).bind(self.dead_letter_alarm, Severity.HIGH)
         self._allow("RecordRuns", ["sns:Publish"], [topic.topic_arn])
         if topic_key is not None:
             self._allow("EncryptRecords", ["kms:Decrypt", "kms:GenerateDataKey"], [topic_key.key_arn])
@@ -411,7 +461,10 @@ class RemediationRunbooks(Construct):
                 ),
             )
             rule.add_target(
-                SsmAutomationTarget(document.ref, parameters=parameters(mode), role=events_role, assume_role=self.role)
+                SsmAutomationTarget(
+                    document.ref, parameters=parameters(mode), role=events_role, assume_role=self.role,
+                    dead_letter_queue=self.dead_letter_queue,
+                )  # fmt: skip
             )
             self.rules[runbook][state] = rule
         self.documents[runbook] = document

@@ -69,8 +69,10 @@ class FoundationStack(Stack):
             self.invocation_logging = InvocationLogging(
                 self,
                 "InvocationLogging",
-                log_key=self.app.log_key,
+                # Text gets a key of its own (the construct's); metadata shares the app's log key.
+                log_key=None if config.invocation_logging_text else self.app.log_key,
                 retention_days=config.log_retention_days,
                 s3_delivery=config.invocation_logging_s3,
+                text_data=config.invocation_logging_text,
                 existing_configuration=config.invocation_logging_existing,
             )

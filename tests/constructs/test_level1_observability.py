@@ -114,7 +114,7 @@ def test_invocation_logging_custom_resource(level1: SynthResult, level1_own_kb: 
     assert props["ExistingConfiguration"] == "keep"
     config = props["LoggingConfig"]
     assert "logGroupName" in config["cloudWatchConfig"] and "roleArn" in config["cloudWatchConfig"]
-    assert config["textDataDeliveryEnabled"] == "true"
+    assert config["textDataDeliveryEnabled"] == "false"  # private by default (issue 15, item 10)
     assert "s3Config" not in config
     roles = level1.resources("AWS::IAM::Role")
     delivery = next(r for k, r in roles.items() if "InvocationLoggingDeliveryRole" in k)

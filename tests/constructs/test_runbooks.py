@@ -195,8 +195,12 @@ def _acknowledged(construct: Any) -> dict[str, str]:
     return found
 
 
-def test_the_only_acknowledgment_is_getprompt_on_the_prompt_s_versions(app: dict[str, Any]) -> None:
+def test_the_only_acknowledgments_are_getprompt_and_the_dead_letter_queue(app: dict[str, Any]) -> None:
     same, cross = _acknowledged(app["runbooks"]), _acknowledged(app["cross"])
+    dead_letters = {"Annotation::AwsSolutions-SQS3"}  # the queue is itself the dead-letter queue: its own reason
+    assert _acknowledged(app["runbooks"].dead_letter_queue).keys() == dead_letters
+    assert "dead-letter queue of the runbooks' EventBridge targets" in same.pop("Annotation::AwsSolutions-SQS3")
+    cross.pop("Annotation::AwsSolutions-SQS3")
     assert list(same) == [f"AwsSolutions-IAM5[Resource::<{app['ids']['prompt']}.Arn>:*]"]
     # Across stacks the ARN is a stack output reference, resolved only when the app is prepared for synthesis.
     (finding,) = cross
@@ -526,3 +530,53 @@ def test_a_throttle_alone_is_one_runbook_without_the_model_grant(scratch: dict[s
     assert list(runbooks.documents) == [a.API_THROTTLE] and list(runbooks.rules) == [a.API_THROTTLE]
     policies = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
     assert "apigateway:PATCH" in policies and "ssm:PutParameter" not in policies
+
+
+# --- a start EventBridge could not make is kept and pages (#15 item 9) ------------------------------------------------
+def test_every_runbook_target_has_the_dead_letter_queue_and_retries(app: dict[str, Any]) -> None:
+    template = app["templates"]["RunbooksWorkload"]
+    rules = _resources(template, "AWS::Events::Rule")
+    queue_id = _id(app["runbooks"].dead_letter_queue)
+    for by_state in app["runbooks"].rules.values():
+        for rule in by_state.values():
+            (target,) = rules[_id(rule)]["Properties"]["Targets"]
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+            assert target["RetryPolicy"] == {"MaximumRetryAttempts": 2}
+    queue = template["Resources"][queue_id]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True and queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_only_the_runbooks_rules_may_send_to_the_dead_letter_queue(app: dict[str, Any]) -> None:
+    template = app["templates"]["RunbooksWorkload"]
+    queue_id = _id(app["runbooks"].dead_letter_queue)
+    (policy,) = [p for p in _resources(template, "AWS::SQS::QueuePolicy").values() if p["Properties"]["Queues"] == [{"Ref": queue_id}]]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    sends = [s for s in statements if s["Action"] == "sqs:SendMessage"]
+    rule_ids = {_id(rule) for by_state in app["runbooks"].rules.values() for rule in by_state.values()}
+    assert {s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0] for s in sends} == rule_ids
+    assert all(s["Principal"] == {"Service": "events.amazonaws.com"} and s["Effect"] == "Allow" for s in sends)
+    assert [s for s in statements if s["Effect"] == "Deny"]  # TLS only
+
+
+def test_the_dead_letter_alarm_pages_on_the_topic(app: dict[str, Any]) -> None:
+    template = app["templates"]["RunbooksWorkload"]
+    alarm = template["Resources"][_id(app["runbooks"].dead_letter_alarm)]["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": app["ids"]["topic"]}]
+
+
+def test_a_standalone_target_without_a_queue_has_none(app: dict[str, Any]) -> None:
+    rules = _resources(app["templates"]["RunbooksTarget"], "AWS::Events::Rule")
+    for rule in rules.values():
+        (target,) = rule["Properties"]["Targets"]
+        assert "DeadLetterConfig" not in target
+
+
+@pytest.mark.parametrize("attempts", [-1, 186, True, 1.5])
+def test_bad_retry_attempts_fail_with_one_sentence(attempts: Any) -> None:
+    from llm_observability.constructs.runbooks import SsmAutomationTarget
+    from llm_observability.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^SsmAutomationTarget 'retry_attempts' is .*: allowed is a whole number"):
+        SsmAutomationTarget("Doc", parameters={}, retry_attempts=attempts)

@@ -61,8 +61,19 @@ def test_quality_canary_runs_the_rag_function_on_a_schedule(level2: SynthResult)
     contract = json.loads(env[ct.ENV_REQUEST_CONTRACT])  # the reference app's: POST /ask {"question"} -> answer
     assert (contract["method"], contract["path"], contract["body"]) == ("POST", "/ask", {"question": "{question}"})
     assert (contract["answer_path"], contract["model_path"]) == ("$.answer", "$.model_id")
-    (rule,) = [r for k, r in level2.resources("AWS::Events::Rule", level=2).items() if k.startswith("QualityCanarySchedule")]
+    ((rule_id, rule),) = [
+        (k, r) for k, r in level2.resources("AWS::Events::Rule", level=2).items() if k.startswith("QualityCanarySchedule")
+    ]
     assert rule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    # A run EventBridge could not start is kept (#15 item 9), and only this rule may put it there.
+    (target,) = rule["Properties"]["Targets"]
+    (queue_id,) = [k for k in level2.resources("AWS::SQS::Queue", level=2) if k.startswith("QualityCanaryDeadLetters")]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    (queue_policy,) = [p for p in level2.resources("AWS::SQS::QueuePolicy", level=2).values()
+                       if p["Properties"]["Queues"] == [{"Ref": queue_id}]]  # fmt: skip
+    (send,) = [s for s in queue_policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "sqs:SendMessage"]
+    assert send["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
     policy = json.dumps([p for k, p in level2.resources("AWS::IAM::Policy", level=2).items() if "QualityCanary" in k])
     assert "lambda:InvokeFunction" in policy and ":*" not in policy
 
@@ -70,7 +81,10 @@ def test_quality_canary_runs_the_rag_function_on_a_schedule(level2: SynthResult)
 def test_quality_alarms_drop_drift_refusals_and_a_silent_canary(level2: SynthResult) -> None:
     alarms = {k: v["Properties"] for k, v in level2.resources("AWS::CloudWatch::Alarm", level=2).items() if k.startswith("QualityCanary")}
     by_name = {k.removeprefix("QualityCanary").rstrip("0123456789ABCDEF"): v for k, v in alarms.items()}
-    assert set(by_name) == {"QualityDrop", "QualityDrift", "Refusals", "CanaryFailures", "CanaryNotRunning"}
+    assert set(by_name) == {
+        "QualityDrop", "QualityDrift", "Refusals", "CanaryFailures", "CanaryNotRunning", "CanaryNotStarted"
+    }  # fmt: skip
+    assert alarm_metric(by_name["CanaryNotStarted"])["MetricName"] == "ApproximateNumberOfMessagesVisible"
     drop = by_name["QualityDrop"]
     assert alarm_metric(drop)["MetricName"] == ct.METRIC_ROUGE_L and drop["Threshold"] == 0.2
     assert alarm_metric(drop)["Dimensions"] == [{"Name": "service", "Value": "rag-demo"}]
