@@ -70,8 +70,11 @@ def allow_publish(
             "defined in this app, or one whose policy already allows that service."
         )
     if key is not None:
-        # The documented key-policy form for services publishing to encrypted topics (no condition:
-        # the service calls KMS through SNS, and the topic policy above already limits the publisher).
+        # The documented key-policy form for services publishing to encrypted topics, limited like the topic policy:
+        # the publisher's account and, where given, its resources (naming the topic here would be a cycle).
         key.add_to_resource_policy(
-            iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey*"], principals=[principal], resources=["*"])
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"], principals=[principal], resources=["*"],
+                conditions=conditions,
+            )  # fmt: skip
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from aws_cdk import Aws, Duration, Names, RemovalPolicy, Stack
@@ -384,7 +384,7 @@ class ComplianceBaseline(Construct):
 
     def _config_recorder(self) -> None:
         stack = Stack.of(self)
-        bucket = self.config_bucket = self._audit_bucket("ConfigBucket", CONFIG_PREFIX, versioned=False)
+        bucket = self.config_bucket = self._audit_bucket("ConfigBucket", CONFIG_PREFIX, versioned=True)
         delivery_keys = bucket.arn_for_objects(f"{CONFIG_PREFIX}/AWSLogs/{stack.account}/Config/*")
         source_account = {"StringEquals": {"aws:SourceAccount": stack.account}}
         config_principal = iam.ServicePrincipal("config.amazonaws.com")
@@ -475,7 +475,7 @@ class ComplianceBaseline(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         cloudtrail_principal = iam.ServicePrincipal("cloudtrail.amazonaws.com")
-        this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+        this_trail = {"StringEquals": {"aws:SourceArn": trail_arn, "aws:SourceAccount": stack.account}}
         trail_context = f"arn:{Aws.PARTITION}:cloudtrail:*:{stack.account}:trail/*"
         for sid, action, conditions in (
             ("AllowCloudTrailToEncryptLogs", "kms:GenerateDataKey*",
@@ -530,6 +530,13 @@ class ComplianceBaseline(Construct):
         )
         # CloudTrail checks the bucket policy when the trail is created.
         self.trail.node.add_dependency(bucket_policy.policy_dependable)
+        # The role CDK makes for delivery to CloudWatch Logs trusts CloudTrail as a whole: only this trail may assume it.
+        logs_role = self.trail.node.try_find_child("LogsRole")
+        if isinstance(logs_role, iam.Role):
+            cast(iam.CfnRole, logs_role.node.default_child).add_property_override(
+                "AssumeRolePolicyDocument.Statement.0.Condition",
+                {"StringEquals": {"aws:SourceArn": trail_arn, "aws:SourceAccount": stack.account}},
+            )
 
     def _notify(self, topic: sns.ITopic, key: kms.IKey | None) -> None:
         # A known rule name lets the topic policy name the rule even when the topic lives in another

@@ -438,19 +438,37 @@ class RemediationRunbooks(Construct):
         document = ssm.CfnDocument(
             scope, "Document", content=self._contents[runbook], document_type="Automation", document_format="JSON"
         )
+        # Known rule names let the events role trust exactly its rules (their ARNs as references would be a cycle:
+        # rule -> role -> rule).
+        stack = Stack.of(self)
+        states = automation.STATE_MODES[runbook]
+        rule_names = {state: Names.unique_resource_name(scope, max_length=56, separator="-") + f"-{state.lower()}"
+                      for state in states}  # fmt: skip
         events_role = iam.Role(
             scope,
             "EventsRole",
-            assumed_by=_events_principal(scope),
+            assumed_by=iam.ServicePrincipal(
+                EVENTS_SERVICE,
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnEquals": {
+                        "aws:SourceArn": [
+                            stack.format_arn(service="events", resource="rule", resource_name=name)
+                            for name in rule_names.values()
+                        ]
+                    },
+                },
+            ),
             description=f"Lets EventBridge start the {runbook.replace('_', ' ')} runbook.",
         )
         arns = [alarm.alarm_arn for alarm in alarms]
         self.rules[runbook] = {}
-        for state, mode in automation.STATE_MODES[runbook].items():
+        for state, mode in states.items():
             pattern = automation.alarm_state_pattern(arns, state)
             rule = events.Rule(
                 scope,
                 f"On{state.capitalize()}",
+                rule_name=rule_names[state],
                 description=f"Starts the {runbook.replace('_', ' ')} runbook (Mode={mode}) when one of its "
                 f"{len(arns)} alarm(s) enters {state}.",
                 event_pattern=events.EventPattern(

@@ -285,6 +285,7 @@ def test_trail_is_multi_region_validated_encrypted_and_sent_to_cloudwatch_logs(s
     for grant in grants.values():
         assert grant["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
         assert _join(grant["Condition"]["StringEquals"]["aws:SourceArn"]) == trail_arn
+        assert grant["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}  # #15 item 12
 
     group_id = trail["CloudWatchLogsLogGroupArn"]["Fn::GetAtt"][0]
     group = template["Resources"][group_id]
@@ -299,6 +300,9 @@ def test_trail_is_multi_region_validated_encrypted_and_sent_to_cloudwatch_logs(s
     assert logs_role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "cloudtrail.amazonaws.com"
     }
+    # Only this trail may assume its CloudWatch Logs role (#15 item 12).
+    trust = logs_role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["StringEquals"]
+    assert _join(trust["aws:SourceArn"]) == trail_arn and trust["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
 
 
 def test_trail_bucket_policy_names_the_trail(synth: dict[str, Any]) -> None:
@@ -337,10 +341,10 @@ def test_audit_buckets_are_tls_only_private_encrypted_logged_and_retained(synth:
             assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             if bucket_id != access_logs_id:
                 assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": access_logs_id}
-    trail_bucket_id = _logical_id(synth["baselines"][DEFAULTS].trail_bucket)
-    props = synth["templates"][DEFAULTS]["Resources"][trail_bucket_id]["Properties"]
-    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert props["LifecycleConfiguration"]["Rules"][0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    for audit in (synth["baselines"][DEFAULTS].trail_bucket, synth["baselines"][DEFAULTS].config_bucket):
+        props = synth["templates"][DEFAULTS]["Resources"][_logical_id(audit)]["Properties"]
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}  # the Config bucket too (#15 item 12)
+        assert props["LifecycleConfiguration"]["Rules"][0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
 
 
 # --- notifications ----------------------------------------------------------------------------

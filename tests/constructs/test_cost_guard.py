@@ -270,6 +270,8 @@ def test_kms_key_policy_lets_the_service_use_the_topic_key(app: dict[str, Any], 
     assert len(grants) == 1  # statements may be merged by principal (minimizePolicies)
     assert grants[0]["Effect"] == "Allow"
     assert sorted(grants[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    # Only for publishers of this account (#15 item 12).
+    assert grants[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
 
 
 # --- names -------------------------------------------------------------------------------------------

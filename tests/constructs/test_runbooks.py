@@ -264,6 +264,7 @@ def test_each_target_role_may_start_exactly_its_document(app: dict[str, Any]) ->
     template = app["templates"]["RunbooksWorkload"]
     roles = _resources(template, "AWS::IAM::Role")
     automation_role = _id(app["runbooks"].role)
+    rules_by_id = _resources(template, "AWS::Events::Rule")
     for runbook, role in app["runbooks"].target_roles.items():
         assert _policy_of(template, _id(role)) == [
             {"Sid": "StartAutomation", "Effect": "Allow", "Action": "ssm:StartAutomationExecution",
@@ -275,9 +276,12 @@ def test_each_target_role_may_start_exactly_its_document(app: dict[str, Any]) ->
         (trust,) = roles[_id(role)]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert trust["Principal"] == {"Service": "events.amazonaws.com"}
         assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
-        assert trust["Condition"]["ArnLike"] == {
-            "aws:SourceArn": _arn("arn:", PARTITION, ":events:", REGION, ":", ACCOUNT, ":rule/*")
+        # Exactly its own rules (by their names: #15 item 12), not any rule of the account.
+        names = [rules_by_id[_id(rule)]["Properties"]["Name"] for rule in app["runbooks"].rules[runbook].values()]
+        assert trust["Condition"]["ArnEquals"] == {
+            "aws:SourceArn": [_arn("arn:", PARTITION, ":events:", REGION, ":", ACCOUNT, f":rule/{n}") for n in names]
         }
+        assert all(len(n) <= 64 for n in names) and len(set(names)) == len(names)
         assert "ManagedPolicyArns" not in roles[_id(role)]["Properties"]
 
 
