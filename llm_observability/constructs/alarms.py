@@ -68,15 +68,7 @@ class LlmAlarms(Construct):
         above = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
         for i, model_id in enumerate(workload.model_ids):
             suffix = "" if len(workload.model_ids) == 1 else str(i + 1)
-            alarm(f"BedrockLatency{suffix}", m.invocation_latency(model_id), th.bedrock_latency_p90_ms, above, HIGH, LATENCY,
-                  f"Bedrock p90 latency of {model_id} above {th.bedrock_latency_p90_ms:g} ms.")  # fmt: skip
-            alarm(f"BedrockClientErrors{suffix}", m.invocation_client_errors(model_id), th.bedrock_client_errors, above, LOW,
-                  AVAILABILITY,
-                  f"Bedrock client errors of {model_id} (validation, access) above {th.bedrock_client_errors:g} per period.")  # fmt: skip
-            alarm(f"BedrockServerErrors{suffix}", m.invocation_server_errors(model_id), th.bedrock_server_errors, above, HIGH,
-                  MODEL_HEALTH, f"Bedrock server errors of {model_id} above {th.bedrock_server_errors:g} per period.")  # fmt: skip
-            alarm(f"BedrockThrottles{suffix}", m.invocation_throttles(model_id), th.bedrock_throttles, above, HIGH, THROTTLING,
-                  f"Bedrock throttled {model_id} more than {th.bedrock_throttles:g} times per period.")  # fmt: skip
+            self.alarms.update(add_model_alarms(f, m, model_id, th, suffix=suffix))
         if workload.telemetry == "runtime":  # RequestSuccess/RequestFailure are app metrics
             alarm("SuccessRate", m.success_rate(), th.success_rate_floor_percent, cw.ComparisonOperator.LESS_THAN_THRESHOLD,
                   HIGH, AVAILABILITY, f"Share of successful requests below {th.success_rate_floor_percent:g}%.")  # fmt: skip
@@ -95,3 +87,35 @@ class LlmAlarms(Construct):
             alarm("ApiLatency", api_latency, th.api_latency_p90_ms, above, LOW, LATENCY,
                   f"API Gateway p90 latency above {th.api_latency_p90_ms:g} ms.")  # fmt: skip
         self.roled_alarms = tuple(f.alarms)  # each alarm with its role and severity, for Workload.with_alarms
+
+
+def add_model_alarms(
+    factory: AlarmFactory,
+    metrics: BedrockMetrics,
+    model_id: str,
+    thresholds: AlarmThresholds,
+    *,
+    prefix: str = "Bedrock",
+    suffix: str = "",
+) -> dict[str, cw.Alarm]:
+    """The four alarms on one model's AWS/Bedrock metrics (``<prefix>Latency<suffix>``, ``ClientErrors``,
+    ``ServerErrors``, ``Throttles``), by name: the Level 1 set per model, and the fallback model's at Level 3."""
+    th, m, above = thresholds, metrics, cw.ComparisonOperator.GREATER_THAN_THRESHOLD
+    specs = (
+        ("Latency", m.invocation_latency(model_id), th.bedrock_latency_p90_ms, HIGH, LATENCY,
+         f"Bedrock p90 latency of {model_id} above {th.bedrock_latency_p90_ms:g} ms."),
+        ("ClientErrors", m.invocation_client_errors(model_id), th.bedrock_client_errors, LOW, AVAILABILITY,
+         f"Bedrock client errors of {model_id} (validation, access) above {th.bedrock_client_errors:g} per period."),
+        ("ServerErrors", m.invocation_server_errors(model_id), th.bedrock_server_errors, HIGH, MODEL_HEALTH,
+         f"Bedrock server errors of {model_id} above {th.bedrock_server_errors:g} per period."),
+        ("Throttles", m.invocation_throttles(model_id), th.bedrock_throttles, HIGH, THROTTLING,
+         f"Bedrock throttled {model_id} more than {th.bedrock_throttles:g} times per period."),
+    )  # fmt: skip
+    return {
+        f"{prefix}{name}{suffix}": factory.add_alarm(
+            f"{prefix}{name}{suffix}", metric=metric, threshold=threshold, comparison=above, severity=severity,
+            role=role, description=description,
+        )  # fmt: skip
+        for name, metric, threshold, severity, role, description in specs
+    }
+

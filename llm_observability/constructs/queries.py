@@ -84,6 +84,7 @@ SAVED_QUERIES: dict[str, str] = {
     "pii-redaction-hits": REDACTION_HITS,
     "slowest-requests": SLOWEST_REQUESTS,
     "recent-errors": RECENT_ERRORS,
+    "human-feedback": FEEDBACK,  # the runtime's ``feedback`` line (POST /feedback, llmobs.feedback)
 }
 
 QUERIES: dict[str, str] = {
@@ -93,7 +94,6 @@ QUERIES: dict[str, str] = {
     "Retrieval": RETRIEVAL,
     "Prompt size": PROMPT_SIZE,
     "PII redactions": PII_REDACTIONS,
-    "Human feedback": FEEDBACK,
     **SAVED_QUERIES,
 }
 

@@ -14,6 +14,7 @@ from constructs import Construct
 from llm_observability.config import ObservabilityConfig
 from llm_observability.constructs.aiops import ENV_PROFILING_GROUP, CodeGuruProfiling, DevOpsGuruCoverage
 from llm_observability.constructs.alarm_factory import AlarmRole, Severity
+from llm_observability.constructs.fallback_watch import FallbackModelWatch
 from llm_observability.constructs.instrumentation import environment_of
 from llm_observability.constructs.log_analytics import (
     LogAnalytics,
@@ -119,6 +120,12 @@ class AiOpsStack(Stack):
                 prompt_rollback=rollback,
                 api_throttle=throttle,
             )
+        self.fallback_watch: FallbackModelWatch | None = None
+        if failover is not None:  # after a failover the app calls a model the Level 1 alarms do not name
+            self.fallback_watch = FallbackModelWatch(
+                self, "FallbackWatch", workload=workload, fallback_model_id=failover.fallback_model_id,
+                thresholds=config.thresholds,
+            )  # fmt: skip
         self.prometheus: PrometheusExport | None = None
         if config.prometheus_export:
             self.prometheus = PrometheusExport(

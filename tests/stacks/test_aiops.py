@@ -9,7 +9,7 @@ from cfnlint.api import ManualArgs, lint_file
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from llm_observability.runtime import telemetry as t
-from tests.conftest import SynthResult, scrub
+from tests.conftest import SynthResult, alarm_metric, scrub
 
 
 @pytest.fixture
@@ -96,3 +96,40 @@ def test_prometheus_export_and_opensearch_log_analytics_in_the_bundled_level3(le
     assert opensearch[0]["Properties"]["AmazonopensearchserviceDestinationConfiguration"]["S3BackupMode"] == "FailedDocumentsOnly"
     (workspace,) = level3.resources("AWS::APS::Workspace", level=3).values()
     assert "sns_configs" in json.dumps(workspace["Properties"]["AlertManagerDefinition"])
+
+
+def test_the_fallback_model_is_watched_after_a_failover(level3: SynthResult) -> None:
+    """#15 item 8: the model the failover switches to has the Level 1 alarms and a dashboard of its own."""
+    fallback = "amazon.nova-micro-v1:0"  # cdk.json's fallback_model_id
+    alarms = {k: v["Properties"] for k, v in level3.resources("AWS::CloudWatch::Alarm", level=3).items()
+              if k.startswith("FallbackWatch")}  # fmt: skip
+    by_name = {k.removeprefix("FallbackWatch").rstrip("0123456789ABCDEF"): v for k, v in alarms.items()}
+    assert set(by_name) == {"FallbackLatency", "FallbackClientErrors", "FallbackServerErrors", "FallbackThrottles"}
+    for props in by_name.values():
+        metric = alarm_metric(props)
+        assert metric["Namespace"] == "AWS/Bedrock", metric
+        assert metric["Dimensions"] == [{"Name": "ModelId", "Value": fallback}]
+        assert props["AlarmActions"] and props["OKActions"]  # the alert topic
+    assert alarm_metric(by_name["FallbackLatency"])["Stat"] == "p90"
+    # None of them starts a runbook: the runbooks' rules name only Level 1 alarms.
+    rules = json.dumps(level3.resources("AWS::Events::Rule", level=3))
+    assert not any(k in rules for k in alarms)
+    (dashboard,) = [d for k, d in level3.resources("AWS::CloudWatch::Dashboard", level=3).items() if "FallbackWatch" in k]
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert fallback in body and "Fallback model alarms" in body
+
+
+def test_a_fallback_watch_refuses_the_workload_s_own_model() -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_sns as sns
+
+    from llm_observability.constructs.fallback_watch import FallbackModelWatch
+    from llm_observability.errors import ConfigError
+    from llm_observability.workload import Workload
+
+    stack = Stack(App(), "Watch")
+    workload = Workload(name="their-app", model_ids=("amazon.nova-lite-v1:0",), alert_topic=sns.Topic(stack, "T"))
+    with pytest.raises(ConfigError, match=r"^FallbackModelWatch 'fallback_model_id' is 'amazon.nova-lite-v1:0', one of"):
+        FallbackModelWatch(stack, "W", workload=workload, fallback_model_id="amazon.nova-lite-v1:0")
+    with pytest.raises(ConfigError, match=r"^FallbackModelWatch 'fallback_model_id' is '': allowed is a Bedrock model id"):
+        FallbackModelWatch(stack, "W2", workload=workload, fallback_model_id="")

@@ -118,6 +118,7 @@ def test_log_anomaly_detector_and_saved_queries(level2: SynthResult) -> None:
     assert detector["Properties"]["EvaluationFrequency"] == "FIFTEEN_MIN"
     queries = level2.resources("AWS::Logs::QueryDefinition", level=2)
     assert {q["Properties"]["Name"] for q in queries.values()} == {f"rag-demo/{n}" for n in SAVED_QUERIES}
+    assert "rag-demo/human-feedback" in {q["Properties"]["Name"] for q in queries.values()}  # #15 item 8
     assert all(q["Properties"]["LogGroupNames"] for q in queries.values())
 
 
