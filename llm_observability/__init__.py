@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
         Severity,
         SnsAlarmActionStrategy,
         SsmAutomationTarget,
+        TransactionSearch,
         allow_publish,
         encrypted_log_group,
         log_encryption_key,

@@ -9,7 +9,7 @@ everything the user did not get, however many constructs left something out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast
 
 import jsii
 from aws_cdk import Annotations, Stack
@@ -55,14 +55,15 @@ HOW: dict[str, str] = {
 
 @dataclass(frozen=True)
 class LeftOut:
-    """One feature left out: what it is, the Workload field it needs and how to provide that field."""
+    """One feature left out: what it is, the Workload field (or setting) it needs and how to provide that."""
 
     feature: str
     field: str
     how: str
+    source: Literal["Workload", "setting"] = "Workload"
 
     def text(self) -> str:
-        return f"{self.feature} (needs Workload '{self.field}': {self.how})"
+        return f"{self.feature} (needs {self.source} '{self.field}': {self.how})"
 
 
 @jsii.implements(IValidation)
@@ -92,7 +93,7 @@ class _Report(Construct):
         self._warned = True
         Annotations.of(Stack.of(self)).add_warning_v2(
             WARNING_ID,
-            f"LLM observability left out {len(self.items)} feature(s) that the Workload cannot feed: "
+            f"LLM observability left out {len(self.items)} feature(s) that the Workload or the settings cannot feed: "
             + "; ".join(item.text() for item in self.items)
             + ".",
         )
@@ -113,12 +114,19 @@ def report_of(scope: IConstruct) -> _Report:
     return cast(_Report, found)
 
 
-def leave_out(scope: IConstruct, feature: str, field: str, how: str | None = None) -> None:
-    """Record that ``scope``'s level leaves ``feature`` out because Workload ``field`` is missing; ``how`` says how
-    to provide it (Default: ``HOW[field]``). Listed in the stack's one ``llm-observability:left-out`` warning at
-    synthesis."""
+def leave_out(
+    scope: IConstruct,
+    feature: str,
+    field: str,
+    how: str | None = None,
+    *,
+    source: Literal["Workload", "setting"] = "Workload",
+) -> None:
+    """Record that ``scope``'s level leaves ``feature`` out because Workload ``field`` (or, with
+    ``source="setting"``, the setting ``field``) is missing; ``how`` says how to provide it (Default: ``HOW[field]``).
+    Listed in the stack's one ``llm-observability:left-out`` warning at synthesis."""
     report = report_of(scope)
-    item = LeftOut(feature, field, how or HOW[field])
+    item = LeftOut(feature, field, how or HOW[field], source)
     if item not in report.items:
         report.items.append(item)
 

@@ -30,6 +30,7 @@ SingletonKind = Literal[
     "devops-guru-coverage",
     "invocation-logging",
     "api-gateway-account",
+    "transaction-search",
 ]
 
 #: Per kind: what is created twice, and how one of the two adopts (or leaves out) the other's.
@@ -60,6 +61,10 @@ _SINGLETONS: dict[SingletonKind, tuple[str, str]] = {
     "api-gateway-account": (
         "The API Gateway account CloudWatch Logs role (AWS::ApiGateway::Account)",
         "set create_api_gateway_cloudwatch_role=false on one of them",
+    ),
+    "transaction-search": (
+        "CloudWatch Transaction Search (AWS::XRay::TransactionSearchConfig)",
+        "set mode='adopt' (setting transaction_search_existing) on one of them",
     ),
 }
 

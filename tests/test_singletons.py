@@ -66,6 +66,12 @@ def _invocation_logging(stack: Any, adopt: bool) -> Any:
     return InvocationLogging(stack, "InvocationLogging", existing_configuration="keep" if adopt else "replace")
 
 
+def _transaction_search(stack: Any, adopt: bool) -> Any:
+    from llm_observability.constructs.transaction_search import TransactionSearch
+
+    return TransactionSearch(stack, "TransactionSearch", mode="adopt" if adopt else "create")
+
+
 #: kind -> (builder(stack, adopt), path of what it builds under its stack, setting named in the error).
 BUILDERS: dict[str, tuple[Callable[[Any, bool], Any], str, str]] = {
     "security-hub": (
@@ -81,6 +87,9 @@ BUILDERS: dict[str, tuple[Callable[[Any, bool], Any], str, str]] = {
     "devops-guru-coverage": (_devops_guru, "DevOpsGuru", "coverage='adopt' (setting devops_guru_coverage)"),
     "api-gateway-account": (_rag_app, "RagApp", "create_api_gateway_cloudwatch_role=false"),
     "invocation-logging": (_invocation_logging, "InvocationLogging", "invocation_logging=false"),
+    "transaction-search": (
+        _transaction_search, "TransactionSearch", "mode='adopt' (setting transaction_search_existing)",
+    ),
 }
 #: Kinds with a mode that adopts the account's singleton instead of creating one (invocation logging has none:
 #: its alternative is leaving the construct out, setting invocation_logging=false).

@@ -352,6 +352,10 @@ def test_codeguru_opt_in_starts_the_agent_through_a_free_exec_wrapper_slot() -> 
         code=lambda_.Code.from_inline(USER_CODE), environment={"AWS_LAMBDA_EXEC_WRAPPER": "/opt/otel-instrument"},
     )  # fmt: skip
     LlmInstrumentation(theirs, "Own", functions=[otel_b], codeguru_profiling=True)
-    assert environment_of(otel_b)["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/otel-instrument"  # kept
-    warnings = [m.data for m in otel_b.node.metadata if m.type == "aws:cdk:warning"]
-    assert len(warnings) == 1 and "with_lambda_profiler" in str(warnings[0])
+    # Their OpenTelemetry wrapper is kept and chained after CodeGuru's (issue 14): ours only chains, the handler
+    # stays theirs, and an invocation runs OpenTelemetry's handler -> CodeGuru's -> theirs.
+    env_b = environment_of(otel_b)
+    assert env_b["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/llmobs-instrument"
+    assert env_b["LLMOBS_NEXT_WRAPPER"] == f"{CODEGURU_EXEC_WRAPPER} /opt/otel-instrument"
+    assert env_b["LLMOBS_ZERO_CODE"] == "false"
+    assert not [m.data for m in otel_b.node.metadata if m.type == "aws:cdk:warning"]

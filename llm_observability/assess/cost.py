@@ -20,6 +20,7 @@ from llm_observability.assess.capabilities.level1 import rule_tracing
 from llm_observability.assess.cost_quantities import (
     alarm_metric_count,
     golden_questions,
+    indexing_percentage,
     int_value,
     is_high_resolution,
     known_function_metrics,
@@ -50,6 +51,7 @@ __all__ = ["DEFAULT_REQUESTS_PER_MONTH", "CostItem", "CostReport", "estimate"]
 
 DEFAULT_REQUESTS_PER_MONTH = 10_000
 GB = 1024**3
+TRANSACTION_SEARCH = "AWS::XRay::TransactionSearchConfig"
 DEVOPS_GURU_TYPES = ("AWS::Lambda::Function", "AWS::ApiGateway::Stage", "AWS::DynamoDB::Table", "AWS::SNS::Topic",
                      "AWS::SQS::Queue", "AWS::Kinesis::Stream", "AWS::StepFunctions::StateMachine")  # fmt: skip
 
@@ -402,24 +404,34 @@ class _Estimator:
         if self.requests <= 0:
             return
         functions = app_functions(self.inv)
-        invocation_logging = bool(self.inv.of_type("Custom::BedrockInvocationLogging"))
+        loggers = self.inv.of_type("Custom::BedrockInvocationLogging")
+        invocation_logging = bool(loggers)
+        with_text = any(
+            str(r.properties.get("LoggingConfig", {}).get("textDataDeliveryEnabled", "")).lower() == "true"
+            for r in loggers if isinstance(r.properties.get("LoggingConfig"), dict)
+        )  # fmt: skip
+        invocation_bytes = assumed(
+            "invocation_log_bytes_per_request" if with_text else "invocation_log_metadata_bytes_per_request"
+        )
         if functions or self.inv.of_type("AWS::ApiGateway::Stage"):
-            per_request = assumed("app_log_bytes_per_request") + (
-                assumed("invocation_log_bytes_per_request") if invocation_logging else 0
-            )
+            per_request = assumed("app_log_bytes_per_request") + (invocation_bytes if invocation_logging else 0)
             gb = self.requests * per_request / GB
             ingestion = price_entry("logs.ingestion")
             self.add("log-ingestion", "usage", "Log ingestion", gb, "GB", "logs.ingestion", ingestion["usd"],
                      f"{self.requests:,} requests x {per_request:,} bytes ({assumed('app_log_bytes_per_request'):,} app + access log"
-                     + (f", {assumed('invocation_log_bytes_per_request'):,} Bedrock invocation log" if invocation_logging else "") + ").",
+                     + (f", {invocation_bytes:,} Bedrock invocation log" + ("" if with_text else ", metadata only")
+                        if invocation_logging else "") + ").",
                      free=ingestion["free_per_account"])  # fmt: skip
             self.add("log-storage", "usage", "Log storage", gb * assumed("log_storage_months"), "GB-month", "logs.storage",
                      price_entry("logs.storage")["usd"], f"{assumed('log_storage_months')} month(s) of those logs kept, uncompressed (upper bound).")  # fmt: skip
         if rule_tracing(self.inv).status is not Status.MISSING:
-            traces = self.requests * assumed("traced_fraction") / 1e6
-            p = price_entry("xray.traces_recorded")
-            self.add("xray", "usage", "X-Ray traces recorded", traces, "million traces", "xray.traces_recorded", p["usd"],
-                     "every request traced (default sampling at low volume).", free=p["free_per_account"])  # fmt: skip
+            if self.inv.of_type(TRANSACTION_SEARCH):
+                self._transaction_search()
+            else:
+                traces = self.requests * assumed("traced_fraction") / 1e6
+                p = price_entry("xray.traces_recorded")
+                self.add("xray", "usage", "X-Ray traces recorded", traces, "million traces", "xray.traces_recorded", p["usd"],
+                         "every request traced (default sampling at low volume).", free=p["free_per_account"])  # fmt: skip
         streams = self.inv.of_type("AWS::Logs::SubscriptionFilter")
         to_firehose = [s for s in streams if ":firehose:" in render(s.properties.get("DestinationArn"))
                        or self.inv.targets(s.stack, s.properties.get("DestinationArn"), "AWS::KinesisFirehose::DeliveryStream")]  # fmt: skip
@@ -427,6 +439,31 @@ class _Estimator:
             gb = self.requests * assumed("app_log_bytes_per_request") * len(to_firehose) / GB
             self.add("firehose", "usage", "Firehose ingestion (logs to OpenSearch)", gb, "GB", "firehose.ingestion",
                      price_entry("firehose.ingestion")["usd"], f"{len(to_firehose)} subscription filter(s) x the app log per request.", to_firehose)  # fmt: skip
+
+
+    def _transaction_search(self) -> None:
+        """Spans billed as CloudWatch Logs ingestion (``aws/spans``) and storage, and the indexed share of them."""
+        configs = self.inv.of_type(TRANSACTION_SEARCH)
+        spans = self.requests * assumed("traced_fraction") * assumed("spans_per_request")
+        gb = spans * assumed("span_bytes") / GB
+        why = (f"{self.requests:,} requests x {assumed('spans_per_request')} spans x {assumed('span_bytes'):,} bytes, every "
+               "request traced (with Transaction Search on, no X-Ray traces recorded are billed)")  # fmt: skip
+        self.add("transaction-search-spans", "usage", "Transaction Search span ingestion (aws/spans)", gb, "GB",
+                 "xray.transaction_search_spans", price_entry("xray.transaction_search_spans")["usd"], why + ".", configs)  # fmt: skip
+        self.add("transaction-search-storage", "usage", "Transaction Search span storage", gb * assumed("log_storage_months"),
+                 "GB-month", "logs.storage", price_entry("logs.storage")["usd"],
+                 f"{assumed('log_storage_months')} month(s) of those spans kept, uncompressed (upper bound).", configs)  # fmt: skip
+        p = price_entry("xray.transaction_search_indexing")
+        free = float(p["free_percent"])
+        percent = max(indexing_percentage(c, free) for c in configs)
+        if percent <= free:
+            self.add("transaction-search-indexing", "usage", "Transaction Search spans indexed (trace summaries)",
+                     spans * percent / 100 / 1e6, "million spans", "xray.transaction_search_indexing", 0.0,
+                     f"IndexingPercentage {percent:g} % of those spans: within the free {free:g} %.", configs)  # fmt: skip
+        else:
+            self.add("transaction-search-indexing", "usage", "Transaction Search spans indexed beyond the free share",
+                     spans * (percent - free) / 100 / 1e6, "million spans", "xray.transaction_search_indexing", p["usd"],
+                     f"IndexingPercentage {percent:g} % of those spans, {free:g} % free: not priced, {p['note']}.", configs)  # fmt: skip
 
 
 def _canary_questions(value: Any) -> int:

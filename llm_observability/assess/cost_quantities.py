@@ -11,6 +11,7 @@ model latency is AWS/Bedrock's InvocationLatency, error classes and prompt prope
 from __future__ import annotations
 
 import json
+import math
 import re
 from functools import lru_cache
 from importlib import resources as importlib_resources
@@ -43,6 +44,17 @@ def int_value(value: Any, default: int) -> int:
         return int(float(text)) if text is not None else default
     except ValueError:
         return default
+
+
+def indexing_percentage(config: Resource, default: float) -> float:
+    """The ``IndexingPercentage`` of an ``AWS::XRay::TransactionSearchConfig`` (0-100), ``default`` (AWS's) when it
+    is unset or known only at deploy time."""
+    value = config.properties.get("IndexingPercentage")
+    try:
+        number = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else default
+    except ValueError:
+        return default
+    return min(max(number, 0.0), 100.0) if math.isfinite(number) else default
 
 
 def alarm_metric_count(alarm: Resource) -> tuple[int, str]:

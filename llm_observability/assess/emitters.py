@@ -27,17 +27,23 @@ from typing import Any, Literal
 from llm_observability.assess.cost_quantities import known_function_metrics
 from llm_observability.assess.intrinsics import as_list, is_set, literal, render
 from llm_observability.assess.inventory import Inventory, Resource
-from llm_observability.assess.queries import FUNCTION_TYPES, app_functions, env_of, fn_prop
+from llm_observability.assess.queries import (
+    EXEC_WRAPPER_ENV,
+    FUNCTION_TYPES,
+    LAYER_TYPES,
+    RUNTIME_NEXT_WRAPPER_ENV,
+    app_functions,
+    env_of,
+    fn_prop,
+)
 
 #: The runtime layer's description starts with the runtime package's name.
 RUNTIME_LAYER_MARKER = "llm_observability_runtime"
-RUNTIME_LAYER_TYPES = ("AWS::Lambda::LayerVersion", "AWS::Serverless::LayerVersion")
+RUNTIME_LAYER_TYPES = LAYER_TYPES
 RUNTIME_ENV_PREFIX = "LLMOBS_"  # the runtime's settings (LlmInstrumentation sets LLMOBS_PROMPT_LOGGING always)
 RUNTIME_NAMESPACE_ENV = "LLMOBS_NAMESPACE"
-RUNTIME_NEXT_WRAPPER_ENV = "LLMOBS_NEXT_WRAPPER"
 DEFAULT_NAMESPACE = "LLMObservability"
 POWERTOOLS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
-EXEC_WRAPPER_ENV = "AWS_LAMBDA_EXEC_WRAPPER"
 #: The quality canary's environment: the function it asks, and how to ask it (a request contract).
 CANARY_TARGET_ENV = "TARGET_FUNCTION_NAME"
 CANARY_REQUEST_CONTRACT_ENV = "REQUEST_CONTRACT"

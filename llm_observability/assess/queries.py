@@ -31,6 +31,18 @@ ALARM = "AWS::CloudWatch::Alarm"
 COMPOSITE_ALARM = "AWS::CloudWatch::CompositeAlarm"
 DASHBOARD = "AWS::CloudWatch::Dashboard"
 CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
+LAYER_TYPES = ("AWS::Lambda::LayerVersion", "AWS::Serverless::LayerVersion")
+#: How a Lambda function starts a wrapper script, and the variable through which the library's runtime wrapper
+#: (``/opt/llmobs-instrument``) runs the next one (``llm_observability/runtime/telemetry.py``; a test keeps them equal).
+EXEC_WRAPPER_ENV = "AWS_LAMBDA_EXEC_WRAPPER"
+RUNTIME_NEXT_WRAPPER_ENV = "LLMOBS_NEXT_WRAPPER"
+RUNTIME_EXEC_WRAPPER = "/opt/llmobs-instrument"
+#: OpenTelemetry on Lambda: a layer with the OpenTelemetry SDK (AWS's managed ADOT layer
+#: ``AWSOpenTelemetryDistroPython``, any layer named for OpenTelemetry, the earlier ADOT ``aws-otel-python-*``
+#: layers), started by the wrapper script they all ship.
+OTEL_LAYER_MARKERS = ("awsopentelemetrydistro", "opentelemetry", "aws-otel-python")
+OTEL_EXEC_WRAPPER = "/opt/otel-instrument"
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _CDK_INFRA_IDS = ("AWS679f53fac002430cb0da5b7982bd2287", "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a",
                   "BucketNotificationsHandler050a0587b7544547bf325f094a3db834", "CustomCDKBucketDeployment",
                   "CustomS3AutoDeleteObjectsCustomResourceProvider", "CustomVpcRestrictDefaultSG")  # fmt: skip
@@ -112,6 +124,83 @@ def fn_traced(inv: Inventory, fn: Resource, *, check: Callable[..., bool] = sure
     if fn.type == "AWS::Lambda::Function":
         return check(fn.properties, "TracingConfig", "Mode", test=lambda v: v == "Active")
     return check(fn_prop(inv, fn, "Tracing"), test=lambda v: v == "Active")
+
+
+def env_check(
+    inv: Inventory, fn: Resource, name: str, *, test: Callable[[Any], bool], check: Callable[..., bool] = surely
+) -> bool:
+    """``test`` on environment variable ``name`` of ``fn`` in every ``Fn::If`` branch (``check=possibly``: in one;
+    ``NO_VALUE`` where it is unset); a serverless function without it reads SAM ``Globals``."""
+    source: Any = fn.properties
+    if fn.type == "AWS::Serverless::Function" and all(
+        is_no_value(o) for o in alternatives(source, "Environment", "Variables", name)
+    ):
+        source = _globals(inv, fn.stack, "Function")
+    return check(source, "Environment", "Variables", name, test=test)
+
+
+def find_in_map_values(inv: Inventory, stack: str, argument: Any) -> list[Any]:
+    """The values an ``Fn::FindInMap`` may give: the one entry, or each top-level key's entry where that key is known
+    only at deploy time (``{"Ref": "AWS::Region"}``); empty when the mapping or the second key is not in the
+    template."""
+    if not (isinstance(argument, list) and len(argument) == 3):
+        return []
+    name, top, second = (literal(a) for a in argument)
+    template = next((s.template for s in inv.stacks if s.name == stack), {})
+    mapping = as_mapping(as_mapping(template.get("Mappings")).get(name or ""))
+    if not mapping or second is None:
+        return []
+    rows = [mapping.get(top)] if top is not None else list(mapping.values())
+    return [as_mapping(row).get(second) for row in rows]
+
+
+def _named_otel(text: str) -> bool:
+    return any(m in _PLACEHOLDER.sub("", text).lower() for m in OTEL_LAYER_MARKERS)
+
+
+def _is_otel_layer(inv: Inventory, stack: str, layer: Any) -> bool:
+    """A layer named for OpenTelemetry: its ARN text, the name of a layer in the templates, or every value a region
+    mapping may give (``Fn::FindInMap``); what is known only at deploy time (a parameter's value) is not."""
+    call = intrinsic(layer)
+    if call is not None and call[0] == "Fn::FindInMap":
+        values = find_in_map_values(inv, stack, call[1])
+        return bool(values) and all(isinstance(v, str) and _named_otel(v) for v in values)
+    found = inv.targets(stack, layer, *LAYER_TYPES)
+    if found:
+        return any(_named_otel(literal(r.properties.get("LayerName")) or "") for r in found)
+    return _named_otel(render(layer))
+
+
+def has_otel_layer(inv: Inventory, fn: Resource, *, check: Callable[..., bool] = surely) -> bool:
+    """An OpenTelemetry layer among the function's layers in every ``Fn::If`` branch (``check=possibly``: in one)."""
+
+    def in_list(option: Any) -> bool:
+        return isinstance(option, list) and any(
+            check(layer, test=lambda one: _is_otel_layer(inv, fn.stack, one)) for layer in option
+        )
+
+    return check(fn_prop(inv, fn, "Layers"), test=in_list)
+
+
+def starts_otel(inv: Inventory, fn: Resource, *, check: Callable[..., bool] = surely) -> bool:
+    """The function runs the OpenTelemetry wrapper: ``AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument``, or the library's
+    runtime wrapper chaining to it through ``LLMOBS_NEXT_WRAPPER``, in every ``Fn::If`` branch (or in one)."""
+    chained = env_check(inv, fn, RUNTIME_NEXT_WRAPPER_ENV, test=lambda v: v == OTEL_EXEC_WRAPPER, check=check)
+    return env_check(
+        inv, fn, EXEC_WRAPPER_ENV, check=check,
+        test=lambda v: v == OTEL_EXEC_WRAPPER or (v == RUNTIME_EXEC_WRAPPER and chained),
+    )  # fmt: skip
+
+
+def fn_otel_traced(inv: Inventory, fn: Resource, *, check: Callable[..., bool] = surely) -> bool:
+    """OpenTelemetry tracing: an OpenTelemetry layer AND its wrapper (see :func:`has_otel_layer`, :func:`starts_otel`),
+    in every ``Fn::If`` branch (``check=possibly``: in at least one)."""
+    return has_otel_layer(inv, fn, check=check) and starts_otel(inv, fn, check=check)
+
+
+def fn_traced_any(inv: Inventory, fn: Resource, *, check: Callable[..., bool] = surely) -> bool:
+    """Traced by X-Ray active tracing or by OpenTelemetry (see :func:`fn_traced`, :func:`fn_otel_traced`)."""
+    return fn_traced(inv, fn, check=check) or fn_otel_traced(inv, fn, check=check)
 
 
 def api_stages(inv: Inventory) -> list[tuple[Resource, bool]]:

@@ -61,6 +61,9 @@ METRIC_NAMESPACE = Pattern(
 POWERTOOLS_LAYER_VERSION = Pattern(
     re.compile(r"^(latest|\d+\.\d+\.\d+)$"), "'latest' or a release number such as 3.23.0"
 )
+#: The Powertools release every function of the library runs on: the one the tests import (pyproject's pin), so a
+#: deploy never resolves a newer layer than was tested ('latest' is an explicit opt-in).
+POWERTOOLS_VERSION = "3.37.0"
 
 #: Cost-allocation tags (the AWS tagging rules, without the reserved aws: prefix).
 TAG_KEY_RE = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$")

@@ -10,6 +10,7 @@ constants of :mod:`~llm_observability.config.bounds`) and its doc text; every ba
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import partial
@@ -42,7 +43,7 @@ from llm_observability.config.models import (
 from llm_observability.errors import ConfigError
 from llm_observability.runtime import telemetry
 from llm_observability.thresholds import AlarmThresholds
-from llm_observability.validation import Choice, Email, Pattern, WorkloadName, fail
+from llm_observability.validation import Choice, Email, Pattern, Range, WorkloadName, fail
 
 if TYPE_CHECKING:
     from constructs import Node
@@ -71,6 +72,26 @@ _THRESHOLDS = Custom(
 )
 _PRICES = Custom(f"an object of {MODEL_PRICE_ALLOWED}, merged over the built-in table", merged_prices)
 _TAGS = Custom(f"an object of tags: {b.TAGS_ALLOWED}", _tags)
+#: A Lambda layer version ARN (the `adot_layer_arn` override of the ADOT layer table).
+LAYER_VERSION_ARN_RE = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$")
+#: The user's VPC (vpc_id, vpc_subnet_ids, vpc_availability_zones: all three or none), imported by id, never looked up.
+VPC_ID_RE = re.compile(r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+SUBNET_ID_RE = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+AVAILABILITY_ZONE_RE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$")
+VPC_ID_ALLOWED = "a VPC id such as vpc-0123456789abcdef0"
+SUBNET_IDS_ALLOWED = "a list of distinct subnet ids such as subnet-0123456789abcdef0"
+AVAILABILITY_ZONES_ALLOWED = "a list of Availability Zone names such as us-east-1a, one per subnet, in the same order"
+
+
+def _id_list(regex: re.Pattern[str], allowed: str) -> Custom:
+    def run(name: str, value: Any) -> tuple[str, ...]:
+        if not all(isinstance(v, str) and regex.match(v) for v in value) or len(set(value)) != len(value):
+            raise fail(name, value, f"empty or {allowed}")
+        return tuple(value)
+
+    return Custom(f"empty or {allowed}", run)
+#: Share of spans CloudWatch Transaction Search indexes as X-Ray trace summaries (the CloudFormation bound).
+TRANSACTION_SEARCH_INDEXING_PERCENT = Range(0, 100)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,8 +145,16 @@ class ObservabilityConfig:
         "merged over the built-in table.",
     )  # fmt: skip
     powertools_layer_version: str = _app(
-        "latest", b.POWERTOOLS_LAYER_VERSION, "Powertools for AWS Lambda (Python) layer version."
+        b.POWERTOOLS_VERSION, b.POWERTOOLS_LAYER_VERSION,
+        "Powertools for AWS Lambda (Python) layer version (pinned to the tested release; `latest` resolves at deploy).",
     )
+    adot_layer_arn: str = _app(
+        "", Pattern(re.compile(f"^(?:{LAYER_VERSION_ARN_RE.pattern[1:-1]})?$"),
+                    "empty (the ADOT layer of the stack's region) or a Lambda layer version ARN such as "
+                    "arn:aws:lambda:us-east-1:615299751070:layer:AWSOpenTelemetryDistroPython:29"),
+        "AWS Distro for OpenTelemetry (ADOT) Python layer of the RAG function; empty takes AWS's layer for the "
+        "stack's region from the library's table.",
+    )  # fmt: skip
     create_api_gateway_cloudwatch_role: bool = _app(
         True, None,
         "Create the account-wide API Gateway CloudWatch Logs role (retained on delete); "
@@ -146,6 +175,18 @@ class ObservabilityConfig:
         False, None,
         "Deliver prompt and answer text in Bedrock invocation logs: verbatim, for every application of the account "
         "(the app's `prompt_logging` redaction does not apply); the log group and S3 copy then get a dedicated KMS key.",
+    )  # fmt: skip
+    transaction_search: bool = _level1(
+        True, None,
+        "Turn on CloudWatch Transaction Search for the account and region (spans searchable in `aws/spans`).",
+    )  # fmt: skip
+    transaction_search_existing: SingletonMode = _level1(
+        "create", Choice(SingletonMode),
+        "`create` Transaction Search (fails where it is already on), or `adopt` the account's (nothing created).",
+    )  # fmt: skip
+    transaction_search_indexing_percentage: float = _level1(
+        1.0, TRANSACTION_SEARCH_INDEXING_PERCENT,
+        "Percentage of spans Transaction Search indexes as X-Ray trace summaries (1 is free; `create` only).",
     )  # fmt: skip
     alarm_email: str = _level1("", Email(), "E-mail address subscribed to the alert topic (optional).")
     alarm_thresholds: Mapping[str, float] = _level1(
@@ -229,6 +270,19 @@ class ObservabilityConfig:
         "domain", Choice(LogAnalyticsMode),
         "Stream the app's logs to OpenSearch: `domain` (small managed domain), `serverless` or `off`.",
     )  # fmt: skip
+    vpc_id: str = _level3(
+        "", Pattern(re.compile(f"^(?:{VPC_ID_RE.pattern[1:-1]})?$"), f"empty (no VPC) or {VPC_ID_ALLOWED}"),
+        "Your VPC for the OpenSearch log analytics (with `vpc_subnet_ids`, `vpc_availability_zones`); empty keeps a "
+        "public, IAM-only endpoint.",
+    )  # fmt: skip
+    vpc_subnet_ids: tuple[str, ...] = _level3(
+        (), _id_list(SUBNET_ID_RE, SUBNET_IDS_ALLOWED),
+        "Private subnets of `vpc_id` (with a route to S3) for the OpenSearch store, Firehose and its custom resource.",
+    )  # fmt: skip
+    vpc_availability_zones: tuple[str, ...] = _level3(
+        (), _id_list(AVAILABILITY_ZONE_RE, AVAILABILITY_ZONES_ALLOWED),
+        "Availability Zone of each of `vpc_subnet_ids`, in the same order.",
+    )  # fmt: skip
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -273,6 +327,20 @@ class ObservabilityConfig:
                 f"a limit below 'api_throttle_rate_limit' ({rate}), with 'throttled_burst_limit' at most "
                 f"'api_throttle_burst_limit' ({burst})",
             )  # fmt: skip
+        self._check_vpc()
+
+    def _check_vpc(self) -> None:
+        """vpc_id, vpc_subnet_ids and vpc_availability_zones: all three (one zone per subnet) or none."""
+        given = {"vpc_id": self.vpc_id, "vpc_subnet_ids": self.vpc_subnet_ids,
+                 "vpc_availability_zones": self.vpc_availability_zones}  # fmt: skip
+        missing = [name for name, value in given.items() if not value]
+        if missing and len(missing) < len(given):
+            present = [name for name in given if name not in missing]
+            raise fail(missing[0], given[missing[0]], f"a value as well, since {' and '.join(present)} "
+                       f"{'is' if len(present) == 1 else 'are'} set (the VPC settings go all three or none)")
+        if len(self.vpc_availability_zones) != len(self.vpc_subnet_ids):
+            raise fail("vpc_availability_zones", self.vpc_availability_zones,
+                       f"one zone per subnet of 'vpc_subnet_ids' ({len(self.vpc_subnet_ids)})")  # fmt: skip
 
     # ------------------------------------------------------------- derived
     @property

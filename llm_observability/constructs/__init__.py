@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
         SsmAutomationTarget,
         start_automation,
     )
+    from llm_observability.constructs.transaction_search import TransactionSearch
     from llm_observability.thresholds import AlarmThresholds
 
 _EXPORTS: dict[str, str] = {
@@ -100,6 +101,7 @@ _EXPORTS: dict[str, str] = {
     "RemediationRunbooks": "llm_observability.constructs.runbooks",
     "SampleKnowledgeBase": "llm_observability.constructs.knowledge_base",
     "SsmAutomationTarget": "llm_observability.constructs.runbooks",
+    "TransactionSearch": "llm_observability.constructs.transaction_search",
     "allow_publish": "llm_observability.constructs.alert_topic",
     "encrypted_log_group": "llm_observability.constructs._common",
     "powertools_layer": "llm_observability.constructs._common",

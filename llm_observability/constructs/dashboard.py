@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from aws_cdk import Annotations, Aws, CfnOutput, Fn, Names
 from aws_cdk import aws_cloudwatch as cw
@@ -26,6 +27,7 @@ from llm_observability.runtime import telemetry as t
 from llm_observability.workload import Workload
 
 PERCENTILES = ("p50", "p90", "p99")
+CLOUDWATCH_CONSOLE = "https://console.aws.amazon.com/cloudwatch/home?region="
 
 
 def dashboard_url(dashboard_name: str) -> str:
@@ -33,6 +35,22 @@ def dashboard_url(dashboard_name: str) -> str:
     return Fn.join(
         "", [f"https://console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}#dashboards/dashboard/", dashboard_name]
     )
+
+
+def transaction_search_url(service: str) -> str:
+    """Console URL of CloudWatch Transaction Search (the X-Ray traces query) in this stack's region, filtered to the
+    traces through ``service`` (``service("<name>")``, the name spans carry as ``service.name``).
+
+    The console reads its query from the fragment: ``encodeURIComponent`` of the filter expression with ``*`` for
+    ``%``, inside rison (``~(query~(expression~'...'))``).
+    """
+    expression = quote(f'service("{service}")', safe="-_.!~*'()").replace("%", "*")
+    return Fn.join("", [CLOUDWATCH_CONSOLE, Aws.REGION, f"#xray:traces/query?~(query~(expression~'{expression}'))"])
+
+
+def trace_map_url() -> str:
+    """Console URL of the X-Ray trace map (services and their calls) in this stack's region."""
+    return Fn.join("", [CLOUDWATCH_CONSOLE, Aws.REGION, "#xray:service-map/map"])
 
 
 def graph(title: str, metrics: Sequence[cw.IMetric], *, width: int = 8, right: Sequence[cw.IMetric] = (),
@@ -52,6 +70,8 @@ def graph(title: str, metrics: Sequence[cw.IMetric], *, width: int = 8, right: S
 class LlmDashboard(Construct):
     """CloudWatch dashboard for the seed's Level 1 telemetry of one workload.
 
+    Heading: the models, the metric namespace and links to the traces (CloudWatch Transaction Search filtered to
+    the workload's service, whose name is the Workload's, and the X-Ray trace map), in the stack's region.
     Rows: alarm status; Bedrock inference latency (p50/p90/p99), success rate and request volume;
     latency per pipeline stage and end to end; tokens and estimated cost (metric math: tokens times the
     model's price); throttles and errors; API Gateway and Lambda health; retrieval cache and human
@@ -85,13 +105,16 @@ class LlmDashboard(Construct):
         m = metrics or BedrockMetrics(workload)
         models = workload.model_ids
         self.dashboard = unique_dashboard(self, dashboard_name)
+        self.transaction_search_url = transaction_search_url(workload.name)
+        self.trace_map_url = trace_map_url()
 
         self.dashboard.add_widgets(
             cw.TextWidget(
                 markdown=(
                     f"# {workload.name}: LLM observability, Level 1\n"
                     f"Bedrock models: {', '.join(f'`{x}`' for x in models)} · app metrics in namespace "
-                    f"`{workload.metric_namespace}` · traces in the X-Ray trace map"
+                    f"`{workload.metric_namespace}` · traces: [Transaction Search for `{workload.name}`]"
+                    f"({self.transaction_search_url}) · [trace map]({self.trace_map_url})"
                 ),
                 width=24,
                 height=2,

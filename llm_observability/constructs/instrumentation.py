@@ -4,9 +4,11 @@ The layer is built from the package's own files, without Docker: ``python/llm_ob
 (the source of ``llm_observability/runtime``) and the exec wrapper at its root (``/opt/llmobs-instrument``),
 staged once in a directory named by a hash of the contents, so the asset hash is the same on every run
 and machine. Only the functions passed in are changed (the user's explicit request): the layer, the
-``LLMOBS_*`` variables and, for zero-code use, ``AWS_LAMBDA_EXEC_WRAPPER``; and only when asked, the CodeGuru
-Profiler agent (``codeguru_profiling``), the model parameter (``use_model_parameter``) and a fallback model's
-invoke permission (``grant_model``), the opt-ins of Level 3 for functions the library does not own.
+``LLMOBS_*`` variables and, for zero-code use, ``AWS_LAMBDA_EXEC_WRAPPER``; and only when asked, OpenTelemetry
+tracing (``tracing``: AWS's ADOT layer, see :mod:`~llm_observability.constructs.otel`), the CodeGuru Profiler agent
+(``codeguru_profiling``), the model parameter (``use_model_parameter``) and a fallback model's invoke permission
+(``grant_model``), the opt-ins of Level 3 for functions the library does not own. However many of these start
+through ``AWS_LAMBDA_EXEC_WRAPPER``, a function gets one chain of them (:func:`wrapper_chain`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_observability.constructs._common import ASSET_EXCLUDES, model_arns, stage_files
+from llm_observability.constructs.otel import (
+    OTEL_EXEC_WRAPPER,
+    check_layer_arn,
+    enable_tracing,
+    has_adot_layer,
+    unsupported_runtime,
+)
+from llm_observability.constructs.otel import (
+    adot_layer_arn as adot_layer_arn_for,
+)
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge
 from llm_observability.runtime import telemetry as t
@@ -52,6 +64,13 @@ PYTHON_RUNTIMES: tuple[lambda_.Runtime, ...] = (
 WARNING_ID = "llm-observability:runtime-layer-skipped"
 #: How the CodeGuru Profiler Python agent layer starts the agent around an unmodified handler.
 CODEGURU_EXEC_WRAPPER = "/opt/codeguru_profiler_lambda_exec"
+#: The exec wrappers the library chains, in the order their scripts run (``runtime/exec_wrapper``): each saves the
+#: ``_HANDLER`` it finds and puts its own handler in front, so the last to run is the outermost at invocation:
+#: OpenTelemetry's handler -> CodeGuru's -> ours -> the user's. Ours comes first: only it starts a list of others.
+#: (AWS's script runs ``opentelemetry-instrument``, which must start the runtime itself: it can only be last.)
+CHAIN_ORDER: tuple[str, ...] = (t.EXEC_WRAPPER_PATH, CODEGURU_EXEC_WRAPPER, OTEL_EXEC_WRAPPER)
+#: ``false``: our exec wrapper only starts the chain and leaves the handler alone (it calls ``instrument()`` itself).
+ENV_RUNTIME_ZERO_CODE = "LLMOBS_ZERO_CODE"
 
 
 def layer_files() -> dict[str, Path]:
@@ -118,6 +137,46 @@ def unsupported_reason(fn: lambda_.IFunction) -> str | None:
     return None
 
 
+def exec_wrappers(fn: lambda_.Function) -> list[Any]:
+    """The exec wrappers ``fn`` starts through now, in the order they run: ``AWS_LAMBDA_EXEC_WRAPPER`` and, when that
+    is ours, the ones in ``LLMOBS_NEXT_WRAPPER``."""
+    variables = environment_of(fn)
+    first = variables.get(t.ENV_LAMBDA_EXEC_WRAPPER)
+    if first in (None, ""):
+        return []
+    rest = variables.get(t.ENV_RUNTIME_NEXT_WRAPPER) or "" if first == t.EXEC_WRAPPER_PATH else ""
+    return [first, *(rest.split() if isinstance(rest, str) else [rest])]
+
+
+def wrapper_chain(fn: lambda_.Function, wanted: Sequence[str], *, tracing: bool) -> list[str]:
+    """The exec wrappers ``fn`` is to start through: the ones it has and ``wanted``; the known ones in
+    :data:`CHAIN_ORDER`, then the function's own others (outermost at invocation, as they were), ours first whenever
+    there are two or more (the only one that chains).
+
+    :raises ConfigError: a wrapper given as a token, or an unknown one of the function's own when ``tracing`` is asked
+        (it may be a tracer of its own; and OpenTelemetry's must be the last).
+    """
+    existing = exec_wrappers(fn)
+    for wrapper in existing:
+        if not isinstance(wrapper, str):
+            raise ConfigError(
+                f"LlmInstrumentation 'functions' has '{fn.node.path}', whose exec wrapper is not a literal: allowed is "
+                "a path such as /opt/otel-instrument, which can be chained."
+            )
+    others = [w for w in dict.fromkeys(existing) if w not in CHAIN_ORDER]
+    if others and tracing:
+        raise ConfigError(
+            f"LlmInstrumentation 'tracing' is True, but '{fn.node.path}' starts through the exec wrapper {others[0]}, "
+            f"which cannot run before {OTEL_EXEC_WRAPPER} (it may trace on its own): remove that wrapper or leave "
+            "tracing off for this function."
+        )
+    present = {*existing, *wanted}
+    chain = [w for w in CHAIN_ORDER if w in present] + others
+    if len(chain) > 1 and chain[0] != t.EXEC_WRAPPER_PATH:
+        chain.insert(0, t.EXEC_WRAPPER_PATH)
+    return chain
+
+
 def _check(
     functions: Sequence[lambda_.IFunction],
     service_name: str | None,
@@ -178,6 +237,11 @@ class LlmInstrumentation(Construct):
     Python 3.11-3.14, container images, functions imported by ARN, aliases, versions) are skipped with a
     synth warning on the function; they are listed in :attr:`skipped`.
 
+    Exec wrappers: ``zero_code``, ``tracing``, ``codeguru_profiling`` and one the function has already start through
+    ``AWS_LAMBDA_EXEC_WRAPPER``; with two or more, that is ours, and ``LLMOBS_NEXT_WRAPPER`` lists the others in the
+    order of :data:`CHAIN_ORDER` (``LLMOBS_ZERO_CODE=false`` when ours only chains): an invocation runs
+    OpenTelemetry's handler -> CodeGuru's -> ours -> the user's.
+
     :param functions: the functions to instrument (one or more); only these are changed.
     :param service_name: value of the ``service`` dimension; pass the Workload's name so the Level 1
         dashboards and alarms read these metrics. Default: the function's name, at run time.
@@ -192,11 +256,17 @@ class LlmInstrumentation(Construct):
     :param codeguru_profiling: profile the functions with CodeGuru Profiler: a ``ProfilingGroup`` to post to, or
         True for a new one here (:attr:`profiling_group`). Each function gets the agent layer, the group's name
         and region and permission to post profiles; the agent starts through its exec wrapper
-        (``/opt/codeguru_profiler_lambda_exec``, chained after ours with ``zero_code``), or, where the function has
-        an exec wrapper of its own, the handler starts it (``with_lambda_profiler``; a synth warning says so).
-        AWS documents the agent for x86_64 functions. Default: False (no profiling).
-    :raises ConfigError: bad arguments, or a function that would have more than 5 layers with these (a layer
-        added to it later past the limit is refused by ``Function.add_layers`` itself).
+        (``/opt/codeguru_profiler_lambda_exec``, chained with the others). AWS documents the agent for x86_64
+        functions. Default: False (no profiling).
+    :param tracing: trace the functions with OpenTelemetry (:func:`~llm_observability.constructs.otel.enable_tracing`:
+        AWS's ADOT Python layer unless the function has one, its exec wrapper ``/opt/otel-instrument``, the
+        ``OTEL_*`` settings with ``OTEL_SERVICE_NAME`` = ``service_name``, Lambda active tracing). Default: False.
+    :param adot_layer_arn: the ADOT layer version to use with ``tracing``. Default: ``""``, AWS's layer of the
+        stack's region from the library's table.
+    :raises ConfigError: bad arguments; a function that would have more than 5 layers with these (a layer
+        added to it later past the limit is refused by ``Function.add_layers`` itself); with ``tracing``, a
+        function whose own exec wrapper is not one of :data:`CHAIN_ORDER`, or whose runtime the table's layer does
+        not support.
 
     Failover for your function is opt-in too: :meth:`use_model_parameter` lets
     ``llm_observability_runtime.active_model_id(default)`` read the Workload's model parameter, and
@@ -216,6 +286,8 @@ class LlmInstrumentation(Construct):
         zero_code: bool = False,
         prices: Mapping[str, Mapping[str, float]] | None = None,
         codeguru_profiling: profiler.IProfilingGroup | bool = False,
+        tracing: bool = False,
+        adot_layer_arn: str = "",
     ) -> None:
         prices_json = _check(functions, service_name, namespace, prompt_logging, prices)
         if not isinstance(codeguru_profiling, bool) and not hasattr(codeguru_profiling, "profiling_group_name"):
@@ -223,16 +295,36 @@ class LlmInstrumentation(Construct):
                 f"LlmInstrumentation 'codeguru_profiling' is {codeguru_profiling!r}: allowed is True, False or a "
                 "CodeGuru Profiler ProfilingGroup."
             )
-        layers_added = 2 if codeguru_profiling is not False else 1
+        if not isinstance(tracing, bool):
+            raise ConfigError(f"LlmInstrumentation 'tracing' is {tracing!r}: allowed is True or False.")
+        check_layer_arn(adot_layer_arn, owner="LlmInstrumentation")
+        wanted = [
+            wrapper
+            for wrapper, asked in (
+                (t.EXEC_WRAPPER_PATH, zero_code),
+                (CODEGURU_EXEC_WRAPPER, codeguru_profiling is not False),
+                (OTEL_EXEC_WRAPPER, tracing),
+            )
+            if asked
+        ]
         served: list[lambda_.Function] = []
         skipped: list[tuple[lambda_.IFunction, str]] = []
+        plans: dict[lambda_.Function, tuple[list[str], bool]] = {}
         for fn in dict.fromkeys(functions):  # each function once, in the given order
             reason = unsupported_reason(fn)
             if reason is not None:
                 skipped.append((fn, reason))
                 continue
             fn = cast(lambda_.Function, fn)
-            found = layer_count(fn)
+            chain = wrapper_chain(fn, wanted, tracing=tracing)  # nothing is changed before every check passed
+            adot = tracing and OTEL_EXEC_WRAPPER not in exec_wrappers(fn) and not has_adot_layer(fn)
+            runtime_reason = unsupported_runtime(fn) if adot and not adot_layer_arn else None
+            if runtime_reason is not None:
+                raise ConfigError(
+                    f"LlmInstrumentation 'tracing' is True, but '{fn.node.path}' {runtime_reason}: use one of those "
+                    "runtimes, give 'adot_layer_arn' a layer version that supports it, or leave this function out."
+                )
+            found, layers_added = layer_count(fn), 1 + (codeguru_profiling is not False) + adot
             if found + layers_added > MAX_LAYERS:
                 raise ConfigError(
                     f"LlmInstrumentation 'functions' has '{fn.node.path}', which has {found} layers already and would "
@@ -240,6 +332,9 @@ class LlmInstrumentation(Construct):
                     "function out."
                 )
             served.append(fn)
+            plans[fn] = (chain, adot)
+        if tracing and served and not Token.is_unresolved(Stack.of(scope).region):
+            adot_layer_arn_for(scope, adot_layer_arn)  # a region the table does not list: ConfigError, nothing changed
         super().__init__(scope, id)
         self.layer = lambda_.LayerVersion(
             self,
@@ -268,11 +363,19 @@ class LlmInstrumentation(Construct):
                 f"LlmInstrumentation '{self.node.path}' skipped this function: it {reason}. Its app metrics "
                 "(tokens, cost, stage latency, error classes) will not be emitted.",
             )
+        self.tracing = tracing
         for fn in served:
-            self._instrument(fn, zero_code)
+            self._instrument(fn)
         self.profiling_group: profiler.IProfilingGroup | None = None
         if codeguru_profiling is not False:
-            self.profiling_group = self._profile(codeguru_profiling, zero_code)
+            self.profiling_group = self._profile(codeguru_profiling)
+        for fn in served:
+            chain, adot = plans[fn]
+            if tracing:
+                enable_tracing(
+                    fn, service_name=service_name, layer_arn=adot_layer_arn, exec_wrapper=False, add_layer=adot
+                )
+            self._start(fn, chain, zero_code)
 
     # ---------------------------------------------------------------------------- opt-ins
     def grant_model(self, model_id: str) -> None:
@@ -333,7 +436,7 @@ class LlmInstrumentation(Construct):
                 )
         return workload.with_facts(telemetry="runtime", log_schema=workload.log_schema or LogSchema.library())
 
-    def _profile(self, group: profiler.IProfilingGroup | bool, zero_code: bool) -> profiler.IProfilingGroup:
+    def _profile(self, group: profiler.IProfilingGroup | bool) -> profiler.IProfilingGroup:
         """The CodeGuru Profiler agent on every instrumented function (the user's explicit opt-in)."""
         from aws_cdk import aws_codeguruprofiler as profiler  # loaded only when profiling is asked for
 
@@ -358,30 +461,32 @@ class LlmInstrumentation(Construct):
             fn.add_environment(ENV_PROFILING_GROUP, group.profiling_group_name)
             fn.add_environment(ENV_PROFILER_REGION, Stack.of(group).region)
             group.grant_publish(fn)
-            variables = environment_of(fn)
-            slot = t.ENV_RUNTIME_NEXT_WRAPPER if zero_code else t.ENV_LAMBDA_EXEC_WRAPPER
-            taken = variables.get(slot)
-            if taken in (None, "", CODEGURU_EXEC_WRAPPER):
-                fn.add_environment(slot, CODEGURU_EXEC_WRAPPER)
-            else:
-                Annotations.of(fn).add_warning_v2(
-                    "llm-observability:codeguru-agent-start",
-                    f"LlmInstrumentation '{self.node.path}': this function runs the exec wrapper {taken}, so the "
-                    f"CodeGuru Profiler agent's ({CODEGURU_EXEC_WRAPPER}) cannot start it: decorate the handler with "
-                    "codeguru_profiler_agent.with_lambda_profiler() to profile it.",
-                )
         return group
 
-    def _instrument(self, fn: lambda_.Function, zero_code: bool) -> None:
+    def _instrument(self, fn: lambda_.Function) -> None:
         fn.add_layers(self.layer)
         for key, value in self.environment.items():
             fn.add_environment(key, value)
-        if zero_code:
-            existing = environment_of(fn).get(t.ENV_LAMBDA_EXEC_WRAPPER)
-            if isinstance(existing, str) and existing and existing != t.EXEC_WRAPPER_PATH:
-                fn.add_environment(t.ENV_RUNTIME_NEXT_WRAPPER, existing)
-                Annotations.of(fn).add_info(
-                    f"LlmInstrumentation: {t.EXEC_WRAPPER_PATH} runs first, then the function's own exec wrapper "
-                    f"{existing} ({t.ENV_RUNTIME_NEXT_WRAPPER})."
-                )
-            fn.add_environment(t.ENV_LAMBDA_EXEC_WRAPPER, t.EXEC_WRAPPER_PATH)
+
+    @staticmethod
+    def _start(fn: lambda_.Function, chain: list[str], zero_code: bool) -> None:
+        """Set the function's exec wrappers to ``chain`` (:func:`wrapper_chain`)."""
+        if not chain:
+            return
+        before = environment_of(fn)
+        fn.add_environment(t.ENV_LAMBDA_EXEC_WRAPPER, chain[0])
+        if chain[0] != t.EXEC_WRAPPER_PATH:
+            return
+        if len(chain) > 1:
+            fn.add_environment(t.ENV_RUNTIME_NEXT_WRAPPER, " ".join(chain[1:]))
+        ours_before = before.get(t.ENV_LAMBDA_EXEC_WRAPPER) == t.EXEC_WRAPPER_PATH
+        wraps = zero_code or (ours_before and before.get(ENV_RUNTIME_ZERO_CODE) != "false")
+        if not wraps:
+            fn.add_environment(ENV_RUNTIME_ZERO_CODE, "false")
+        elif before.get(ENV_RUNTIME_ZERO_CODE) == "false":
+            fn.add_environment(ENV_RUNTIME_ZERO_CODE, "true")
+        if len(chain) > 1:
+            Annotations.of(fn).add_info(
+                f"LlmInstrumentation: the exec wrappers run {' -> '.join(chain)}; an invocation runs their handlers "
+                "in the reverse order, the function's own last."
+            )

@@ -24,6 +24,7 @@ from llm_observability.constructs.guardrail import LlmGuardrail
 from llm_observability.constructs.instrumentation import LlmInstrumentation
 from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
 from llm_observability.constructs.managed_prompt import ManagedPrompt
+from llm_observability.constructs.otel import TRACED_RUNTIME
 from llm_observability.nag import acknowledge
 from llm_observability.runtime import telemetry
 from llm_observability.singletons import claim
@@ -92,6 +93,12 @@ class RagReferenceApp(Construct):
     human score for an earlier answer. Both use IAM (SigV4) authorization.  The result is
     exposed as :attr:`workload` for the observability levels.
 
+    The function is traced with OpenTelemetry (``LlmInstrumentation(tracing=True)``: AWS's ADOT Python layer, its
+    ``/opt/otel-instrument`` exec wrapper, active tracing), so API Gateway -> Lambda -> Bedrock is one X-Ray trace.
+    It runs Python 3.13 (:data:`~llm_observability.constructs.otel.TRACED_RUNTIME`), not the 3.14 of the library's
+    other functions: 3.13 is the newest runtime AWS documents for the ADOT layer versions it lists per region (the
+    layer's 3.14 build is not among them yet).
+
     :param config: validated settings. Default: ``ObservabilityConfig()`` (all defaults).
     """
 
@@ -132,13 +139,14 @@ class RagReferenceApp(Construct):
             if any_region:
                 wildcard_models.append(arns[-1].rsplit("/", 1)[-1])
         role.add_to_policy(iam.PolicyStatement(sid="InvokeModel", actions=["bedrock:InvokeModel"], resources=invoke_arns))
-        powertools = powertools_layer(self, config.powertools_layer_version)
+        powertools = powertools_layer(self, config.powertools_layer_version, runtime=TRACED_RUNTIME)
         self.function = asset_function(
             self,
             "Function",
             folder="rag_api",
             description=f"{config.workload_name}: RAG question answering on Amazon Bedrock",
             layers=[powertools],
+            runtime=TRACED_RUNTIME,
             role=role,
             log_group=self.function_log_group,
             tracing=lambda_.Tracing.ACTIVE,
@@ -158,8 +166,15 @@ class RagReferenceApp(Construct):
                 telemetry.ENV_MAX_QUESTION_CHARS: str(MAX_QUESTION_CHARS),
             },
         )
-        # The handler's metrics are the library's runtime's (one implementation with users' functions): its layer
-        # provides ``llm_observability_runtime``; the handler configures it from the variables above.
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            f"The function runs {TRACED_RUNTIME.name}, the newest Python runtime AWS documents for its ADOT "
+            "OpenTelemetry layer, which traces it; the library's other functions run the latest.",
+        )
+        # The handler's metrics and spans are the library's runtime's (one implementation with users' functions): its
+        # layer provides ``llm_observability_runtime``; the handler configures it from the variables above. Tracing:
+        # AWS's ADOT layer exports the spans through Lambda's X-Ray endpoint (active tracing, set above).
         self.instrumentation = LlmInstrumentation(
             self,
             "Instrumentation",
@@ -167,6 +182,8 @@ class RagReferenceApp(Construct):
             service_name=config.workload_name,
             namespace=config.metric_namespace,
             prompt_logging=config.prompt_logging,
+            tracing=True,
+            adot_layer_arn=config.adot_layer_arn,
         )
         acknowledge(
             role,

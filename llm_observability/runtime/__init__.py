@@ -12,8 +12,10 @@ Explicit use::
 
     @llmobs.observe                          # EndToEndLatency, RequestSuccess or RequestFailure, one flush
     def handler(event, context):
-        with llmobs.stage("Retrieval"):      # StageLatency{Stage=Retrieval} for any code of yours
+        with llmobs.stage("Retrieval") as span:   # StageLatency{Stage=Retrieval} for any code of yours
+            span.set_attribute("app.cache_hit", False)   # an attribute of the stage's span (tracing on)
             ...
+        llmobs.record_error("Throttling")    # error.type of the request span, for an error you answer with
         llmobs.cache_lookup(hit=True)        # RetrievalCacheHit 1 (0 for a miss), for a cache of yours
         llmobs.metric("Refusals", 1, "Count", ModelId=model)   # a metric of your own, with dimensions
         llmobs.feedback(request_id, 5, comment="great")   # FeedbackScore and a log line
@@ -31,6 +33,14 @@ prompt-logging mode - the question and answer. Streams are watched as the user c
 buffered. A failure of the instrumentation is counted (InstrumentationErrors, written only then) and logged
 once; the user's call, result and exceptions are never changed. Without ``observe``, each call counts its
 own RequestSuccess or RequestFailure and flushes its own metrics; ``flush()`` prints what is buffered.
+
+Traces, when the OpenTelemetry API is importable and a tracer provider is set (the ADOT layer's, or the user's
+own): a request span per observed invocation (the Lambda instrumentation's SERVER span, enriched, else the
+runtime's own, whose parent is the event's ``X-Amzn-Trace-Id``), an INTERNAL span per ``stage()`` and ONE span
+per Bedrock call (the botocore instrumentation's, enriched, when it is on; else the runtime's own CLIENT span,
+which also records the ``gen_ai.client.token.usage`` and ``gen_ai.client.operation.duration`` histograms). Call
+spans carry the OpenTelemetry GenAI attributes (``telemetry.SPAN_*``); message content only when prompt logging
+is ``full``. Without the API all of it is skipped at the cost of a function call.
 
 Zero-code use: set ``AWS_LAMBDA_EXEC_WRAPPER=/opt/llmobs-instrument`` (``LlmInstrumentation(zero_code=True)``
 does): the unmodified handler runs observed and instrumented (see ``exec_wrapper`` for chaining with
@@ -62,7 +72,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import redaction, telemetry
-    from .api import cache_lookup, feedback, flush, instrument, instrumented, metric, observe, stage, uninstrument
+    from .api import (
+        cache_lookup, feedback, flush, instrument, instrumented, metric, observe, record_error, stage, uninstrument,
+    )  # fmt: skip
 
 _EXPORTS = {
     "instrument": "api",
@@ -70,6 +82,7 @@ _EXPORTS = {
     "instrumented": "api",
     "observe": "api",
     "stage": "api",
+    "record_error": "api",
     "metric": "api",
     "cache_lookup": "api",
     "feedback": "api",
@@ -81,8 +94,8 @@ _EXPORTS = {
 _MODULES = frozenset({"telemetry", "redaction"})
 
 __all__ = [
-    "cache_lookup", "feedback", "flush", "instrument", "instrumented", "metric", "observe", "redaction", "stage",
-    "telemetry", "uninstrument",
+    "cache_lookup", "feedback", "flush", "instrument", "instrumented", "metric", "observe", "record_error", "redaction",
+    "stage", "telemetry", "uninstrument",
 ]  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""The runtime's public functions: instrument, observe, stage, metric, cache_lookup, feedback, flush (see package)."""
+"""The runtime's public functions: instrument, observe, stage, record_error, metric, cache_lookup, feedback, flush."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from . import _tracing
 from . import telemetry as t
-from .classify import chain_error_class, status_error_class
+from .classify import chain_error_class, error_code, status_error_class
 from .emf import MAX_DIMENSIONS, MAX_NAME_CHARS, UNITS
 from .recorder import UNIT_COUNT, UNIT_MS, UNIT_NONE, Recorder, current, current_stage, existing, guard, replace
 from .settings import load
@@ -73,27 +73,69 @@ def flush() -> None:
     guard(rec, "flush", rec.flush)
 
 
-@contextmanager
-def stage(name: str) -> Iterator[Any]:
-    """Time a stage of the user's own code: StageLatency{Stage=name}, and a span when tracing is on.
+class StageSpan:
+    """The span of a ``stage()``: ``set_attribute(key, value)`` adds to it; a tracing failure is only reported."""
 
-    A Bedrock call inside ``stage("Inference")`` (or ``stage("Retrieval")`` for Retrieve calls) is timed by
-    the stage only, so the stage is not counted twice. The user's exception goes through unchanged.
+    __slots__ = ("_rec", "_span")
+
+    def __init__(self, rec: Recorder, span: Any) -> None:
+        self._rec = rec
+        self._span = span
+
+    def set_attribute(self, key: str, value: str | bool | int | float | list[str]) -> None:
+        """Set an attribute of the stage's span (nothing when tracing is off)."""
+        guard(self._rec, "stage.attribute", self._span.set_attribute, key, value)
+
+    def is_recording(self) -> bool:
+        """True when the span records (tracing on and the trace sampled)."""
+        return bool(guard(self._rec, "stage.recording", self._span.is_recording))
+
+
+def _exception_type(exc: BaseException) -> str:
+    """error.type of an exception: its AWS error code (``ThrottlingException``), else its class name."""
+    return error_code(exc) or type(exc).__name__
+
+
+@contextmanager
+def stage(name: str) -> Iterator[StageSpan]:
+    """Time a stage of the user's own code: StageLatency{Stage=name}, and an INTERNAL span when tracing is on.
+
+    Yields an object with ``set_attribute(key, value)`` for the stage's span. A Bedrock call inside
+    ``stage("Inference")`` (or ``stage("Retrieval")`` for Retrieve calls) is timed by the stage only, so the
+    stage is not counted twice; its span is a child of the stage's. The user's exception goes through unchanged
+    (the span gets its error.type and ERROR status).
     """
     rec = current()
     token = current_stage.set(name)
     started = _now()
-    span_cm = (
-        guard(rec, "stage.span", _tracing.start_span, f"stage {name}", {"llmobs.stage": str(name)})
-        if _tracing.tracing_available()
-        else None
-    )
+    scope = guard(rec, "stage.span", _tracing.start_stage, str(name)) if _tracing.tracing_available() else None
+    error: BaseException | None = None
     try:
-        with span_cm if span_cm is not None else _tracing.noop_span() as span:
-            yield span
+        yield StageSpan(rec, scope.span if scope is not None else _tracing.NOOP_SPAN)
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
+        if scope is not None:
+            error_type = _exception_type(error) if isinstance(error, Exception) else None
+            guard(rec, "stage.span_end", _tracing.end_stage, scope, error_type, error)
         guard(rec, "stage.reset", current_stage.reset, token)
         guard(rec, "stage.metric", _stage_done, rec, str(name), (_now() - started) * 1000)
+
+
+def record_error(error_type: str) -> None:
+    """Mark the current request as failed: ``error.type`` = ``error_type`` and ERROR status on the request span
+    of ``observe`` (and on the current stage's span), kept over what the answer's status would give.
+
+    For an error the handler turns into an answer (an API Gateway 5xx or 429) that should carry the
+    application's own error class. Nothing happens when tracing is off.
+
+    :raises ValueError: ``error_type`` is not a non-empty string.
+    """
+    if not isinstance(error_type, str) or not error_type:
+        raise ValueError(f"error_type is {error_type!r}: allowed is a non-empty string.")
+    if _tracing.tracing_available():
+        guard(current(), "record_error", _tracing.record_error, error_type)
 
 
 def _stage_done(rec: Recorder, name: str, elapsed_ms: float) -> None:
@@ -201,10 +243,42 @@ def _invocation_failed(rec: Recorder, exc: BaseException) -> None:
     rec.count_outcome(chain_error_class(exc))
 
 
+def _status(result: Any) -> int | None:
+    """The status of an API Gateway proxy answer, else None."""
+    status = result.get("statusCode") if isinstance(result, dict) else None
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
+
+
 def _invocation_returned(rec: Recorder, result: Any) -> None:
     """The outcome of a returned invocation: an API Gateway error response is classified by its status."""
-    status = result.get("statusCode") if isinstance(result, dict) else None
-    rec.count_outcome(status_error_class(status) if isinstance(status, int) and not isinstance(status, bool) else None)
+    status = _status(result)
+    rec.count_outcome(status_error_class(status) if status is not None else None)
+
+
+def _end_request(scope: _tracing.Scope, result: Any, exc: BaseException | None) -> None:
+    """End the request span: error.type for an exception (its AWS error code in the chain, else its class) or
+    for a 5xx / 429 answer (the status)."""
+    status = _status(result) if exc is None else None
+    if exc is not None:
+        error_type: str | None = _chain_code(exc) or type(exc).__name__
+    elif status is not None and (status >= 500 or status == 429):
+        error_type = str(status)
+    else:
+        error_type = None
+    _tracing.end_request(scope, error_type, exc, status)
+
+
+def _chain_code(exc: BaseException, depth: int = 8) -> str | None:
+    """The first AWS error code in ``exc``'s chain (a handler that re-raises a Bedrock error as its own)."""
+    seen: BaseException | None = exc
+    for _ in range(depth):
+        if seen is None:
+            return None
+        code = error_code(seen)
+        if code is not None:
+            return code
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def observe(handler: Handler) -> Handler:
@@ -215,9 +289,14 @@ def observe(handler: Handler) -> Handler:
     response is a RequestFailure for a 5xx status or 429, neither metric for another 4xx (the caller's fault)
     and a RequestSuccess otherwise. Bedrock calls of the invocation are batched into its EMF lines and their
     log lines carry its request id (the API Gateway request id of a proxy event, else the Lambda request id).
+    With tracing on, the invocation has one request span: the Lambda instrumentation's SERVER span when one is
+    current (enriched), else the runtime's own SERVER span, a child of the event's ``X-Amzn-Trace-Id`` header
+    (API Gateway) or of Lambda's ``_X_AMZN_TRACE_ID``; ``error.type`` and ERROR status for an exception or a
+    5xx / 429 answer (``record_error`` gives its own error type). Stages and Bedrock calls are its children.
     The handler's result and exceptions go through unchanged; a handler called inside another observed one is
     not observed twice.
     """
+    fallback_name = getattr(handler, "__qualname__", None) or "handler"
 
     @functools.wraps(handler)
     def observed(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -227,9 +306,17 @@ def observe(handler: Handler) -> Handler:
         started = _now()
         ids = guard(rec, "observe.ids", _request_ids, event, context) or (None, None)
         rec.begin(*ids)
+        scope = (
+            guard(rec, "observe.span", _tracing.start_request, event, context, fallback_name)
+            if _tracing.tracing_available()
+            else None
+        )
+        result: Any = None
+        error: BaseException | None = None
         try:
             result = handler(event, context, *args, **kwargs)
         except BaseException as exc:
+            error = exc
             guard(rec, "observe.failed", _invocation_failed, rec, exc)
             raise
         else:
@@ -239,5 +326,7 @@ def observe(handler: Handler) -> Handler:
             elapsed_ms = (_now() - started) * 1000
             guard(rec, "observe.latency", rec.metric, t.METRIC_END_TO_END_LATENCY, UNIT_MS, elapsed_ms)
             guard(rec, "observe.end", rec.end)
+            if scope is not None:
+                guard(rec, "observe.span_end", _end_request, scope, result, error)
 
     return observed  # type: ignore[return-value]

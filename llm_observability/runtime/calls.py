@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from . import _tracing, genai
 from . import telemetry as t
 from .classify import error_class, error_code
 from .extract import (
@@ -49,7 +50,7 @@ from .extract import (
     response_headers,
     retrieval_scores,
 )
-from .recorder import UNIT_COUNT, UNIT_MS, Recorder, current_stage
+from .recorder import UNIT_COUNT, UNIT_MS, Recorder, current_stage, guard
 from .streams import InstrumentedEventStream, TeeBody
 
 _now = time.perf_counter
@@ -105,6 +106,8 @@ class Call:
         self._chars = 0
         self._wants_text = rec.settings.prompt_logging != t.PROMPT_LOGGING_NONE
         self._done = False
+        self._prompt: Prompt | None = None
+        self.scope: _tracing.Scope | None = None  # the call's span (``hook`` starts it, ``finish`` ends it)
         config = params.get("retrieveAndGenerateConfiguration")
         self.model_id: str | None = (
             params.get("modelId") if op.inference else rag_model(params) if op.kind == "rag" else None
@@ -112,19 +115,78 @@ class Call:
         self.knowledge_base_id = params.get("knowledgeBaseId") or dig(
             config, "knowledgeBaseConfiguration", "knowledgeBaseId"
         )
+        self.operation = genai.operation_name(op.kind, self.model_id, params)
 
     @property
-    def span_name(self) -> str:
-        """The span name (GenAI conventions: operation and model)."""
-        target = self.model_id or self.knowledge_base_id
-        return f"{self.op.name} {target}" if isinstance(target, str) else self.op.name
+    def prompt(self) -> Prompt:
+        """What the request tells about its prompt (read once, for the span and the log line)."""
+        if self._prompt is None:
+            kind, params = self.op.kind, self.params
+            if kind == "converse":
+                self._prompt = converse_prompt(params)
+            elif kind == "invoke":
+                self._prompt = invoke_prompt(params.get("body"))
+            else:
+                question = dig(params, "retrievalQuery", "text") if kind == "retrieve" else dig(params, "input", "text")
+                self._prompt = Prompt(question=question if isinstance(question, str) else None)
+        return self._prompt
 
-    def span_attributes(self) -> dict[str, str]:
-        """The GenAI attributes known before the call."""
-        attributes = {"gen_ai.system": "aws.bedrock", "gen_ai.operation.name": self.op.name}
-        if isinstance(self.model_id, str):
-            attributes["gen_ai.request.model"] = self.model_id
+    # --- span ---------------------------------------------------------------------------------------------
+    @property
+    def span_name(self) -> str:
+        """The span name of the GenAI conventions: ``{operation} {model}`` (``{operation} {knowledge base}``)."""
+        return genai.span_name(self.operation, self.model_id or self.knowledge_base_id, self.op.name)
+
+    def span_attributes(self) -> dict[str, genai.AttributeValue]:
+        """The attributes known before the call; the request's messages too under full prompt logging."""
+        attributes = genai.request_attributes(
+            operation=self.operation,
+            rpc_method=self.op.name,
+            model_id=self.model_id,
+            knowledge_base_id=self.knowledge_base_id,
+            prompt=self.prompt if self.op.inference else None,
+        )
+        if self.rec.settings.prompt_logging == t.PROMPT_LOGGING_FULL:
+            messages = genai.input_messages(self.op.kind, self.params)
+            if messages is not None:
+                attributes[t.SPAN_GEN_AI_INPUT_MESSAGES] = messages
         return attributes
+
+    def start_span(self) -> None:
+        """Start the call's span (or enrich the botocore instrumentation's), current until the call returns."""
+        self.scope = _tracing.start_call(self.span_name, self.span_attributes(), self.op.name)
+
+    def _end_span(self) -> None:
+        scope, self.scope = self.scope, None
+        if scope is None:
+            return
+        completion, error = self.completion, self.error
+        attributes = genai.outcome_attributes(
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+            stop_reason=completion.stop_reason,
+            request_id=self.bedrock_request_id,
+            passages=self.retrieved,
+            top_score=self.top_score,
+        )
+        if self.rec.settings.prompt_logging == t.PROMPT_LOGGING_FULL and error is None:
+            messages = genai.output_messages(completion.text, completion.stop_reason)
+            if messages is not None:
+                attributes[t.SPAN_GEN_AI_OUTPUT_MESSAGES] = messages
+        error_type = (error_code(error) or type(error).__name__) if error is not None else None
+        _tracing.end_call(scope, attributes, error_type, error)
+        if scope.metrics:
+            metric_attributes: dict[str, genai.AttributeValue] = {
+                t.SPAN_GEN_AI_OPERATION: self.operation,
+                t.SPAN_GEN_AI_PROVIDER: t.GEN_AI_PROVIDER_BEDROCK,
+                t.SPAN_GEN_AI_SYSTEM: t.GEN_AI_PROVIDER_BEDROCK,
+            }
+            if isinstance(self.model_id, str) and self.model_id:
+                metric_attributes[t.SPAN_GEN_AI_REQUEST_MODEL] = self.model_id
+            if error_type is not None:
+                metric_attributes[t.SPAN_ERROR_TYPE] = error_type
+            tokens = (None, None) if error is not None else (completion.input_tokens, completion.output_tokens)
+            _tracing.record_metrics(metric_attributes, (self.elapsed_ms or 0.0) / 1000, *tokens)
 
     # --- outcome ------------------------------------------------------------------------------------
     def succeeded(self, response: Any) -> None:
@@ -225,12 +287,14 @@ class Call:
         if not isinstance(data, (bytes, bytearray)):
             return
         wants_text = self._wants_text
-        if not wants_text and _INVOCATION_METRICS_BYTES not in data:
+        wants_stop = wants_text or self.scope is not None  # the span's finish reason
+        if not wants_stop and _INVOCATION_METRICS_BYTES not in data:
             return
         document = load_json(data)
-        if wants_text:
+        if wants_stop:
             text, stop = invoke_stream_delta(document)
-            self._keep_text(text)
+            if wants_text:
+                self._keep_text(text)
             if stop is not None:
                 self.completion.stop_reason = stop
         metrics = dig(document, INVOCATION_METRICS)
@@ -246,9 +310,9 @@ class Call:
         self.finish(incomplete=incomplete)
 
     def _body_read(self, data: bytes | None, error: BaseException | None) -> None:
-        if data is not None and self.rec.settings.prompt_logging != t.PROMPT_LOGGING_NONE:
+        if data is not None and (self._wants_text or self.scope is not None):
             read, completion = invoke_completion(load_json(data)), self.completion
-            completion.text = clip(read.text)
+            completion.text = clip(read.text) if self._wants_text else None
             completion.stop_reason = read.stop_reason
             if completion.input_tokens is None:  # no header: the body's own count, where the family has one
                 completion.input_tokens = read.input_tokens
@@ -269,20 +333,14 @@ class Call:
             self.elapsed_ms = (_now() - self.started) * 1000
         rec = self.rec
         rec.settle(self)
-        prompt = self._prompt()
-        cost = self._metrics()
-        self._log(prompt, cost)
+        try:
+            cost = self._metrics()
+            self._log(self.prompt, cost)
+        finally:
+            if self.scope is not None:
+                guard(rec, "call.span_end", self._end_span)
         if rec.invocation is None:
             rec.flush_metrics()
-
-    def _prompt(self) -> Prompt:
-        kind, params = self.op.kind, self.params
-        if kind == "converse":
-            return converse_prompt(params)
-        if kind == "invoke":
-            return invoke_prompt(params.get("body"))
-        question = dig(params, "retrievalQuery", "text") if kind == "retrieve" else dig(params, "input", "text")
-        return Prompt(question=question if isinstance(question, str) else None)
 
     def _metrics(self) -> float | None:
         """Emit the metrics; return the estimated cost for the log line (None without a price or tokens)."""

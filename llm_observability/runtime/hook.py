@@ -4,10 +4,16 @@ Why this hook and not botocore's event system: handlers registered on a botocore
 clients that session creates afterwards (each client copies the session's emitter when it is created),
 and every ``boto3.Session()`` builds a new botocore session, so a user's client created at import time
 or from a session of their own would escape. ``BaseClient._make_api_call`` is the one method every
-operation of every client goes through, whenever and however the client was created; the AWS X-Ray SDK
-and OpenTelemetry's botocore instrumentation hook the same method, and the wrappers chain in either order.
-It sees the parameters, the parsed response (with its HTTP headers) or the exception, after botocore's
-retries, which is the latency the user's code experiences.
+operation of every client goes through, whenever and however the client was created. It sees the
+parameters, the parsed response (with its HTTP headers) or the exception, after botocore's retries, which
+is the latency the user's code experiences.
+
+OpenTelemetry's botocore instrumentation (the ADOT layer turns it on) wraps the same method with a wrapt
+``FunctionWrapper`` and makes a span per AWS call. One span per Bedrock call needs the runtime's wrapper
+INSIDE that one, so the runtime enriches the current botocore span instead of starting a second: when the
+botocore instrumentation is there first, ``install`` re-layers (a new ``FunctionWrapper`` with the same
+wrapper around the runtime's); when it comes later it wraps the runtime's by itself. ``uninstall`` and the
+instrumentation's own ``unwrap`` each leave a working chain. Any other wrapper chains in either order.
 
 Calls of other services and operations pass straight through (one dictionary lookup). For the
 instrumented ones the user's exception is re-raised unchanged, the response is the one botocore returned
@@ -17,7 +23,9 @@ swallowed.
 
 from __future__ import annotations
 
+import sys
 import threading
+from types import FunctionType
 from typing import Any
 
 from botocore.client import BaseClient
@@ -42,18 +50,18 @@ def _call_with(original: Any) -> Any:
         call = guard(rec, "call.start", Call, rec, op, api_params)
         if call is None:
             return original(self, operation_name, api_params)
-        span_cm = guard(rec, "call.span", _start_span, call) if _tracing.tracing_available() else None
-        if span_cm is None:
-            span_cm = _tracing.noop_span()
-        with span_cm as span:
-            try:
-                response = original(self, operation_name, api_params)
-            except BaseException as exc:
-                guard(rec, "call.failed", call.failed, exc)
-                raise
-            guard(rec, "call.succeeded", call.succeeded, response)
-            if span is not _tracing.NOOP_SPAN:
-                guard(rec, "call.span_usage", _span_usage, span, call)
+        if _tracing.tracing_available():
+            guard(rec, "call.span", call.start_span)
+        try:
+            response = original(self, operation_name, api_params)
+        except BaseException as exc:
+            if call.scope is not None:
+                guard(rec, "call.detach", call.scope.detach)
+            guard(rec, "call.failed", call.failed, exc)
+            raise
+        if call.scope is not None:
+            guard(rec, "call.detach", call.scope.detach)
+        guard(rec, "call.succeeded", call.succeeded, response)
         return response
 
     setattr(_make_api_call, _MARK, original)
@@ -61,52 +69,59 @@ def _call_with(original: Any) -> Any:
     return _make_api_call
 
 
-def _start_span(call: Call) -> Any:
-    return _tracing.start_span(call.span_name, call.span_attributes())
+def _is_ours(method: Any) -> bool:
+    """True for the runtime's wrapper itself (a wrapt proxy forwards attribute reads, so its type is checked)."""
+    return type(method) is FunctionType and _MARK in method.__dict__
 
 
-def _span_usage(span: Any, call: Call) -> None:
-    completion = call.completion
-    if completion.input_tokens is not None:
-        span.set_attribute("gen_ai.usage.input_tokens", completion.input_tokens)
-    if completion.output_tokens is not None:
-        span.set_attribute("gen_ai.usage.output_tokens", completion.output_tokens)
-    if call.bedrock_request_id:
-        span.set_attribute("aws.request_id", call.bedrock_request_id)
+def _is_botocore_wrapper(method: Any) -> bool:
+    """True for the botocore instrumentation's wrapt ``FunctionWrapper`` (wrapper ``_patched_api_call``)."""
+    module = sys.modules.get(_tracing.BOTOCORE_MODULE)
+    instrumentor = getattr(module, "BotocoreInstrumentor", None)
+    patched = getattr(instrumentor, "_patched_api_call", None)
+    if patched is None or type(method) is FunctionType:
+        return False
+    wrapper = getattr(method, "_self_wrapper", None)
+    return getattr(wrapper, "__func__", None) is patched and hasattr(method, "__wrapped__")
 
 
 def installed() -> bool:
     """True when the hook is in place."""
-    return _find_ours(BaseClient.__dict__.get("_make_api_call")) is not None
-
-
-def _find_ours(method: Any) -> Any:
-    """Our wrapper in a chain of wrappers (``__wrapped__``), or None."""
-    seen = 0
-    while method is not None and seen < 16:
-        if hasattr(method, _MARK):
-            return method
+    method = BaseClient.__dict__.get("_make_api_call")
+    for _ in range(16):  # a chain of wrappers, each naming the next in ``__wrapped__``
+        if method is None or _is_ours(method):
+            return method is not None
         method = getattr(method, "__wrapped__", None)
-        seen += 1
-    return None
+    return False
 
 
 def install() -> None:
-    """Wrap ``BaseClient._make_api_call`` (idempotent)."""
+    """Wrap ``BaseClient._make_api_call`` (idempotent), inside the botocore instrumentation's wrapper if present."""
     with _lock:
-        if not installed():
-            BaseClient._make_api_call = _call_with(BaseClient.__dict__["_make_api_call"])  # type: ignore[method-assign]
+        if installed():
+            return
+        method = BaseClient.__dict__["_make_api_call"]
+        if _is_botocore_wrapper(method):
+            method = type(method)(_call_with(method.__wrapped__), method._self_wrapper)
+        else:
+            method = _call_with(method)
+        BaseClient._make_api_call = method  # type: ignore[method-assign]
 
 
 def uninstall() -> bool:
-    """Remove the wrapper when it is the outermost one; True when removed.
+    """Remove the wrapper when it is the outermost one or right inside the botocore instrumentation's; True when
+    removed.
 
     When another library wrapped it after us, removing ours would remove theirs too, so it stays (and
     keeps instrumenting).
     """
     with _lock:
-        current_method = BaseClient.__dict__.get("_make_api_call")
-        if current_method is not None and hasattr(current_method, _MARK):
-            BaseClient._make_api_call = getattr(current_method, _MARK)  # type: ignore[method-assign]
+        method = BaseClient.__dict__.get("_make_api_call")
+        if _is_ours(method):
+            BaseClient._make_api_call = getattr(method, _MARK)  # type: ignore[method-assign]
+            return True
+        if _is_botocore_wrapper(method) and _is_ours(method.__wrapped__):
+            original = getattr(method.__wrapped__, _MARK)
+            BaseClient._make_api_call = type(method)(original, method._self_wrapper)  # type: ignore[method-assign]
             return True
         return False

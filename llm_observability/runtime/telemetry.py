@@ -20,11 +20,7 @@ DIM_STAGE = "Stage"
 DIM_PROMPT_VERSION = "PromptVersion"
 DIM_GUARDRAIL_POLICY = "GuardrailPolicy"  # one of GUARDRAIL_POLICIES
 
-# X-Ray annotation of a failed request (one of ERROR_CLASSES). Not a metric dimension: the error class of a
-# failure is in its log line (``error_class``), which Logs Insights groups by.
-ANNOTATION_ERROR_CLASS = "ErrorClass"
-
-# --- Pipeline stages (the seed's RAG flow), each one an X-Ray subsegment ----
+# --- Pipeline stages (the seed's RAG flow), each one a span (SPAN_STAGE) ----
 STAGE_PREPROCESS = "QueryPreprocessing"
 STAGE_RETRIEVAL = "Retrieval"
 STAGE_PROMPT_ASSEMBLY = "PromptAssembly"
@@ -103,7 +99,7 @@ GUARDRAIL_POLICIES: tuple[str, ...] = (
 # Built-in templates are "v1", ...; a Prompt Management version N is "managed-N".
 PROMPT_VERSION_MANAGED_PREFIX = "managed-"
 
-# --- Error classes (``error_class`` of a failure's log line, the ErrorClass X-Ray annotation) ---------
+# --- Error classes (``error_class`` of a failure's log line, ``error.type`` of a failed request's span) ---------
 ERROR_VALIDATION = "Validation"  # 400: malformed JSON, missing or bad fields
 ERROR_THROTTLING = "Throttling"  # 429: Bedrock throttled us
 ERROR_TIMEOUT = "Timeout"  # 504 from us: model or retrieval timed out
@@ -124,6 +120,45 @@ ERROR_CLASSES: tuple[str, ...] = (
 # HTTP 400/404/405, any 4xx answer but 429) are not failures of the service and must not page; API Gateway's
 # free 4XXError shows them.
 FAILURE_ERROR_CLASSES: tuple[str, ...] = tuple(c for c in ERROR_CLASSES if c != ERROR_VALIDATION)
+
+# --- Span attributes (OpenTelemetry) -------------------------------------------------------------------------------
+# One request span per invocation (``observe``), one INTERNAL span per stage, one span per Bedrock call (the runtime's
+# own CLIENT span, or the botocore instrumentation's span enriched). Names of the OpenTelemetry GenAI semantic
+# conventions where they have one; ``llmobs.*`` for what only this library knows (low cardinality, no content).
+SPAN_GEN_AI_OPERATION = "gen_ai.operation.name"  # chat | text_completion | retrieval (GEN_AI_OPERATION_*)
+SPAN_GEN_AI_PROVIDER = "gen_ai.provider.name"  # GEN_AI_PROVIDER_BEDROCK
+SPAN_GEN_AI_SYSTEM = "gen_ai.system"  # the deprecated name of the provider, still read by ADOT's GenAI views
+SPAN_GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+SPAN_GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+SPAN_GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
+SPAN_GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+SPAN_GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+SPAN_GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+SPAN_GEN_AI_FINISH_REASONS = "gen_ai.response.finish_reasons"  # a list of strings
+# Message content (JSON strings in the conventions' format), only when prompt logging is PROMPT_LOGGING_FULL
+SPAN_GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+SPAN_GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+SPAN_ERROR_TYPE = "error.type"  # an AWS error code, an exception class, an ERROR_CLASSES value or an HTTP status
+SPAN_AWS_REQUEST_ID = "aws.request_id"  # the name the botocore instrumentation uses
+SPAN_RPC_METHOD = "rpc.method"  # the Bedrock operation (Converse, Retrieve, ...), as the botocore instrumentation
+SPAN_KNOWLEDGE_BASE_ID = "aws.bedrock.knowledge_base.id"  # the name ADOT's bedrock-agent-runtime extension uses
+SPAN_RETRIEVAL_PASSAGES = "llmobs.retrieval.passages"  # passages a Retrieve returned / references RAG cited
+SPAN_RETRIEVAL_TOP_SCORE = "llmobs.retrieval.top_score"
+SPAN_STAGE = "llmobs.stage"  # the stage name (one of STAGES for the reference app) on a stage span
+SPAN_CACHE_HIT = "llmobs.retrieval.cache_hit"  # bool, on the Retrieval stage span
+SPAN_PROMPT_VERSION = "llmobs.prompt.version"  # on the PromptAssembly stage span (managed prompts)
+SPAN_MODEL_ID = "llmobs.model.id"  # the model the Inference stage calls (managed model included)
+SPAN_GUARDRAIL_INTERVENED = "llmobs.guardrail.intervened"  # bool, on the PostProcessing stage span
+SPAN_INVOCATION_ID = "faas.invocation_id"  # the Lambda request id, on the runtime's own request span
+SPAN_HTTP_STATUS = "http.response.status_code"  # of an API Gateway proxy answer, on the runtime's own request span
+GEN_AI_PROVIDER_BEDROCK = "aws.bedrock"
+GEN_AI_OPERATION_CHAT = "chat"
+GEN_AI_OPERATION_TEXT_COMPLETION = "text_completion"
+GEN_AI_OPERATION_RETRIEVAL = "retrieval"
+# OpenTelemetry metrics of the GenAI conventions (histograms), recorded for the runtime's own call spans
+OTEL_METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"  # {token}, by gen_ai.token.type (input | output)
+OTEL_METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"  # s
+OTEL_ATTR_TOKEN_TYPE = "gen_ai.token.type"
 
 # --- Logging modes for prompt / response text --------------------------------
 PROMPT_LOGGING_FULL = "full"

@@ -20,6 +20,7 @@ from llm_observability.constructs.log_analytics import (
     LogAnalytics,
     OpenSearchDomainDestination,
     OpenSearchServerlessDestination,
+    VpcPlacement,
 )
 from llm_observability.constructs.prometheus import PrometheusExport
 from llm_observability.constructs.rag_app import RagReferenceApp
@@ -140,13 +141,19 @@ class AiOpsStack(Stack):
         if config.log_analytics != "off" and not workload.log_groups:
             leave_out(self, "Log analytics in OpenSearch", "log_groups")
         elif config.log_analytics != "off":
+            vpc = (
+                VpcPlacement(vpc_id=config.vpc_id, subnet_ids=config.vpc_subnet_ids,
+                             availability_zones=config.vpc_availability_zones)
+                if config.vpc_id
+                else None
+            )  # fmt: skip
             self.log_analytics = LogAnalytics(
                 self,
                 "LogAnalytics",
                 workload=workload,
-                destination=OpenSearchServerlessDestination()
+                destination=OpenSearchServerlessDestination(vpc=vpc)
                 if config.log_analytics == "serverless"
-                else OpenSearchDomainDestination(),
+                else OpenSearchDomainDestination(vpc=vpc),
                 log_retention_days=config.log_retention_days,
             )
         self.workload = workload

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Annotations, Stack
 from constructs import Construct
 
 from llm_observability.config import ObservabilityConfig
@@ -14,6 +14,7 @@ from llm_observability.constructs.dashboard import LlmDashboard
 from llm_observability.constructs.invocation_logging import InvocationLogging
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.constructs.rag_app import RagReferenceApp
+from llm_observability.constructs.transaction_search import TransactionSearch
 from llm_observability.workload import Workload
 from llm_observability.workload_facts import LogSchema, RequestContract, ThrottleLimits
 
@@ -23,9 +24,10 @@ class FoundationStack(Stack):
 
     Provisions the reference app, an :class:`AlertTopic` (e-mail from ``alarm_email``),
     :class:`LlmAlarms`, an :class:`LlmDashboard` and, unless ``invocation_logging`` is off,
-    :class:`InvocationLogging`. :attr:`workload` (with its alert topic and every fact the reference app can feed:
-    runtime telemetry, the reference log schema and request contract, the primary model, the stage's throttle
-    limits) is what Levels 2 and 3 take.
+    :class:`InvocationLogging` and, unless ``transaction_search`` is off, :class:`TransactionSearch` (``create`` or
+    ``adopt`` by ``transaction_search_existing``). :attr:`workload` (with its alert topic and every fact the reference
+    app can feed: runtime telemetry, the reference log schema and request contract, the primary model, the stage's
+    throttle limits) is what Levels 2 and 3 take.
 
     :param config: validated settings. Default: ``ObservabilityConfig()``.
     :param stack_props: passed to :class:`aws_cdk.Stack` (``env``, ``description``, ...).
@@ -75,4 +77,17 @@ class FoundationStack(Stack):
                 s3_delivery=config.invocation_logging_s3,
                 text_data=config.invocation_logging_text,
                 existing_configuration=config.invocation_logging_existing,
+            )
+        self.transaction_search: TransactionSearch | None = None
+        if config.transaction_search:
+            self.transaction_search = TransactionSearch(
+                self,
+                "TransactionSearch",
+                mode=config.transaction_search_existing,
+                indexing_percentage=config.transaction_search_indexing_percentage,
+            )
+        else:
+            Annotations.of(self).add_info(
+                "CloudWatch Transaction Search is left out (transaction_search=false): spans reach Transaction Search "
+                "and the dashboard's span search only where the account has it on already."
             )

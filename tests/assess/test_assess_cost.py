@@ -49,11 +49,16 @@ def test_level1_assembly_matches_the_docs_total(level1: SynthResult) -> None:
     assert report.item("alarms").quantity == 10
     assert report.item("custom-metrics").quantity == 12
     assert report.item("kms-keys").quantity == 2
-    # usage at the README's example volume: 10,000 requests x (2 KB app + 6 KB invocation log) = 80 MB -> $0.04
+    # usage at the docs' example volume: 10,000 requests x (2 KB app + 1 KB metadata-only invocation log, the default
+    # without invocation_logging_text) = 30 MB -> $0.02
     ingestion = report.item("log-ingestion")
-    assert ingestion.quantity == pytest.approx(10_000 * 8192 / GB)
-    assert round(ingestion.monthly_usd + report.item("log-storage").monthly_usd, 2) == 0.04
-    assert report.item("xray").quantity == pytest.approx(0.01)
+    assert ingestion.quantity == pytest.approx(10_000 * 3072 / GB)
+    assert "metadata only" in ingestion.assumption
+    assert round(ingestion.monthly_usd + report.item("log-storage").monthly_usd, 2) == 0.02
+    # Transaction Search is on (the Level 1 default): spans are CloudWatch Logs ingestion, not X-Ray traces recorded
+    assert "xray" not in {i.id for i in report.items}
+    assert report.item("transaction-search-spans").quantity == pytest.approx(10_000 * 10 * 1500 / GB)
+    assert report.item("transaction-search-indexing").monthly_usd == 0.0  # 1 % indexed, the free share
 
 
 def test_docs_metric_breakdown_matches_the_telemetry_vocabulary() -> None:

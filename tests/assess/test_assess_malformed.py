@@ -181,6 +181,7 @@ def _run(*args: str | Path) -> tuple[int, str, str]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )  # fmt: skip
 @given(data=st.data())
+@pytest.mark.slow  # about 3 s of mutated templates: CI (`make test`) runs it, `make test-fast` does not
 def test_mutated_templates_give_a_report_or_one_sentence(
     data: st.DataObject, corpora: list[dict[str, dict[str, Any]]], workdir: Path
 ) -> None:

@@ -214,7 +214,7 @@ def _alarm(actions: Any = None, **extra: Any) -> dict[str, Any]:
     ("resources", "status", "reason"),
     [
         ({"Fn": FN, "Stage": STAGE_ON, "Ask": METHOD}, "present", "1 API stage(s) and 1 request-path function(s)"),
-        ({"Fn": {"Type": "AWS::Lambda::Function", "Properties": {}}, "Stage": STAGE_ON, "Ask": METHOD}, "partial", "without active tracing: Fn"),
+        ({"Fn": {"Type": "AWS::Lambda::Function", "Properties": {}}, "Stage": STAGE_ON, "Ask": METHOD}, "partial", "without tracing (neither OpenTelemetry nor X-Ray active tracing): Fn"),
         ({"Fn": FN, "Stage": {"Type": "AWS::ApiGateway::Stage", "Properties": {"TracingEnabled": "false"}}, "Ask": METHOD},
          "partial", "without TracingEnabled: Stage"),
         ({"Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Tracing": "Active"}}}, "present", "1 function(s)"),

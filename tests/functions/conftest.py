@@ -7,14 +7,13 @@ handler and the runtime tests share one hook and one recorder.  Bedrock, SSM and
 Management calls go to real boto3 clients wrapped in ``botocore.stub.Stubber``
 (no network; the stubber validates requests and responses against the service
 models); EMF and log lines
-are read back from captured stdout; X-Ray subsegments are recorded by a fake
-tracing provider installed on ``handler.tracer``.
+are read back from captured stdout; spans from the OpenTelemetry SDK's in-memory exporter, set once per session
+(``tests.runtime.tracing_sdk``).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime
 import importlib
 import json
@@ -30,6 +29,7 @@ from botocore.stub import Stubber
 
 from tests.conftest import OFFLINE_AWS_ENV
 from tests.fakes import CurrentStdout
+from tests.runtime.tracing_sdk import OtelSdk, otel_sdk
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions"
 FUNCTION_DIR = FUNCTIONS_DIR / "rag_api"
@@ -173,58 +173,6 @@ class Output:
         return matches[0]
 
 
-class FakeSegment:
-    """Records what the handler puts on a subsegment."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.annotations: dict[str, Any] = {}
-        self.metadata: dict[str, Any] = {}
-        self.exception: BaseException | None = None
-
-    def put_annotation(self, key: str, value: Any) -> None:
-        self.annotations[key] = value
-
-    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
-        self.metadata[key] = value
-
-    def add_exception(self, exception: BaseException, stack: Any = None, remote: bool = False) -> None:
-        self.exception = exception
-
-
-class FakeTracingProvider:
-    """A Powertools tracing provider that records subsegments instead of sending them to X-Ray."""
-
-    def __init__(self) -> None:
-        self.segments: list[FakeSegment] = []
-
-    @contextlib.contextmanager
-    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Iterator[FakeSegment]:
-        segment = FakeSegment(name or "")
-        self.segments.append(segment)
-        try:
-            yield segment
-        except BaseException as exc:
-            segment.exception = exc
-            raise
-
-    def put_annotation(self, key: str, value: Any) -> None:
-        self.segments[-1].put_annotation(key, value)
-
-    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
-        self.segments[-1].put_metadata(key, value, namespace)
-
-    def patch(self, modules: Any) -> None:
-        """Nothing to patch."""
-
-    def patch_all(self) -> None:
-        """Nothing to patch."""
-
-    @property
-    def names(self) -> list[str]:
-        return [segment.name for segment in self.segments]
-
-
 @dataclass
 class LambdaContext:
     function_name: str = "rag-api"
@@ -342,7 +290,7 @@ DEFAULT_PASSAGES = (
 
 @dataclass
 class Api:
-    """Invokes the handler and exposes stubs, captured output and recorded subsegments."""
+    """Invokes the handler and exposes stubs, captured output and finished spans."""
 
     handler: Any
     pipeline: Any
@@ -350,7 +298,7 @@ class Api:
     runtime: Stubber
     agent_client: Any
     runtime_client: Any
-    tracing: FakeTracingProvider
+    tracing: OtelSdk  # the session's OpenTelemetry SDK: finished spans of this test
     monkeypatch: pytest.MonkeyPatch
     capsys: pytest.CaptureFixture[str]
     ssm: Stubber
@@ -467,7 +415,7 @@ def api(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Iterator[Api]:
-    """A freshly reset handler with stubbed AWS clients and a fake X-Ray provider."""
+    """A freshly reset handler with stubbed AWS clients; its spans in ``tracing`` (cleared)."""
     handler = rag_module("handler")
     pipeline = rag_module("pipeline")
 
@@ -478,8 +426,8 @@ def api(
     monkeypatch.setenv("PRICE_TABLE", json.dumps({MODEL_ID: PRICE}))
 
     monkeypatch.setattr(handler.logger.registered_handler, "stream", CurrentStdout())
-    tracing = FakeTracingProvider()
-    monkeypatch.setattr(handler.tracer, "provider", tracing)
+    tracing = otel_sdk()
+    tracing.clear()
 
     agent_client, runtime_client = bedrock_clients
     ssm_client, prompts_client = lookup_clients

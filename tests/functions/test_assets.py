@@ -34,10 +34,12 @@ FUNCTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "rag_api": ("lambda_handler", (), "HTTP 500"),
 }
 #: What a function may import besides the standard library, its own modules and its shared ones: the Lambda
-#: runtime's boto3, the Powertools layer (with the X-Ray SDK its Tracer uses), the CodeGuru Profiler layer and
-#: the library's runtime layer (``LlmInstrumentation``).
+#: runtime's boto3, the Powertools layer, the CodeGuru Profiler layer, the library's runtime layer
+#: (``LlmInstrumentation``) and the OpenTelemetry API (the ADOT layer; optional in the runtime). No X-Ray SDK: the
+#: X-Ray SDKs reach end of support on 2027-02-25 (issue 14).
 RUNTIME_AND_LAYERS = {
-    "boto3", "botocore", "aws_lambda_powertools", "aws_xray_sdk", "codeguru_profiler_agent", "llm_observability_runtime"
+    "boto3", "botocore", "aws_lambda_powertools", "codeguru_profiler_agent", "llm_observability_runtime",
+    "opentelemetry",
 }  # fmt: skip
 #: Functions that get the library's runtime layer (its ``python/`` folder is on their path in Lambda).
 RUNTIME_LAYER_FUNCTIONS = frozenset({"rag_api"})

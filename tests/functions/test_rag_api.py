@@ -1,4 +1,4 @@
-"""Behaviour of the RAG Lambda: responses, EMF metrics, logs and X-Ray subsegments."""
+"""Behaviour of the RAG Lambda: responses, EMF metrics, logs and OpenTelemetry spans."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llm_observability.runtime import telemetry
 
@@ -185,19 +186,18 @@ def test_ask_emits_emf_metrics_with_low_cardinality_dimensions(api: Api) -> None
     assert all("prompt_version" not in blob for blob in out.emf)  # on the log lines (``ask``), not the EMF ones
 
 
-def test_each_stage_runs_in_its_own_subsegment(api: Api) -> None:
+def test_each_stage_runs_in_its_own_span(api: Api) -> None:
     api.stub_retrieve()
     api.stub_converse()
 
     api.ask({"question": QUESTION})
 
-    names = api.tracing.names
-    assert names[0] == "## rag_api_handler"
-    assert names[1:] == list(telemetry.STAGES)
-    segments = {segment.name: segment for segment in api.tracing.segments}
-    assert segments[telemetry.STAGE_INFERENCE].annotations[telemetry.DIM_MODEL_ID] == api.model_id
-    assert segments[telemetry.STAGE_RETRIEVAL].annotations[telemetry.METRIC_RETRIEVAL_CACHE_HIT] is False
-    assert segments["## rag_api_handler"].metadata == {}  # the response (with the answer) is not captured
+    (request,) = [span for span in api.tracing.spans if span.parent is None]
+    assert [span.name for span in api.tracing.children(request)] == [f"stage {stage}" for stage in telemetry.STAGES]
+    assert api.tracing.stage(telemetry.STAGE_INFERENCE).attributes[telemetry.SPAN_MODEL_ID] == api.model_id
+    assert api.tracing.stage(telemetry.STAGE_RETRIEVAL).attributes[telemetry.SPAN_CACHE_HIT] is False
+    contents = (telemetry.SPAN_GEN_AI_INPUT_MESSAGES, telemetry.SPAN_GEN_AI_OUTPUT_MESSAGES)
+    assert not any(key in span.attributes for span in api.tracing.spans for key in contents)  # only when full
 
 
 def test_ask_writes_one_structured_log_line(api: Api) -> None:
@@ -406,8 +406,9 @@ def test_bedrock_errors_map_to_http_status(
     else:
         assert record["level"] == "ERROR"
         assert "Traceback" in record["exception"]  # the stack trace stays server-side
-    failed_segment = next(segment for segment in api.tracing.segments if segment.name == failed_stage)
-    assert failed_segment.exception is not None
+    failed_span = api.tracing.stage(failed_stage)
+    assert failed_span.status.status_code.name == "ERROR"
+    assert failed_span.attributes[telemetry.SPAN_ERROR_TYPE] == code
 
 
 @pytest.mark.parametrize(
@@ -746,7 +747,7 @@ def test_instrumentation_off_keeps_responses_and_drops_telemetry(api: Api) -> No
     api.output()
 
     api.env(INSTRUMENTATION="off")
-    api.tracing.segments.clear()
+    api.tracing.clear()
     api.stub_retrieve()
     api.stub_converse()
     off = api.ask({"question": QUESTION})
@@ -757,7 +758,7 @@ def test_instrumentation_off_keeps_responses_and_drops_telemetry(api: Api) -> No
     out = api.output()
     assert out.emf == []
     assert [record["message"] for record in out.logs] == ["Request rejected"]
-    assert api.tracing.segments == []
+    assert api.tracing.spans == []  # no request, stage or Bedrock call span from the runtime
 
 
 def test_knowledge_base_id_comes_from_the_environment(api: Api) -> None:

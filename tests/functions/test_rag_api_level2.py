@@ -199,8 +199,8 @@ def test_guardrail_config_and_guard_content_blocks_are_sent(guarded: Api) -> Non
         "guardrail_id": GUARDRAIL_ID,
         "guardrail_version": GUARDRAIL_VERSION,
     }
-    postprocess = next(s for s in api.tracing.segments if s.name == telemetry.STAGE_POSTPROCESS)
-    assert postprocess.annotations[telemetry.METRIC_GUARDRAIL_INTERVENED] is False
+    postprocess = api.tracing.stage(telemetry.STAGE_POSTPROCESS)
+    assert postprocess.attributes[telemetry.SPAN_GUARDRAIL_INTERVENED] is False
 
 
 def test_guardrail_intervention_returns_the_blocked_message_with_200(guarded: Api) -> None:
@@ -414,8 +414,8 @@ def test_managed_prompt_is_used_and_labelled(managed_prompt: Api) -> None:
         (telemetry.DIM_SERVICE, telemetry.DIM_PROMPT_VERSION),
     ]
     assert all(blob["request_id"] == "api-request-id-0001" for blob in out.emf)  # metadata, not a dimension
-    assembly = next(s for s in api.tracing.segments if s.name == telemetry.STAGE_PROMPT_ASSEMBLY)
-    assert assembly.annotations[telemetry.DIM_PROMPT_VERSION] == "managed-3"
+    assembly = api.tracing.stage(telemetry.STAGE_PROMPT_ASSEMBLY)
+    assert assembly.attributes[telemetry.SPAN_PROMPT_VERSION] == "managed-3"
 
 
 def test_managed_prompt_is_cached_within_the_ttl(managed_prompt: Api) -> None:
@@ -630,8 +630,8 @@ def test_model_parameter_selects_the_model(managed_model: Api) -> None:
     assert out.log("Active model changed")["model_id"] == FALLBACK_MODEL
     (warning,) = warnings(out)
     assert "PRICE_TABLE" in warning["message"] and warning["model_id"] == FALLBACK_MODEL
-    inference = next(s for s in api.tracing.segments if s.name == telemetry.STAGE_INFERENCE)
-    assert inference.annotations[telemetry.DIM_MODEL_ID] == FALLBACK_MODEL
+    inference = api.tracing.stage(telemetry.STAGE_INFERENCE)
+    assert inference.attributes[telemetry.SPAN_MODEL_ID] == FALLBACK_MODEL
     assert out.metric(telemetry.METRIC_MODEL_LOOKUP_FAILURE) == []
     assert not any(m.dimensions[-1] == telemetry.DIM_PROMPT_VERSION for m in out.metrics)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -12,7 +10,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 import llm_observability.runtime as llmobs
-from llm_observability.runtime import _tracing, calls, hook, recorder, settings
+from llm_observability.runtime import calls, hook, recorder, settings
 from llm_observability.runtime.api import PromptLogging
 from tests.runtime.bedrock_fakes import MODEL_ID, FakeBedrock, error_reply, json_reply
 from tests.runtime.conftest import SERVICE, Output, instrument_captured
@@ -413,73 +411,5 @@ def test_bad_environment_falls_back_and_is_logged_once(monkeypatch: pytest.Monke
     assert len(lines) == 3
 
 
-# --- tracing seam ---------------------------------------------------------------------------------------------------
-class FakeSpan:
-    def __init__(self, name: str, attributes: dict[str, Any]) -> None:
-        self.name, self.attributes = name, dict(attributes)
-        self.exception: BaseException | None = None
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        self.attributes[key] = value
-
-
-class FakeTrace:
-    """The slice of ``opentelemetry.trace`` the seam uses."""
-
-    class SpanKind:
-        CLIENT = "client"
-
-    def __init__(self) -> None:
-        self.spans: list[FakeSpan] = []
-
-    def get_tracer(self, name: str) -> FakeTrace:
-        return self
-
-    @contextmanager
-    def start_as_current_span(self, name: str, **options: Any) -> Iterator[FakeSpan]:
-        span = FakeSpan(name, options["attributes"])
-        self.spans.append(span)
-        try:
-            yield span
-        except BaseException as exc:
-            span.exception = exc
-            raise
-
-
-def test_spans_are_no_ops_without_opentelemetry() -> None:
-    assert not _tracing.tracing_available()  # the test environment has no OpenTelemetry API
-    with _tracing.start_span("x", {"a": 1}) as span:
-        span.set_attribute("b", 2)
-        assert not span.is_recording()
-
-
-def test_spans_follow_genai_conventions_when_opentelemetry_is_there(
-    out: Output, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    trace = FakeTrace()
-    monkeypatch.setattr(_tracing, "_otel_trace", trace)
-    client = fake.client("bedrock-runtime")
-    fake.queue(json_reply(CONVERSE_OK), error_reply("ValidationException", 400))
-    client.converse(modelId=MODEL_ID, messages=MESSAGES)
-    with pytest.raises(ClientError) as raised:
-        client.converse(modelId=MODEL_ID, messages=MESSAGES)
-    with llmobs.stage("Retrieval"):
-        pass
-    ok, failed, stage = trace.spans
-    assert ok.name == f"Converse {MODEL_ID}"
-    assert ok.attributes["gen_ai.system"] == "aws.bedrock" and ok.attributes["gen_ai.request.model"] == MODEL_ID
-    assert ok.attributes["gen_ai.usage.input_tokens"] == 10 and ok.attributes["gen_ai.usage.output_tokens"] == 4
-    assert failed.exception is raised.value and stage.name == "stage Retrieval"
-
-
-def test_a_failing_tracer_never_breaks_the_call(
-    out: Output, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    class Broken(FakeTrace):
-        def get_tracer(self, name: str) -> FakeTrace:
-            raise RuntimeError("no provider")
-
-    monkeypatch.setattr(_tracing, "_otel_trace", Broken())
-    fake.queue(json_reply(CONVERSE_OK))
-    assert fake.client("bedrock-runtime").converse(modelId=MODEL_ID, messages=MESSAGES)["stopReason"] == "end_turn"
-    assert len(out.calls()) == 1
+# The tracing seam (spans, the no-op path without OpenTelemetry, failures of the tracing API) is tested with the
+# OpenTelemetry SDK in tests/runtime/test_tracing_runtime.py.

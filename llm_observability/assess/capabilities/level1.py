@@ -2,9 +2,9 @@
 Bedrock invocation logging and cost visibility. Each capability is declared on its evidence rule.
 
 Rules read properties, not just resource types (a Lambda function counts as traced only with
-``TracingConfig.Mode: Active``), follow references across stacks, and read unresolved values
-conservatively: a property that is an ``Fn::If`` counts only if every branch qualifies, and a value
-known only at deploy time (a parameter) does not count as proof.
+``TracingConfig.Mode: Active`` or an OpenTelemetry layer started by its wrapper), follow references across
+stacks, and read unresolved values conservatively: a property that is an ``Fn::If`` counts only if every
+branch qualifies, and a value known only at deploy time (a parameter) does not count as proof.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from llm_observability.assess.queries import (
     COMPOSITE_ALARM,
     CUSTOM_RESOURCE,
     DASHBOARD,
+    EXEC_WRAPPER_ENV,
+    OTEL_EXEC_WRAPPER,
     actions_of,
     alarms_with_actions,
     api_stages,
@@ -37,11 +39,15 @@ from llm_observability.assess.queries import (
     dashboard_metrics,
     emf_namespaces,
     env_of,
+    fn_otel_traced,
     fn_prop,
     fn_traced,
+    fn_traced_any,
+    has_otel_layer,
     is_custom_namespace,
     metric_filter_metrics,
     metric_users,
+    starts_otel,
     tag_keys,
 )
 from llm_observability.assess.report import Finding, ids, join_names, sentence, status_of
@@ -51,17 +57,20 @@ LEVEL = Level(1)
 
 @LEVEL.capability(
     id="tracing",
-    title="Distributed tracing (AWS X-Ray)",
+    title="Distributed tracing (OpenTelemetry or AWS X-Ray)",
     constructs=("RagReferenceApp",),
     provided_by="RagReferenceApp",
     next_step=(
-        "Turn on X-Ray end to end: Lambda tracing=Tracing.ACTIVE on the functions behind the API and "
-        "tracing_enabled=True on the API Gateway stage (RagReferenceApp does both)."
+        "Trace end to end: OpenTelemetry on the functions behind the API (the ADOT Lambda layer "
+        "AWSOpenTelemetryDistroPython started by AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument) or Lambda "
+        "tracing=Tracing.ACTIVE, and tracing_enabled=True on the API Gateway stage (RagReferenceApp does both)."
     ),
     evidence=(
-        "Request-path Lambda functions (API integration targets; all app functions if there is no API) have "
-        "TracingConfig.Mode Active and every API Gateway stage TracingEnabled true; partial if only some, or only the "
-        "API or only the functions, are traced."
+        "Request-path Lambda functions (API integration targets; all app functions if there is no API) are traced, by "
+        "OpenTelemetry (an OpenTelemetry layer such as ADOT's AWSOpenTelemetryDistroPython AND its wrapper "
+        "/opt/otel-instrument in AWS_LAMBDA_EXEC_WRAPPER, directly or after the library's runtime wrapper through "
+        "LLMOBS_NEXT_WRAPPER) or by X-Ray active tracing (TracingConfig.Mode Active), and every API Gateway stage has "
+        "TracingEnabled true; partial if only some, or only the API or only the functions, are traced."
     ),
 )
 def rule_tracing(inv: Inventory) -> Finding:
@@ -71,35 +80,58 @@ def rule_tracing(inv: Inventory) -> Finding:
     stages = api_stages(inv)
     if not scoped and not stages:
         return Finding(Status.MISSING, "No Lambda function or API Gateway stage to trace.")
-    traced_fns = [f for f in scoped if fn_traced(inv, f)]
-    untraced_fns = [f for f in scoped if not fn_traced(inv, f)]
+    traced_fns = [f for f in scoped if fn_traced_any(inv, f)]
+    untraced_fns = [f for f in scoped if f not in traced_fns]
     traced_stages = [s for s, on in stages if on]
     untraced_stages = [s for s, on in stages if not on]
     evidence = traced_stages + traced_fns
-    conditional = [f for f in untraced_fns if fn_traced(inv, f, check=possibly)]
+    conditional = [f for f in untraced_fns if fn_traced_any(inv, f, check=possibly)]
     conditional += [s for s in untraced_stages if possibly(s.properties, "TracingEnabled", test=as_bool)]
     note = f" (tracing of {ids(conditional)} depends on a template condition)" if conditional else ""
     if not evidence and not conditional:
         return Finding(
-            Status.MISSING, f"X-Ray is off: {len(scoped)} function(s) and {len(stages)} API stage(s) without tracing."
+            Status.MISSING,
+            f"Tracing is off: {len(scoped)} function(s) and {len(stages)} API stage(s) without tracing."
+            + _half_otel(inv, untraced_fns),
         )
     problems = []
     if untraced_stages:
         problems.append(f"API stage(s) without TracingEnabled: {ids(untraced_stages)}")
     if untraced_fns:
         problems.append(
-            f"{'request-path ' if behind_api else ''}function(s) without active tracing: {ids(untraced_fns)}"
+            f"{'request-path ' if behind_api else ''}function(s) without tracing (neither OpenTelemetry nor X-Ray "
+            f"active tracing): {ids(untraced_fns)}"
         )
     if problems:
-        return Finding(Status.PARTIAL, "; ".join(problems) + note + ".", evidence + conditional)
+        return Finding(
+            Status.PARTIAL, "; ".join(problems) + note + "." + _half_otel(inv, untraced_fns), evidence + conditional
+        )
     what = []
     if traced_stages:
         what.append(f"{len(traced_stages)} API stage(s)")
     if traced_fns:
         what.append(f"{len(traced_fns)} {'request-path ' if behind_api else ''}function(s)")
-    others = [f for f in functions if f not in scoped and not fn_traced(inv, f)]
+    otel = [f for f in traced_fns if fn_otel_traced(inv, f)]
+    xray = [f for f in traced_fns if fn_traced(inv, f)]
+    how = [f"OpenTelemetry: {ids(otel)}" if otel else "", f"X-Ray active tracing: {ids(xray)}" if xray else ""]
+    detail = f" ({'; '.join(h for h in how if h)})" if traced_fns else ""
+    others = [f for f in functions if f not in scoped and not fn_traced_any(inv, f)]
     extra = f" (not behind the API and untraced: {ids(others)})" if others else ""
-    return Finding(Status.PRESENT, f"X-Ray active on {' and '.join(what)}{extra}.", evidence)
+    return Finding(Status.PRESENT, f"Tracing on {' and '.join(what)}{detail}{extra}.", evidence)
+
+
+def _half_otel(inv: Inventory, functions: list[Resource]) -> str:
+    """A hint for untraced functions that have only half of OpenTelemetry: the layer without its wrapper, or the
+    wrapper without a layer that ships it."""
+    layer_only = [f for f in functions if has_otel_layer(inv, f) and not starts_otel(inv, f)]
+    wrapper_only = [f for f in functions if starts_otel(inv, f) and not has_otel_layer(inv, f)]
+    hints = []
+    if layer_only:
+        hints.append(f"{ids(layer_only)} carry an OpenTelemetry layer but do not start it ({EXEC_WRAPPER_ENV}="
+                     f"{OTEL_EXEC_WRAPPER})")  # fmt: skip
+    if wrapper_only:
+        hints.append(f"{ids(wrapper_only)} start {OTEL_EXEC_WRAPPER} without an OpenTelemetry layer that ships it")
+    return f" {'; '.join(hints)}." if hints else ""
 
 
 def _has_log_group(inv: Inventory, fn: Resource, groups: list[Resource]) -> bool:

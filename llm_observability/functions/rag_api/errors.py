@@ -10,7 +10,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from llm_observability_runtime import telemetry
 from aws_lambda_powertools.event_handler import Response
 from botocore.exceptions import (
     ClientError,
@@ -19,6 +18,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from llm_observability_runtime import telemetry
 
 _RETRY_AFTER_THROTTLED = {"Retry-After": "2"}
 _RETRY_AFTER_UNAVAILABLE = {"Retry-After": "5"}
@@ -49,7 +49,8 @@ _JSON = "application/json"
 
 
 class ApiError(Exception):
-    """A failure with its HTTP status, error class (log line and X-Ray annotation) and client-safe message."""
+    """A failure with its HTTP status, error class (log line and the request span's error.type) and client-safe
+    message."""
 
     def __init__(
         self,

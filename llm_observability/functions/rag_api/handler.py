@@ -13,8 +13,11 @@ message and the request id (never a traceback) and one log line with its ``error
 Metrics are the library's runtime's (``llm_observability_runtime``, from its Lambda layer): the handler runs
 ``observe``d, so every invocation emits EndToEndLatency and RequestSuccess, or RequestFailure for a 5xx or
 429 answer (not for the caller's 4xx), and its EMF lines are flushed once; the runtime times the Retrieve
-and Converse calls and counts their tokens per model. Each /ask stage (telemetry.STAGES) runs in its own
-X-Ray subsegment and emits StageLatency{Stage=<stage>} (``instrumentation.Recorder``). The handler's logs are
+and Converse calls and counts their tokens per model. Traces are OpenTelemetry (the ADOT layer's tracer provider;
+no X-Ray SDK): the invocation's request span (``observe``), one span per /ask stage (telemetry.STAGES, each also
+StageLatency{Stage=<stage>}, ``instrumentation.Recorder``) and one span per Bedrock call with the GenAI
+attributes; the stage spans carry the cache hit, prompt version, model id and guardrail outcome
+(``telemetry.SPAN_*``), a failed request its error class as error.type. The handler's logs are
 Powertools JSON lines whose correlation id is the API Gateway request id, each carrying the active
 ``prompt_version``; the runtime adds one ``bedrock_call`` line per Bedrock call and writes the ``feedback``
 line, with the same correlation id.
@@ -24,8 +27,8 @@ Optional (off unless their environment variables are set): a Bedrock Guardrail o
 (PROMPT_PARAMETER_NAME) and the model id from SSM (MODEL_PARAMETER_NAME). The two lookups run in the
 PromptAssembly stage, are cached per container (``managed``) and never fail a request.
 
-Test and benchmark seams: ``reset_state()``, ``pipeline.set_clients()``, the module-level ``tracer.provider``
-and ``logger`` (``instrumentation``'s), and ``_ttl_clock`` (the clock of the lookup caches).
+Test and benchmark seams: ``reset_state()``, ``pipeline.set_clients()``, the module-level ``logger``
+(``instrumentation``'s) and ``_ttl_clock`` (the clock of the lookup caches).
 """
 
 from __future__ import annotations
@@ -44,7 +47,6 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from aws_xray_sdk import global_sdk_config
 from errors import (
     MESSAGE_METHOD_NOT_ALLOWED,
     MESSAGE_MISCONFIGURED,
@@ -55,7 +57,7 @@ from errors import (
     error_response,
     json_response,
 )
-from instrumentation import NULL_RECORDER, UNIT_COUNT, Recorder, logger, tracer
+from instrumentation import NULL_RECORDER, UNIT_COUNT, Recorder, logger
 from llm_observability_runtime import telemetry
 from settings import Settings, SettingsError, load_settings
 from validation import parse_ask, parse_feedback, parse_json_object
@@ -114,8 +116,7 @@ def _load_runtime() -> Runtime | SettingsError:
         if settings.instrumentation:
             instrumentation.start(settings.prompt_logging, settings.price_table)
         else:
-            instrumentation.stop()
-            global_sdk_config.set_sdk_enabled(False)
+            instrumentation.stop()  # no Bedrock call spans or metrics; NULL_RECORDER makes no stage spans
         template = pipeline.PROMPT_TEMPLATES[settings.prompt_template_version]
         _runtime = Runtime(
             settings,
@@ -272,7 +273,7 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
             max_question_chars=settings.max_question_chars,
         )
 
-    with rec.stage(telemetry.STAGE_RETRIEVAL) as segment:
+    with rec.stage(telemetry.STAGE_RETRIEVAL) as span:
         passages = cache.get(request.question, request.top_k) if cache.enabled else None
         cache_hit = passages is not None
         if passages is None:
@@ -282,16 +283,16 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
             cache.put(request.question, request.top_k, passages)
         if cache.enabled:
             rec.cache_lookup(cache_hit)
-        segment.put_annotation(telemetry.METRIC_RETRIEVAL_CACHE_HIT, cache_hit)
+        span.set_attribute(telemetry.SPAN_CACHE_HIT, cache_hit)
 
-    with rec.stage(telemetry.STAGE_PROMPT_ASSEMBLY) as segment:
+    with rec.stage(telemetry.STAGE_PROMPT_ASSEMBLY) as span:
         template, model_id = _resolve_managed(runtime, rec)
         prompt = template.render(request.question, passages)
         if runtime.prompts is not None:
-            segment.put_annotation(telemetry.DIM_PROMPT_VERSION, prompt.version)
+            span.set_attribute(telemetry.SPAN_PROMPT_VERSION, prompt.version)
 
-    with rec.stage(telemetry.STAGE_INFERENCE) as segment:
-        segment.put_annotation(telemetry.DIM_MODEL_ID, model_id)
+    with rec.stage(telemetry.STAGE_INFERENCE) as span:
+        span.set_attribute(telemetry.SPAN_MODEL_ID, model_id)
         response = pipeline.converse(
             pipeline.bedrock_runtime(),
             model_id=model_id,
@@ -303,7 +304,7 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
             guardrail=runtime.guardrail,
         )
 
-    with rec.stage(telemetry.STAGE_POSTPROCESS) as segment:
+    with rec.stage(telemetry.STAGE_POSTPROCESS) as span:
         completion = pipeline.parse_completion(response)
         guardrail = pipeline.parse_guardrail(response) if runtime.guardrail is not None else None
         body: dict[str, Any] = {
@@ -321,7 +322,7 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
         }
         if guardrail is not None:
             body["guardrail"] = {"intervened": guardrail.intervened, "policies": list(guardrail.policies)}
-            segment.put_annotation(telemetry.METRIC_GUARDRAIL_INTERVENED, guardrail.intervened)
+            span.set_attribute(telemetry.SPAN_GUARDRAIL_INTERVENED, guardrail.intervened)
 
     try:
         rec.ask_succeeded(
@@ -366,8 +367,8 @@ def _no_route(_: NotFoundError) -> Response:
 
 @app.exception_handler(Exception)
 def _failed(exc: Exception) -> Response:
-    """Every failure of a request: its JSON error response, log line and X-Ray annotation (``observe`` counts a
-    RequestFailure for a server-side class by the response's status: 5xx, or 429 for Throttling)."""
+    """Every failure of a request: its JSON error response, log line and the request span's error.type
+    (``observe`` counts a RequestFailure for a server-side class by the response's status: 5xx, or 429)."""
     call: Call = app.context["call"]
     error = classify_exception(exc)
     _log_failure(exc, error, call.rec)
@@ -432,10 +433,9 @@ def _handle(event: Any, context: LambdaContext, state: Runtime | SettingsError, 
             logger.remove_keys(["prompt_version"])
 
 
-@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def rag_api_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    """The instrumented handler: root subsegment, correlation id, per-request Recorder."""
+    """The instrumented handler: correlation id, per-request Recorder (the request span is ``observe``'s)."""
     return _handle(event, context, _load_runtime(), Recorder())
 
 

@@ -1,16 +1,19 @@
-"""The RAG function's telemetry: the library's runtime for metrics, Powertools for logs and traces, per request.
+"""The RAG function's telemetry: the library's runtime for metrics and traces, Powertools for logs, per request.
 
-Metrics come from the runtime layer (``llm_observability_runtime``), the same code that instruments users'
-functions: ``start`` instruments boto3 with this function's settings, so every Retrieve and Converse call emits
-its StageLatency and InputTokens/OutputTokens{ModelId} and a ``bedrock_call`` log line; the handler runs
-``observe``d (EndToEndLatency, RequestSuccess or RequestFailure, one EMF flush per invocation). ``Recorder``
-adds what only this application knows: the five RAG stages (``llmobs.stage`` plus an X-Ray subsegment each),
-retrieval-cache lookups, the guardrail and per-prompt-version metrics of Level 2 (``llmobs.metric``), the
-feedback score (``llmobs.feedback``, whose log line is the ``feedback`` line) and the ``ask`` summary log line,
-which holds what a question needs no alarm for (prompt length, passages, top score, cost, PII redactions).
-``NullRecorder`` (INSTRUMENTATION=off) does none of it.
+Metrics and spans come from the runtime layer (``llm_observability_runtime``), the same code that instruments
+users' functions: ``start`` instruments boto3 with this function's settings, so every Retrieve and Converse call
+emits its StageLatency and InputTokens/OutputTokens{ModelId}, a ``bedrock_call`` log line and one span with the
+OpenTelemetry GenAI attributes; the handler runs ``observe``d (EndToEndLatency, RequestSuccess or RequestFailure,
+one EMF flush and one request span per invocation). Spans go to the OpenTelemetry tracer provider the ADOT
+layer sets up (nothing without one). ``Recorder`` adds what only this application knows: the five RAG stages
+(``llmobs.stage``: StageLatency and a span each, with the application's attributes), retrieval-cache lookups,
+the guardrail and per-prompt-version metrics of Level 2 (``llmobs.metric``), the feedback score
+(``llmobs.feedback``, whose log line is the ``feedback`` line), the error type of a failed request
+(``llmobs.record_error``) and the ``ask`` summary log line, which holds what a question needs no alarm for
+(prompt length, passages, top score, cost, PII redactions). ``NullRecorder`` (INSTRUMENTATION=off) does none of
+it: no metrics, no spans.
 
-Test and benchmark seams: the module-level ``tracer.provider`` and ``logger`` objects.
+Test and benchmark seam: the module-level ``logger``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import llm_observability_runtime as llmobs
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from llm_observability_runtime import redaction, telemetry
 
 if TYPE_CHECKING:
@@ -37,7 +40,6 @@ UNIT_COUNT = "Count"
 UNIT_NONE = "None"
 
 logger = Logger(service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME, patch_modules=("botocore",))
 
 _now = time.perf_counter
 
@@ -63,14 +65,14 @@ def stop() -> None:
         llmobs.uninstrument()
 
 
-class _NullSegment:
-    """Stands in for an X-Ray subsegment when tracing is off."""
+class _NullSpan:
+    """Stands in for a stage's span when instrumentation is off."""
 
-    def put_annotation(self, key: str, value: Any) -> None:
+    def set_attribute(self, key: str, value: Any) -> None:
         """Do nothing."""
 
 
-NULL_SEGMENT = _NullSegment()
+NULL_SPAN = _NullSpan()
 
 
 class Recorder:
@@ -82,12 +84,13 @@ class Recorder:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[Any]:
-        """Run a pipeline stage in an X-Ray subsegment and the runtime's ``stage`` (StageLatency{Stage})."""
+        """Run a pipeline stage in the runtime's ``stage``: StageLatency{Stage} and a span; yields the span
+        (``set_attribute``)."""
         self.current_stage = name
         started = _now()
         try:
-            with llmobs.stage(name), tracer.provider.in_subsegment(name=name) as subsegment:
-                yield subsegment if subsegment is not None else NULL_SEGMENT
+            with llmobs.stage(name) as span:
+                yield span
         finally:
             self.stage_ms[name] = round((_now() - started) * 1000, 3)
 
@@ -96,8 +99,10 @@ class Recorder:
         llmobs.metric(name, value, unit, **dimensions)
 
     def failure(self, error_class: str) -> None:
-        """Annotate a failed request with its error class (``observe`` counts RequestFailure by the status)."""
-        tracer.put_annotation(telemetry.ANNOTATION_ERROR_CLASS, error_class)
+        """A failed request: a server-side error class becomes the request span's error.type (``observe`` counts
+        RequestFailure by the status). The caller's own mistakes (Validation, 4xx) leave the span OK."""
+        if error_class in telemetry.FAILURE_ERROR_CLASSES:
+            llmobs.record_error(error_class)
 
     def cache_lookup(self, hit: bool) -> None:
         """Count one retrieval-cache lookup: RetrievalCacheHit 1 for a hit, 0 for a miss."""
@@ -218,9 +223,9 @@ class Recorder:
 
 
 class NullRecorder(Recorder):
-    """INSTRUMENTATION=off: no subsegments, metrics or summary logs; responses are unchanged."""
+    """INSTRUMENTATION=off: no spans, metrics or summary logs; responses are unchanged."""
 
-    _stage = nullcontext(NULL_SEGMENT)
+    _stage = nullcontext(NULL_SPAN)
 
     def stage(self, name: str) -> Any:
         """Run the stage without tracing or timing."""
