@@ -26,9 +26,11 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
-## promtool and amtool (Debian packages) validate the Level 3 Prometheus rules in the tests.
+## promtool and amtool (Debian packages) validate the Level 3 Prometheus rules in the tests; checkov (in its own
+## virtual environment, .tools/checkov) checks the synthesized templates.
 tools:
 	bash scripts/install_prometheus_tools.sh
+	bash scripts/install_checkov.sh
 
 ## Synthesize maturity level $(LEVEL) (1..3) with the real CDK CLI into cdk.out/.
 synth: setup

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 
@@ -201,3 +201,17 @@ def test_model_ids_given_as_tokens_pass_and_are_priced_only_by_their_token() -> 
     assert '{\\"' in rendered and '{"Ref": "ModelId"}' in rendered and '{"Ref": "FallbackModelId"}' in rendered
     with pytest.raises(ConfigError, match=r"^Setting 'model_id' is 'nova': allowed is a Bedrock model id"):
         ObservabilityConfig(model_id="nova")  # a literal is still checked
+
+
+def test_powertools_is_pinned_to_the_tested_release(level3: Any) -> None:
+    """#15 item 12: no function resolves 'latest' at deploy time; the pin is the release the tests import."""
+    import re as _re
+
+    from llm_observability.config.bounds import POWERTOOLS_VERSION
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'"aws-lambda-powertools=={POWERTOOLS_VERSION}"' in pyproject
+    for template in level3.templates.values():
+        parameters = [p["Default"] for p in template.get("Parameters", {}).values() if "powertools" in str(p.get("Default"))]
+        assert parameters and all(p.endswith(f"/{POWERTOOLS_VERSION}") for p in parameters), parameters
+        assert not _re.search(r"/aws/service/powertools/[^\"]*/latest", json.dumps(template))

@@ -20,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from llm_observability.config.bounds import POWERTOOLS_VERSION
 from llm_observability.constructs._common import SharedModule, asset_function, encrypted_log_group, function_role
 
 #: Firehose buffers records this much before invoking a processor, and retries a failed invocation this often.
@@ -60,7 +61,7 @@ def processor_function(
         memory_size=PROCESSOR_MEMORY_MIB,
         environment=environment,
         shared=shared,
-        powertools_version="latest",
+        powertools_version=POWERTOOLS_VERSION,
     )
     return function, role
 

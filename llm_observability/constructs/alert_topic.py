@@ -70,11 +70,12 @@ def allow_publish(
             "defined in this app, or one whose policy already allows that service."
         )
     if key is not None:
-        # The documented key-policy form for services publishing to encrypted topics, limited like the topic policy:
-        # the publisher's account and, where given, its resources (naming the topic here would be a cycle).
+        # The documented key-policy form for services publishing to encrypted topics, limited to publishers of this
+        # account (the topic policy above names the publishing resources; naming them or the topic here could make
+        # the key, the topic and the publisher depend on each other).
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"], principals=[principal], resources=["*"],
-                conditions=conditions,
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             )  # fmt: skip
         )

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from llm_observability.config.bounds import LOG_RETENTION
+from llm_observability.config.bounds import LOG_RETENTION, POWERTOOLS_VERSION
 from llm_observability.config.choices import ExistingConfiguration
 from llm_observability.constructs._common import (
     access_logs_bucket,
@@ -148,7 +148,7 @@ class InvocationLogging(Construct):
             timeout=Duration.minutes(5),
             memory_size=256,
             shared=("cfn_response",),
-            powertools_version="latest",
+            powertools_version=POWERTOOLS_VERSION,
         )
         resource = CustomResource(
             self,

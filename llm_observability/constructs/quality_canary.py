@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from llm_observability.config.bounds import QUALITY_CANARY_MINUTES, ROUGE_L_FLOOR
+from llm_observability.config.bounds import POWERTOOLS_VERSION, QUALITY_CANARY_MINUTES, ROUGE_L_FLOOR
 from llm_observability.constructs._common import (
     asset_function,
     dead_letter_metric,
@@ -51,7 +51,8 @@ class QualityCanary(Construct):
     :param band_width: width of the drift band in standard deviations. Default: 2.
     :param log_key: KMS key of the canary's log group. Default: a new rotating key.
     :param log_retention_days: retention of its log group. Default: 30.
-    :param powertools_layer_version: version of the Powertools layer. Default: ``latest``.
+    :param powertools_layer_version: version of the Powertools layer. Default: the tested release
+        (``POWERTOOLS_VERSION``).
     :param topic: where notifications go. Default: ``workload.alert_topic`` (one of ``topic``, the workload's
         topic or ``action`` is required).
     :param action: what each alarm does when it changes state. Default: notify ``topic`` on ALARM and OK.
@@ -71,7 +72,7 @@ class QualityCanary(Construct):
         band_width: float = 2.0,
         log_key: kms.IKey | None = None,
         log_retention_days: int = 30,
-        powertools_layer_version: str = "latest",
+        powertools_layer_version: str = POWERTOOLS_VERSION,
         topic: sns.ITopic | None = None,
         action: AlarmActionStrategy | None = None,
     ) -> None:
@@ -105,9 +106,14 @@ class QualityCanary(Construct):
         role.add_to_policy(
             iam.PolicyStatement(sid="InvokeRagFunction", actions=["lambda:InvokeFunction"], resources=[target.function_arn])
         )
+        # A run EventBridge could not start, or that failed every attempt in Lambda, waits here (alarmed below).
+        self.dead_letter_queue = dead_letter_queue(
+            self, "DeadLetters", purpose="the canary's schedule and of its function's asynchronous runs"
+        )
         self.function = asset_function(
             self,
             "Function",
+            dead_letter_queue=self.dead_letter_queue,
             folder="quality_canary",
             description=f"{workload.name}: quality canary (ROUGE-L, BLEU, token F1 on a golden set)",
             layers=[powertools_layer(self, powertools_layer_version)],
@@ -124,7 +130,6 @@ class QualityCanary(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": workload.metric_namespace,
             },
         )
-        self.dead_letter_queue = dead_letter_queue(self, "DeadLetters", purpose="the canary's schedule")
         self.rule = events.Rule(
             self,
             "Schedule",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from pathlib import Path
-
 import pytest
-from cfnlint.api import ManualArgs, lint_file
 from aws_cdk import App, Aspects, Stack
 from aws_cdk.assertions import Template
+from cfnlint.api import ManualArgs, lint_file
 
 from llm_observability.config import ObservabilityConfig
 from llm_observability.constructs.invocation_logging import InvocationLogging

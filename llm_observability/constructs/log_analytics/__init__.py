@@ -24,6 +24,7 @@ from llm_observability.constructs.log_analytics.destination import (
 )
 from llm_observability.constructs.log_analytics.domain import DomainCapacity, OpenSearchDomainDestination
 from llm_observability.constructs.log_analytics.index_template import TIMESTAMP_FORMAT, index_mappings, index_template
+from llm_observability.constructs.log_analytics.network import VpcPlacement
 from llm_observability.constructs.log_analytics.serverless import OpenSearchServerlessDestination
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "OpenSearchDestination",
     "OpenSearchDomainDestination",
     "OpenSearchServerlessDestination",
+    "VpcPlacement",
     "index_mappings",
     "index_template",
 ]

@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from llm_observability.config import LOG_RETENTION_DAYS
+from llm_observability.config.bounds import POWERTOOLS_VERSION
 from llm_observability.constructs import _delivery
 from llm_observability.constructs._common import (
     allow_s3_delivery,
@@ -29,6 +30,7 @@ from llm_observability.constructs.log_analytics.destination import (
 )
 from llm_observability.constructs.log_analytics.domain import OpenSearchDomainDestination
 from llm_observability.constructs.log_analytics.index_template import index_template
+from llm_observability.constructs.log_analytics.network import place_function
 from llm_observability.errors import ConfigError
 from llm_observability.validation import choice
 from llm_observability.workload import Workload
@@ -57,7 +59,10 @@ class LogAnalytics(Construct):
     The destination is :class:`OpenSearchDomainDestination` (a managed domain; the default is one
     ``t3.small.search`` node) or :class:`OpenSearchServerlessDestination` (a ``TIMESERIES`` collection).
     Either one creates its store in this construct and names only the Firehose role, the index-template
-    function and its ``readers`` as principals.
+    function and its ``readers`` as principals. A domain has fine-grained access control with the
+    index-template function's role as IAM master user (it maps the Firehose role and ``readers`` to OpenSearch
+    roles and turns audit logging on) and audit logs. With the destination's ``vpc`` the store is private:
+    Firehose delivers through ENIs in the subnets and the index-template function runs there too.
 
     An index template for the structured log fields (``@timestamp`` (the event time), ``level``,
     ``correlation_id``, ``model_id``, ``prompt.template_version``, ``latency_ms.end_to_end`` (float),
@@ -178,19 +183,24 @@ class LogAnalytics(Construct):
             timeout=Duration.minutes(5),
             memory_size=256,
             shared=("cfn_response", "sigv4"),
-            powertools_version="latest",
+            powertools_version=POWERTOOLS_VERSION,
         )
+        if config.vpc is not None and config.function_security_group is not None:
+            place_function(function, self.template_role, config.vpc, config.function_security_group)
+        properties = {
+            "Endpoint": config.endpoint,
+            "Service": config.service,
+            "TemplateName": f"{self.index_prefix}-template",
+            "TemplateBody": json.dumps(self.template_body, sort_keys=True),
+        }
+        if config.security is not None:
+            properties["Security"] = config.security
         resource = CustomResource(
             self,
             "IndexTemplateResource",
             service_token=function.function_arn,
             resource_type=TEMPLATE_RESOURCE_TYPE,
-            properties={
-                "Endpoint": config.endpoint,
-                "Service": config.service,
-                "TemplateName": f"{self.index_prefix}-template",
-                "TemplateBody": json.dumps(self.template_body, sort_keys=True),
-            },
+            properties=properties,
         )
         if config.dependables:
             resource.node.add_dependency(*config.dependables)

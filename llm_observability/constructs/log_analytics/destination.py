@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from aws_cdk import RemovalPolicy, Token
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_opensearchserverless as aoss
 from aws_cdk import aws_opensearchservice as opensearch
 from constructs import Construct, IDependable
 
+from llm_observability.constructs.log_analytics.network import VpcPlacement
 from llm_observability.errors import ConfigError
 from llm_observability.validation import pattern, whole_number
 
@@ -89,6 +91,9 @@ class DestinationConfig:
     :param dependables: what the index template and the stream must wait for besides the store itself.
     :param domain: the managed domain, for a domain destination.
     :param collection: the Serverless collection, for a Serverless destination.
+    :param security: the index-template resource's ``Security`` property (roles, mappings, audit), if any.
+    :param vpc: the VPC the store is reached in; the index-template function then runs there too.
+    :param function_security_group: the index-template function's security group in ``vpc``.
     """
 
     endpoint: str
@@ -101,6 +106,9 @@ class DestinationConfig:
     dependables: tuple[IDependable, ...] = ()
     domain: opensearch.Domain | None = None
     collection: aoss.CfnCollection | None = None
+    security: str | None = None
+    vpc: ec2.IVpc | None = None
+    function_security_group: ec2.ISecurityGroup | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,11 +119,15 @@ class OpenSearchDestination(ABC):
     :param delivery: how Firehose delivers the documents. Default: ``OpenSearchDelivery()``.
     :param removal_policy: what happens to the domain or collection when removed from the stack; the logs
         stay in CloudWatch Logs and failed documents in the retained bucket. Default: DESTROY.
+    :param vpc: the user's VPC and subnets: the store is reached only from there (Firehose delivers through
+        ENIs in the subnets, the index-template function runs there). Default: none (a public endpoint that
+        still needs IAM; synth warns).
     """
 
     readers: Sequence[str] = ()
     delivery: OpenSearchDelivery = field(default_factory=OpenSearchDelivery)
     removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
+    vpc: VpcPlacement | None = None
 
     def __post_init__(self) -> None:
         readers = self.readers
@@ -132,6 +144,8 @@ class OpenSearchDestination(ABC):
             raise ConfigError(
                 f"{type(self).__name__} 'delivery' is {self.delivery!r}: allowed is an OpenSearchDelivery."
             )
+        if self.vpc is not None and not isinstance(self.vpc, VpcPlacement):
+            raise ConfigError(f"{type(self).__name__} 'vpc' is {self.vpc!r}: allowed is a VpcPlacement or None.")
 
     @abstractmethod
     def bind(self, scope: Construct, options: DestinationBindOptions) -> DestinationConfig:

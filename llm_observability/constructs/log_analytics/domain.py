@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -19,6 +20,7 @@ from llm_observability.constructs.log_analytics.destination import (
     IndexRotation,
     OpenSearchDestination,
 )
+from llm_observability.constructs.log_analytics.network import public_endpoint_warning, store_groups
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge, finding_resource
 from llm_observability.validation import choice, pattern, whole_number
@@ -31,6 +33,8 @@ _INSTANCE_TYPE_ALLOWED = (
     "(T2 supports no encryption at rest)"
 )
 _ENGINE_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+#: The OpenSearch security roles the index-template custom resource (the domain's master user) maps.
+WRITER_ROLE, READER_ROLE = "llm-log-writer", "llm-log-reader"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +79,17 @@ class OpenSearchDomainDestination(OpenSearchDestination):
     domain access policy that names only the Firehose role, the index-template function and ``readers`` (no
     anonymous or wildcard principal; requests must be SigV4-signed).
 
+    Fine-grained access control is on with an IAM master user and no internal user database (no master
+    password): the master is the index-template function's role, which, before it puts the template, creates
+    the OpenSearch roles ``llm-log-writer`` (mapped to the Firehose role: write and create the log indices)
+    and ``llm-log-reader`` (mapped to ``readers``: read them) and turns the security plugin's audit logging on.
+    Audit logs go to their own encrypted log group, retained when the stack is deleted.
+
+    With ``vpc`` the domain sits in its subnets (the first one; two with zone awareness) behind a security group
+    that admits HTTPS only from Firehose's delivery ENIs (Firehose VPC delivery) and from the index-template
+    function, which then also runs in the VPC. Without it the endpoint stays public, protected by IAM and
+    fine-grained access control, and synth says so in a warning.
+
     :param capacity: the data nodes. Default: ``DomainCapacity()`` (one ``t3.small.search`` node, 10 GiB gp3).
     :param engine_version: OpenSearch version, ``major.minor``. Default: ``2.19``.
     :param index_rotation: how often Firehose starts a new ``<index_prefix>-<date>`` index. Default: ``OneDay``.
@@ -82,6 +97,7 @@ class OpenSearchDomainDestination(OpenSearchDestination):
         Default: none.
     :param delivery: how Firehose delivers the documents. Default: ``OpenSearchDelivery()``.
     :param removal_policy: what happens to the domain when removed from the stack. Default: DESTROY.
+    :param vpc: the user's VPC and subnets for a private domain. Default: none (a public, IAM-only endpoint).
     """
 
     capacity: DomainCapacity = field(default_factory=DomainCapacity)
@@ -98,6 +114,13 @@ class OpenSearchDomainDestination(OpenSearchDestination):
         pattern("engine_version", self.engine_version, _ENGINE_VERSION, "an OpenSearch version like 2.19 or 3.1",
                 owner=owner)  # fmt: skip
         choice("index_rotation", self.index_rotation, IndexRotation, owner=owner)
+        if self.vpc is not None and self.capacity.zone_awareness:
+            first, second = self.vpc.availability_zones[:2]
+            if first == second:
+                raise ConfigError(
+                    f"{owner} 'vpc' starts with two subnets in {first} with zone_awareness: allowed is a VpcPlacement "
+                    "whose first two subnets are in two different Availability Zones."
+                )
 
     def bind(self, scope: Construct, options: DestinationBindOptions) -> DestinationConfig:
         stack = Stack.of(scope)
@@ -107,8 +130,13 @@ class OpenSearchDomainDestination(OpenSearchDestination):
             scope, "DomainLogs", key=options.key, retention_days=options.log_retention_days,
             removal_policy=RemovalPolicy.DESTROY,
         )  # fmt: skip
-        # OpenSearch publishes slow and error logs through a CloudWatch Logs resource policy (an account and
-        # region resource): this one names only this log group and this domain.
+        # Audit data: kept when the stack (or the domain) goes.
+        audit_logs = encrypted_log_group(
+            scope, "DomainAuditLogs", key=options.key, retention_days=options.log_retention_days,
+            removal_policy=RemovalPolicy.RETAIN,
+        )  # fmt: skip
+        # OpenSearch publishes slow, error and audit logs through a CloudWatch Logs resource policy (an account and
+        # region resource): this one names only these log groups and this domain.
         logs_policy = logs.CfnResourcePolicy(
             scope,
             "DomainLogsPolicy",
@@ -122,7 +150,7 @@ class OpenSearchDomainDestination(OpenSearchDestination):
                             "Effect": "Allow",
                             "Principal": {"Service": "es.amazonaws.com"},
                             "Action": ["logs:PutLogEvents", "logs:CreateLogStream"],
-                            "Resource": domain_logs.log_group_arn,
+                            "Resource": [domain_logs.log_group_arn, audit_logs.log_group_arn],
                             "Condition": {
                                 "StringEquals": {"aws:SourceAccount": stack.account},
                                 "ArnLike": {"aws:SourceArn": domain_arn},
@@ -132,6 +160,7 @@ class OpenSearchDomainDestination(OpenSearchDestination):
                 }
             ),
         )
+        network = self._network(scope, options)
         capacity = self.capacity
         domain = opensearch.Domain(
             scope,
@@ -151,6 +180,10 @@ class OpenSearchDomainDestination(OpenSearchDestination):
             node_to_node_encryption=True,
             enforce_https=True,
             tls_security_policy=opensearch.TLSSecurityPolicy.TLS_1_2_PFS,
+            # An IAM master user (no internal user database, no password): the function that sets the domain up.
+            fine_grained_access_control=opensearch.AdvancedSecurityOptions(
+                master_user_arn=options.template_role.role_arn
+            ),
             logging=opensearch.LoggingOptions(
                 slow_search_log_enabled=True,
                 slow_search_log_group=domain_logs,
@@ -158,9 +191,12 @@ class OpenSearchDomainDestination(OpenSearchDestination):
                 slow_index_log_group=domain_logs,
                 app_log_enabled=True,
                 app_log_group=domain_logs,
+                audit_log_enabled=True,
+                audit_log_group=audit_logs,
             ),
             suppress_logs_resource_policy=True,
             removal_policy=self.removal_policy,
+            **network.domain_props,
         )
         domain.node.add_dependency(logs_policy)
         cfn_domain: opensearch.CfnDomain = domain.node.default_child  # type: ignore[assignment]
@@ -171,14 +207,69 @@ class OpenSearchDomainDestination(OpenSearchDestination):
         ).to_json()
         self._grant(scope, domain_arn, options)
         self._acknowledge(domain)
+        stream_destination: dict[str, Any] = {
+            "domainArn": domain.domain_arn,
+            "indexRotationPeriod": self.index_rotation,
+        }
+        if network.delivery_group is not None:
+            stream_destination["vpcConfiguration"] = {
+                "roleArn": options.delivery_role.role_arn,
+                "subnetIds": [s.subnet_id for s in network.vpc.private_subnets],  # type: ignore[union-attr]
+                "securityGroupIds": [network.delivery_group.security_group_id],
+            }
         return DestinationConfig(
             endpoint=domain.domain_endpoint,
             service="es",
             index_replicas=capacity.index_replicas,
             stream_property="amazonopensearchservice_destination_configuration",
-            stream_destination={"domainArn": domain.domain_arn, "indexRotationPeriod": self.index_rotation},
+            stream_destination=stream_destination,
             domain=domain,
+            security=stack.to_json_string(self._security(options)),
+            vpc=network.vpc,
+            function_security_group=network.function_group,
         )
+
+    def _network(self, scope: Construct, options: DestinationBindOptions) -> _DomainNetwork:
+        """Nothing without ``vpc``; else the imported VPC and the security groups of the domain and its clients."""
+        if self.vpc is None:
+            public_endpoint_warning(scope, "domain")
+            return _DomainNetwork()
+        vpc = self.vpc.import_vpc(scope, "Vpc")
+        groups = store_groups(
+            scope, vpc, options.delivery_role, store_id="DomainSecurityGroup", store="The log analytics domain",
+            target="the domain",
+        )  # fmt: skip
+        zones = 2 if self.capacity.zone_awareness else 1
+        return _DomainNetwork(
+            vpc=vpc,
+            delivery_group=groups.delivery,
+            function_group=groups.function,
+            domain_props={
+                "vpc": vpc,
+                "vpc_subnets": [self.vpc.subnets(vpc, zones)],
+                "security_groups": [groups.store],
+            },
+        )
+
+    def _security(self, options: DestinationBindOptions) -> dict[str, Any]:
+        """The custom resource's ``Security`` property: OpenSearch roles, their IAM role mappings, audit logging."""
+        indices = [f"{self.delivery.index_prefix}*"]
+        roles: dict[str, Any] = {
+            WRITER_ROLE: {
+                "cluster_permissions": ["cluster_composite_ops", "cluster_monitor"],
+                "index_permissions": [
+                    {"index_patterns": indices, "allowed_actions": ["create_index", "manage", "crud"]}
+                ],
+            }
+        }
+        mappings: dict[str, list[str]] = {WRITER_ROLE: [options.delivery_role.role_arn]}
+        if self.readers:
+            roles[READER_ROLE] = {
+                "cluster_permissions": ["cluster_composite_ops_ro"],
+                "index_permissions": [{"index_patterns": indices, "allowed_actions": ["read"]}],
+            }
+            mappings[READER_ROLE] = list(self.readers)
+        return {"roles": roles, "role_mappings": mappings, "audit_logging": True}
 
     def _access_statements(self, domain_arn: str, options: DestinationBindOptions) -> list[iam.PolicyStatement]:
         statements = [
@@ -194,6 +285,12 @@ class OpenSearchDomainDestination(OpenSearchDestination):
                 actions=["es:ESHttpPut", "es:ESHttpGet", "es:ESHttpDelete"],
                 resources=[f"{domain_arn}/_index_template/*"],
             ),
+            iam.PolicyStatement(
+                sid="SecuritySetUp",
+                principals=[iam.ArnPrincipal(options.template_role.role_arn)],
+                actions=["es:ESHttpPut", "es:ESHttpPatch"],
+                resources=[f"{domain_arn}/_plugins/_security/api/*"],
+            ),
         ]
         if self.readers:
             statements.append(
@@ -208,7 +305,7 @@ class OpenSearchDomainDestination(OpenSearchDestination):
 
     @staticmethod
     def _grant(scope: Construct, domain_arn: str, options: DestinationBindOptions) -> None:
-        """The identity-side grants matching the access policy: Firehose indexes, the function puts the template."""
+        """The identity-side grants matching the access policy: Firehose indexes, the function sets the domain up."""
         options.delivery_role.add_to_policy(
             iam.PolicyStatement(
                 sid="DescribeDomain",
@@ -230,6 +327,13 @@ class OpenSearchDomainDestination(OpenSearchDestination):
                 resources=[f"{domain_arn}/_index_template/*"],
             )
         )
+        options.template_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SetUpSecurity",
+                actions=["es:ESHttpPut", "es:ESHttpPatch"],
+                resources=[f"{domain_arn}/_plugins/_security/api/*"],
+            )
+        )
         acknowledge(
             options.delivery_role,
             f"AwsSolutions-IAM5[Resource::{finding_resource(scope, f'{domain_arn}/*')}]",
@@ -242,20 +346,28 @@ class OpenSearchDomainDestination(OpenSearchDestination):
             "The function manages index templates of this one domain; the template name is a property of the "
             "custom resource and may change.",
         )
+        acknowledge(
+            options.template_role,
+            f"AwsSolutions-IAM5[Resource::{finding_resource(scope, f'{domain_arn}/_plugins/_security/api/*')}]",
+            "As the domain's master user the function writes the OpenSearch roles, role mappings and audit "
+            "configuration of this one domain's security plugin.",
+        )
 
     def _acknowledge(self, domain: opensearch.Domain) -> None:
-        acknowledge(
-            domain,
-            "AwsSolutions-OS1",
-            "Firehose delivers to the public HTTPS endpoint, and every request must be SigV4-signed by one of the "
-            "IAM principals named in the access policy; a VPC would add subnets, endpoints and NAT cost to a small "
-            "log-analytics domain without narrowing who can call it.",
-        )
+        if self.vpc is None:
+            acknowledge(
+                domain,
+                "AwsSolutions-OS1",
+                "No VPC was given (vpc_id, vpc_subnet_ids, vpc_availability_zones): the endpoint is public, and every "
+                "request must be SigV4-signed by an IAM principal the access policy names and pass fine-grained "
+                "access control; synth warns about it. Pass a VpcPlacement to make the domain private.",
+            )
         acknowledge(
             domain,
             "AwsSolutions-OS3",
-            "Access is limited to named IAM principals with signed requests; Firehose connects from AWS-owned "
-            "addresses, so an IP allowlist would either break delivery or add nothing.",
+            "Access is limited to named IAM principals with signed requests, and fine-grained access control maps "
+            "each to its own OpenSearch role; Firehose connects from AWS-owned addresses (or, in a VPC, through the "
+            "security group), so an IP allowlist would either break delivery or add nothing.",
         )
         acknowledge(
             domain,
@@ -271,3 +383,13 @@ class OpenSearchDomainDestination(OpenSearchDestination):
                 "Single-AZ keeps the default domain cheap; the logs remain in CloudWatch Logs and failed documents in "
                 "S3. Use DomainCapacity(zone_awareness=True) with an even instance_count for cross-zone replication.",
             )
+
+
+@dataclass(frozen=True)
+class _DomainNetwork:
+    """A domain's network pieces: nothing for a public domain."""
+
+    vpc: ec2.IVpc | None = None
+    delivery_group: ec2.ISecurityGroup | None = None
+    function_group: ec2.ISecurityGroup | None = None
+    domain_props: dict[str, Any] = field(default_factory=dict)

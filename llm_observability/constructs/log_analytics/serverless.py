@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_opensearchserverless as aoss
 from constructs import Construct
@@ -17,6 +17,7 @@ from llm_observability.constructs.log_analytics.destination import (
     DestinationConfig,
     OpenSearchDestination,
 )
+from llm_observability.constructs.log_analytics.network import public_endpoint_warning, store_groups
 from llm_observability.errors import ConfigError
 
 
@@ -25,9 +26,14 @@ class OpenSearchServerlessDestination(OpenSearchDestination):
     """Deliver the logs into an OpenSearch Serverless ``TIMESERIES`` collection.
 
     The collection comes with its encryption policy (the construct's customer-managed key), a network
-    policy (public endpoint: Firehose delivers over it, and every request still needs IAM and data access)
-    and a data access policy naming only the Firehose role, the index-template function and ``readers``.
-    A collection has no index rotation: documents go to the one index ``delivery.index_prefix``.
+    policy and a data access policy naming only the Firehose role, the index-template function and
+    ``readers``. A collection has no index rotation: documents go to the one index ``delivery.index_prefix``.
+
+    The network policy never opens the collection's OpenSearch Dashboards (unused: no rule names them, so
+    they are reachable from nowhere). Without ``vpc`` the collection endpoint is public (Firehose delivers over
+    it; every request still needs IAM and data access; synth warns). With ``vpc`` it is reachable only through
+    an OpenSearch Serverless VPC endpoint (``AWS::OpenSearchServerless::VpcEndpoint``) in the subnets, which
+    Firehose (VPC delivery) and the index-template function (in the VPC) use.
 
     :param standby_replicas: keep standby replicas in another Availability Zone (redundancy; doubles the
         minimum OCUs). Default: False.
@@ -63,23 +69,23 @@ class OpenSearchServerlessDestination(OpenSearchDestination):
                 }
             ),
         )
+        net = self._network(scope, name, options)
+        endpoint = net.endpoint
+        rule: dict[str, Any] = {"Rules": [{"ResourceType": "collection", "Resource": resource}]}
+        if endpoint is None:
+            public_endpoint_warning(scope, "Serverless collection")
+            rule["AllowFromPublic"] = True
+            description = "Public collection endpoint (IAM and data access still apply); no dashboards access."
+        else:
+            rule |= {"AllowFromPublic": False, "SourceVPCEs": [endpoint.attr_id]}
+            description = "The collection only through the VPC endpoint; no dashboards access."
         network = aoss.CfnSecurityPolicy(
             scope,
             "NetworkPolicy",
             name=f"{name}-net",
             type="network",
-            description="Firehose delivers over the public endpoint; every request still needs IAM and data access.",
-            policy=json.dumps(
-                [
-                    {
-                        "Rules": [
-                            {"ResourceType": "collection", "Resource": resource},
-                            {"ResourceType": "dashboard", "Resource": resource},
-                        ],
-                        "AllowFromPublic": True,
-                    }
-                ]
-            ),
+            description=description,
+            policy=Stack.of(scope).to_json_string([rule]),
         )
         collection = aoss.CfnCollection(
             scope,
@@ -105,15 +111,43 @@ class OpenSearchServerlessDestination(OpenSearchDestination):
                 iam.PolicyStatement(sid="CollectionDataPlane", actions=["aoss:APIAccessAll"],
                                     resources=[collection.attr_arn])
             )  # fmt: skip
+        stream_destination: dict[str, Any] = {"collectionEndpoint": collection.attr_collection_endpoint}
+        if net.vpc is not None and net.delivery_group is not None:
+            stream_destination["vpcConfiguration"] = {
+                "roleArn": options.delivery_role.role_arn,
+                "subnetIds": [s.subnet_id for s in net.vpc.private_subnets],
+                "securityGroupIds": [net.delivery_group.security_group_id],
+            }
         return DestinationConfig(
             endpoint=collection.attr_collection_endpoint,
             service="aoss",
             index_replicas=None,
             stream_property="amazon_open_search_serverless_destination_configuration",
-            stream_destination={"collectionEndpoint": collection.attr_collection_endpoint},
-            dependables=(access, network, encryption),
+            stream_destination=stream_destination,
+            dependables=(access, network, encryption) + ((endpoint,) if endpoint is not None else ()),
             collection=collection,
+            vpc=net.vpc,
+            function_security_group=net.function_group,
         )
+
+    def _network(self, scope: Construct, name: str, options: DestinationBindOptions) -> _CollectionNetwork:
+        """Without ``vpc``: nothing. Else the collection's VPC endpoint and the groups of Firehose and the function."""
+        if self.vpc is None:
+            return _CollectionNetwork()
+        vpc = self.vpc.import_vpc(scope, "Vpc")
+        groups = store_groups(
+            scope, vpc, options.delivery_role, store_id="EndpointSecurityGroup",
+            store="The log collection VPC endpoint", target="the collection endpoint",
+        )  # fmt: skip
+        endpoint = aoss.CfnVpcEndpoint(
+            scope,
+            "VpcEndpoint",
+            name=f"{name}-vpce"[:32],
+            vpc_id=self.vpc.vpc_id,
+            subnet_ids=list(self.vpc.subnet_ids),
+            security_group_ids=[groups.store.security_group_id],
+        )
+        return _CollectionNetwork(endpoint, vpc, groups.delivery, groups.function)
 
     def _access_rules(self, name: str, options: DestinationBindOptions) -> list[dict[str, Any]]:
         resource, index = [f"collection/{name}"], [f"index/{name}/*"]
@@ -153,3 +187,13 @@ class OpenSearchServerlessDestination(OpenSearchDestination):
                 }
             )  # fmt: skip
         return rules
+
+
+@dataclass(frozen=True)
+class _CollectionNetwork:
+    """A collection's network pieces: nothing for a public collection."""
+
+    endpoint: aoss.CfnVpcEndpoint | None = None
+    vpc: ec2.IVpc | None = None
+    delivery_group: ec2.ISecurityGroup | None = None
+    function_group: ec2.ISecurityGroup | None = None

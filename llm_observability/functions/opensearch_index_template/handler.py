@@ -11,8 +11,15 @@ ResourceProperties
         ``|``, space, ``,`` or ``#``.
     ``TemplateBody`` (required): the composable index template as a JSON string (a string, because
         CloudFormation would turn numbers and booleans of a nested object into strings).
+    ``Security`` (optional, ``es`` only): the fine-grained access control set-up as a JSON string,
+        ``{"roles": {name: role}, "role_mappings": {name: [IAM role ARN, ...]}, "audit_logging": true}``; needs
+        the function's role to be the domain's master user.
 
 Create / Update
+    With ``Security``: ``PUT _plugins/_security/api/roles/<name>`` and ``.../rolesmapping/<name>`` (backend roles:
+    the IAM role ARNs) for each role, then (``audit_logging``) ``PATCH _plugins/_security/api/audit`` turning
+    audit logging on, since publishing audit logs to CloudWatch Logs records nothing until the security plugin
+    logs. The roles and mappings stay on Delete (they live and go with the domain).
     ``PUT <endpoint>/_index_template/<TemplateName>`` signed with the function's role. The physical id is
     ``<host>/_index_template/<TemplateName>`` with the host in lower case and without a default ``:443``, so
     respelling the endpoint keeps the id; when the endpoint or the name really changes, CloudFormation
@@ -60,6 +67,10 @@ from cfn_response import Deadline, Outcome, RequestFailed
 SERVICES: Final = ("es", "aoss")
 TEMPLATE_PATH: Final = "/_index_template/"
 _NAME = re.compile(r'^[a-z0-9][^A-Z/\\*?"<>| ,#]{0,254}$')
+SECURITY_API: Final = "/_plugins/_security/api/"
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+AUDIT_ON: Final = [{"op": "add", "path": "/config/enabled", "value": True}]
 
 RETRY_DELAYS_S: Final = (2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0, 30.0)
 RETRYABLE_STATUS: Final = frozenset({401, 403, 408, 409, 429})
@@ -79,6 +90,8 @@ class Properties:
     service: str
     name: str
     body: bytes
+    #: fine-grained access control requests sent before the template: (method, path, JSON body)
+    security: tuple[tuple[str, str, bytes], ...] = ()
 
     @property
     def host(self) -> str:
@@ -89,8 +102,8 @@ class Properties:
         return f"{self.host}{TEMPLATE_PATH}{self.name}"
 
     @property
-    def url(self) -> str:
-        return f"{self.base_url}{TEMPLATE_PATH}{urllib.parse.quote(self.name, safe='')}"
+    def path(self) -> str:
+        return f"{TEMPLATE_PATH}{urllib.parse.quote(self.name, safe='')}"
 
 
 def redact_event(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,7 +183,45 @@ def parse_properties(raw: Any) -> Properties:
         encoded = json.dumps(template).encode()
     except RecursionError:
         raise RequestFailed("The TemplateBody property is nested too deeply to be an index template.") from None
-    return Properties(f"https://{host}", service, name, encoded)
+    security = parse_security(raw.get("Security"), service)
+    return Properties(f"https://{host}", service, name, encoded, security)
+
+
+def parse_security(raw: Any, service: str) -> tuple[tuple[str, str, bytes], ...]:
+    """The fine-grained access control requests of the ``Security`` property (none when it is absent)."""
+    if raw is None or raw == "":
+        return ()
+    problem = RequestFailed(
+        'The Security property must be a JSON object {"roles": {name: role}, "role_mappings": {name: [role ARN]}, '
+        '"audit_logging": true|false} for a managed domain (Service "es").'
+    )
+    if service != "es" or not isinstance(raw, str):
+        raise problem
+    try:
+        security = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise problem from None
+    if not isinstance(security, dict) or set(security) - {"roles", "role_mappings", "audit_logging"}:
+        raise problem
+    roles, mappings = security.get("roles", {}), security.get("role_mappings", {})
+    audit = security.get("audit_logging", False)
+    if not (isinstance(roles, dict) and isinstance(mappings, dict) and isinstance(audit, bool)):
+        raise problem
+    if not all(_ROLE_NAME.match(str(n)) and isinstance(r, dict) for n, r in roles.items()):
+        raise problem
+    for name, arns in mappings.items():
+        if not (_ROLE_NAME.match(str(name)) and isinstance(arns, list) and arns):
+            raise problem
+        if not all(isinstance(a, str) and _ROLE_ARN.match(a) for a in arns):
+            raise problem
+    requests = [("PUT", f"{SECURITY_API}roles/{n}", json.dumps(r).encode()) for n, r in roles.items()]
+    requests += [
+        ("PUT", f"{SECURITY_API}rolesmapping/{n}", json.dumps({"backend_roles": a}).encode())
+        for n, a in mappings.items()
+    ]
+    if audit:
+        requests.append(("PATCH", f"{SECURITY_API}audit", json.dumps(AUDIT_ON).encode()))
+    return tuple(requests)
 
 
 # --- OpenSearch calls -------------------------------------------------------------------------------------------------
@@ -191,29 +242,35 @@ def _signed(method: str, url: str, body: bytes | None, service: str) -> urllib.r
         raise RequestFailed("No AWS credentials are available to sign OpenSearch requests.") from None
 
 
-def call(method: str, props: Properties, deadline: Deadline, *, body: bytes | None = None) -> int:
-    """Send a signed request; the HTTP status (2xx, or 404 for DELETE). Retries transient errors while time allows.
+def call(
+    method: str, props: Properties, deadline: Deadline, *, body: bytes | None = None, path: str | None = None
+) -> int:
+    """Send a signed request to ``path`` (Default: the template's); the HTTP status (2xx, or 404 for DELETE).
+    Retries transient errors while time allows.
 
     :raises RequestFailed: a permanent error, or a transient one that outlived the retries.
     """
+    path = props.path if path is None else path
     for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
         try:
-            with urllib.request.urlopen(_signed(method, props.url, body, props.service), timeout=HTTP_TIMEOUT_S) as r:
+            request = _signed(method, f"{props.base_url}{path}", body, props.service)
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as r:
                 return int(getattr(r, "status", 200))
         except urllib.error.HTTPError as exc:
             if method == "DELETE" and exc.code == 404:
                 return 404
             detail = sigv4.error_body(exc, MAX_ERROR_BODY_CHARS)
             if exc.code not in RETRYABLE_STATUS and exc.code < 500:
+                shown = urllib.parse.unquote(path)
                 raise RequestFailed(
-                    f"{method} {TEMPLATE_PATH}{props.name} was rejected with HTTP {exc.code}: {detail or 'no details'}."
+                    f"{method} {shown} was rejected with HTTP {exc.code}: {detail or 'no details'}."
                 ) from None
             error = f"HTTP {exc.code}"
         except (OSError, HTTPException) as exc:
             detail, error = "", type(exc).__name__
         if delay is None or not deadline.allows(delay, HTTP_TIMEOUT_S * 1000):
             raise RequestFailed(
-                f"{method} {TEMPLATE_PATH}{props.name} failed with {error} after {attempt} attempts"
+                f"{method} {urllib.parse.unquote(path)} failed with {error} after {attempt} attempts"
                 f"{': ' + detail if detail else ''}."
             )
         logger.warning(
@@ -228,6 +285,10 @@ def call(method: str, props: Properties, deadline: Deadline, *, body: bytes | No
 
 def _create_or_update(request: CloudFormationCustomResourceEvent, deadline: Deadline) -> Outcome:
     props = parse_properties(request.get("ResourceProperties"))
+    for method, path, body in props.security:
+        call(method, props, deadline, body=body, path=path)
+    if props.security:
+        logger.info("security set up", extra={"requests": [f"{m} {p}" for m, p, _ in props.security]})
     status = call("PUT", props, deadline, body=props.body)
     logger.info("index template put", extra={"template": props.name, "host": props.host, "status": status})
     return Outcome("SUCCESS", props.physical_id, "Index template applied.", {"TemplateName": props.name})
