@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cfnlint.api import ManualArgs, lint_file
 
 from tests.conftest import ROOT
@@ -14,6 +16,7 @@ from tests.conftest import ROOT
 ANNOTATIONS = "Construct Annotations"  # the plugin report that carries synth warnings
 
 
+@pytest.mark.slow  # about 10 s of cdk-nag and cfn-lint: CI (`make test`) runs it
 def test_example_synthesizes_nag_and_lint_clean(example: dict[str, Any]) -> None:
     reports = json.loads((example["outdir"] / "validation-report.json").read_text())["pluginReports"]
     assert [r for r in reports if r["pluginName"] != ANNOTATIONS] == []  # no cdk-nag finding

@@ -56,6 +56,7 @@ def test_importing_the_package_or_its_config_loads_no_cdk() -> None:
     assert run.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # mypy starts in about 3 s: CI (`make test`) runs it
 def test_mypy_sees_the_real_type_of_a_lazily_exported_name(tmp_path: Path) -> None:
     snippet = tmp_path / "snippet.py"
     snippet.write_text(

@@ -21,9 +21,15 @@ def test_snapshot_level3(level3: SynthResult, snapshot_json) -> None:
     assert scrub(level3.template(3)) == snapshot_json
 
 
+@pytest.mark.slow  # cfn-lint over three templates, about 9 s: CI (`make test`) runs it, `make test-fast` does not
 def test_level3_app_has_three_stacks_and_passes_the_gates(level3: SynthResult) -> None:
     assert sorted(level3.templates) == ["rag-demo-l1-foundation", "rag-demo-l2-proactive", "rag-demo-l3-aiops"]
-    assert json.loads((level3.outdir / "validation-report.json").read_text())["pluginReports"] == []
+    reports = json.loads((level3.outdir / "validation-report.json").read_text())["pluginReports"]
+    # cdk-nag reports nothing; the one annotation is the left-out warning that the OpenSearch endpoint stays public
+    # without the vpc_* settings (#15 item 11), on the Level 3 stack.
+    findings = [v for r in reports for v in r["violations"]]
+    assert [v["ruleName"] for v in findings] == ["Annotation::llm-observability:left-out"]
+    assert "A private OpenSearch domain endpoint (needs setting 'vpc_id'" in findings[0]["description"]
     for name, stack in level3.stacks.items():
         matches = lint_file(level3.outdir / f"{stack.artifact_id}.template.json", ManualArgs(regions=["us-east-1"]))
         assert [str(m) for m in matches] == [], name
