@@ -211,7 +211,8 @@ def canary_target_problem(inv: Inventory, canary: Resource) -> str | None:
 def profiler_start(inv: Inventory, fn: Resource) -> str | None:
     """How the CodeGuru Profiler agent starts in ``fn`` (for the reason), or None when nothing starts it."""
     env = env_of(inv, fn)
-    wrappers = {literal(env.get(EXEC_WRAPPER_ENV)), literal(env.get(RUNTIME_NEXT_WRAPPER_ENV))}
+    chain = literal(env.get(RUNTIME_NEXT_WRAPPER_ENV))  # space-separated: the wrappers that run after ours
+    wrappers = {literal(env.get(EXEC_WRAPPER_ENV)), *(chain.split() if isinstance(chain, str) else [])}
     if CODEGURU_EXEC_WRAPPER in wrappers:
         return f"{EXEC_WRAPPER_ENV} {CODEGURU_EXEC_WRAPPER}"
     if literal(fn_prop(inv, fn, "Handler")) == CODEGURU_HANDLER:

@@ -185,7 +185,10 @@ def has_otel_layer(inv: Inventory, fn: Resource, *, check: Callable[..., bool] =
 def starts_otel(inv: Inventory, fn: Resource, *, check: Callable[..., bool] = surely) -> bool:
     """The function runs the OpenTelemetry wrapper: ``AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument``, or the library's
     runtime wrapper chaining to it through ``LLMOBS_NEXT_WRAPPER``, in every ``Fn::If`` branch (or in one)."""
-    chained = env_check(inv, fn, RUNTIME_NEXT_WRAPPER_ENV, test=lambda v: v == OTEL_EXEC_WRAPPER, check=check)
+    # LLMOBS_NEXT_WRAPPER lists the wrappers that run next, space-separated (e.g. CodeGuru's, then OpenTelemetry's).
+    chained = env_check(
+        inv, fn, RUNTIME_NEXT_WRAPPER_ENV, test=lambda v: isinstance(v, str) and OTEL_EXEC_WRAPPER in v.split(), check=check
+    )
     return env_check(
         inv, fn, EXEC_WRAPPER_ENV, check=check,
         test=lambda v: v == OTEL_EXEC_WRAPPER or (v == RUNTIME_EXEC_WRAPPER and chained),

@@ -252,6 +252,9 @@ AGENT_LAYER = "arn:aws:lambda:us-east-1:157417159150:layer:AWSCodeGuruProfilerPy
         ([AGENT_LAYER], {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/codeguru_profiler_lambda_exec"}, "present",
          "AskFunction (AWS_LAMBDA_EXEC_WRAPPER /opt/codeguru_profiler_lambda_exec)"),
         ([AGENT_LAYER], {"LLMOBS_NEXT_WRAPPER": "/opt/codeguru_profiler_lambda_exec"}, "present", "receive profiles"),
+        # the chain LlmInstrumentation writes with tracing too: CodeGuru's wrapper, then OpenTelemetry's
+        ([AGENT_LAYER], {"LLMOBS_NEXT_WRAPPER": "/opt/codeguru_profiler_lambda_exec /opt/otel-instrument"}, "present",
+         "receive profiles"),
         ([], REFERENCE_ENV, "present", "AskFunction (the reference handler)"),
     ],
 )  # fmt: skip

@@ -48,10 +48,12 @@ def _row(write_template: Callable[..., Path], fn: dict[str, Any], **extra: Any) 
         _fn([ADOT], OTEL),
         _fn([OTHER_LAYER, ADOT_SUB], OTEL),
         _fn([ADOT], CHAINED),  # the library's runtime wrapper first, then ADOT's
+        # ours, then CodeGuru's, then ADOT's (LlmInstrumentation with zero_code, codeguru_profiling and tracing)
+        _fn([ADOT], {**CHAINED, "LLMOBS_NEXT_WRAPPER": "/opt/codeguru_profiler_lambda_exec /opt/otel-instrument"}),
         _fn(["arn:aws:lambda:eu-west-1:123456789012:layer:my-opentelemetry-python:3"], OTEL),
         _fn(["arn:aws:lambda:eu-west-1:901920570463:layer:aws-otel-python-amd64-ver-1-25-0:1"], OTEL),
     ],
-    ids=["adot-arn", "adot-sub", "chained", "named-opentelemetry", "aws-otel-python"],
+    ids=["adot-arn", "adot-sub", "chained", "chained-list", "named-opentelemetry", "aws-otel-python"],
 )
 def test_an_opentelemetry_layer_with_its_wrapper_is_tracing(write_template: Callable[..., Path], fn: Any) -> None:
     row = _row(write_template, fn)
