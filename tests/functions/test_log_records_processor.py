@@ -185,6 +185,24 @@ def test_malformed_records_are_failed_with_their_original_data(processor: Harnes
     assert processor.metrics()["RecordsMalformed"] == len(bad)
 
 
+def test_a_decompression_bomb_fails_only_its_own_record(processor: Harness) -> None:
+    """A record inflating past 8 MiB (here 64 MiB of zeros in about 65 KB of gzip) is ProcessingFailed with its data;
+    the well-formed record of the same batch is processed (before the limit, it exhausted the function's memory)."""
+    bomb = record(gzip.compress(b"0" * (64 * 1024 * 1024), compresslevel=9), "bomb")
+    good = record(cwl_payload(json.dumps(POWERTOOLS_LINE)), "good")
+    result = processor.invoke(bomb, good)
+    by_id = {r["recordId"]: r for r in result["records"]}
+    assert by_id["bomb"]["result"] == "ProcessingFailed" and by_id["bomb"]["data"] == bomb["data"]
+    assert by_id["good"]["result"] == "Ok"
+
+
+def test_the_bounded_gunzip_keeps_the_payloads_cloudwatch_logs_sends() -> None:
+    one_mib = gzip.compress(b"x" * (1024 * 1024))  # the largest PutLogEvents batch
+    assert len(handler.gunzip_bounded(one_mib)) == 1024 * 1024
+    with pytest.raises(handler.MalformedRecord, match="inflates past 1,000 bytes"):
+        handler.gunzip_bounded(gzip.compress(b"y" * 1001), limit=1000)
+
+
 def test_partial_put_failures_are_retried(processor: Harness) -> None:
     processor.expect_put(3, failed={1: "ServiceUnavailableException"})
     processor.expect_put(1)

@@ -64,12 +64,14 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.data_classes import (
-    CloudWatchLogsEvent,
     KinesisFirehoseDataTransformationRecord,
     KinesisFirehoseDataTransformationResponse,
     KinesisFirehoseEvent,
 )
-from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import CloudWatchLogsLogEvent
+from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import (
+    CloudWatchLogsDecodedData,
+    CloudWatchLogsLogEvent,
+)
 from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import KinesisFirehoseRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
@@ -86,6 +88,9 @@ MAX_RECORD_BYTES: Final = 1_000 * 1024
 TRUNCATED_MESSAGE_CHARS: Final = 256 * 1024
 TRUNCATED_MESSAGE_BYTES: Final = 256 * 1024
 MAX_RESPONSE_BYTES: Final = 6_000_000
+#: What one CloudWatch Logs subscription payload may inflate to: a PutLogEvents batch is at most 1 MiB (plus 26 bytes
+#: per event), so 8 MiB leaves room for the envelope and refuses only bombs.
+MAX_DECOMPRESSED_BYTES: Final = 8 * 1024 * 1024
 RETRY_DELAYS_S: Final = (0.5, 1.0, 2.0, 4.0, 8.0)
 RETRYABLE_CODES: Final = frozenset(
     {"ServiceUnavailableException", "ThrottlingException", "LimitExceededException", "InternalFailure"}
@@ -201,10 +206,27 @@ def document(
     return encoded
 
 
+def gunzip_bounded(payload: bytes, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """``payload`` decompressed (gzip or zlib), at most ``limit`` bytes: a decompression bomb (a 1 MB record that
+    inflates to gigabytes) fails its own record instead of the function's memory and so the whole batch.
+
+    :raises MalformedRecord: the payload inflates past ``limit``.
+    :raises zlib.error: it is not compressed data.
+    """
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)
+    data = inflater.decompress(payload, limit + 1)
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise MalformedRecord(f"the payload inflates past {limit:,} bytes")
+    return data
+
+
 def split_record(data: str, counters: Counters) -> list[bytes] | None:
     """The documents of a CloudWatch Logs subscription payload (base64 of gzip); None for a control message."""
     try:
-        message = CloudWatchLogsEvent({"awslogs": {"data": data}}).parse_logs_data()
+        inflated = gunzip_bounded(base64.b64decode(data))
+        message = CloudWatchLogsDecodedData(json.loads(inflated.decode("utf-8")))
+    except MalformedRecord:
+        raise
     except (zlib.error, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, a number too long
         raise MalformedRecord(f"not a gzip-compressed JSON payload ({type(exc).__name__})") from None
     if not isinstance(message.raw_event, dict):
