@@ -359,6 +359,18 @@ class _Estimator:
                      "opensearch_serverless.storage", price_entry("opensearch_serverless.storage")["usd"],
                      f"assumes {assumed('opensearch_storage_gb')} GB indexed.", [collection])  # fmt: skip
 
+    def vpc_endpoints(self) -> None:
+        """Interface endpoints (the strict profile's ``vpc_endpoints``): each hour in each of its subnets' zones."""
+        for endpoint in self.inv.of_type("AWS::EC2::VPCEndpoint"):
+            if literal(endpoint.properties.get("VpcEndpointType")) != "Interface":
+                continue
+            subnets = endpoint.properties.get("SubnetIds")
+            zones = len(subnets) if isinstance(subnets, list) and subnets else 1
+            self.add("vpc-endpoint", "fixed", "VPC interface endpoint", zones * self.hours, "endpoint-hour(s)",
+                     "privatelink.interface_endpoint_hour", price_entry("privatelink.interface_endpoint_hour")["usd"],
+                     f"{zones} Availability Zone(s) x {self.hours} h; data processed (0.01 USD/GB) not included.",
+                     [endpoint])  # fmt: skip
+
     def canary(self) -> None:
         """Scheduled evaluations call the model on a timer: a fixed monthly Bedrock spend."""
         for rule in self.inv.of_type("AWS::Events::Rule"):
@@ -399,6 +411,16 @@ class _Estimator:
                     continue
         return usd(price_entry("bedrock.amazon.nova-lite-v1:0")), "amazon.nova-lite-v1:0", "prices.json"
 
+    def log_storage_months(self) -> float:
+        """Months of logs held at any time: the assumption (30-day retention), or up to 12 when the log groups keep
+        logs longer (the strict compliance profile's year), from their shortest ``RetentionInDays``."""
+        retention = [
+            r.properties.get("RetentionInDays") for r in self.inv.of_type("AWS::Logs::LogGroup")
+            if isinstance(r.properties.get("RetentionInDays"), int) and not isinstance(r.properties.get("RetentionInDays"), bool)
+        ]  # fmt: skip
+        shortest = min(retention) if retention else 30
+        return float(max(assumed("log_storage_months"), min(12, round(shortest / 30.4))))
+
     # ------------------------------------------------------------------ usage
     def usage(self) -> None:
         if self.requests <= 0:
@@ -422,8 +444,10 @@ class _Estimator:
                      + (f", {invocation_bytes:,} Bedrock invocation log" + ("" if with_text else ", metadata only")
                         if invocation_logging else "") + ").",
                      free=ingestion["free_per_account"])  # fmt: skip
-            self.add("log-storage", "usage", "Log storage", gb * assumed("log_storage_months"), "GB-month", "logs.storage",
-                     price_entry("logs.storage")["usd"], f"{assumed('log_storage_months')} month(s) of those logs kept, uncompressed (upper bound).")  # fmt: skip
+            months = self.log_storage_months()
+            self.add("log-storage", "usage", "Log storage", gb * months, "GB-month", "logs.storage",
+                     price_entry("logs.storage")["usd"], f"{months:g} month(s) of those logs kept, uncompressed (upper bound"
+                     + ("; a year's retention, as the strict compliance profile keeps" if months > 1 else "") + ").")  # fmt: skip
         if rule_tracing(self.inv).status is not Status.MISSING:
             if self.inv.of_type(TRANSACTION_SEARCH):
                 self._transaction_search()
@@ -489,6 +513,7 @@ def estimate(
     e.cost_control()
     e.canary()
     e.aiops()
+    e.vpc_endpoints()
     e.usage()
     notes = [
         *e.notes,

@@ -24,3 +24,6 @@ SingletonMode = Literal["create", "adopt"]
 SecurityStandard = Literal["fsbp", "cis", "nist"]
 #: Where Level 3 streams the application's logs: an OpenSearch domain, an OpenSearch Serverless collection, or nowhere.
 LogAnalyticsMode = Literal["domain", "serverless", "off"]
+#: ``standard``: the library's defaults; ``strict``: the AWS Control Tower proactive controls met
+#: (:mod:`llm_observability.compliance_profile`).
+ComplianceProfile = Literal["standard", "strict"]

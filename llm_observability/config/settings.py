@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from llm_observability.config import bounds as b
 from llm_observability.config.choices import (
+    ComplianceProfile,
     EmbeddingDimensions,
     ExistingConfiguration,
     Level,
@@ -81,6 +82,23 @@ AVAILABILITY_ZONE_RE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]
 VPC_ID_ALLOWED = "a VPC id such as vpc-0123456789abcdef0"
 SUBNET_IDS_ALLOWED = "a list of distinct subnet ids such as subnet-0123456789abcdef0"
 AVAILABILITY_ZONES_ALLOWED = "a list of Availability Zone names such as us-east-1a, one per subnet, in the same order"
+
+
+#: Interface endpoints `vpc_endpoints` may name: what the library's functions call (Bedrock answers and retrieval,
+#: SSM, logs, metrics, traces, STS, Firehose, Lambda, the API the canary calls, Prometheus remote write, S3).
+ENDPOINT_SERVICES: tuple[str, ...] = (
+    "bedrock-runtime", "bedrock-agent-runtime", "ssm", "logs", "monitoring", "sts", "xray", "firehose", "lambda",
+    "execute-api", "aps-workspaces", "s3",
+)  # fmt: skip
+VPC_ENDPOINTS_ALLOWED = f"empty, [\"all\"] or a list of distinct services among {', '.join(ENDPOINT_SERVICES)}"
+
+
+def _endpoint_list(name: str, value: Any) -> tuple[str, ...]:
+    if tuple(value) == ("all",):
+        return ("all",)
+    if not all(isinstance(v, str) and v in ENDPOINT_SERVICES for v in value) or len(set(value)) != len(value):
+        raise fail(name, value, VPC_ENDPOINTS_ALLOWED)
+    return tuple(value)
 
 
 def _id_list(regex: re.Pattern[str], allowed: str) -> Custom:
@@ -161,6 +179,11 @@ class ObservabilityConfig:
         "`false` adopts the one the account already has.",
     )  # fmt: skip
     tags: Mapping[str, str] = _app({}, _TAGS, "Extra cost-allocation tags put on every resource (`{key: value}`).")
+    compliance_profile: ComplianceProfile = _app(
+        "standard", Choice(ComplianceProfile),
+        "`standard`, or `strict`: the library's keys, log groups (a year at least) and audit buckets meet the AWS "
+        "Control Tower proactive controls (`llm_observability.compliance_profile`); switching replaces the buckets.",
+    )  # fmt: skip
 
     # --- Level 1: invocation logging and the static alarms -------------------------------------------------------
     invocation_logging: bool = _level1(True, None, "Turn on Bedrock model invocation logging in the bundled app.")
@@ -272,16 +295,22 @@ class ObservabilityConfig:
     )  # fmt: skip
     vpc_id: str = _level3(
         "", Pattern(re.compile(f"^(?:{VPC_ID_RE.pattern[1:-1]})?$"), f"empty (no VPC) or {VPC_ID_ALLOWED}"),
-        "Your VPC for the OpenSearch log analytics (with `vpc_subnet_ids`, `vpc_availability_zones`); empty keeps a "
-        "public, IAM-only endpoint.",
+        "Your VPC (with `vpc_subnet_ids`, `vpc_availability_zones`) for the OpenSearch log analytics and, in the strict "
+        "profile, every function of the library; empty keeps a public, IAM-only endpoint (standard profile only).",
     )  # fmt: skip
     vpc_subnet_ids: tuple[str, ...] = _level3(
         (), _id_list(SUBNET_ID_RE, SUBNET_IDS_ALLOWED),
-        "Private subnets of `vpc_id` (with a route to S3) for the OpenSearch store, Firehose and its custom resource.",
+        "Private subnets of `vpc_id` (with a route to S3) for the OpenSearch store, Firehose, the custom resources and, "
+        "in the strict profile, every function.",
     )  # fmt: skip
     vpc_availability_zones: tuple[str, ...] = _level3(
         (), _id_list(AVAILABILITY_ZONE_RE, AVAILABILITY_ZONES_ALLOWED),
         "Availability Zone of each of `vpc_subnet_ids`, in the same order.",
+    )  # fmt: skip
+    vpc_endpoints: tuple[str, ...] = _level3(
+        (), Custom(VPC_ENDPOINTS_ALLOWED, _endpoint_list),
+        "Strict profile: interface endpoints (private DNS) created in `vpc_id` for the functions, `[\"all\"]` for "
+        "every one; empty when the VPC already reaches AWS APIs (its own endpoints or NAT). Each costs per hour per AZ.",
     )  # fmt: skip
 
     # ------------------------------------------------------------------ build

@@ -24,6 +24,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_observability import checkov
+from llm_observability.compliance_profile import (
+    harden_bucket,
+    is_strict,
+    limit_grants_to_aws_services,
+    log_retention_days,
+)
 from llm_observability.config import INFERENCE_PROFILE_PREFIXES, LOG_RETENTION_DAYS, base_model_id
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge, finding_resource
@@ -54,7 +60,8 @@ def log_encryption_key(scope: Construct, id: str, *, description: str) -> kms.Ke
     """A rotating KMS key that CloudWatch Logs in this account and region may use for log groups.
 
     The grant to the regional Logs service principal is limited by the
-    ``aws:logs:arn`` encryption context to log groups of this account and region.
+    ``aws:logs:arn`` encryption context to log groups of this account and region. In the strict compliance
+    profile the policy also limits grants to AWS services (CT.KMS.PR.3).
     """
     key = kms.Key(
         scope,
@@ -78,18 +85,22 @@ def log_encryption_key(scope: Construct, id: str, *, description: str) -> kms.Ke
             },
         )
     )
+    limit_grants_to_aws_services(key)
     return key
 
 
 def encrypted_log_group(
     scope: Construct, id: str, *, key: kms.IKey, retention_days: int, removal_policy: RemovalPolicy
 ) -> logs.LogGroup:
-    """A KMS-encrypted log group with explicit retention and a generated (collision-free) name."""
+    """A KMS-encrypted log group with explicit retention and a generated (collision-free) name.
+
+    In the strict compliance profile a retention under one year is raised to one year (CT.CLOUDWATCH.PR.2).
+    """
     return logs.LogGroup(
         scope,
         id,
         encryption_key=key,
-        retention=retention(retention_days),
+        retention=retention(log_retention_days(scope, retention_days)),
         removal_policy=removal_policy,
     )
 
@@ -331,8 +342,11 @@ def private_bucket(
     :param versioned: Default: false.
     :param object_ownership: Default: S3's default.
     :param access_logs: bucket receiving its server access logs, under ``access_logs_prefix``. Default: none.
+
+    In the strict compliance profile the bucket is hardened for audit data (:func:`harden_bucket`); a bucket
+    without ``access_logs`` is taken for a server-access-log destination (kept SSE-S3).
     """
-    return s3.Bucket(
+    bucket = s3.Bucket(
         scope,
         id,
         encryption=s3.BucketEncryption.KMS if key is not None else s3.BucketEncryption.S3_MANAGED,
@@ -347,6 +361,8 @@ def private_bucket(
         lifecycle_rules=[lifecycle],
         removal_policy=RemovalPolicy.RETAIN,
     )
+    harden_bucket(bucket, access_log_destination=access_logs is None and key is None)
+    return bucket
 
 
 def access_logs_bucket(scope: Construct, id: str, *, expiration_days: int) -> s3.Bucket:
@@ -448,6 +464,8 @@ DEAD_LETTER_RETENTION = Duration.days(14)
 def dead_letter_queue(scope: Construct, id: str, *, purpose: str) -> sqs.Queue:
     """An encrypted, TLS-only SQS queue that keeps what an EventBridge target could not deliver for 14 days.
 
+    In the strict compliance profile it declares itself a dead-letter queue (``RedriveAllowPolicy``, CT.SQS.PR.1).
+
     ``purpose`` completes the cdk-nag reason ("the dead-letter queue of <purpose>").
     """
     queue = sqs.Queue(
@@ -456,6 +474,10 @@ def dead_letter_queue(scope: Construct, id: str, *, purpose: str) -> sqs.Queue:
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         retention_period=DEAD_LETTER_RETENTION,
+        # Strict profile: say it is a dead-letter queue (SQS's default, allowAll), which CT.SQS.PR.1 reads.
+        redrive_allow_policy=(
+            sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.ALLOW_ALL) if is_strict(scope) else None
+        ),
     )
     checkov.skip(
         queue, "CKV_AWS_27",

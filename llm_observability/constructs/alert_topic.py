@@ -9,6 +9,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
+from llm_observability.compliance_profile import limit_grants_to_aws_services
 from llm_observability.errors import ConfigError
 from llm_observability.validation import email as check_email
 
@@ -37,6 +38,7 @@ class AlertTopic(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        limit_grants_to_aws_services(self.key)
         self.topic = sns.Topic(self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True)
         self.allow_service(CLOUDWATCH, source_arn=f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*")
         if email:

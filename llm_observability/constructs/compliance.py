@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import jsii
-from aws_cdk import Aws, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_config as config
 from aws_cdk import aws_events as events
@@ -19,6 +19,7 @@ from aws_cdk import aws_securityhub as securityhub
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from llm_observability.compliance_profile import limit_grants_to_aws_services
 from llm_observability.config.bounds import LOG_RETENTION
 from llm_observability.config.choices import SecurityStandard, SingletonMode
 from llm_observability.constructs._common import (
@@ -428,7 +429,8 @@ class ComplianceBaseline(Construct):
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(bucket.node.default_child)}.Arn>/{CONFIG_PREFIX}"
-            "/AWSLogs/<AWS::AccountId>/Config/*]",
+            # cdk-nag renders the account as the pseudo parameter in an env-agnostic stack, else as the number
+            f"/AWSLogs/{'<AWS::AccountId>' if Token.is_unresolved(stack.account) else stack.account}/Config/*]",
             "AWS Config writes configuration history and snapshot files under generated keys; the grant stops at "
             "this account's Config prefix of this one bucket.",
         )
@@ -474,6 +476,7 @@ class ComplianceBaseline(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        limit_grants_to_aws_services(key)
         cloudtrail_principal = iam.ServicePrincipal("cloudtrail.amazonaws.com")
         this_trail = {"StringEquals": {"aws:SourceArn": trail_arn, "aws:SourceAccount": stack.account}}
         trail_context = f"arn:{Aws.PARTITION}:cloudtrail:*:{stack.account}:trail/*"

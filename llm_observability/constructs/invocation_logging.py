@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from llm_observability.compliance_profile import harden_bucket
 from llm_observability.config.bounds import LOG_RETENTION, POWERTOOLS_VERSION
 from llm_observability.config.choices import ExistingConfiguration
 from llm_observability.constructs._common import (
@@ -181,6 +182,7 @@ class InvocationLogging(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(retention_days))],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        harden_bucket(bucket)
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="BedrockInvocationLogDelivery",

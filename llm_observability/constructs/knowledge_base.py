@@ -15,6 +15,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from llm_observability import checkov
+from llm_observability.compliance_profile import harden_bucket
 from llm_observability.constructs._common import (
     PACKAGE_DIR,
     access_logs_bucket,
@@ -113,6 +114,7 @@ class SampleKnowledgeBase(Construct):
             server_access_logs_prefix="corpus/",
             removal_policy=RemovalPolicy.DESTROY,
         )
+        harden_bucket(self.corpus_bucket)
         checkov.skip(
             self.corpus_bucket, "CKV_AWS_21",
             "The sample corpus is written by this stack from the package's files (the repository is its history) and "

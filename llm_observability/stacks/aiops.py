@@ -17,10 +17,10 @@ from llm_observability.constructs.alarm_factory import AlarmRole, Severity
 from llm_observability.constructs.fallback_watch import FallbackModelWatch
 from llm_observability.constructs.instrumentation import environment_of
 from llm_observability.constructs.log_analytics import (
+    DomainCapacity,
     LogAnalytics,
     OpenSearchDomainDestination,
     OpenSearchServerlessDestination,
-    VpcPlacement,
 )
 from llm_observability.constructs.prometheus import PrometheusExport
 from llm_observability.constructs.rag_app import RagReferenceApp
@@ -30,6 +30,7 @@ from llm_observability.constructs.runbooks import (
     PromptRollbackProps,
     RemediationRunbooks,
 )
+from llm_observability.constructs.vpc_endpoints import strict_network, vpc_placement
 from llm_observability.errors import ConfigError
 from llm_observability.left_out import HOW, leave_out
 from llm_observability.workload import Workload
@@ -88,6 +89,8 @@ class AiOpsStack(Stack):
     ) -> None:
         super().__init__(scope, id, **stack_props)
         self.config = config = config or ObservabilityConfig(level=3)
+        # Strict profile: every function of the stack in the VPC of the settings (standard: nothing).
+        self.network = strict_network(self, config)
         if workload.alert_topic is None:
             raise ConfigError("AiOpsStack 'workload.alert_topic' is missing: allowed is a workload with an SNS topic.")
         self.devops_guru = DevOpsGuruCoverage(
@@ -141,18 +144,16 @@ class AiOpsStack(Stack):
         if config.log_analytics != "off" and not workload.log_groups:
             leave_out(self, "Log analytics in OpenSearch", "log_groups")
         elif config.log_analytics != "off":
-            vpc = (
-                VpcPlacement(vpc_id=config.vpc_id, subnet_ids=config.vpc_subnet_ids,
-                             availability_zones=config.vpc_availability_zones)
-                if config.vpc_id
-                else None
-            )  # fmt: skip
+            vpc = vpc_placement(config)
             self.log_analytics = LogAnalytics(
                 self,
                 "LogAnalytics",
                 workload=workload,
                 destination=OpenSearchServerlessDestination(vpc=vpc)
                 if config.log_analytics == "serverless"
+                # Strict profile: three zone-aware data nodes (CT.OPENSEARCH.PR.14).
+                else OpenSearchDomainDestination(vpc=vpc, capacity=DomainCapacity.strict())
+                if self.network is not None
                 else OpenSearchDomainDestination(vpc=vpc),
                 log_retention_days=config.log_retention_days,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import App, Aspects, Environment, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from llm_observability.compliance_profile import CONTEXT_KEY, profile_of
 from llm_observability.config import ObservabilityConfig
 from llm_observability.errors import ConfigError
 from llm_observability.hygiene import NoRedundantDependsOn
@@ -33,6 +34,13 @@ def build_app(app: App | None = None, *, config: ObservabilityConfig | None = No
             f"Setting 'level' is {config.level}: allowed in this release are "
             f"{', '.join(map(str, IMPLEMENTED_LEVELS))} (level {missing[0]} is not built yet)."
         )
+    if profile_of(app) != config.compliance_profile:  # the constructs read the profile from context
+        if app.node.children:
+            raise ConfigError(
+                f"Setting '{CONTEXT_KEY}' is '{config.compliance_profile}' but the app's context says "
+                f"'{profile_of(app)}': allowed is the same value in both (set the context before adding constructs)."
+            )
+        app.node.set_context(CONTEXT_KEY, config.compliance_profile)
     env = Environment(account=app.node.try_get_context("account"), region=app.node.try_get_context("region"))
     foundation = FoundationStack(
         app,

@@ -15,6 +15,7 @@ from llm_observability.constructs.invocation_logging import InvocationLogging
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.constructs.rag_app import RagReferenceApp
 from llm_observability.constructs.transaction_search import TransactionSearch
+from llm_observability.constructs.vpc_endpoints import strict_network
 from llm_observability.workload import Workload
 from llm_observability.workload_facts import LogSchema, RequestContract, ThrottleLimits
 
@@ -43,6 +44,8 @@ class FoundationStack(Stack):
     ) -> None:
         super().__init__(scope, id, **stack_props)
         self.config = config = config or ObservabilityConfig()
+        # Strict profile: every function of the stack in the VPC of the settings (standard: nothing).
+        self.network = strict_network(self, config)
         self.app = RagReferenceApp(self, "RagApp", config=config)
         self.alert_topic = AlertTopic(self, "Alerts", email=config.alarm_email or None)
         # The reference app feeds everything: its own metrics and log line, a canary contract, its stage's limits.

@@ -31,9 +31,10 @@ from llm_observability.constructs.queries import (
     errors_by_class,
     requests_by_model,
 )
+from llm_observability.constructs.vpc_endpoints import strict_network
 from llm_observability.errors import ConfigError
-from llm_observability.left_out import leave_out
 from llm_observability.functions.quality_canary import canary_telemetry as ct
+from llm_observability.left_out import leave_out
 from llm_observability.runtime import telemetry as t
 from llm_observability.workload import Workload
 
@@ -64,6 +65,8 @@ class ProactiveStack(Stack):
     ) -> None:
         super().__init__(scope, id, **stack_props)
         self.config = config = config or ObservabilityConfig(level=2)
+        # Strict profile: every function of the stack in the VPC of the settings (standard: nothing).
+        self.network = strict_network(self, config)
         if workload.alert_topic is None:
             raise ConfigError("ProactiveStack 'workload.alert_topic' is missing: allowed is a workload with an SNS topic.")
         ops_items = ops_item_alarm_action()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 from constructs import Construct
 
+from llm_observability.compliance_profile import is_strict
 from llm_observability.constructs._common import encrypted_log_group, physical_name
 from llm_observability.constructs.log_analytics.destination import (
     DestinationBindOptions,
@@ -45,23 +46,32 @@ class DomainCapacity:
         Default: ``t3.small.search``.
     :param instance_count: data nodes, 1-80 (an even number with ``zone_awareness``). Default: 1.
     :param volume_size_gib: gp3 EBS volume per data node, GiB (10-1024). Default: 10.
-    :param zone_awareness: spread the nodes over two Availability Zones (the index template then keeps
+    :param zone_awareness: spread the nodes over ``zone_count`` Availability Zones (the index template then keeps
         one replica). Default: False.
+    :param zone_count: Availability Zones with ``zone_awareness``, 2 or 3 (``instance_count`` a multiple of it).
+        Default: 2.
     """
 
     instance_type: str = "t3.small.search"
     instance_count: int = 1
     volume_size_gib: int = 10
     zone_awareness: bool = False
+    zone_count: Literal[2, 3] = 2
+
+    @classmethod
+    def strict(cls) -> DomainCapacity:
+        """The smallest capacity CT.OPENSEARCH.PR.14 admits: three ``t3.small.search`` data nodes, one per zone."""
+        return cls(instance_count=3, zone_awareness=True, zone_count=3)
 
     def __post_init__(self) -> None:
         pattern("instance_type", self.instance_type, _INSTANCE_TYPE, _INSTANCE_TYPE_ALLOWED, owner="DomainCapacity")
         whole_number("instance_count", self.instance_count, 1, 80, owner="DomainCapacity")
         whole_number("volume_size_gib", self.volume_size_gib, 10, 1024, owner="DomainCapacity")
-        if self.zone_awareness and self.instance_count % 2:
+        choice("zone_count", self.zone_count, Literal[2, 3], owner="DomainCapacity")
+        if self.zone_awareness and self.instance_count % self.zone_count:
             raise ConfigError(
-                f"DomainCapacity 'instance_count' is {self.instance_count} with zone_awareness: allowed is an even "
-                "number of nodes."
+                f"DomainCapacity 'instance_count' is {self.instance_count} with zone_awareness: allowed is "
+                + ("an even number of nodes." if self.zone_count == 2 else "a multiple of zone_count (3).")
             )
 
     @property
@@ -115,15 +125,34 @@ class OpenSearchDomainDestination(OpenSearchDestination):
                 owner=owner)  # fmt: skip
         choice("index_rotation", self.index_rotation, IndexRotation, owner=owner)
         if self.vpc is not None and self.capacity.zone_awareness:
-            first, second = self.vpc.availability_zones[:2]
-            if first == second:
+            count = self.capacity.zone_count
+            zones = self.vpc.availability_zones[:count]
+            if len(set(zones)) < count:
+                words = {2: "two", 3: "three"}[count]
                 raise ConfigError(
-                    f"{owner} 'vpc' starts with two subnets in {first} with zone_awareness: allowed is a VpcPlacement "
-                    "whose first two subnets are in two different Availability Zones."
+                    f"{owner} 'vpc' starts with {words} subnets in {', '.join(zones)} with zone_awareness: allowed is "
+                    f"a VpcPlacement whose first {words} subnets are in {words} different Availability Zones."
                 )
+
+    def _check_strict(self) -> None:
+        """The strict profile's domain (CT.OPENSEARCH.PR.10 and PR.14): in a VPC, zone-aware, three data nodes."""
+        capacity = self.capacity
+        if self.vpc is None:
+            raise ConfigError(
+                "OpenSearchDomainDestination 'vpc' is None in the strict compliance profile: allowed is a VpcPlacement "
+                "(settings vpc_id, vpc_subnet_ids and vpc_availability_zones; CT.OPENSEARCH.PR.10)."
+            )
+        if not capacity.zone_awareness or capacity.instance_count < 3:
+            raise ConfigError(
+                f"OpenSearchDomainDestination 'capacity' is {capacity!r} in the strict compliance profile: allowed is "
+                "zone_awareness with at least three data nodes, e.g. DomainCapacity.strict() (CT.OPENSEARCH.PR.14)."
+            )
 
     def bind(self, scope: Construct, options: DestinationBindOptions) -> DestinationConfig:
         stack = Stack.of(scope)
+        strict = is_strict(scope)
+        if strict:
+            self._check_strict()
         name = physical_name(scope, options.workload_name, max_length=28)
         domain_arn = f"arn:{Aws.PARTITION}:es:{stack.region}:{stack.account}:domain/{name}"
         domain_logs = encrypted_log_group(
@@ -173,13 +202,16 @@ class OpenSearchDomainDestination(OpenSearchDestination):
                 multi_az_with_standby_enabled=False,
             ),
             ebs=opensearch.EbsOptions(volume_size=capacity.volume_size_gib, volume_type=ec2.EbsDeviceVolumeType.GP3),
-            zone_awareness=opensearch.ZoneAwarenessConfig(enabled=True, availability_zone_count=2)
+            zone_awareness=opensearch.ZoneAwarenessConfig(enabled=True, availability_zone_count=capacity.zone_count)
             if capacity.zone_awareness
             else None,
             encryption_at_rest=opensearch.EncryptionAtRestOptions(enabled=True, kms_key=options.key),
             node_to_node_encryption=True,
             enforce_https=True,
-            tls_security_policy=opensearch.TLSSecurityPolicy.TLS_1_2_PFS,
+            # CT.OPENSEARCH.PR.16 allows Policy-Min-TLS-1-2-2019-07 only (the PFS policy is stricter, not on its list).
+            tls_security_policy=opensearch.TLSSecurityPolicy.TLS_1_2
+            if strict
+            else opensearch.TLSSecurityPolicy.TLS_1_2_PFS,
             # An IAM master user (no internal user database, no password): the function that sets the domain up.
             fine_grained_access_control=opensearch.AdvancedSecurityOptions(
                 master_user_arn=options.template_role.role_arn
@@ -239,7 +271,7 @@ class OpenSearchDomainDestination(OpenSearchDestination):
             scope, vpc, options.delivery_role, store_id="DomainSecurityGroup", store="The log analytics domain",
             target="the domain",
         )  # fmt: skip
-        zones = 2 if self.capacity.zone_awareness else 1
+        zones = self.capacity.zone_count if self.capacity.zone_awareness else 1
         return _DomainNetwork(
             vpc=vpc,
             delivery_group=groups.delivery,

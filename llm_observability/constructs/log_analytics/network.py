@@ -32,7 +32,7 @@ from llm_observability.left_out import leave_out
 from llm_observability.nag import acknowledge
 
 #: What Lambda needs to attach a function to a VPC (the AWS-managed AWSLambdaVPCAccessExecutionRole, written out).
-_LAMBDA_VPC_ACTIONS = [
+LAMBDA_VPC_ACTIONS = [
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSubnets",
@@ -169,7 +169,7 @@ def place_function(function: lambda_.Function, role: iam.Role, vpc: ec2.IVpc, gr
     cfn.vpc_config = lambda_.CfnFunction.VpcConfigProperty(
         subnet_ids=[s.subnet_id for s in vpc.private_subnets], security_group_ids=[group.security_group_id]
     )
-    statement = iam.PolicyStatement(sid="AttachToVpc", actions=_LAMBDA_VPC_ACTIONS, resources=["*"])
+    statement = iam.PolicyStatement(sid="AttachToVpc", actions=LAMBDA_VPC_ACTIONS, resources=["*"])
     policy = iam.Policy(function, "VpcAccess", roles=[role], statements=[statement])
     # Lambda checks the role's network permissions when the function is created or updated.
     cfn.node.add_dependency(policy)
