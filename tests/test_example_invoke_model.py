@@ -52,6 +52,7 @@ def _function(template: dict[str, Any]) -> dict[str, Any]:
     return fn["Properties"]
 
 
+@pytest.mark.slow  # cfn-lint over each template, 2-8 s: CI (`make test`) runs it, `make test-fast` does not
 def test_cfn_lint_reports_nothing(synthesized: dict[str, Any]) -> None:
     for name, stack in synthesized["stacks"].items():
         path = Path(synthesized["outdir"]) / f"{stack.artifact_id}.template.json"

@@ -168,6 +168,7 @@ def test_a_store_without_a_vpc_says_it_stays_public(app: dict[str, Any], stack: 
         assert left == []
 
 
+@pytest.mark.slow  # cfn-lint over each template, 2-8 s: CI (`make test`) runs it, `make test-fast` does not
 @pytest.mark.parametrize("stack", STACKS)
 def test_cfn_lint_is_clean(app: dict[str, Any], stack: str) -> None:
     assert [str(m) for m in lint_file(app["files"][stack], ManualArgs(regions=["us-east-1", "eu-west-1"]))] == []
