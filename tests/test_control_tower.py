@@ -1,6 +1,7 @@
 """The strict compliance profile against the AWS Control Tower proactive controls (cfn-guard, CfnGuardValidator).
 
-The Level 3 bundled app (its three stacks) is synthesized once for the module in the strict profile, in a VPC, with
+The Level 3 bundled app (its three stacks) is synthesized once per session (``strict_level3`` in tests/conftest.py,
+shared with tests/constructs/test_strict_network.py) in the strict profile, in a VPC, with
 ``CfnGuardValidator(control_tower_rules_enabled=True, disabled_rules=<the documented list>)`` and cdk-nag as policy
 validation plugins. The standard profile is counted by ``scripts/control_tower_report.py``, not gated.
 """
@@ -31,25 +32,13 @@ from llm_observability.constructs._common import (
     log_encryption_key,
 )
 from llm_observability.errors import ConfigError
-from scripts.control_tower_report import plugin_failures, summary, synth_with_rules, violations
-from tests.conftest import CDK_CONTEXT
-
-VPC = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "vpc_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1", "subnet-0123456789abcdef2"],
-    "vpc_availability_zones": ["us-east-1a", "us-east-1b", "us-east-1c"],
-}
+from scripts.control_tower_report import plugin_failures, summary, violations
 
 
 @pytest.fixture(scope="module")
-def strict(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    outdir = tmp_path_factory.mktemp("strict-l3")
-    # A concrete account, as in a Control Tower account: the Lambda permissions' SourceAccount is then a literal the
-    # template-level rule can read (CT.LAMBDA.PR.2; in an env-agnostic template it is {"Ref": "AWS::AccountId"}).
-    context = {**CDK_CONTEXT, **VPC, "level": 3, CONTEXT_KEY: "strict", "account": "111111111111", "region": "us-east-1"}
-    report = synth_with_rules(outdir, context)
-    templates = {p.name.removesuffix(".template.json"): p for p in outdir.glob("*.template.json")}
-    return {"report": report, "outdir": outdir, "templates": templates}
+def strict(strict_level3: dict[str, Any]) -> dict[str, Any]:
+    """The strict level-3 app of the session (tests/conftest.py), its templates by path."""
+    return {**strict_level3, "templates": strict_level3["files"]}
 
 
 def _resources(strict: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:

@@ -27,10 +27,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_observability.constructs._common import ASSET_EXCLUDES, model_arns, stage_files
-from llm_observability.constructs.otel import (
+from llm_observability.constructs.otel import (  # environment_of: re-exported for the stacks and tests
     OTEL_EXEC_WRAPPER,
     check_layer_arn,
     enable_tracing,
+    environment_of,
+    function_property,
     has_adot_layer,
     unsupported_runtime,
 )
@@ -99,25 +101,10 @@ def stage_layer() -> Path:
     return stage_files("runtime-layer", files, executable=frozenset({EXEC_WRAPPER_NAME}))
 
 
-def _resolved_property(fn: lambda_.Function, name: str) -> Any:
-    """A property of the function's ``AWS::Lambda::Function`` as it stands now (layers, environment)."""
-    cfn = fn.node.default_child
-    properties = getattr(cfn, "_cfn_properties", None)  # the protected ``cfnProperties`` of the L1
-    value = properties.get(name) if isinstance(properties, dict) else getattr(cfn, name, None)
-    return Stack.of(fn).resolve(value) if value is not None else None
-
-
 def layer_count(fn: lambda_.Function) -> int:
     """How many layers ``fn`` has now."""
-    layers = _resolved_property(fn, "layers")
+    layers = function_property(fn, "layers")
     return len(layers) if isinstance(layers, list) else 0
-
-
-def environment_of(fn: lambda_.Function) -> dict[str, Any]:
-    """The environment variables ``fn`` has now."""
-    environment = _resolved_property(fn, "environment")
-    variables = environment.get("variables") if isinstance(environment, dict) else None
-    return dict(variables) if isinstance(variables, dict) else {}
 
 
 def unsupported_reason(fn: lambda_.IFunction) -> str | None:

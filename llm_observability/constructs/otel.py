@@ -144,16 +144,24 @@ def adot_layer_arn(scope: Construct, override: str = "", *, setting: str = "adot
     return ADOT_PYTHON_LAYER_ARNS[region]
 
 
-def _resolved(fn: lambda_.Function, name: str) -> Any:
+def function_property(fn: lambda_.Function, name: str) -> Any:
+    """A property of the function's ``AWS::Lambda::Function`` as it stands now (layers, environment, tracing)."""
     cfn = fn.node.default_child
     properties = getattr(cfn, "_cfn_properties", None)  # the protected ``cfnProperties`` of the L1
     value = properties.get(name) if isinstance(properties, dict) else getattr(cfn, name, None)
     return Stack.of(fn).resolve(value) if value is not None else None
 
 
+def environment_of(fn: lambda_.Function) -> dict[str, Any]:
+    """The environment variables ``fn`` has now."""
+    environment = function_property(fn, "environment")
+    variables = environment.get("variables") if isinstance(environment, dict) else None
+    return dict(variables) if isinstance(variables, dict) else {}
+
+
 def has_adot_layer(fn: lambda_.Function) -> bool:
     """``fn`` has an ADOT Python layer already (one of the table's, or the stack's mapping of them)."""
-    layers = json.dumps(_resolved(fn, "layers") or [])
+    layers = json.dumps(function_property(fn, "layers") or [])
     return f":layer:{ADOT_LAYER_NAME}:" in layers or _MAPPING_ID in layers
 
 
@@ -194,8 +202,7 @@ def enable_tracing(
             f"Tracing '{fn.node.path}' is not possible: it {reason}; use one of those runtimes or set 'adot_layer_arn' "
             "to a layer version that supports it."
         )
-    variables = _resolved(fn, "environment") or {}
-    present = variables.get("variables", {}) if isinstance(variables, dict) else {}
+    present = environment_of(fn)
     own = present.get(ENV_LAMBDA_EXEC_WRAPPER)
     if exec_wrapper and own not in (None, "", OTEL_EXEC_WRAPPER):
         raise ConfigError(
@@ -214,7 +221,7 @@ def enable_tracing(
     for key, value in wanted.items():
         if key not in present or key == ENV_LAMBDA_EXEC_WRAPPER:
             fn.add_environment(key, value)
-    tracing = _resolved(fn, "tracingConfig")
+    tracing = function_property(fn, "tracingConfig")
     if not (isinstance(tracing, dict) and tracing.get("mode") == ACTIVE):
         cfn = fn.node.default_child
         assert isinstance(cfn, lambda_.CfnFunction)

@@ -22,7 +22,12 @@ from constructs import Construct, IConstruct
 
 from llm_observability.compliance_profile import profile_of
 from llm_observability.config.settings import ENDPOINT_SERVICES, VPC_ENDPOINTS_ALLOWED, ObservabilityConfig
-from llm_observability.constructs.log_analytics.network import LAMBDA_VPC_ACTIONS, VpcPlacement, place_function
+from llm_observability.constructs.log_analytics.network import (
+    LAMBDA_VPC_ACTIONS,
+    VpcPlacement,
+    https_only_group,
+    place_function,
+)
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge
 
@@ -70,13 +75,10 @@ class FunctionNetwork(Construct):
         super().__init__(scope, id)
         self.placement = placement
         self.vpc = placement.import_vpc(self, "Vpc")
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "FunctionSecurityGroup",
-            vpc=self.vpc,
+        self.security_group = https_only_group(
+            self, "FunctionSecurityGroup", self.vpc,
             description="Lambda functions of the LLM observability stacks: HTTPS out only (AWS APIs and endpoints).",
-            allow_all_outbound=False,
-        )
+        )  # fmt: skip
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
         self.endpoint_group: ec2.SecurityGroup | None = None
         self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
@@ -90,13 +92,10 @@ class FunctionNetwork(Construct):
                 )
             return
         if services:
-            self.endpoint_group = ec2.SecurityGroup(
-                self,
-                "EndpointSecurityGroup",
-                vpc=self.vpc,
+            self.endpoint_group = https_only_group(
+                self, "EndpointSecurityGroup", self.vpc,
                 description="Interface endpoints of the LLM observability functions: HTTPS from those functions only.",
-                allow_all_outbound=False,
-            )
+            )  # fmt: skip
             self.endpoint_group.add_ingress_rule(self.security_group, ec2.Port.tcp(443), "HTTPS from the functions")
             self.endpoints_group = self.endpoint_group
             for service in endpoint_services(services):

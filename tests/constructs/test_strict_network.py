@@ -29,24 +29,17 @@ from llm_observability.constructs.vpc_endpoints import (
 )
 from llm_observability.errors import ConfigError
 from llm_observability.stacks import build_app
-from scripts.control_tower_report import plugin_failures, synth_with_rules, violations
-from tests.conftest import CDK_CONTEXT
+from scripts.control_tower_report import plugin_failures, violations
+from tests.conftest import CDK_CONTEXT, STRICT_VPC
 
-SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
-ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
-VPC = {"vpc_id": "vpc-0123456789abcdef0", "vpc_subnet_ids": SUBNETS, "vpc_availability_zones": ZONES}
+VPC = STRICT_VPC
+SUBNETS, ZONES = VPC["vpc_subnet_ids"], VPC["vpc_availability_zones"]
 
 
 @pytest.fixture(scope="module")
-def strict(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    outdir = tmp_path_factory.mktemp("strict-network-l3")
-    context = {**CDK_CONTEXT, **VPC, "level": 3, CONTEXT_KEY: "strict", "vpc_endpoints": ["all"]}
-    report = synth_with_rules(outdir, context)
-    templates = {
-        path.name.removesuffix(".template.json"): json.loads(path.read_text())
-        for path in outdir.glob("*.template.json")
-    }
-    return {"report": report, "templates": templates, "outdir": outdir}
+def strict(strict_level3: dict[str, Any]) -> dict[str, Any]:
+    """The strict level-3 app of the session (tests/conftest.py): every endpoint, a concrete account."""
+    return strict_level3
 
 
 def _of_type(templates: dict[str, Any], cfn_type: str) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -101,7 +94,7 @@ def test_permissions_carry_source_account_and_arn(strict: dict[str, Any]) -> Non
     permissions = _of_type(strict["templates"], "AWS::Lambda::Permission")
     assert permissions
     for path, (_, permission) in permissions.items():
-        assert permission["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"}, path
+        assert permission["Properties"]["SourceAccount"] == "111111111111", path  # the stack's account
         assert permission["Properties"]["SourceArn"], path
 
 
