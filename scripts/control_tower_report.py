@@ -8,7 +8,7 @@ dependency: the bundled Control Tower cfn-guard rules and binary) as a CDK polic
 per level, the violating resources and the controls they break. By default the controls of
 ``llm_observability.compliance_profile.DISABLED_CONTROLS`` are off (what a user disables in the OU); with
 ``--all-rules`` every bundled rule runs (the issue's "today" table). Exit status 0 (a report is not a gate; the
-test suite is: tests/test_control_tower.py).
+test suite is: tests/test_control_tower.py), or 2 with one sentence for a setting the app refuses.
 """
 
 from __future__ import annotations
@@ -106,11 +106,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     context["compliance_profile"] = args.profile
     print(f"| level | violating constructs | controls | ids |  (profile {args.profile})")
     print("|---|---|---|---|")
+    from llm_observability.errors import ConfigError
+
     for level in (int(n) for n in args.levels.split(",")):
         with tempfile.TemporaryDirectory(prefix="ct-report-") as outdir:
-            report = synth_with_rules(
-                Path(outdir), {**context, "level": level}, disabled=[] if args.all_rules else None, nag=False
-            )
+            try:
+                report = synth_with_rules(
+                    Path(outdir), {**context, "level": level}, disabled=[] if args.all_rules else None, nag=False
+                )
+            except ConfigError as error:
+                print(f"Configuration error: {error}", file=sys.stderr)
+                return 2
         found = violations(report)
         constructs, controls = summary(found)
         ids = sorted({c for by_control in found.values() for c in by_control})

@@ -74,3 +74,20 @@ def test_the_config_file_gives_each_skip_a_reason() -> None:
     for check in skips:
         reason = text.split(f"- {check}")[0].rsplit(f"# {check}", 1)
         assert len(reason) == 2 and len(reason[1]) > 80, f"{check} has no reason above it in .checkov.yaml"
+
+
+@pytest.fixture(scope="module")
+def strict_reports(strict_level3: dict[str, Any]) -> list[dict[str, Any]]:
+    """checkov over the three stacks in the strict compliance profile (functions and the domain in a VPC, every
+    interface endpoint): the network permissions and groups only that profile writes."""
+    return _run(sorted(strict_level3["files"].values()))
+
+
+def test_checkov_reports_no_failed_check_in_the_strict_profile(strict_reports: list[dict[str, Any]]) -> None:
+    failed = [
+        f"{check['check_id']} {check['resource']} ({Path(check['file_path']).name}): {check['check_name']}"
+        for report in strict_reports
+        for check in report["results"]["failed_checks"]
+    ]
+    assert failed == []
+    assert sum(report["summary"]["passed"] for report in strict_reports) > 400

@@ -9,6 +9,8 @@ import sys
 from typing import Any, get_args
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llm_observability.config import ObservabilityConfig, PromptLogging, base_model_id, config_reference_rows
 from llm_observability.config.fields import context_defaults
@@ -67,6 +69,37 @@ def test_strings_from_the_command_line_are_converted() -> None:
     assert config.model_prices["my.model-v1:0"] == {"input_per_1k": 0.1, "output_per_1k": 0.2}
     assert "amazon.nova-lite-v1:0" in config.model_prices  # merged over the built-in table
     assert dict(config.tags) == {"CostCenter": "42"}
+
+
+def test_lists_from_the_command_line_may_be_comma_separated() -> None:
+    config = ObservabilityConfig.from_mapping(
+        {
+            "vpc_id": "vpc-0123456789abcdef0",
+            "vpc_subnet_ids": "subnet-0123456789abcdef0, subnet-0123456789abcdef1",
+            "vpc_availability_zones": '["us-east-1a", "us-east-1b"]',
+        }
+    )
+    assert config.vpc_subnet_ids == ("subnet-0123456789abcdef0", "subnet-0123456789abcdef1")
+    assert config.vpc_availability_zones == ("us-east-1a", "us-east-1b")
+    with pytest.raises(ConfigError, match=r"^Setting 'vpc_subnet_ids' is 'subnet-a,,subnet-b': allowed is a JSON"):
+        ObservabilityConfig.from_mapping({"vpc_subnet_ids": "subnet-a,,subnet-b"})
+
+
+_ITEM = st.text(st.characters(blacklist_characters=",[", blacklist_categories=("Cs",)), min_size=1, max_size=12)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(items=st.lists(_ITEM.filter(str.strip), min_size=1, max_size=5), spaces=st.sampled_from(["", " "]))
+def test_any_comma_separated_list_reads_back_as_its_items_or_one_sentence(items: list[str], spaces: str) -> None:
+    from llm_observability.config.context import coerce
+
+    text = f",{spaces}".join(items)
+    try:
+        value = coerce("vpc_subnet_ids", "list", text)
+    except ConfigError as error:  # only JSON-looking input may be refused, with one sentence
+        assert text.strip().startswith("[") and "\n" not in str(error)
+        return
+    assert value == [item.strip() for item in items]
 
 
 @pytest.mark.parametrize(

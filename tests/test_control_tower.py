@@ -171,3 +171,11 @@ def test_strict_dead_letter_queue_declares_itself_one() -> None:
     Template.from_stack(stack).has_resource_properties(
         "AWS::SQS::Queue", {"RedriveAllowPolicy": {"redrivePermission": "allowAll"}}
     )
+
+
+def test_report_script_refuses_a_bad_setting_in_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    from scripts.control_tower_report import main
+
+    assert main(["--profile", "strict", "--levels", "1", "-c", "vpc_subnet_ids=subnet-a,,subnet-b"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Configuration error: Setting 'vpc_subnet_ids' is 'subnet-a,,subnet-b'") and "\n" not in err

@@ -65,6 +65,14 @@ def _from_string(name: str, shape: Shape, raw: str) -> Any:
         except ValueError:
             wanted = "a whole number" if shape == "int" else "a number"
             raise ConfigError(f"Setting '{name}' is {raw!r}: allowed is {wanted}.") from None
+    if shape == "list" and not text.startswith("["):
+        # ``-c vpc_subnet_ids=subnet-a,subnet-b``: a comma-separated list of strings (the setting's rule checks them).
+        items = [item.strip() for item in text.split(",")]
+        if not all(items):
+            raise ConfigError(
+                f"Setting '{name}' is {raw!r}: allowed is a JSON list or comma-separated values without empty items."
+            )
+        return items
     wanted = "list" if shape == "list" else "object"
     try:
         value = json.loads(text)

@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from llm_observability.compliance_profile import is_strict
 from llm_observability.config import ObservabilityConfig
 from llm_observability.constructs._common import (
     asset_function,
@@ -265,7 +266,7 @@ class RagReferenceApp(Construct):
         validator = self.api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
-        integration = apigw.LambdaIntegration(self.function, proxy=True)
+        integration = self._integration()
         for path, schema in (("ask", ASK_SCHEMA), ("feedback", FEEDBACK_SCHEMA)):
             model = self.api.add_model(f"{path.capitalize()}Model", content_type="application/json", schema=schema)
             method = self.api.root.add_resource(path).add_method(
@@ -306,3 +307,32 @@ class RagReferenceApp(Construct):
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the RAG API (POST ask, POST feedback).")
         CfnOutput(self, "KnowledgeBaseId", value=knowledge_base_id, description="Knowledge base the API retrieves from.")
         CfnOutput(self, "FunctionName", value=self.function.function_name, description="The RAG Lambda function.")
+
+    def _integration(self) -> apigw.Integration:
+        """The Lambda proxy integration of both methods.
+
+        Standard profile: API Gateway invokes the function through the function's resource policy (one
+        ``AWS::Lambda::Permission`` per method, and one for the console's test invocation). Strict profile: through
+        an IAM role API Gateway assumes (integration credentials) that may invoke this function only, so the
+        function has no resource policy at all. Control Tower's CT.LAMBDA.PR.2 reads a permission's
+        ``SourceAccount`` / ``SourceArn`` as written in the template, and an environment-agnostic stack can write
+        neither as the literal it wants; a role passes the control whatever the stack's environment, and a role
+        cannot be used by another account's API (``iam:PassRole`` does not cross accounts).
+        """
+        if not is_strict(self):
+            return apigw.LambdaIntegration(self.function, proxy=True)
+        role = iam.Role(
+            self,
+            "ApiInvokeRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway invokes the RAG function with this role (strict compliance profile).",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
+        )
+        return apigw.AwsIntegration(
+            service="lambda",
+            proxy=True,
+            path=f"2015-03-31/functions/{self.function.function_arn}/invocations",
+            options=apigw.IntegrationOptions(credentials_role=role),
+        )

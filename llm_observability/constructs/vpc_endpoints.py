@@ -20,10 +20,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
+from llm_observability.checkov import skip
 from llm_observability.compliance_profile import profile_of
 from llm_observability.config.settings import ENDPOINT_SERVICES, VPC_ENDPOINTS_ALLOWED, ObservabilityConfig
 from llm_observability.constructs.log_analytics.network import (
     LAMBDA_VPC_ACTIONS,
+    LAMBDA_VPC_REASON,
     VpcPlacement,
     https_only_group,
     place_function,
@@ -196,11 +198,8 @@ class StrictFunctions:
             ),
         )
         function.add_dependency(policy)
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Lambda creates and deletes the provider's network interfaces, whose ids are not known in advance.",
-        )
+        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", LAMBDA_VPC_REASON)
+        skip(policy, "CKV_AWS_111", LAMBDA_VPC_REASON)
 
 
 def vpc_placement(config: ObservabilityConfig) -> VpcPlacement | None:

@@ -94,8 +94,36 @@ def test_permissions_carry_source_account_and_arn(strict: dict[str, Any]) -> Non
     permissions = _of_type(strict["templates"], "AWS::Lambda::Permission")
     assert permissions
     for path, (_, permission) in permissions.items():
-        assert permission["Properties"]["SourceAccount"] == "111111111111", path  # the stack's account
+        assert permission["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"}, path  # the stack's account
         assert permission["Properties"]["SourceArn"], path
+        assert permission["Properties"]["Principal"] != "apigateway.amazonaws.com", path
+
+
+@pytest.mark.slow
+def test_the_api_invokes_the_function_with_a_role_of_its_own(strict: dict[str, Any]) -> None:
+    """No resource policy for API Gateway (CT.LAMBDA.PR.2 cannot read an environment-agnostic SourceArn): each
+    method's integration carries credentials, a role API Gateway assumes that may invoke the RAG function only."""
+    (template,) = (t for name, t in strict["templates"].items() if "-l1-" in name)
+    resources = template["Resources"]
+    methods = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Method"]
+    assert len(methods) == 2
+    roles = {json.dumps(m["Properties"]["Integration"]["Credentials"]) for m in methods}
+    assert len(roles) == 1
+    role_id = json.loads(roles.pop())["Fn::GetAtt"][0]
+    (statement,) = resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    policies = [
+        r["Properties"] for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+    ]  # fmt: skip
+    (policy,) = policies
+    (grant,) = policy["PolicyDocument"]["Statement"]
+    assert grant["Action"] == "lambda:InvokeFunction"
+    assert grant["Resource"]["Fn::GetAtt"][0].startswith("RagAppFunction") and grant["Resource"]["Fn::GetAtt"][1] == "Arn"
+    for method in methods:
+        integration = method["Properties"]["Integration"]
+        assert integration["Type"] == "AWS_PROXY" and integration["IntegrationHttpMethod"] == "POST"
+        assert ":lambda:path/2015-03-31/functions/" in json.dumps(integration["Uri"])
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
+from llm_observability.checkov import skip
 from llm_observability.config.settings import (
     AVAILABILITY_ZONE_RE,
     AVAILABILITY_ZONES_ALLOWED,
@@ -40,6 +41,11 @@ LAMBDA_VPC_ACTIONS = [
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 ]
+#: Why a role may manage network interfaces on any resource (cdk-nag IAM5 and checkov CKV_AWS_111 acknowledged).
+LAMBDA_VPC_REASON = (
+    "Lambda creates and deletes the function's network interfaces, whose ids are not known in advance; these are "
+    "the actions of the AWS-managed AWSLambdaVPCAccessExecutionRole, written out."
+)
 #: What Firehose needs to create its delivery ENIs (Firehose API reference, VpcConfiguration.RoleARN).
 FIREHOSE_VPC_ACTIONS = [
     "ec2:DescribeVpcs",
@@ -151,15 +157,21 @@ def store_groups(
     groups.store.add_ingress_rule(groups.function, https, "HTTPS from the index-template function")
     groups.delivery.add_egress_rule(groups.store, https, f"HTTPS to {target}")
     groups.function.add_egress_rule(ec2.Peer.any_ipv4(), https, f"HTTPS to {target} and the S3 response URL")
-    delivery_role.add_to_principal_policy(
-        iam.PolicyStatement(sid="DeliverIntoVpc", actions=FIREHOSE_VPC_ACTIONS, resources=["*"])
-    )
-    acknowledge(
+    # A policy of its own (under the role, so the delivery stream's dependency on the role covers it), to carry
+    # the acknowledgments of this one statement only.
+    vpc_policy = iam.Policy(
         delivery_role,
-        "AwsSolutions-IAM5[Resource::*]",
-        "Firehose creates, describes and deletes its delivery network interfaces in the VPC; their ids are not "
-        "known in advance (the permissions the Firehose VpcConfiguration documents).",
+        "VpcDelivery",
+        roles=[delivery_role],
+        statements=[iam.PolicyStatement(sid="DeliverIntoVpc", actions=FIREHOSE_VPC_ACTIONS, resources=["*"])],
     )
+    why = (
+        "Firehose creates, describes and deletes its delivery network interfaces in the VPC (and their "
+        "permissions); their ids are not known in advance (the permissions the Firehose VpcConfiguration documents)."
+    )
+    acknowledge(vpc_policy, "AwsSolutions-IAM5[Resource::*]", why)
+    skip(vpc_policy, "CKV_AWS_111", why)
+    skip(vpc_policy, "CKV_AWS_109", why)
     return groups
 
 
@@ -173,12 +185,8 @@ def place_function(function: lambda_.Function, role: iam.Role, vpc: ec2.IVpc, gr
     policy = iam.Policy(function, "VpcAccess", roles=[role], statements=[statement])
     # Lambda checks the role's network permissions when the function is created or updated.
     cfn.node.add_dependency(policy)
-    acknowledge(
-        policy,
-        "AwsSolutions-IAM5[Resource::*]",
-        "Lambda creates and deletes the function's network interfaces, whose ids are not known in advance; these "
-        "are the actions of the AWS-managed AWSLambdaVPCAccessExecutionRole, written out.",
-    )
+    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", LAMBDA_VPC_REASON)
+    skip(policy, "CKV_AWS_111", LAMBDA_VPC_REASON)
 
 
 def public_endpoint_warning(scope: IConstruct, store: str) -> None:
