@@ -61,6 +61,10 @@ class Workload:
         ``model_ids[0]``.
     :param throttle_limits: the API stage's normal rate and burst limits (the throttle runbook restores them).
         Default: none (no throttle runbook).
+    :param low_urgency_topic: SNS topic for notifications that must not page (the member alarms of a workload
+        health alarm, low-severity alarms). Default: none (they notify nothing once a health alarm pages).
+    :param invocation_log_group: the log group Bedrock model invocation logging writes to (the account's, in the
+        application's region); per-tenant usage rules read it. Default: none.
 
     Levels build only what these facts can feed and list the rest in one synth warning per stack
     (``llm-observability:left-out``); see :meth:`with_facts`.
@@ -88,6 +92,8 @@ class Workload:
     request_contract: RequestContract | None = None
     primary_model_id: str | None = None
     throttle_limits: ThrottleLimits | None = None
+    low_urgency_topic: sns.ITopic | None = None
+    invocation_log_group: logs.ILogGroup | None = None
 
     def __post_init__(self) -> None:
         workload_name("name", self.name, owner="Workload")
@@ -222,6 +228,14 @@ class Workload:
     def with_alert_topic(self, topic: sns.ITopic, *, key: kms.IKey | None = None) -> Workload:
         """A copy of this Workload whose alarms notify ``topic`` (encrypted with ``key``, if any)."""
         return replace(self, alert_topic=topic, alert_topic_key=key)
+
+    def with_low_urgency_topic(self, topic: sns.ITopic | None) -> Workload:
+        """A copy of this Workload whose non-paging notifications go to ``topic``."""
+        return replace(self, low_urgency_topic=topic)
+
+    def with_invocation_log_group(self, log_group: logs.ILogGroup | None) -> Workload:
+        """A copy of this Workload that names the Bedrock model invocation log group."""
+        return replace(self, invocation_log_group=log_group)
 
     def with_alarms(self, roled_alarms: Sequence[RoledAlarm]) -> Workload:
         """A copy of this Workload that also lists ``roled_alarms`` (an alarm construct's ``roled_alarms``)."""

@@ -56,6 +56,7 @@ CONCERN_TITLES: Mapping[str, str] = {
     "level1": "Level 1: Foundation",
     "level2": "Level 2: Proactive",
     "level3": "Level 3: AIOps",
+    "organization": "Organization: many accounts and regions, one monitoring account",
 }
 #: The stack class that builds each level of the bundled app (``llm_observability.stacks``).
 STACK_CLASSES: Mapping[int, str] = {1: "FoundationStack", 2: "ProactiveStack", 3: "AiOpsStack"}

@@ -35,7 +35,7 @@ def test_the_defaults_pass_their_own_rules_and_the_reference_lists_every_setting
     assert by_key["quality_rouge_l_floor"][1:4] == ("number", "0.2", "a number above 0 and below 1")
     assert by_key["security_hub"].allowed == "create, adopt" and by_key["level"].type == "integer"
     assert by_key["budget_services"].default == '["Amazon Bedrock"]' and by_key["tags"].type == "object"
-    assert {r.concern for r in rows} == {"app", "level1", "level2", "level3"}
+    assert {r.concern for r in rows} == {"app", "level1", "level2", "level3", "organization"}
     assert all(r.doc.endswith(".") and r.allowed for r in rows)
 
 

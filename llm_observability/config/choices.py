@@ -27,3 +27,5 @@ LogAnalyticsMode = Literal["domain", "serverless", "off"]
 #: ``standard``: the library's defaults; ``strict``: the AWS Control Tower proactive controls met
 #: (:mod:`llm_observability.compliance_profile`).
 ComplianceProfile = Literal["standard", "strict"]
+#: Account singletons across an organization: each target creates its own, or a delegated administrator has them.
+OrganizationServices = Literal["per_account", "delegated_admin"]

@@ -17,7 +17,7 @@ from typing import Any, Literal, NamedTuple, get_args, get_origin, get_type_hint
 from llm_observability.validation import Rule, fail
 
 #: The concerns settings are grouped by: the app as a whole, then what each level adds.
-Concern = Literal["app", "level1", "level2", "level3"]
+Concern = Literal["app", "level1", "level2", "level3", "organization"]
 #: The JSON shape of a setting's value in cdk.json.
 Shape = Literal["int", "float", "bool", "str", "list", "object"]
 

@@ -9,6 +9,7 @@ constants of :mod:`~llm_observability.config.bounds`) and its doc text; every ba
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from llm_observability.config.choices import (
     ExistingConfiguration,
     Level,
     LogAnalyticsMode,
+    OrganizationServices,
     PromptLogging,
     SecurityStandard,
     SingletonMode,
@@ -41,6 +43,15 @@ from llm_observability.config.models import (
     is_token,
     merged_prices,
 )
+from llm_observability.config.organization import (
+    MONITORING_ALLOWED,
+    TARGETS_ALLOWED,
+    Monitoring,
+    Target,
+    monitoring_regions,
+    parse_monitoring,
+    parse_targets,
+)
 from llm_observability.errors import ConfigError
 from llm_observability.runtime import telemetry
 from llm_observability.thresholds import AlarmThresholds
@@ -53,6 +64,7 @@ _app = partial(setting, "app")
 _level1 = partial(setting, "level1")
 _level2 = partial(setting, "level2")
 _level3 = partial(setting, "level3")
+_organization = partial(setting, "organization")
 
 
 def _thresholds(name: str, value: Mapping[str, Any]) -> Mapping[str, float]:
@@ -108,6 +120,33 @@ def _id_list(regex: re.Pattern[str], allowed: str) -> Custom:
         return tuple(value)
 
     return Custom(f"empty or {allowed}", run)
+def _targets(name: str, value: Any) -> tuple[Mapping[str, Any], ...]:
+    parse_targets(name, value)
+    return tuple(MappingProxyType(dict(item)) for item in value)
+
+
+def _monitoring(name: str, value: Any) -> Mapping[str, Any]:
+    parse_monitoring(name, value)
+    return MappingProxyType(dict(value))
+
+
+#: An HTTP header name (``tenant_header``), lowercase as API Gateway and the handler compare it.
+TENANT_HEADER_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+#: A tenant id as Bedrock ``requestMetadata`` values and tag values accept it.
+TENANT_ID_RE = re.compile(r"^[A-Za-z0-9_.:@=+/-]{1,64}$")
+TENANT_IDS_ALLOWED = "a list of distinct tenant ids (1-64 letters, digits or _ . : @ = + / -), at most 20"
+
+
+def _tenant_ids(name: str, value: Any) -> tuple[str, ...]:
+    if len(value) > 20 or len(set(value)) != len(value):
+        raise fail(name, value, f"empty or {TENANT_IDS_ALLOWED}")
+    if not all(isinstance(v, str) and TENANT_ID_RE.match(v) for v in value):
+        raise fail(name, value, f"empty or {TENANT_IDS_ALLOWED}")
+    return tuple(value)
+
+
+#: A CloudWatch alarm ARN (``health_suppressor_alarm_arn``: the user's own alarm, e.g. deployment in progress).
+ALARM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:cloudwatch:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:\d{12}:alarm:.{1,255}$")
 #: Share of spans CloudWatch Transaction Search indexes as X-Ray trace summaries (the CloudFormation bound).
 TRANSACTION_SEARCH_INDEXING_PERCENT = Range(0, 100)
 
@@ -217,6 +256,26 @@ class ObservabilityConfig:
     )
 
     # --- Level 2: anomaly bands, cost, quality, guardrail, prompts, compliance ----------------------------------
+    health_alarm: bool = _level1(
+        True, None,
+        "One composite 'health' alarm per workload over its high-severity alarms pages (alert topic, OpsItem); the "
+        "member alarms notify the low-urgency topic instead. Its actions are suppressed while a Level 3 runbook heals.",
+    )  # fmt: skip
+    low_urgency_email: str = _level1(
+        "", Email(), "E-mail address subscribed to the low-urgency topic (member and low-severity alarms; optional)."
+    )
+    health_suppressor_alarm_arn: str = _level1(
+        "", Pattern(re.compile(f"^(?:{ALARM_ARN_RE.pattern[1:-1]})?$"), "empty or a CloudWatch alarm ARN"),
+        "An alarm of yours (e.g. deployment in progress) that also suppresses the health alarm's actions.",
+    )  # fmt: skip
+    tenant_header: str = _level1(
+        "x-tenant-id", Pattern(TENANT_HEADER_RE, "a lowercase HTTP header name (letters, digits, -), 1-64 characters"),
+        "Request header naming the tenant (else the IAM caller is the tenant); passed to Bedrock as requestMetadata.",
+    )  # fmt: skip
+    tenant_inference_profiles: tuple[str, ...] = _level1(
+        (), Custom(f"empty or {TENANT_IDS_ALLOWED}", _tenant_ids),
+        "Tenants that get a Bedrock application inference profile of their own (cost-allocation tag `Tenant`).",
+    )  # fmt: skip
     anomaly_band_width: float = _level2(
         2.0, b.ANOMALY_BAND_WIDTH, "Width of the anomaly-detection bands in standard deviations."
     )
@@ -250,6 +309,10 @@ class ObservabilityConfig:
     quality_rouge_l_floor: float = _level2(
         0.2, b.ROUGE_L_FLOOR, "Alarm when the golden set's average ROUGE-L falls below this."
     )
+    tenant_insights: bool = _level2(
+        True, None,
+        "Contributor Insights rules: top tenants by tokens, requests and errors per model (fixed cost per rule).",
+    )  # fmt: skip
     security_hub: SingletonMode = _level2(
         "create", Choice(SingletonMode), "`create` the account's Security Hub hub, or `adopt` the one already enabled."
     )
@@ -312,6 +375,23 @@ class ObservabilityConfig:
         "Strict profile: interface endpoints (private DNS) created in `vpc_id` for the functions, `[\"all\"]` for "
         "every one; empty when the VPC already reaches AWS APIs (its own endpoints or NAT). Each costs per hour per AZ.",
     )  # fmt: skip
+    targets: tuple[Mapping[str, Any], ...] = _organization(
+        (), Custom(f"empty or {TARGETS_ALLOWED}", _targets),
+        "Deploy to these environments, one CDK stage each at its own `level` (then `level` is not used).",
+    )  # fmt: skip
+    monitoring: Mapping[str, Any] = _organization(
+        {}, Custom(f"empty or {MONITORING_ALLOWED}", _monitoring),
+        "The monitoring account (with `targets`): OAM sinks, estate dashboards and cross-account alarms per region.",
+    )  # fmt: skip
+    share_logs: bool = _organization(
+        False, None,
+        "OAM links also share the targets' log groups with the monitoring account (they hold questions and answers).",
+    )  # fmt: skip
+    organization_services: OrganizationServices = _organization(
+        "per_account", Choice(OrganizationServices),
+        "`per_account`: each target creates its account singletons; `delegated_admin`: they exist (a delegated "
+        "administrator), targets adopt them and the monitoring account aggregates Config and Security Hub.",
+    )  # fmt: skip
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -357,6 +437,8 @@ class ObservabilityConfig:
                 f"'api_throttle_burst_limit' ({burst})",
             )  # fmt: skip
         self._check_vpc()
+        if self.monitoring and not self.targets:
+            raise fail("monitoring", dict(self.monitoring), "empty unless 'targets' lists the accounts it monitors")
 
     def _check_vpc(self) -> None:
         """vpc_id, vpc_subnet_ids and vpc_availability_zones: all three (one zone per subnet) or none."""
@@ -376,6 +458,19 @@ class ObservabilityConfig:
     def brings_own_knowledge_base(self) -> bool:
         """True when ``knowledge_base_id`` names an existing knowledge base."""
         return bool(self.knowledge_base_id)
+
+    @property
+    def target_list(self) -> tuple[Target, ...]:
+        """``targets`` parsed (empty: the single-environment app)."""
+        return parse_targets("targets", self.targets)
+
+    @property
+    def monitoring_account(self) -> Monitoring | None:
+        """``monitoring`` parsed, its regions defaulting to the targets' regions; None without one."""
+        parsed = parse_monitoring("monitoring", dict(self.monitoring))
+        if parsed is None or parsed.regions:
+            return parsed
+        return dataclasses.replace(parsed, regions=monitoring_regions(parsed, self.target_list))
 
     @property
     def thresholds(self) -> AlarmThresholds:
