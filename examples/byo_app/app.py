@@ -38,6 +38,7 @@ from llm_observability import (
     ProactiveStack,
     Severity,
     Workload,
+    add_health_alarm,
 )
 from llm_observability.constructs import encrypted_log_group, log_encryption_key, powertools_layer
 from llm_observability.hygiene import NoRedundantDependsOn
@@ -164,6 +165,9 @@ def build(app: App) -> dict[str, Stack]:
         # failover runs on the default MODEL_HEALTH and THROTTLING alarms of Level 1.
         throttle_alarms=level2.workload.alarms_for(AlarmRole.COST, severity=Severity.HIGH),
     )  # fmt: skip
+    # One alarm pages: a composite over the workload's high-severity alarms, quiet while a runbook heals. Its
+    # members stop paging (they would notify a low-urgency topic given with Workload.with_low_urgency_topic).
+    add_health_alarm(level3, config)
     return {"app": bot, "level1": level1, "level2": level2, "level3": level3}
 
 

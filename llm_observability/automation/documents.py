@@ -13,12 +13,20 @@ API throttle         stage limits := tightened      ``Mode=restore``: stage limi
 Every run, whatever its mode, publishes one SNS message naming the alarm, the mode and the values
 before and after. A step that fails jumps to a step recording the failure (the automation still ends
 as Failed).
+
+Every run also says that healing is in progress: its first step puts ``HealingInProgress`` = 1
+(:data:`HEALING_METRIC`, namespace ``MetricNamespace``, dimension ``service`` = ``ServiceName``) and its last
+step, reached from every record (success, refusal and failure alike), puts 0. An alarm on the metric's
+one-minute maximum (``RemediationRunbooks.healing_alarm``) suppresses the workload's health alarm while a
+runbook acts. Publishing the metric never stops the healing: those two steps are not critical.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from llm_observability.runtime.telemetry import DIM_SERVICE
 
 SCHEMA_VERSION = "0.3"
 ASSUME_ROLE = "{{ AutomationAssumeRole }}"
@@ -40,6 +48,18 @@ REST_API_ID_PATTERN = r"^[a-z0-9]{10}$"
 STAGE_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 RATE_LIMIT_PATTERN = r"^[0-9]{1,5}(?:\.[0-9]{1,3})?$"
 BURST_LIMIT_PATTERN = r"^[0-9]{1,4}$"
+#: A CloudWatch namespace of custom metrics: 1-255 of the characters CloudWatch allows, not ``AWS/...``.
+METRIC_NAMESPACE_PATTERN = r"^(?!AWS/)[A-Za-z0-9.\-_/#: ]{1,255}$"
+#: The ``service`` dimension value (a workload name: validation.WORKLOAD_NAME_RE allows less).
+SERVICE_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,255}$"
+
+#: The metric every runbook publishes while it acts: 1 at its first step, 0 at its last (unit Count).
+HEALING_METRIC = "HealingInProgress"
+#: Its one dimension (the library's ``service`` dimension), valued with the ``ServiceName`` parameter.
+HEALING_DIMENSION = DIM_SERVICE
+#: The first and the last step of every runbook.
+HEALING_STARTED_STEP = "PublishHealingStarted"
+HEALING_ENDED_STEP = "PublishHealingEnded"
 #: The model ids the RAG function accepts from its model parameter (``functions/rag_api/managed.py``
 #: ``MODEL_ID``; a test keeps the two identical), so a runbook can never write a value the function ignores.
 FUNCTION_MODEL_ID = (
@@ -78,6 +98,14 @@ def _common_parameters(modes: Mapping[str, str]) -> dict[str, Any]:
         ),
         "Mode": _param(" ".join(f"{mode}: {meaning}" for mode, meaning in modes.items()), allowed=list(modes)),
         "AlarmName": _param("Name of the alarm whose state change started this run.", pattern=ALARM_NAME_PATTERN),
+        "MetricNamespace": _param(
+            f"Namespace of the {HEALING_METRIC} metric this run publishes (the workload's metric namespace).",
+            pattern=METRIC_NAMESPACE_PATTERN,
+        ),
+        "ServiceName": _param(
+            f"Value of the '{HEALING_DIMENSION}' dimension of {HEALING_METRIC} (the workload's name).",
+            pattern=SERVICE_NAME_PATTERN,
+        ),
     }
 
 
@@ -110,6 +138,7 @@ def _put_parameter(name: str, parameter: str, value: str, description: str, next
 
 
 def _record(name: str, what: str, message: str) -> dict[str, Any]:
+    """A step publishing what the run did; then (also when publishing fails) the run says healing has ended."""
     step = _api(
         name,
         "sns",
@@ -119,8 +148,31 @@ def _record(name: str, what: str, message: str) -> dict[str, Any]:
         Subject=_SUBJECT.format(what=what),
         Message=f"{message} {_EXECUTION}",
     )
-    step["isEnd"] = True
+    step["nextStep"] = HEALING_ENDED_STEP
+    step["onFailure"] = f"step:{HEALING_ENDED_STEP}"
     return step
+
+
+def _healing(name: str, value: int, description: str) -> dict[str, Any]:
+    """A step putting ``HealingInProgress`` = ``value``; not critical (a failed put never stops the healing)."""
+    datum = {
+        "MetricName": HEALING_METRIC,
+        "Dimensions": [{"Name": HEALING_DIMENSION, "Value": "{{ ServiceName }}"}],
+        "Value": value,
+        "Unit": "Count",
+    }
+    step = _api(name, "cloudwatch", "PutMetricData", description, Namespace="{{ MetricNamespace }}", MetricData=[datum])
+    return {**step, "onFailure": "Continue", "isCritical": False}
+
+
+def _healing_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``steps`` between the healing-started step and the healing-ended step (the last one, reached from every
+    record)."""
+    return [
+        _healing(HEALING_STARTED_STEP, 1, "Say that self-healing is in progress (suppresses the health alarm)."),
+        *steps,
+        {**_healing(HEALING_ENDED_STEP, 0, "Say that self-healing has ended."), "isEnd": True},
+    ]
 
 
 FAILURE_STEP = "RecordFailure"
@@ -192,7 +244,7 @@ def model_failover_document() -> dict[str, Any]:
             "FallbackModelId": _param("Model id written on apply.", pattern=MODEL_ID_PATTERN),
             "TopicArn": _topic_parameter(),
         },
-        "mainSteps": [
+        "mainSteps": _healing_steps([
             _read_parameter(
                 "ReadActiveModel", "ModelParameterName", "Read the model id in use before changing it.", "ModelIdBefore"
             ),
@@ -230,7 +282,7 @@ def model_failover_document() -> dict[str, Any]:
                 "{{ PrimaryModelId }}.",
             ),
             _record_failure("model failover", "model failover failed", "parameter {{ ModelParameterName }}"),
-        ],
+        ]),
         "outputs": ["ReadActiveModel.ModelIdBefore"],
     }
 
@@ -299,7 +351,7 @@ def prompt_rollback_document() -> dict[str, Any]:
             ),
             "TopicArn": _topic_parameter(),
         },
-        "mainSteps": [
+        "mainSteps": _healing_steps([
             _read_parameter(
                 "ReadActiveVersion", "PromptParameterName", "Read the active prompt version ARN.", "ActiveVersionArn"
             ),
@@ -368,7 +420,7 @@ def prompt_rollback_document() -> dict[str, Any]:
                 "The failed step of this execution says which.",
             ),
             _record_failure("prompt rollback", "prompt rollback failed", "parameter {{ PromptParameterName }}"),
-        ],
+        ]),
         "outputs": ["ReadActiveVersion.ActiveVersionArn", "ComputePreviousVersion.PreviousVersionArn"],
     }
 
@@ -425,7 +477,7 @@ def api_throttle_document() -> dict[str, Any]:
             "TightenedBurstLimit": _param(f"Stage burst limit while in ALARM. {burst}", pattern=BURST_LIMIT_PATTERN),
             "TopicArn": _topic_parameter(),
         },
-        "mainSteps": [
+        "mainSteps": _healing_steps([
             _mode_branch("ChooseMode", {APPLY: "TightenThrottling", RESTORE: "RestoreThrottling"}),
             _on_failure(
                 _update_stage(
@@ -460,7 +512,7 @@ def api_throttle_document() -> dict[str, Any]:
                 "(burst {{ NormalBurstLimit }}) again, up from {{ TightenedRateLimit }} (burst {{ TightenedBurstLimit }}).",
             ),
             _record_failure("API throttle", "API throttle failed", "the throttling of stage {{ StageName }}"),
-        ],
+        ]),
     }
 
 

@@ -58,13 +58,17 @@ def alarm_state_pattern(alarm_arns: Sequence[str], state: str) -> dict[str, Any]
     }
 
 
-def _input(runbook: str, mode: str, assume_role_arn: str, **values: str) -> dict[str, list[InputValue]]:
+def _input(
+    runbook: str, mode: str, assume_role_arn: str, metric_namespace: str, service_name: str, **values: str
+) -> dict[str, list[InputValue]]:
     if mode not in STATE_MODES[runbook].values():
         raise ValueError(f"mode is {mode!r}: allowed are {', '.join(STATE_MODES[runbook].values())}.")
     parameters: dict[str, list[InputValue]] = {
         "AutomationAssumeRole": [assume_role_arn],
         "Mode": [mode],
         "AlarmName": [ALARM_NAME],
+        "MetricNamespace": [metric_namespace],
+        "ServiceName": [service_name],
     }
     parameters.update({name: [value] for name, value in values.items()})
     return parameters
@@ -72,20 +76,25 @@ def _input(runbook: str, mode: str, assume_role_arn: str, **values: str) -> dict
 
 def model_failover_input(
     mode: str, *, assume_role_arn: str, model_parameter_name: str, primary_model_id: str, fallback_model_id: str,
-    topic_arn: str,
+    topic_arn: str, metric_namespace: str, service_name: str,
 ) -> dict[str, list[InputValue]]:  # fmt: skip
-    """Parameters of the model-failover document, as the EventBridge target passes them."""
+    """Parameters of the model-failover document, as the EventBridge target passes them (``metric_namespace`` and
+    ``service_name``: where the run says that healing is in progress, see :data:`~llm_observability.automation.HEALING_METRIC`)."""
     return _input(
-        MODEL_FAILOVER, mode, assume_role_arn, ModelParameterName=model_parameter_name,
+        MODEL_FAILOVER, mode, assume_role_arn, metric_namespace, service_name, ModelParameterName=model_parameter_name,
         PrimaryModelId=primary_model_id, FallbackModelId=fallback_model_id, TopicArn=topic_arn,
     )  # fmt: skip
 
 
 def prompt_rollback_input(
-    mode: str, *, assume_role_arn: str, prompt_parameter_name: str, topic_arn: str
-) -> dict[str, list[InputValue]]:
+    mode: str, *, assume_role_arn: str, prompt_parameter_name: str, topic_arn: str, metric_namespace: str,
+    service_name: str,
+) -> dict[str, list[InputValue]]:  # fmt: skip
     """Parameters of the prompt-rollback document, as the EventBridge target passes them."""
-    return _input(PROMPT_ROLLBACK, mode, assume_role_arn, PromptParameterName=prompt_parameter_name, TopicArn=topic_arn)
+    return _input(
+        PROMPT_ROLLBACK, mode, assume_role_arn, metric_namespace, service_name,
+        PromptParameterName=prompt_parameter_name, TopicArn=topic_arn,
+    )  # fmt: skip
 
 
 def format_limit(value: float) -> str:
@@ -96,10 +105,11 @@ def format_limit(value: float) -> str:
 def api_throttle_input(
     mode: str, *, assume_role_arn: str, rest_api_id: str, stage_name: str, normal_rate_limit: float,
     normal_burst_limit: int, tightened_rate_limit: float, tightened_burst_limit: int, topic_arn: str,
+    metric_namespace: str, service_name: str,
 ) -> dict[str, list[InputValue]]:  # fmt: skip
     """Parameters of the API-throttle document, as the EventBridge target passes them."""
     return _input(
-        API_THROTTLE, mode, assume_role_arn, RestApiId=rest_api_id, StageName=stage_name,
+        API_THROTTLE, mode, assume_role_arn, metric_namespace, service_name, RestApiId=rest_api_id, StageName=stage_name,
         NormalRateLimit=format_limit(normal_rate_limit), NormalBurstLimit=str(int(normal_burst_limit)),
         TightenedRateLimit=format_limit(tightened_rate_limit), TightenedBurstLimit=str(int(tightened_burst_limit)),
         TopicArn=topic_arn,

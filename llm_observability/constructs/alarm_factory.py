@@ -63,17 +63,23 @@ class AlarmRole(str, Enum):
     """Abuse of the application: prompt-injection phrasing in the questions."""
 
 
+#: An alarm of this app that strategies can bind to: a metric alarm (anomaly-detection alarms are ones) or a
+#: composite alarm (the workload's health alarm).
+OwnAlarm = cw.Alarm | cw.AnomalyDetectionAlarm | cw.CompositeAlarm
+
+
 class AlarmActionStrategy(Protocol):
     """What an alarm does when its state changes; the factory binds one to every alarm it makes."""
 
-    def bind(self, alarm: cw.Alarm | cw.AnomalyDetectionAlarm, severity: Severity) -> None:
+    def bind(self, alarm: OwnAlarm, severity: Severity) -> None:
         """Add this strategy's actions to ``alarm`` (of ``severity``)."""
         ...
 
 
-def _own(alarm: cw.IAlarm) -> cw.Alarm:
-    """``alarm`` when it is defined in this app (an imported alarm cannot take actions)."""
-    if not isinstance(alarm, cw.Alarm):
+def _own(alarm: cw.IAlarm) -> cw.Alarm | cw.CompositeAlarm:
+    """``alarm`` when it is defined in this app, a metric or a composite alarm (an imported alarm cannot take
+    actions)."""
+    if not isinstance(alarm, cw.Alarm | cw.CompositeAlarm):
         raise ConfigError(
             f"Alarm {alarm.node.path} is imported: allowed are alarms defined in this app, so that actions can be added."
         )
@@ -91,7 +97,7 @@ class SnsAlarmActionStrategy:
         self.topic = topic
         self.on_ok = on_ok
 
-    def bind(self, alarm: cw.Alarm | cw.AnomalyDetectionAlarm, severity: Severity) -> None:
+    def bind(self, alarm: OwnAlarm, severity: Severity) -> None:
         action = cw_actions.SnsAction(self.topic)
         _own(alarm).add_alarm_action(action)
         if self.on_ok:
@@ -127,7 +133,7 @@ class OpsItemAlarmActionStrategy:
         self.min_severity = _severity(min_severity, "OpsItemAlarmActionStrategy 'min_severity'")
         self.category = category
 
-    def bind(self, alarm: cw.Alarm | cw.AnomalyDetectionAlarm, severity: Severity) -> None:
+    def bind(self, alarm: OwnAlarm, severity: Severity) -> None:
         severity = _severity(severity, "OpsItemAlarmActionStrategy severity")
         if _RANK[severity] >= _RANK[self.min_severity]:
             _own(alarm).add_alarm_action(cw_actions.SsmAction(_OPS_ITEM_SEVERITY[severity], self.category))
@@ -153,7 +159,7 @@ class MultipleAlarmActionStrategy:
             raise ConfigError("MultipleAlarmActionStrategy 'strategies' is empty: allowed is one or more strategies.")
         self.strategies = strategies
 
-    def bind(self, alarm: cw.Alarm | cw.AnomalyDetectionAlarm, severity: Severity) -> None:
+    def bind(self, alarm: OwnAlarm, severity: Severity) -> None:
         for strategy in self.strategies:
             strategy.bind(alarm, severity)
 

@@ -30,8 +30,10 @@ from llm_observability import automation
 from llm_observability.automation import EventPath
 from llm_observability.constructs._common import dead_letter_metric, dead_letter_queue
 from llm_observability.constructs.alarm_factory import Severity, sns_alarm_action
+from llm_observability.constructs.health_alarm import healing_alarm
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge, finding_resource
+from llm_observability.runtime.telemetry import DEFAULT_NAMESPACE
 
 try:  # botocore's service models let the synth-time check verify every API call of the documents
     import botocore  # noqa: F401
@@ -290,18 +292,23 @@ class RemediationRunbooks(Construct):
     The RAG function reads both parameters with a one-minute cache (a function of yours reads the model
     parameter with ``llm_observability_runtime.active_model_id``), so a runbook heals it without a
     deployment. Every run publishes one message to ``topic`` (alarm, mode, value before and after).
-    Publishing goes through the automation role's IAM policy, so the topic's policy is not changed.
+    Publishing goes through the automation role's IAM policy, so the topic's policy is not changed. Every run
+    also puts ``HealingInProgress`` (1 first, 0 last) in ``metric_namespace`` with dimension ``service``;
+    ``healing_alarm`` is in ALARM while it is 1, to suppress the workload's health alarm (``WorkloadHealth``).
 
     :param topic: where every run is recorded.
     :param topic_key: the topic's KMS key. Default: none (an unencrypted or AWS-managed-key topic).
     :param model_failover: the model failover runbook. Default: none (no model failover).
     :param prompt_rollback: the prompt rollback runbook. Default: none (no prompt rollback).
     :param api_throttle: the API throttle runbook. Default: none (no API throttle).
-    :raises ConfigError: a props object of another type, or no runbook at all.
+    :param metric_namespace: namespace of ``HealingInProgress`` (the workload's). Default: ``LLMObservability``.
+    :param service: its ``service`` dimension (the workload's name). Default: this construct's unique name.
+    :raises ConfigError: a props object of another type, no runbook at all, or a bad namespace or service.
 
     Attributes: ``documents`` (runbook -> ``CfnDocument``), ``role`` (the automation role), ``rules``
     (runbook -> {``ALARM``/``OK`` -> rule}), ``target_roles`` (runbook -> EventBridge role), ``dead_letter_queue``
-    (every start EventBridge could not make, after 2 retries) and ``dead_letter_alarm`` (on ``topic``, high).
+    (every start EventBridge could not make, after 2 retries), ``dead_letter_alarm`` (on ``topic``, high) and
+    ``healing_alarm`` (self-healing in progress, no actions).
     """
 
     def __init__(
@@ -314,6 +321,8 @@ class RemediationRunbooks(Construct):
         model_failover: ModelFailoverProps | None = None,
         prompt_rollback: PromptRollbackProps | None = None,
         api_throttle: ApiThrottleProps | None = None,
+        metric_namespace: str = DEFAULT_NAMESPACE,
+        service: str | None = None,
     ) -> None:
         for name, props, kind in (
             ("model_failover", model_failover, ModelFailoverProps),
@@ -333,7 +342,9 @@ class RemediationRunbooks(Construct):
         wanted += [automation.PROMPT_ROLLBACK] if prompt_rollback is not None else []
         wanted += [automation.API_THROTTLE] if api_throttle is not None else []
         contents = {runbook: _document(runbook) for runbook in wanted}  # before anything is built
+        _check_healing(metric_namespace, service)
         super().__init__(scope, id)
+        service = service or Names.unique_resource_name(self, max_length=64, separator="-")
         self._contents = contents
         stack = Stack.of(self)
         self.documents: dict[str, ssm.CfnDocument] = {}
@@ -368,6 +379,23 @@ class RemediationRunbooks(Construct):
         )
         sns_alarm_action(topic).bind(self.dead_letter_alarm, Severity.HIGH)
         self._allow("RecordRuns", ["sns:Publish"], [topic.topic_arn])
+        # PutMetricData has no resource-level permissions; the namespace condition is the scope.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PublishHealing", actions=["cloudwatch:PutMetricData"], resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": metric_namespace}},
+            )  # fmt: skip
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:PutMetricData has no resource-level permissions; the grant is limited to the workload's "
+            "metric namespace by the cloudwatch:namespace condition.",
+        )
+        self.healing_alarm = healing_alarm(
+            self, "HealingInProgress", metric_namespace=metric_namespace, service=service, record_topic=topic
+        )
+        healing = {"metric_namespace": metric_namespace, "service_name": service}
         if topic_key is not None:
             self._allow("EncryptRecords", ["kms:Decrypt", "kms:GenerateDataKey"], [topic_key.key_arn])
         role_arn, topic_arn = self.role.role_arn, topic.topic_arn
@@ -380,7 +408,7 @@ class RemediationRunbooks(Construct):
                 lambda mode: automation.model_failover_input(
                     mode, assume_role_arn=role_arn, model_parameter_name=failover.model_parameter.parameter_name,
                     primary_model_id=failover.primary_model_id, fallback_model_id=failover.fallback_model_id,
-                    topic_arn=topic_arn,
+                    topic_arn=topic_arn, **healing,
                 ),
             )  # fmt: skip
 
@@ -403,7 +431,7 @@ class RemediationRunbooks(Construct):
                 automation.PROMPT_ROLLBACK, "PromptRollback", rollback.alarms,
                 lambda mode: automation.prompt_rollback_input(
                     mode, assume_role_arn=role_arn, prompt_parameter_name=rollback.prompt_parameter.parameter_name,
-                    topic_arn=topic_arn,
+                    topic_arn=topic_arn, **healing,
                 ),
             )  # fmt: skip
 
@@ -420,7 +448,7 @@ class RemediationRunbooks(Construct):
                     mode, assume_role_arn=role_arn, rest_api_id=throttle.rest_api.rest_api_id,
                     stage_name=throttle.stage_name, normal_rate_limit=throttle.normal_rate_limit,
                     normal_burst_limit=throttle.normal_burst_limit, tightened_rate_limit=throttle.tightened_rate_limit,
-                    tightened_burst_limit=throttle.tightened_burst_limit, topic_arn=topic_arn,
+                    tightened_burst_limit=throttle.tightened_burst_limit, topic_arn=topic_arn, **healing,
                 ),
             )  # fmt: skip
 
@@ -500,6 +528,15 @@ def _document(runbook: str) -> dict[str, Any]:
             "passes llm_observability.automation.validate_document."
         )
     return content
+
+
+def _check_healing(namespace: str, service: str | None) -> None:
+    for name, value, pattern, allowed in (
+        ("metric_namespace", namespace, automation.METRIC_NAMESPACE_PATTERN, "a custom CloudWatch namespace (not AWS/)"),
+        ("service", service, automation.SERVICE_NAME_PATTERN, "1-255 letters, digits, '.', '_' or '-'"),
+    ):
+        if value is not None and (not isinstance(value, str) or (_literal(value) and not re.fullmatch(pattern, value))):
+            raise ConfigError(f"RemediationRunbooks '{name}' is {value!r}: allowed is {allowed}, or leave it out.")
 
 
 def _literal(value: Any) -> bool:

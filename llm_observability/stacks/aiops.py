@@ -50,6 +50,7 @@ class AiOpsStack(Stack):
     app's function (the library's own; no level changes a function of yours: opt in with
     ``LlmInstrumentation(codeguru_profiling=...)``), :class:`RemediationRunbooks` for the alarms given,
     :class:`PrometheusExport` (``prometheus_export``) and :class:`LogAnalytics` (``log_analytics``).
+    :attr:`healing_alarm` (the runbooks', None without runbooks) is in ALARM while a runbook heals.
 
     The runbooks take their facts from the Workload: the failover switches ``model_parameter_name`` between
     ``primary_model_id`` and the ``fallback_model_id`` setting; the rollback moves ``prompt_parameter_name``
@@ -123,7 +124,11 @@ class AiOpsStack(Stack):
                 model_failover=failover,
                 prompt_rollback=rollback,
                 api_throttle=throttle,
+                metric_namespace=workload.metric_namespace,
+                service=workload.name,
             )
+        # Self-healing in progress: suppresses the workload's health alarm (stacks.health.add_health_alarm).
+        self.healing_alarm: cw.Alarm | None = self.runbooks.healing_alarm if self.runbooks is not None else None
         self.fallback_watch: FallbackModelWatch | None = None
         if failover is not None:  # after a failover the app calls a model the Level 1 alarms do not name
             self.fallback_watch = FallbackModelWatch(

@@ -13,16 +13,25 @@ from typing import Any
 import pytest
 
 from llm_observability import automation as a
-from tests.support.aws_fakes import FakeApiGateway, FakePromptManagement, FakeSns, FakeSsm, client_error
+from tests.support.aws_fakes import (
+    FakeApiGateway,
+    FakeCloudWatch,
+    FakePromptManagement,
+    FakeSns,
+    FakeSsm,
+    client_error,
+)
 from tests.support.eventbridge import transform_input
 from tests.support.jsonpath import select
 from tests.support.self_healing import (
     FALLBACK,
     MODEL_PARAMETER,
+    NAMESPACE,
     PRIMARY,
     PROMPT_BASE_ARN,
     PROMPT_PARAMETER,
     REST_API_ID,
+    SERVICE,
     STAGE,
     TOPIC_ARN,
     alarm_event,
@@ -33,21 +42,33 @@ from tests.support.self_healing import (
 )
 from tests.support.ssm_simulator import SimulationError, simulate
 
+START, END = a.HEALING_STARTED_STEP, a.HEALING_ENDED_STEP
+
 
 def _step(doc: dict[str, Any], name: str) -> dict[str, Any]:
     return next(s for s in doc["mainSteps"] if s["name"] == name)
+
+
+def _healing(cloudwatch: FakeCloudWatch) -> list[float]:
+    """The HealingInProgress values a run put, each checked to be the workload's (namespace, service)."""
+    for datum in cloudwatch.data:
+        assert datum["Namespace"] == NAMESPACE and datum["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+        assert datum["Unit"] == "Count"
+    return cloudwatch.values(a.HEALING_METRIC)
 
 
 def test_failover_apply_switches_to_the_fallback_and_records_old_and_new() -> None:
     store, sns = FakeSsm({MODEL_PARAMETER: PRIMARY}), FakeSns()
     parameters = transform_input(failover_inputs(a.APPLY), alarm_event("rag-BedrockServerErrors", "ALARM", "OK"))
 
-    run = simulate(a.model_failover_document(), parameters, {"ssm": store, "sns": sns})
+    cloudwatch = FakeCloudWatch()
+    run = simulate(a.model_failover_document(), parameters, {"ssm": store, "sns": sns, "cloudwatch": cloudwatch})
 
     assert (run.status, run.steps) == (
         "Success",
-        ["ReadActiveModel", "ChooseMode", "SwitchToFallback", "RecordFailover"],
+        [START, "ReadActiveModel", "ChooseMode", "SwitchToFallback", "RecordFailover", END],
     )
+    assert _healing(cloudwatch) == [1, 0]
     assert store.puts == [{"Name": MODEL_PARAMETER, "Value": FALLBACK, "Type": "String", "Overwrite": True}]
     assert run.outputs == {"ReadActiveModel.ModelIdBefore": PRIMARY}
     (message,) = sns.published
@@ -64,10 +85,13 @@ def test_prompt_rollback_refuses_to_go_below_version_one_and_says_so() -> None:
     agent = FakePromptManagement(PROMPT_BASE_ARN, {1})
     parameters = transform_input(rollback_inputs(a.APPLY), alarm_event("rag-QualityDrift", "ALARM", "OK"))
 
-    run = simulate(a.prompt_rollback_document(), parameters, {"ssm": store, "sns": sns, "bedrock-agent": agent})
+    cloudwatch = FakeCloudWatch()
+    clients = {"ssm": store, "sns": sns, "bedrock-agent": agent, "cloudwatch": cloudwatch}
+    run = simulate(a.prompt_rollback_document(), parameters, clients)
 
     assert run.status == "Failed"
-    assert run.steps == ["ReadActiveVersion", "ChooseMode", "ComputePreviousVersion", "RecordRefusal"]
+    assert run.steps == [START, "ReadActiveVersion", "ChooseMode", "ComputePreviousVersion", "RecordRefusal", END]
+    assert _healing(cloudwatch) == [1, 0]  # the refusal ends the healing too
     assert "is version 1: there is no earlier version to roll back to" in run.failures["ComputePreviousVersion"]
     assert store.puts == [] and agent.calls == []
     (message,) = sns.published
@@ -79,9 +103,10 @@ def test_prompt_rollback_refuses_a_version_that_no_longer_exists() -> None:
     agent = FakePromptManagement(PROMPT_BASE_ARN, {1, 2, 3, 5})  # version 4 was deleted
     parameters = transform_input(rollback_inputs(a.APPLY), alarm_event("rag-QualityDrift", "ALARM", "OK"))
 
-    run = simulate(a.prompt_rollback_document(), parameters, {"ssm": store, "sns": sns, "bedrock-agent": agent})
+    clients = {"ssm": store, "sns": sns, "bedrock-agent": agent, "cloudwatch": FakeCloudWatch()}
+    run = simulate(a.prompt_rollback_document(), parameters, clients)
 
-    assert run.status == "Failed" and run.steps[-2:] == ["CheckPreviousVersion", "RecordRefusal"]
+    assert run.status == "Failed" and run.steps[-3:] == ["CheckPreviousVersion", "RecordRefusal", END]
     assert "ResourceNotFoundException" in run.failures["CheckPreviousVersion"]
     assert agent.calls == [{"promptIdentifier": PROMPT_BASE_ARN, "promptVersion": "4"}]
     assert store.values[PROMPT_PARAMETER] == prompt_arn(5)
@@ -92,9 +117,9 @@ def test_throttle_apply_sends_the_limits_as_strings() -> None:
     gateway, sns = FakeApiGateway({(REST_API_ID, STAGE): (10.0, 20)}), FakeSns()
     parameters = transform_input(throttle_inputs(a.APPLY), alarm_event("rag-CostAnomaly", "ALARM", "OK"))
 
-    run = simulate(a.api_throttle_document(), parameters, {"apigateway": gateway, "sns": sns})
+    run = simulate(a.api_throttle_document(), parameters, {"apigateway": gateway, "sns": sns, "cloudwatch": FakeCloudWatch()})
 
-    assert run.status == "Success" and run.steps == ["ChooseMode", "TightenThrottling", "RecordTightened"]
+    assert run.status == "Success" and run.steps == [START, "ChooseMode", "TightenThrottling", "RecordTightened", END]
     assert gateway.throttling(REST_API_ID, STAGE) == (2.0, 5)
     assert "now allows 2 requests/s (burst 5) instead of 10 (burst 20)" in sns.published[0]["Message"]
 
@@ -102,7 +127,7 @@ def test_throttle_apply_sends_the_limits_as_strings() -> None:
 def test_simulator_checks_parameters_like_start_automation_execution() -> None:
     doc = a.model_failover_document()
     good = transform_input(failover_inputs(a.APPLY), alarm_event("x", "ALARM", "OK"))
-    clients = {"ssm": FakeSsm({MODEL_PARAMETER: PRIMARY}), "sns": FakeSns()}
+    clients = {"ssm": FakeSsm({MODEL_PARAMETER: PRIMARY}), "sns": FakeSns(), "cloudwatch": FakeCloudWatch()}
     cases = [
         ({**good, "Mode": ["sideways"]}, "parameter 'Mode' is 'sideways': allowed are ['apply', 'restore']"),
         ({**good, "FallbackModelId": ["gpt-4o"]}, "parameter 'FallbackModelId' is 'gpt-4o': it does not match"),
@@ -119,10 +144,13 @@ def test_a_failed_call_is_recorded_and_requests_are_validated_against_botocore()
     gateway, sns = FakeApiGateway({(REST_API_ID, STAGE): (10.0, 20)}), FakeSns()
     parameters = transform_input(throttle_inputs(a.RESTORE), alarm_event("rag-CostAnomaly", "OK", "ALARM"))
 
+    cloudwatch = FakeCloudWatch()
+    clients = {"apigateway": gateway, "sns": sns, "cloudwatch": cloudwatch}
     wrong_path = copy.deepcopy(a.api_throttle_document())
     _step(wrong_path, "RestoreThrottling")["inputs"]["patchOperations"][0]["path"] = "/throttling/rateLimit"
-    run = simulate(wrong_path, parameters, {"apigateway": gateway, "sns": sns})
-    assert run.status == "Failed" and run.steps == ["ChooseMode", "RestoreThrottling", "RecordFailure"]
+    run = simulate(wrong_path, parameters, clients)
+    assert run.status == "Failed" and run.steps == [START, "ChooseMode", "RestoreThrottling", "RecordFailure", END]
+    assert _healing(cloudwatch) == [1, 0]  # the failure path ends the healing too
     assert run.failures == {
         "RestoreThrottling": "apigateway UpdateStage failed: An error occurred (BadRequestException) when calling the "
         "UpdateStage operation: Invalid patch path /throttling/rateLimit"
@@ -137,7 +165,7 @@ def test_a_failed_call_is_recorded_and_requests_are_validated_against_botocore()
 
     wrong_type = copy.deepcopy(a.api_throttle_document())
     _step(wrong_type, "RestoreThrottling")["inputs"]["patchOperations"][0]["value"] = 10  # botocore wants a string
-    run = simulate(wrong_type, parameters, {"apigateway": gateway, "sns": sns})
+    run = simulate(wrong_type, parameters, clients)
     assert (
         run.status == "Failed"
         and "Invalid type for parameter patchOperations[0].value" in run.failures["RestoreThrottling"]
@@ -148,11 +176,37 @@ def test_failover_without_its_parameter_fails_and_says_so() -> None:
     store, sns = FakeSsm({}), FakeSns()
     parameters = transform_input(failover_inputs(a.APPLY), alarm_event("rag-BedrockThrottles", "ALARM", "OK"))
 
-    run = simulate(a.model_failover_document(), parameters, {"ssm": store, "sns": sns})
+    run = simulate(a.model_failover_document(), parameters, {"ssm": store, "sns": sns, "cloudwatch": FakeCloudWatch()})
 
-    assert (run.status, run.steps) == ("Failed", ["ReadActiveModel", "RecordFailure"])
+    assert (run.status, run.steps) == ("Failed", [START, "ReadActiveModel", "RecordFailure", END])
     assert "ParameterNotFound" in run.failures["ReadActiveModel"] and store.puts == []
     assert [m["Subject"] for m in sns.published] == ["Self-healing: model failover failed"]
+
+
+def test_healing_metric_failures_never_stop_or_fail_the_healing() -> None:
+    class Broken:
+        def put_metric_data(self, **request: Any) -> dict[str, Any]:
+            raise client_error("AccessDenied", "PutMetricData")
+
+    store, sns = FakeSsm({MODEL_PARAMETER: PRIMARY}), FakeSns()
+    parameters = transform_input(failover_inputs(a.APPLY), alarm_event("rag-BedrockThrottles", "ALARM", "OK"))
+    run = simulate(a.model_failover_document(), parameters, {"ssm": store, "sns": sns, "cloudwatch": Broken()})
+    assert run.status == "Success" and set(run.failures) == {START, END}
+    assert run.steps == [START, "ReadActiveModel", "ChooseMode", "SwitchToFallback", "RecordFailover", END]
+    assert store.values[MODEL_PARAMETER] == FALLBACK and len(sns.published) == 1
+
+
+def test_a_failed_record_still_ends_the_healing() -> None:
+    class Down:
+        def publish(self, **request: Any) -> dict[str, Any]:
+            raise client_error("KMSAccessDenied", "Publish")
+
+    cloudwatch = FakeCloudWatch()
+    parameters = transform_input(failover_inputs(a.RESTORE), alarm_event("rag-BedrockThrottles", "OK", "ALARM"))
+    clients = {"ssm": FakeSsm({MODEL_PARAMETER: FALLBACK}), "sns": Down(), "cloudwatch": cloudwatch}
+    run = simulate(a.model_failover_document(), parameters, clients)
+    assert run.status == "Failed" and run.steps[-2:] == ["RecordRestore", END]
+    assert _healing(cloudwatch) == [1, 0]
 
 
 def test_simulator_control_flow_retries_continue_and_default() -> None:

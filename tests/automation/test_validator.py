@@ -85,7 +85,7 @@ BROKEN: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         _set("mainSteps.0.name", "Read Active"),
         "step name 'Read Active' does not match [A-Za-z0-9_]{1,128}",
     ),
-    ("step-name-twice", F, _set("mainSteps.1.name", "ReadActiveModel"), "step name 'ReadActiveModel' is used twice"),
+    ("step-name-twice", F, _set("mainSteps.2.name", "ReadActiveModel"), "step name 'ReadActiveModel' is used twice"),
     (
         "unknown-action",
         F,

@@ -17,16 +17,25 @@ def _body(result: SynthResult) -> str:
     return json.dumps(dashboard["Properties"]["DashboardBody"])
 
 
-def test_every_alarm_notifies_on_alarm_and_ok_and_ignores_missing_data(level1: SynthResult) -> None:
+def test_every_alarm_notifies_on_alarm_and_ok_and_only_the_health_alarm_pages(level1: SynthResult) -> None:
     alarms = level1.resources("AWS::CloudWatch::Alarm")
     assert len(alarms) == 9
-    (topic_id,) = level1.resources("AWS::SNS::Topic")
-    for name, alarm in alarms.items():
+    topics = level1.resources("AWS::SNS::Topic")
+    (alert_id,) = [t for t in topics if t.startswith("AlertsTopic")]
+    (low_id,) = [t for t in topics if t.startswith("LowUrgencyTopic")]
+    for name, alarm in alarms.items():  # health_alarm (default on): the member alarms notify the low-urgency topic
         props = alarm["Properties"]
-        assert props["AlarmActions"] == [{"Ref": topic_id}], name
-        assert props["OKActions"] == [{"Ref": topic_id}], name
+        assert props["AlarmActions"] == [{"Ref": low_id}], name
+        assert props["OKActions"] == [{"Ref": low_id}], name
         assert props["TreatMissingData"] == "notBreaching", name
         assert props["AlarmDescription"].startswith(("[high]", "[low]")), name
+    (health,) = level1.resources("AWS::CloudWatch::CompositeAlarm").values()  # stacks.health.add_health_alarm
+    high = sorted(k for k, a in alarms.items() if a["Properties"]["AlarmDescription"].startswith("[high]"))
+    parts = health["Properties"]["AlarmRule"]["Fn::Join"][1]
+    named = sorted(part["Fn::GetAtt"][0] for part in parts if isinstance(part, dict))
+    assert named == high
+    # Level 1 pages on the alert topic only (OpsItems come with Level 2).
+    assert health["Properties"]["AlarmActions"] == health["Properties"]["OKActions"] == [{"Ref": alert_id}]
 
 
 def test_alarm_metrics_cover_bedrock_app_lambda_and_api(level1: SynthResult) -> None:
@@ -74,16 +83,22 @@ def test_every_alarm_carries_its_role_and_severity_for_higher_levels(level1: Syn
     }  # fmt: skip
 
 
-def test_topic_is_encrypted_tls_only_and_allows_cloudwatch(level1: SynthResult) -> None:
-    (topic,) = level1.resources("AWS::SNS::Topic").values()
-    assert "KmsMasterKeyId" in topic["Properties"]
-    assert topic["Properties"].get("Subscription") is None  # no alarm_email by default
-    (policy,) = level1.resources("AWS::SNS::TopicPolicy").values()
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
-    publish = next(s for s in statements if s["Effect"] == "Allow")
-    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert set(publish["Condition"]) == {"StringEquals", "ArnLike"}
+def test_topics_are_encrypted_tls_only_and_allow_cloudwatch(level1: SynthResult) -> None:
+    topics = level1.resources("AWS::SNS::Topic").values()  # the alert topic and the low-urgency topic
+    assert len(topics) == 2
+    for topic in topics:
+        assert "KmsMasterKeyId" in topic["Properties"]
+        assert topic["Properties"].get("Subscription") is None  # no alarm_email / low_urgency_email by default
+    policies = level1.resources("AWS::SNS::TopicPolicy").values()
+    assert len(policies) == 2
+    for policy in policies:
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        )
+        publish = next(s for s in statements if s["Effect"] == "Allow")
+        assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        assert set(publish["Condition"]) == {"StringEquals", "ArnLike"}
 
 
 def test_email_subscription_from_config(level1_own_kb: SynthResult) -> None:

@@ -9,6 +9,7 @@ with all three runbooks. Stack ``RunbooksCrossStack`` holds a second Remediation
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from tests.support.eventbridge import transform_input
 PRIMARY = "anthropic.claude-3-haiku-20240307-v1:0"
 FALLBACK = "amazon.nova-micro-v1:0"
 ALARM_NAME = "rag-demo-l1-Alarms-BedrockThrottles"
+NAMESPACE, SERVICE = "LLMObservability", "rag-demo"  # where the first RemediationRunbooks says it heals
 STACKS = ("RunbooksWorkload", "RunbooksCrossStack", "RunbooksTarget")
 #: Which fixture alarms (by index) start which runbook in RunbooksWorkload.
 ALARMS = {a.MODEL_FAILOVER: [0, 1], a.PROMPT_ROLLBACK: [2], a.API_THROTTLE: [3]}
@@ -84,6 +86,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         prompt_rollback=rollback,
         api_throttle=ApiThrottleProps(alarms=alarms[3:], rest_api=api, stage_name=api.deployment_stage.stage_name,
                                       normal_rate_limit=10, normal_burst_limit=20),
+        metric_namespace=NAMESPACE, service=SERVICE,
     )  # fmt: skip
 
     level3 = Stack(app, "RunbooksCrossStack")
@@ -201,6 +204,9 @@ def test_the_only_acknowledgments_are_getprompt_and_the_dead_letter_queue(app: d
     assert _acknowledged(app["runbooks"].dead_letter_queue).keys() == dead_letters
     assert "dead-letter queue of the runbooks' EventBridge targets" in same.pop("Annotation::AwsSolutions-SQS3")
     cross.pop("Annotation::AwsSolutions-SQS3")
+    # PutMetricData has no resource-level permissions: its grant is scoped by the namespace condition instead.
+    assert "cloudwatch:namespace condition" in same.pop("AwsSolutions-IAM5[Resource::*]")
+    assert "cloudwatch:namespace condition" in cross.pop("AwsSolutions-IAM5[Resource::*]")
     assert list(same) == [f"AwsSolutions-IAM5[Resource::<{app['ids']['prompt']}.Arn>:*]"]
     # Across stacks the ARN is a stack output reference, resolved only when the app is prepared for synthesis.
     (finding,) = cross
@@ -289,15 +295,18 @@ def test_each_rule_sends_the_document_parameters_with_its_mode(app: dict[str, An
     ids, rb = app["ids"], app["runbooks"]
     rules = _resources(app["templates"]["RunbooksWorkload"], "AWS::Events::Rule")
     role, topic = f"<<{_id(rb.role)}.Arn>>", f"<<Ref:{ids['topic']}>>"
+    healing = {"metric_namespace": NAMESPACE, "service_name": SERVICE}
     inputs = {
         a.MODEL_FAILOVER: lambda mode: a.model_failover_input(
             mode, assume_role_arn=role, model_parameter_name=f"<<Ref:{ids['model']}>>", primary_model_id=PRIMARY,
-            fallback_model_id=FALLBACK, topic_arn=topic),
+            fallback_model_id=FALLBACK, topic_arn=topic, **healing),
         a.PROMPT_ROLLBACK: lambda mode: a.prompt_rollback_input(
-            mode, assume_role_arn=role, prompt_parameter_name=f"<<Ref:{ids['prompt_parameter']}>>", topic_arn=topic),
+            mode, assume_role_arn=role, prompt_parameter_name=f"<<Ref:{ids['prompt_parameter']}>>", topic_arn=topic,
+            **healing),
         a.API_THROTTLE: lambda mode: a.api_throttle_input(
             mode, assume_role_arn=role, rest_api_id=f"<<Ref:{ids['api']}>>", stage_name=f"<<Ref:{ids['stage']}>>",
-            normal_rate_limit=10, normal_burst_limit=20, tightened_rate_limit=2, tightened_burst_limit=5, topic_arn=topic),
+            normal_rate_limit=10, normal_burst_limit=20, tightened_rate_limit=2, tightened_burst_limit=5, topic_arn=topic,
+            **healing),
     }  # fmt: skip
     event = {"detail": {"alarmName": ALARM_NAME}}
     for runbook, by_state in rb.rules.items():
@@ -342,13 +351,18 @@ def test_automation_role_may_do_exactly_what_the_documents_do(app: dict[str, Any
         "ThrottleStage": ("apigateway:PATCH", _arn(
             "arn:", PARTITION, ":apigateway:", REGION, "::/restapis/", {"Ref": ids["api"]}, "/stages/", {"Ref": ids["stage"]}
         )),
+        "PublishHealing": ("cloudwatch:PutMetricData", "*"),
     }  # fmt: skip
-    assert all(s["Effect"] == "Allow" and "Condition" not in s for s in statements)
+    assert all(s["Effect"] == "Allow" for s in statements)
+    # PutMetricData has no resource-level permissions: the namespace condition is its only scope, and the only condition.
+    assert {s["Sid"]: s["Condition"] for s in statements if "Condition" in s} == {
+        "PublishHealing": {"StringEquals": {"cloudwatch:namespace": NAMESPACE}}
+    }
     # The API calls of the documents, mapped to IAM actions: nothing more is granted.
     called = {(s["inputs"]["Service"], s["inputs"]["Api"]) for d in a.DOCUMENTS.values() for s in d()["mainSteps"]
               if "Service" in s.get("inputs", {})}  # fmt: skip
     assert called == {("ssm", "GetParameter"), ("ssm", "PutParameter"), ("sns", "Publish"), ("bedrock-agent", "GetPrompt"),
-                      ("apigateway", "UpdateStage")}  # fmt: skip
+                      ("apigateway", "UpdateStage"), ("cloudwatch", "PutMetricData")}  # fmt: skip
 
 
 def test_the_topic_and_its_key_allow_nothing_new(app: dict[str, Any]) -> None:
@@ -568,6 +582,39 @@ def test_the_dead_letter_alarm_pages_on_the_topic(app: dict[str, Any]) -> None:
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Namespace"] == "AWS/SQS"
     assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["AlarmActions"] == [{"Ref": app["ids"]["topic"]}]
+
+
+def test_the_healing_alarm_watches_the_metric_the_documents_put(app: dict[str, Any]) -> None:
+    for stack, runbooks, service in (
+        ("RunbooksWorkload", app["runbooks"], SERVICE),
+        ("RunbooksCrossStack", app["cross"], "RunbooksCrossStack-Runbooks-41793254"),  # Default: its unique name
+    ):
+        alarm = app["templates"][stack]["Resources"][_id(runbooks.healing_alarm)]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == (NAMESPACE, a.HEALING_METRIC)
+        assert alarm["Dimensions"] == [{"Name": a.HEALING_DIMENSION, "Value": service}]
+        assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Maximum", 60, 1)
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+        assert alarm["TreatMissingData"] == "notBreaching"  # a run that died before its last step clears too
+        assert not {"AlarmActions", "OKActions", "InsufficientDataActions"} & set(alarm)  # it only suppresses
+    # What the rules send is what the alarm watches.
+    (rule,) = [r for r in app["runbooks"].rules[a.MODEL_FAILOVER].values()][:1]
+    template = _resources(app["templates"]["RunbooksWorkload"], "AWS::Events::Rule")[_id(rule)]["Properties"]
+    sent = json.loads(_render(template["Targets"][0]["InputTransformer"]["InputTemplate"]).replace("<detail-alarmName>", '"x"'))
+    assert (sent["MetricNamespace"], sent["ServiceName"]) == ([NAMESPACE], [SERVICE])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"metric_namespace": "AWS/Bedrock"}, "RemediationRunbooks 'metric_namespace' is 'AWS/Bedrock': allowed is a custom"),
+        ({"service": "rag demo!"}, "RemediationRunbooks 'service' is 'rag demo!': allowed is 1-255 letters"),
+    ],
+)
+def test_bad_healing_settings_fail_with_one_sentence(scratch: dict[str, Any], overrides: dict[str, Any], message: str) -> None:
+    from llm_observability.constructs.runbooks import RemediationRunbooks
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        RemediationRunbooks(scratch["stack"], "Healing", topic=scratch["topic"], model_failover=scratch["failover"], **overrides)
 
 
 def test_a_standalone_target_without_a_queue_has_none(app: dict[str, Any]) -> None:

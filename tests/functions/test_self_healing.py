@@ -17,7 +17,7 @@ from botocore.stub import ANY
 
 from llm_observability import automation as a
 from llm_observability.runtime import telemetry
-from tests.support.aws_fakes import FakeApiGateway, FakePromptManagement, FakeSns, FakeSsm
+from tests.support.aws_fakes import FakeApiGateway, FakeCloudWatch, FakePromptManagement, FakeSns, FakeSsm
 from tests.support.self_healing import (
     FALLBACK,
     MODEL_PARAMETER,
@@ -66,7 +66,9 @@ def ask(api: Api, question: str, *, model_id: str, reads: tuple[FakeSsm, str] | 
             "get_parameter", api.parameter_response(name, store.values[name], store.versions[name]), {"Name": name}
         )
     api.stub_retrieve()
-    api.stub_converse(expected={"modelId": model_id, "system": ANY, "messages": ANY, "inferenceConfig": ANY})
+    api.stub_converse(
+        expected={"modelId": model_id, "system": ANY, "messages": ANY, "inferenceConfig": ANY, "requestMetadata": ANY}
+    )
     response = api.ask({"question": question})
     assert response["statusCode"] == 200, response
     return json.loads(response["body"])
@@ -81,8 +83,8 @@ def test_the_runbooks_accept_exactly_what_the_function_accepts() -> None:
 def test_model_failover_loop(api: Api) -> None:
     api.env(MODEL_PARAMETER_NAME=MODEL_PARAMETER)
     clock = Clock(api)
-    store, sns = FakeSsm({MODEL_PARAMETER: PRIMARY}), FakeSns()
-    clients = {"ssm": store, "sns": sns}
+    store, sns, cloudwatch = FakeSsm({MODEL_PARAMETER: PRIMARY}), FakeSns(), FakeCloudWatch()
+    clients = {"ssm": store, "sns": sns, "cloudwatch": cloudwatch}
     alarms = [alarm_arn(SERVER_ERRORS), alarm_arn(THROTTLES)]
     assert api.model_id == PRIMARY
 
@@ -90,7 +92,7 @@ def test_model_failover_loop(api: Api) -> None:
 
     # The primary model throttles: its alarm fires and EventBridge starts the failover (Mode=apply).
     (run,) = run_rules(a.MODEL_FAILOVER, alarms, alarm_event(THROTTLES, "ALARM", "OK"), failover_inputs, clients)
-    assert run.status == "Success" and run.steps[-1] == "RecordFailover"
+    assert run.status == "Success" and run.steps[-2:] == ["RecordFailover", a.HEALING_ENDED_STEP]
     assert store.values[MODEL_PARAMETER] == FALLBACK
 
     clock.advance(30)  # within the model cache TTL: still the cached primary, no lookup
@@ -105,11 +107,15 @@ def test_model_failover_loop(api: Api) -> None:
 
     # The alarm clears: Mode=restore puts the primary back.
     (restore,) = run_rules(a.MODEL_FAILOVER, alarms, alarm_event(THROTTLES, "OK", "ALARM"), failover_inputs, clients)
-    assert restore.steps == ["ReadActiveModel", "ChooseMode", "SwitchToPrimary", "RecordRestore"]
+    assert restore.steps == [
+        a.HEALING_STARTED_STEP, "ReadActiveModel", "ChooseMode", "SwitchToPrimary", "RecordRestore",
+        a.HEALING_ENDED_STEP,
+    ]  # fmt: skip
     assert store.values[MODEL_PARAMETER] == PRIMARY
     clock.advance(60)
     assert ask(api, "Q4: warranty?", model_id=PRIMARY, reads=(store, MODEL_PARAMETER))["model_id"] == PRIMARY
 
+    assert cloudwatch.values(a.HEALING_METRIC) == [1, 0] * 3  # each run says healing is in progress, then ended
     assert [m["Subject"] for m in sns.published] == [
         "Self-healing: model failover applied",
         "Self-healing: model failover applied",
@@ -144,7 +150,7 @@ def test_prompt_rollback_loop(api: Api) -> None:
     clock = Clock(api)
     store, sns = FakeSsm({PROMPT_PARAMETER: prompt_arn(3)}), FakeSns()
     agent = FakePromptManagement(PROMPT_BASE_ARN, {1, 2, 3})
-    clients = {"ssm": store, "sns": sns, "bedrock-agent": agent}
+    clients = {"ssm": store, "sns": sns, "bedrock-agent": agent, "cloudwatch": FakeCloudWatch()}
     alarms = [alarm_arn(QUALITY)]
 
     stub_prompt(api, 3)
@@ -154,8 +160,8 @@ def test_prompt_rollback_loop(api: Api) -> None:
     (run,) = run_rules(a.PROMPT_ROLLBACK, alarms, alarm_event(QUALITY, "ALARM", "OK"), rollback_inputs, clients)
     assert run.status == "Success"
     assert run.steps == [
-        "ReadActiveVersion", "ChooseMode", "ComputePreviousVersion", "CheckPreviousVersion", "PutPreviousVersion",
-        "RecordRollback",
+        a.HEALING_STARTED_STEP, "ReadActiveVersion", "ChooseMode", "ComputePreviousVersion", "CheckPreviousVersion",
+        "PutPreviousVersion", "RecordRollback", a.HEALING_ENDED_STEP,
     ]  # fmt: skip
     assert agent.calls == [{"promptIdentifier": PROMPT_BASE_ARN, "promptVersion": "2"}]
     assert store.values[PROMPT_PARAMETER] == prompt_arn(2)
@@ -166,7 +172,7 @@ def test_prompt_rollback_loop(api: Api) -> None:
 
     # Quality recovers: the OK transition is recorded, nothing is rolled forward.
     (ok,) = run_rules(a.PROMPT_ROLLBACK, alarms, alarm_event(QUALITY, "OK", "ALARM"), rollback_inputs, clients)
-    assert ok.steps == ["ReadActiveVersion", "ChooseMode", "RecordRecovery"]
+    assert ok.steps == [a.HEALING_STARTED_STEP, "ReadActiveVersion", "ChooseMode", "RecordRecovery", a.HEALING_ENDED_STEP]
     assert store.values[PROMPT_PARAMETER] == prompt_arn(2) and len(store.puts) == 1
     clock.advance(60)  # the parameter is read again; version 2's template is already cached (versions are immutable)
     assert ask(api, "Q3", model_id=PRIMARY, reads=(store, PROMPT_PARAMETER))["prompt_version"] == "managed-2"
@@ -186,14 +192,14 @@ def test_prompt_rollback_loop(api: Api) -> None:
 
 def test_api_throttle_loop() -> None:
     gateway, sns = FakeApiGateway({(REST_API_ID, STAGE): (10.0, 20)}), FakeSns()
-    clients = {"apigateway": gateway, "sns": sns}
+    clients = {"apigateway": gateway, "sns": sns, "cloudwatch": FakeCloudWatch()}
     alarms = [alarm_arn(COST)]
 
     (tighten,) = run_rules(a.API_THROTTLE, alarms, alarm_event(COST, "ALARM", "OK"), throttle_inputs, clients)
     assert tighten.status == "Success" and gateway.throttling(REST_API_ID, STAGE) == (2.0, 5)
 
     (restore,) = run_rules(a.API_THROTTLE, alarms, alarm_event(COST, "OK", "ALARM"), throttle_inputs, clients)
-    assert restore.steps == ["ChooseMode", "RestoreThrottling", "RecordRestored"]
+    assert restore.steps == [a.HEALING_STARTED_STEP, "ChooseMode", "RestoreThrottling", "RecordRestored", a.HEALING_ENDED_STEP]
     assert gateway.throttling(REST_API_ID, STAGE) == (10.0, 20)
 
     assert [m["Subject"] for m in sns.published] == [

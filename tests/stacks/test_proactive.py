@@ -75,23 +75,30 @@ def test_anomaly_alarm_period_is_the_metrics_own(level2: SynthResult) -> None:
     assert periods["InvocationLatency"] == 300
 
 
-def test_high_severity_alarms_of_both_levels_open_ops_items(level2: SynthResult) -> None:
-    def ops_item_alarms(level: int) -> set[str]:
+def test_only_the_health_alarm_opens_ops_items_for_the_high_severity_alarms_of_both_levels(
+    level2: SynthResult,
+) -> None:
+    def high_alarms(level: int) -> set[str]:
         return {
-            k
+            k.rstrip("0123456789ABCDEF")
             for k, v in level2.resources("AWS::CloudWatch::Alarm", level=level).items()
-            if ":opsitem:2#CATEGORY=Availability" in json.dumps(v["Properties"]["AlarmActions"])
+            if v["Properties"].get("AlarmDescription", "").startswith("[high]")
         }
 
-    level1 = ops_item_alarms(1)
-    assert {k.rstrip("0123456789ABCDEF") for k in level1} == {
+    assert high_alarms(1) == {
         "AlarmsBedrockLatency", "AlarmsBedrockServerErrors", "AlarmsBedrockThrottles", "AlarmsSuccessRate",
         "AlarmsLambdaErrors", "AlarmsApi5xx",
     }  # fmt: skip
-    level2_items = ops_item_alarms(2)
-    assert {k.rstrip("0123456789ABCDEF") for k in level2_items} == {
-        "AnomaliesCostAnomaly", "AnomaliesErrorRateAnomaly", "QualityCanaryQualityDrop",
-    }  # fmt: skip
+    assert high_alarms(2) == {"AnomaliesCostAnomaly", "AnomaliesErrorRateAnomaly", "QualityCanaryQualityDrop"}
+    # health_alarm (default on): the members stop paging, the one health composite opens the OpsItem.
+    for level in (1, 2):
+        for k, v in level2.resources("AWS::CloudWatch::Alarm", level=level).items():
+            assert ":opsitem:" not in json.dumps(v["Properties"].get("AlarmActions", [])), k
+    (health,) = level2.resources("AWS::CloudWatch::CompositeAlarm", level=2).values()
+    actions = json.dumps(health["Properties"]["AlarmActions"])
+    assert ":opsitem:2#CATEGORY=Availability" in actions
+    rule = json.dumps(health["Properties"]["AlarmRule"])
+    assert all(name in rule for name in high_alarms(1) | high_alarms(2))  # as GetAtt here, stack outputs of Level 1
 
 
 def test_the_level2_workload_carries_both_levels_alarms_by_role(level2: SynthResult) -> None:

@@ -52,6 +52,21 @@ class FakeSns:
         return {"MessageId": f"message-{len(self.published)}"}
 
 
+class FakeCloudWatch:
+    """PutMetricData: every datum put, with its namespace."""
+
+    def __init__(self) -> None:
+        self.data: list[dict[str, Any]] = []
+
+    def put_metric_data(self, *, Namespace: str, MetricData: list[dict[str, Any]]) -> dict[str, Any]:
+        self.data.extend({"Namespace": Namespace, **datum} for datum in MetricData)
+        return {}
+
+    def values(self, metric_name: str) -> list[float]:
+        """The values put for ``metric_name``, in order."""
+        return [d["Value"] for d in self.data if d["MetricName"] == metric_name]
+
+
 class FakePromptManagement:
     """bedrock-agent GetPrompt over a set of existing prompt versions."""
 

@@ -24,6 +24,10 @@ PROMPT_ID = "PROMPT1234"
 PROMPT_BASE_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:prompt/{PROMPT_ID}"
 REST_API_ID = "a1b2c3d4e5"
 STAGE = "prod"
+#: Where the runbooks say that healing is in progress (the workload's metric namespace and name).
+NAMESPACE = "LLMObservability"
+SERVICE = "rag-demo"
+HEALING = {"metric_namespace": NAMESPACE, "service_name": SERVICE}
 
 
 def prompt_arn(version: int) -> str:
@@ -107,14 +111,14 @@ def failover_inputs(mode: str) -> dict[str, Any]:
     """What the model-failover rule of ``mode`` sends, for the scenario's resources."""
     return a.model_failover_input(
         mode, assume_role_arn=ROLE_ARN, model_parameter_name=MODEL_PARAMETER, primary_model_id=PRIMARY,
-        fallback_model_id=FALLBACK, topic_arn=TOPIC_ARN,
+        fallback_model_id=FALLBACK, topic_arn=TOPIC_ARN, **HEALING,
     )  # fmt: skip
 
 
 def rollback_inputs(mode: str) -> dict[str, Any]:
     """What the prompt-rollback rule of ``mode`` sends, for the scenario's resources."""
     return a.prompt_rollback_input(
-        mode, assume_role_arn=ROLE_ARN, prompt_parameter_name=PROMPT_PARAMETER, topic_arn=TOPIC_ARN
+        mode, assume_role_arn=ROLE_ARN, prompt_parameter_name=PROMPT_PARAMETER, topic_arn=TOPIC_ARN, **HEALING
     )
 
 
@@ -122,5 +126,5 @@ def throttle_inputs(mode: str) -> dict[str, Any]:
     """What the API-throttle rule of ``mode`` sends, for the scenario's resources."""
     return a.api_throttle_input(
         mode, assume_role_arn=ROLE_ARN, rest_api_id=REST_API_ID, stage_name=STAGE, normal_rate_limit=10,
-        normal_burst_limit=20, tightened_rate_limit=2, tightened_burst_limit=5, topic_arn=TOPIC_ARN,
+        normal_burst_limit=20, tightened_rate_limit=2, tightened_burst_limit=5, topic_arn=TOPIC_ARN, **HEALING,
     )  # fmt: skip
