@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Names, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
@@ -26,6 +29,7 @@ from llm_observability.constructs.instrumentation import LlmInstrumentation
 from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
 from llm_observability.constructs.managed_prompt import ManagedPrompt
 from llm_observability.constructs.otel import TRACED_RUNTIME
+from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge
 from llm_observability.runtime import telemetry
 from llm_observability.singletons import claim
@@ -100,6 +104,12 @@ class RagReferenceApp(Construct):
     other functions: 3.13 is the newest runtime AWS documents for the ADOT layer versions it lists per region (the
     layer's 3.14 build is not among them yet).
 
+    Tenants: the function reads the tenant of each /ask from the ``tenant_header`` request header (else the IAM
+    caller) and passes it to Converse as ``requestMetadata``. Each tenant of ``tenant_inference_profiles`` gets a
+    Bedrock application inference profile of its own (a copy of ``model_id``, tagged ``Tenant=<id>`` beside the
+    app's cost tags, so Cost Explorer splits the spend once ``Tenant`` is activated as a cost allocation tag); the
+    function calls the model through it for that tenant (:attr:`tenant_profiles`).
+
     :param config: validated settings. Default: ``ObservabilityConfig()`` (all defaults).
     """
 
@@ -139,6 +149,9 @@ class RagReferenceApp(Construct):
             invoke_arns += arns
             if any_region:
                 wildcard_models.append(arns[-1].rsplit("/", 1)[-1])
+        # Invoking through an application inference profile needs the profile AND the models it routes to (above).
+        self.tenant_profiles = self._tenant_profiles(config)
+        invoke_arns += [profile.attr_inference_profile_arn for profile in self.tenant_profiles.values()]
         role.add_to_policy(iam.PolicyStatement(sid="InvokeModel", actions=["bedrock:InvokeModel"], resources=invoke_arns))
         powertools = powertools_layer(self, config.powertools_layer_version, runtime=TRACED_RUNTIME)
         self.function = asset_function(
@@ -165,8 +178,14 @@ class RagReferenceApp(Construct):
                 telemetry.ENV_PRICE_TABLE: config.price_table_json(),
                 telemetry.ENV_PROMPT_TEMPLATE_VERSION: PROMPT_TEMPLATE_VERSION,
                 telemetry.ENV_MAX_QUESTION_CHARS: str(MAX_QUESTION_CHARS),
+                telemetry.ENV_TENANT_HEADER: config.tenant_header,
             },
         )
+        if self.tenant_profiles:
+            self.function.add_environment(
+                telemetry.ENV_TENANT_PROFILES,
+                stack.to_json_string({t: p.attr_inference_profile_arn for t, p in self.tenant_profiles.items()}),
+            )
         acknowledge(
             self.function,
             "AwsSolutions-L1",
@@ -308,6 +327,33 @@ class RagReferenceApp(Construct):
         CfnOutput(self, "KnowledgeBaseId", value=knowledge_base_id, description="Knowledge base the API retrieves from.")
         CfnOutput(self, "FunctionName", value=self.function.function_name, description="The RAG Lambda function.")
 
+    def _tenant_profiles(self, config: ObservabilityConfig) -> dict[str, bedrock.CfnApplicationInferenceProfile]:
+        """One application inference profile per tenant of ``tenant_inference_profiles``, copying ``model_id``."""
+        if not config.tenant_inference_profiles:
+            return {}
+        if ":application-inference-profile/" in config.model_id:
+            raise ConfigError(
+                "Setting 'tenant_inference_profiles' is set while 'model_id' is an application inference profile: "
+                "allowed is a foundation-model or system inference-profile id (or ARN) to copy per tenant."
+            )
+        source = model_arns(self, config.model_id)[0][0]  # the model, or the system inference profile, itself
+        profiles: dict[str, bedrock.CfnApplicationInferenceProfile] = {}
+        for tenant in config.tenant_inference_profiles:
+            digest = hashlib.sha256(tenant.encode()).hexdigest()
+            profile = bedrock.CfnApplicationInferenceProfile(
+                self,
+                f"TenantProfile{digest[:8]}",
+                inference_profile_name=_profile_name(config.workload_name, tenant, Names.unique_id(self)),
+                description=_profile_text(f"Bedrock usage of tenant {tenant} in {config.workload_name}"),
+                model_source=bedrock.CfnApplicationInferenceProfile.InferenceProfileModelSourceProperty(copy_from=source),
+            )
+            Tags.of(profile).add("Tenant", tenant)
+            Tags.of(profile).add("Workload", config.workload_name)
+            for key, value in config.tags.items():
+                Tags.of(profile).add(key, value)
+            profiles[tenant] = profile
+        return profiles
+
     def _integration(self) -> apigw.Integration:
         """The Lambda proxy integration of both methods.
 
@@ -336,3 +382,16 @@ class RagReferenceApp(Construct):
             path=f"2015-03-31/functions/{self.function.function_arn}/invocations",
             options=apigw.IntegrationOptions(credentials_role=role),
         )
+
+
+def _profile_name(workload_name: str, tenant: str, scope_id: str) -> str:
+    """An application inference profile name (1-64 letters or digits, single ``-`` between them): the workload and
+    the tenant, and a hash of the tenant and the construct path that keeps names apart (``a.b`` / ``a-b``, two apps)."""
+    digest = hashlib.sha256(f"{scope_id}/{tenant}".encode()).hexdigest()[:8]
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", f"{workload_name}-{tenant}")[: 64 - len(digest) - 1].strip("-")
+    return f"{readable}-{digest}"
+
+
+def _profile_text(text: str) -> str:
+    """``text`` as a profile description accepts it (letters, digits, ``:`` ``.``, single separators), 200 at most."""
+    return re.sub(r"[^0-9A-Za-z:.]+", " ", text).strip()[:200].rstrip()

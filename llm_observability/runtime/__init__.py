@@ -15,6 +15,7 @@ Explicit use::
         with llmobs.stage("Retrieval") as span:   # StageLatency{Stage=Retrieval} for any code of yours
             span.set_attribute("app.cache_hit", False)   # an attribute of the stage's span (tracing on)
             ...
+        llmobs.tenant(llmobs.tenant_of(event, "x-tenant-id"))   # header, else IAM caller, else "anonymous"
         llmobs.record_error("Throttling")    # error.type of the request span, for an error you answer with
         llmobs.cache_lookup(hit=True)        # RetrievalCacheHit 1 (0 for a miss), for a cache of yours
         llmobs.metric("Refusals", 1, "Count", ModelId=model)   # a metric of your own, with dimensions
@@ -33,6 +34,13 @@ prompt-logging mode - the question and answer. Streams are watched as the user c
 buffered. A failure of the instrumentation is counted (InstrumentationErrors, written only then) and logged
 once; the user's call, result and exceptions are never changed. Without ``observe``, each call counts its
 own RequestSuccess or RequestFailure and flushes its own metrics; ``flush()`` prints what is buffered.
+
+Usage per tenant: ``tenant(key)`` names who the request's calls are for (``tenant_of(event, header)`` reads it from
+an API Gateway event: the header, else the IAM caller, else ``anonymous``; a bad header value raises
+``InvalidTenant``, a ValueError). Converse calls without ``requestMetadata`` then carry ``{"tenant": key}`` (the
+model invocation log records it; InvokeModel calls the same as the ``X-Amzn-Bedrock-Request-Metadata`` header,
+where the client's botocore has it) and every ``bedrock_call`` line carries ``tenant``. A tenant's application
+inference profile is reported as the model it copies after ``alias_model(profile_arn, model_id)``.
 
 Traces, when the OpenTelemetry API is importable and a tracer provider is set (the ADOT layer's, or the user's
 own): a request span per observed invocation (the Lambda instrumentation's SERVER span, enriched, else the
@@ -73,8 +81,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import redaction, telemetry
     from .api import (
-        cache_lookup, feedback, flush, instrument, instrumented, metric, observe, record_error, stage, uninstrument,
+        alias_model, cache_lookup, feedback, flush, instrument, instrumented, metric, observe, record_error, stage,
+        tenant, uninstrument,
     )  # fmt: skip
+    from .tenancy import InvalidTenant, tenant_of
 
 _EXPORTS = {
     "instrument": "api",
@@ -87,6 +97,10 @@ _EXPORTS = {
     "cache_lookup": "api",
     "feedback": "api",
     "flush": "api",
+    "tenant": "api",
+    "alias_model": "api",
+    "tenant_of": "tenancy",
+    "InvalidTenant": "tenancy",
     "active_model_id": "models",  # opt-in failover: the Workload's model parameter, cached (models.py)
 }
 
@@ -94,8 +108,8 @@ _EXPORTS = {
 _MODULES = frozenset({"telemetry", "redaction"})
 
 __all__ = [
-    "cache_lookup", "feedback", "flush", "instrument", "instrumented", "metric", "observe", "record_error", "redaction",
-    "stage", "telemetry", "uninstrument",
+    "InvalidTenant", "alias_model", "cache_lookup", "feedback", "flush", "instrument", "instrumented", "metric",
+    "observe", "record_error", "redaction", "stage", "telemetry", "tenant", "tenant_of", "uninstrument",
 ]  # fmt: skip
 
 

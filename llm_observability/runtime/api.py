@@ -1,4 +1,5 @@
-"""The runtime's public functions: instrument, observe, stage, record_error, metric, cache_lookup, feedback, flush."""
+"""The runtime's public functions: instrument, observe, stage, tenant, record_error, metric, cache_lookup, feedback,
+flush."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .classify import chain_error_class, error_code, status_error_class
 from .emf import MAX_DIMENSIONS, MAX_NAME_CHARS, UNITS
 from .recorder import UNIT_COUNT, UNIT_MS, UNIT_NONE, Recorder, current, current_stage, existing, guard, replace
 from .settings import load
+from .tenancy import check_key, current_tenant
 
 PromptLogging = Literal["full", "redacted", "none"]
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -121,6 +123,39 @@ def stage(name: str) -> Iterator[StageSpan]:
             guard(rec, "stage.span_end", _tracing.end_stage, scope, error_type, error)
         guard(rec, "stage.reset", current_stage.reset, token)
         guard(rec, "stage.metric", _stage_done, rec, str(name), (_now() - started) * 1000)
+
+
+def tenant(key: str | None) -> None:
+    """Name the tenant (or caller) the current request's Bedrock calls are made for; None forgets it.
+
+    Inside an ``observe``d invocation it holds until the invocation ends (each invocation starts without one);
+    outside one, until it is changed. While a tenant is set, a Converse or ConverseStream call without
+    ``requestMetadata`` is sent with ``requestMetadata={"tenant": key}`` (an InvokeModel call with the
+    ``X-Amzn-Bedrock-Request-Metadata`` header, where the client's botocore knows it), which the model invocation
+    log records, and every ``bedrock_call`` log line carries ``tenant``: Contributor Insights rules count tokens,
+    requests and errors per tenant from either. ``tenant_of(event, header)`` reads it from an API Gateway event.
+
+    The key is an identifier, not personal data by itself, but an IAM caller's ARN names a role session, which can
+    name a person: it is logged whatever the prompt-logging mode (it is no prompt text).
+
+    :raises ValueError: ``key`` is neither None nor 1-256 letters, digits or ``: _ @ $ # = / + , - .``.
+    """
+    current_tenant.set(None if key is None else check_key(key))
+
+
+def alias_model(invoked_id: str, model_id: str) -> None:
+    """Report calls that name ``invoked_id`` (an application inference profile ARN, such as a tenant's) as calls of
+    ``model_id``, the model the profile copies: their ModelId dimension, price and ``model_id`` log field (the line
+    keeps ``invoked_model_id``), so per-model metrics, alarms and cost see them. Process-wide, until changed.
+
+    :raises ValueError: either is not a non-empty string.
+    """
+    for name, value in (("invoked_id", invoked_id), ("model_id", model_id)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name} is {value!r}: allowed is a non-empty model id or ARN.")
+    from .calls import MODEL_ALIASES
+
+    MODEL_ALIASES[invoked_id] = model_id
 
 
 def record_error(error_type: str) -> None:
@@ -304,6 +339,7 @@ def observe(handler: Handler) -> Handler:
         if rec.invocation is not None:
             return handler(event, context, *args, **kwargs)
         started = _now()
+        tenant_token = current_tenant.set(None)  # each invocation starts without a tenant
         ids = guard(rec, "observe.ids", _request_ids, event, context) or (None, None)
         rec.begin(*ids)
         scope = (
@@ -328,5 +364,6 @@ def observe(handler: Handler) -> Handler:
             guard(rec, "observe.end", rec.end)
             if scope is not None:
                 guard(rec, "observe.span_end", _end_request, scope, result, error)
+            guard(rec, "observe.tenant", current_tenant.reset, tenant_token)
 
     return observed  # type: ignore[return-value]

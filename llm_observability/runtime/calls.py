@@ -18,6 +18,7 @@ their own failures: a failure here never reaches the user.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,7 @@ from .extract import (
 )
 from .recorder import UNIT_COUNT, UNIT_MS, Recorder, current_stage, guard
 from .streams import InstrumentedEventStream, TeeBody
+from .tenancy import METADATA_KEY, current_tenant
 
 _now = time.perf_counter
 _INVOCATION_METRICS_BYTES = INVOCATION_METRICS.encode()
@@ -84,6 +86,32 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 }
 
 
+#: Model ids a call names -> the model its metrics, price and log line report (``api.alias_model``): an application
+#: inference profile (per tenant) stands for the model it copies, so per-model metrics and alarms still see it.
+MODEL_ALIASES: dict[str, str] = {}
+
+#: Where an operation takes ``requestMetadata``: the Converse body (a map), InvokeModel's header (a JSON string).
+_METADATA_HEADER_KINDS = ("invoke",)
+
+
+def with_tenant(op: Operation, client: Any, params: dict[str, Any], tenant: str | None) -> dict[str, Any]:
+    """``params`` with ``requestMetadata={"tenant": tenant}`` added when a tenant is set, the operation is a model
+    invocation and the call has no ``requestMetadata`` of its own (a copy; the user's dict is left as it is).
+
+    InvokeModel takes it as the ``X-Amzn-Bedrock-Request-Metadata`` header (a JSON string), which only newer
+    botocore versions know: it is added only when the client's service model has the member, so an older SDK in a
+    Lambda runtime is never sent a parameter it would reject.
+    """
+    if tenant is None or not op.inference or "requestMetadata" in params:
+        return params
+    if op.kind in _METADATA_HEADER_KINDS:
+        members = client.meta.service_model.operation_model(op.name).input_shape.members
+        if "requestMetadata" not in members:
+            return params
+        return {**params, "requestMetadata": json.dumps({METADATA_KEY: tenant}, separators=(",", ":"))}
+    return {**params, "requestMetadata": {METADATA_KEY: tenant}}
+
+
 class Call:
     """The instrumentation of one Bedrock call."""
 
@@ -93,6 +121,7 @@ class Call:
         self.params = params
         self.started = _now()
         self.ids = rec.ids()
+        self.tenant = current_tenant.get()
         self.timed_by_stage = current_stage.get() == op.stage
         self.elapsed_ms: float | None = None
         self.first_event_ms: float | None = None
@@ -109,9 +138,10 @@ class Call:
         self._prompt: Prompt | None = None
         self.scope: _tracing.Scope | None = None  # the call's span (``hook`` starts it, ``finish`` ends it)
         config = params.get("retrieveAndGenerateConfiguration")
-        self.model_id: str | None = (
-            params.get("modelId") if op.inference else rag_model(params) if op.kind == "rag" else None
-        )
+        invoked = params.get("modelId") if op.inference else rag_model(params) if op.kind == "rag" else None
+        #: the id the call named (an application inference profile ARN) when ``alias_model`` reports it as a model
+        self.invoked_model_id: str | None = invoked if isinstance(invoked, str) and invoked in MODEL_ALIASES else None
+        self.model_id: str | None = MODEL_ALIASES[invoked] if self.invoked_model_id else invoked
         self.knowledge_base_id = params.get("knowledgeBaseId") or dig(
             config, "knowledgeBaseConfiguration", "knowledgeBaseId"
         )
@@ -372,11 +402,13 @@ class Call:
         texts, redactions = rec.loggable_texts(question=clip(prompt.question), answer=completion.text)
         klass = error_class(error) if error is not None else None
         fields: dict[str, Any] = {
-            "operation": op.name,
+            t.LOG_FIELD_OPERATION: op.name,
             "stage": op.stage,
             "streamed": op.streamed,
             t.LOG_FIELD_MODEL: self.model_id if isinstance(self.model_id, str) else None,
-            "outcome": "failure" if error is not None else "incomplete" if self.incomplete else "success",
+            t.LOG_FIELD_OUTCOME: (
+                t.LOG_OUTCOME_FAILURE if error is not None else "incomplete" if self.incomplete else "success"
+            ),
             t.LOG_FIELD_ERROR_CLASS: klass,
             "aws_error_code": error_code(error) if error is not None else None,
             "bedrock_request_id": self.bedrock_request_id,
@@ -388,6 +420,10 @@ class Call:
         }
         if isinstance(self.knowledge_base_id, str):
             fields["knowledge_base_id"] = self.knowledge_base_id
+        if self.tenant is not None:
+            fields[t.LOG_FIELD_TENANT] = self.tenant
+        if self.invoked_model_id is not None:
+            fields["invoked_model_id"] = self.invoked_model_id
         if op.inference:
             total = (
                 completion.input_tokens + completion.output_tokens

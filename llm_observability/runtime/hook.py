@@ -15,10 +15,11 @@ botocore instrumentation is there first, ``install`` re-layers (a new ``Function
 wrapper around the runtime's); when it comes later it wraps the runtime's by itself. ``uninstall`` and the
 instrumentation's own ``unwrap`` each leave a working chain. Any other wrapper chains in either order.
 
-Calls of other services and operations pass straight through (one dictionary lookup). For the
-instrumented ones the user's exception is re-raised unchanged, the response is the one botocore returned
-(with watching wrappers in place of the streams), and any failure of the instrumentation is reported and
-swallowed.
+Calls of other services and operations pass straight through (one dictionary lookup). While a tenant is set
+(``tenant()``), a model invocation without ``requestMetadata`` is sent with ``{"tenant": ...}``
+(``calls.with_tenant``; the user's parameters are copied, never changed). For the instrumented ones the user's
+exception is re-raised unchanged, the response is the one botocore returned (with watching wrappers in place of
+the streams), and any failure of the instrumentation is reported and swallowed.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from typing import Any
 from botocore.client import BaseClient
 
 from . import _tracing
-from .calls import OPERATIONS, Call
+from .calls import OPERATIONS, Call, with_tenant
 from .recorder import current, guard
+from .tenancy import current_tenant
 
 _MARK = "__llmobs_original__"
 _lock = threading.Lock()
@@ -47,6 +49,9 @@ def _call_with(original: Any) -> Any:
         if op is None:
             return original(self, operation_name, api_params)
         rec = current()
+        tenant = current_tenant.get()
+        if tenant is not None:  # requestMetadata for the model invocation log; the user's own is kept
+            api_params = guard(rec, "call.tenant", with_tenant, op, self, api_params, tenant) or api_params
         call = guard(rec, "call.start", Call, rec, op, api_params)
         if call is None:
             return original(self, operation_name, api_params)

@@ -188,6 +188,9 @@ ENV_PROMPT_PARAMETER_NAME = "PROMPT_PARAMETER_NAME"  # SSM String parameter: a p
 ENV_PROMPT_CACHE_TTL_SECONDS = "PROMPT_CACHE_TTL_SECONDS"  # default 60
 ENV_MODEL_PARAMETER_NAME = "MODEL_PARAMETER_NAME"  # SSM String parameter: the model id to use
 ENV_MODEL_CACHE_TTL_SECONDS = "MODEL_CACHE_TTL_SECONDS"  # default 60
+# Usage per tenant (Level 1)
+ENV_TENANT_HEADER = "TENANT_HEADER"  # request header naming the tenant, lowercase; default x-tenant-id
+ENV_TENANT_PROFILES = "TENANT_PROFILES"  # JSON {tenant id: application inference profile ARN}; default none
 
 # --- Powertools' own environment variables (read by the function) ------------
 ENV_CODEGURU_PROFILING_GROUP = "AWS_CODEGURU_PROFILER_GROUP_NAME"  # Level 3: start the CodeGuru Profiler agent
@@ -227,3 +230,10 @@ LOG_FIELD_ANSWER = "answer"  # the model's text (full or redacted; absent when p
 LOG_FIELD_MODEL = "model_id"
 LOG_FIELD_ERROR_CLASS = "error_class"  # one of ERROR_CLASSES, null on success
 LOG_FIELD_REQUEST_ID = "correlation_id"  # API Gateway request id, else Lambda request id, else null
+REQUEST_METADATA_TENANT = "tenant"  # Bedrock requestMetadata key of the tenant (invocation log: requestMetadata.tenant)
+LOG_FIELD_TENANT = "tenant"  # the request's tenant key (llmobs.tenant / the RAG function's TENANT_HEADER), when set
+LOG_FIELD_OPERATION = "operation"  # the Bedrock operation of a bedrock_call line (Converse, InvokeModel, ...)
+LOG_FIELD_OUTCOME = "outcome"  # success | failure | incomplete, on a bedrock_call line
+LOG_OUTCOME_FAILURE = "failure"
+LOG_FIELD_INPUT_TOKENS = "usage.input_tokens"  # dotted path in a bedrock_call line (and the RAG ask line)
+LOG_FIELD_OUTPUT_TOKENS = "usage.output_tokens"

@@ -28,7 +28,9 @@ class FoundationStack(Stack):
     :class:`InvocationLogging` and, unless ``transaction_search`` is off, :class:`TransactionSearch` (``create`` or
     ``adopt`` by ``transaction_search_existing``). :attr:`workload` (with its alert topic and every fact the reference
     app can feed: runtime telemetry, the reference log schema and request contract, the primary model, the stage's
-    throttle limits) is what Levels 2 and 3 take.
+    throttle limits) is what Levels 2 and 3 take. With ``health_alarm`` (the default) a second :class:`AlertTopic`,
+    ``low_urgency_topic`` (e-mail from ``low_urgency_email``), is the workload's low-urgency topic: the alarms the
+    health alarm (``stacks.health.add_health_alarm``) stops paging notify it.
 
     :param config: validated settings. Default: ``ObservabilityConfig()``.
     :param stack_props: passed to :class:`aws_cdk.Stack` (``env``, ``description``, ...).
@@ -48,6 +50,12 @@ class FoundationStack(Stack):
         self.network = strict_network(self, config)
         self.app = RagReferenceApp(self, "RagApp", config=config)
         self.alert_topic = AlertTopic(self, "Alerts", email=config.alarm_email or None)
+        self.low_urgency_topic: AlertTopic | None = None
+        if config.health_alarm:  # what the member and low-severity alarms notify once the health alarm pages
+            self.low_urgency_topic = AlertTopic(
+                self, "LowUrgency", email=config.low_urgency_email or None,
+                display_name="LLM observability notifications (low urgency)",
+            )  # fmt: skip
         # The reference app feeds everything: its own metrics and log line, a canary contract, its stage's limits.
         workload = self.app.workload.with_alert_topic(self.alert_topic.topic, key=self.alert_topic.key).with_facts(
             telemetry="runtime",
@@ -58,6 +66,8 @@ class FoundationStack(Stack):
                 rate_limit=config.api_throttle_rate_limit, burst_limit=config.api_throttle_burst_limit
             ),
         )
+        if self.low_urgency_topic is not None:
+            workload = workload.with_low_urgency_topic(self.low_urgency_topic.topic)
         self.metrics = BedrockMetrics(workload, prices=config.model_prices)
         self.alarms = LlmAlarms(self, "Alarms", workload=workload, thresholds=config.thresholds, metrics=self.metrics)
         self.workload: Workload = workload.with_alarms(self.alarms.roled_alarms)
@@ -81,6 +91,7 @@ class FoundationStack(Stack):
                 text_data=config.invocation_logging_text,
                 existing_configuration=config.invocation_logging_existing,
             )
+            self.workload = self.workload.with_invocation_log_group(self.invocation_logging.log_group)
         self.transaction_search: TransactionSearch | None = None
         if config.transaction_search:
             self.transaction_search = TransactionSearch(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
@@ -31,6 +31,7 @@ from llm_observability.constructs.queries import (
     errors_by_class,
     requests_by_model,
 )
+from llm_observability.constructs.tenant_usage import TenantUsage
 from llm_observability.constructs.vpc_endpoints import strict_network
 from llm_observability.errors import ConfigError
 from llm_observability.functions.quality_canary import canary_telemetry as ct
@@ -43,12 +44,13 @@ class ProactiveStack(Stack):
     """Level 2: takes any :class:`Workload` (Level 1's or yours) and adds proactive observability.
 
     Provisions :class:`AnomalyAlarms`, :class:`LogIntelligence`, :class:`ComplianceBaseline`,
-    :class:`CostGuard`, a Level 2 dashboard with the anomaly bands, and OpsCenter OpsItems for every
-    high-severity alarm of Level 1 and Level 2: Level 2's alarms notify the topic and open OpsItems through
-    one action strategy (:class:`~llm_observability.constructs.alarm_factory.OpsItemAlarmActionStrategy`
-    composed with SNS), and the same OpsItem strategy is bound to the workload's high-severity alarms.
-    OpsCenter is where "enhanced incident management" lives now that Incident Manager is closed to new
-    customers. :attr:`workload` carries Level 1's and Level 2's alarms with their roles.
+    :class:`CostGuard`, :class:`TenantUsage` (unless ``tenant_insights`` is off), a Level 2 dashboard with the
+    anomaly bands, and OpsCenter OpsItems for every high-severity alarm of Level 1 and Level 2: Level 2's alarms
+    notify the topic and open OpsItems through one action strategy
+    (:class:`~llm_observability.constructs.alarm_factory.OpsItemAlarmActionStrategy` composed with SNS), and the
+    same OpsItem strategy is bound to the workload's high-severity alarms. OpsCenter is where "enhanced incident
+    management" lives now that Incident Manager is closed to new customers. :attr:`workload` carries Level 1's and
+    Level 2's alarms with their roles.
 
     Only what the workload can feed is built: :class:`LogIntelligence` with ``log_groups`` (its filters and queries
     from ``log_schema``), the :class:`QualityCanary` with a ``request_contract``, anomaly bands and widgets on app
@@ -122,6 +124,13 @@ class ProactiveStack(Stack):
                 band_width=config.anomaly_band_width,
                 log_retention_days=config.log_retention_days,
                 powertools_layer_version=config.powertools_layer_version,
+            )
+        self.tenant_usage: TenantUsage | None = None
+        if config.tenant_insights:  # top tenants by tokens, requests and errors per model: a fixed cost per rule
+            self.tenant_usage = TenantUsage(self, "TenantUsage", workload=workload)
+        else:
+            Annotations.of(self).add_info(
+                "Per-tenant usage (Contributor Insights rules) is left out (tenant_insights=false)."
             )
         metrics = BedrockMetrics(workload, prices=config.model_prices)
         guardrail_alarms = AlarmFactory(self, action=action)

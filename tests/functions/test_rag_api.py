@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,7 +16,7 @@ from llm_observability.runtime import telemetry
 if TYPE_CHECKING:
     from conftest import Api
 
-from tests.functions.conftest import rag_module
+from tests.functions.conftest import api_event, rag_module
 
 API_REQUEST_ID = "api-request-id-0001"
 QUESTION = "What is the refund policy?"
@@ -105,6 +106,7 @@ def test_ask_sends_the_prompt_and_inference_settings_to_bedrock(api: Api) -> Non
                 }
             ],
             "inferenceConfig": {"maxTokens": 256, "temperature": 0.0, "topP": 1.0, "stopSequences": ["\n\nHuman:"]},
+            "requestMetadata": {"tenant": "anonymous"},  # no header, no IAM caller in the event
         }
     )
 
@@ -906,3 +908,139 @@ def test_property_what_validation_keeps_is_loggable(question: str, comment: str 
     except errors.RequestValidationError:
         return
     request.question.encode("utf-8")
+
+
+# --- Tenants (issue 17) --------------------------------------------------------------------------------------
+PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+CALLER_ARN = "arn:aws:sts::123456789012:assumed-role/PortalRole/portal-session"
+
+
+def _tenant_event(headers: dict[str, str] | None = None, user_arn: str | None = None) -> dict[str, Any]:
+    built = api_event("/ask", {"question": QUESTION})
+    built["headers"].update(headers or {})
+    if user_arn is not None:
+        built["requestContext"]["identity"] = {"userArn": user_arn, "caller": "AROAEXAMPLE:portal-session"}
+    return built
+
+
+def _metadata(tenant: str) -> dict[str, Any]:
+    return {"requestMetadata": {"tenant": tenant}}
+
+
+def test_the_tenant_header_goes_to_bedrock_and_into_the_log_lines(api: Api) -> None:
+    api.stub_retrieve()
+    api.runtime.add_response("converse", api.converse_response("Refunds take 30 days [1]."))
+    captured: list[dict[str, Any]] = []
+    handler = lambda params, **_: captured.append(dict(params))  # noqa: E731
+    api.runtime_client.meta.events.register("provide-client-params.bedrock-runtime.Converse", handler)
+    try:
+        response = api.invoke(_tenant_event({"X-Tenant-Id": "acme-eu"}, user_arn=CALLER_ARN))
+    finally:
+        api.runtime_client.meta.events.unregister("provide-client-params.bedrock-runtime.Converse", handler)
+    assert response["statusCode"] == 200
+    assert captured[0]["requestMetadata"] == {"tenant": "acme-eu"}  # the header wins over the IAM caller
+    out = api.output()
+    assert out.log("ask")[telemetry.LOG_FIELD_TENANT] == "acme-eu"
+    calls = [line for line in out.logs if line.get("message") == telemetry.LOG_MESSAGE_CALL]
+    assert [c.get(telemetry.LOG_FIELD_TENANT) for c in calls] == ["acme-eu", "acme-eu"]  # Retrieve, Converse
+
+
+def test_without_the_header_the_iam_caller_is_the_tenant(api: Api) -> None:
+    api.stub_retrieve()
+    api.runtime.add_response("converse", api.converse_response("Refunds take 30 days [1]."))
+    sent: list[dict[str, Any]] = []
+    handler = lambda params, **_: sent.append(params.get("requestMetadata"))  # noqa: E731
+    api.runtime_client.meta.events.register("provide-client-params.bedrock-runtime.Converse", handler)
+    try:
+        assert api.invoke(_tenant_event(user_arn=CALLER_ARN))["statusCode"] == 200
+    finally:
+        api.runtime_client.meta.events.unregister("provide-client-params.bedrock-runtime.Converse", handler)
+    assert sent == [{"tenant": CALLER_ARN}]
+    assert api.output().log("ask")[telemetry.LOG_FIELD_TENANT] == CALLER_ARN
+    assert api.handler.llmobs.tenancy.current_tenant.get() is None  # the tenant ended with the request
+
+
+@pytest.mark.parametrize("value", ["", "acme corp", "a" * 65, "acme;drop table", "ünï"])
+def test_an_invalid_tenant_header_is_a_400_naming_the_header(api: Api, value: str) -> None:
+    response = api.invoke(_tenant_event({"x-tenant-id": value}, user_arn=CALLER_ARN))
+    payload = assert_error_response(response, 400)
+    assert "x-tenant-id header" in payload["error"]
+    out = api.output()
+    assert_failure_metric(api, out, telemetry.ERROR_VALIDATION)
+    assert [line for line in out.logs if line.get("message") == telemetry.LOG_MESSAGE_CALL] == []  # no Bedrock call
+
+
+def test_the_tenant_header_name_comes_from_the_environment(api: Api) -> None:
+    api.env(TENANT_HEADER="x-customer")
+    api.stub_retrieve()
+    api.stub_converse()
+    assert api.invoke(_tenant_event({"X-Customer": "globex", "x-tenant-id": "ignored"}))["statusCode"] == 200
+    assert api.output().log("ask")[telemetry.LOG_FIELD_TENANT] == "globex"
+
+
+def test_a_tenant_with_a_profile_is_served_through_it_and_reported_as_the_model(api: Api) -> None:
+    api.env(TENANT_PROFILES=json.dumps({"acme": PROFILE_ARN}))
+    api.stub_retrieve()  # once: the second question is served from the retrieval cache
+    for tenant, invoked in (("acme", PROFILE_ARN), ("globex", api.model_id)):
+        api.runtime.add_response("converse", api.converse_response("Refunds take 30 days [1]."))
+        sent: list[str] = []
+        handler = lambda params, **_: sent.append(params["modelId"])  # noqa: E731
+        api.runtime_client.meta.events.register("provide-client-params.bedrock-runtime.Converse", handler)
+        try:
+            response = api.invoke(_tenant_event({"x-tenant-id": tenant}))
+        finally:
+            api.runtime_client.meta.events.unregister("provide-client-params.bedrock-runtime.Converse", handler)
+        assert sent == [invoked]
+        assert body(response)["model_id"] == api.model_id
+        out = api.output()
+        (call,) = [line for line in out.logs if line.get("operation") == "Converse"]
+        assert call[telemetry.LOG_FIELD_MODEL] == api.model_id and call.get("invoked_model_id") == (
+            PROFILE_ARN if tenant == "acme" else None
+        )
+        (tokens,) = out.metric(telemetry.METRIC_INPUT_TOKENS)
+        assert tokens.dimension_values[telemetry.DIM_MODEL_ID] == api.model_id
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"TENANT_HEADER": "X-Tenant"}, "TENANT_HEADER must be a lowercase HTTP header name"),
+        ({"TENANT_PROFILES": '{"acme": "arn:aws:bedrock:us-east-1::foundation-model/x"}'}, "TENANT_PROFILES must be"),
+        ({"TENANT_PROFILES": '{"a b": "' + PROFILE_ARN + '"}'}, "TENANT_PROFILES must be"),
+        ({"TENANT_PROFILES": "[]"}, "TENANT_PROFILES must be"),
+    ],
+)
+def test_bad_tenant_settings_are_a_configuration_error(api: Api, env: dict[str, str], problem: str) -> None:
+    api.env(**env)
+    assert_error_response(api.ask({"question": QUESTION}), 500)
+    assert any(problem in p for p in api.output().log("Invalid function configuration")["configuration_problems"])
+
+
+def test_a_throttled_tenant_call_is_a_429_whose_call_line_names_the_tenant(api: Api) -> None:
+    api.stub_retrieve()
+    api.runtime.add_client_error("converse", service_error_code="ThrottlingException", http_status_code=429)
+    response = api.invoke(_tenant_event({"x-tenant-id": "acme"}))
+    assert_error_response(response, 429)
+    out = api.output()
+    (call,) = [line for line in out.logs if line.get("operation") == "Converse"]
+    assert call[telemetry.LOG_FIELD_TENANT] == "acme" and call[telemetry.LOG_FIELD_OUTCOME] == telemetry.LOG_OUTCOME_FAILURE
+
+
+@given(value=st.text(max_size=100), arn=st.one_of(st.none(), st.text(max_size=300)))
+@settings(max_examples=300, deadline=None, database=None)
+def test_property_any_tenant_header_is_a_400_or_a_valid_key(value: str, arn: str | None) -> None:
+    """Whatever the header (and the caller), the tenant is a valid requestMetadata value or the request is a 400."""
+    handler, errors, settings_module = rag_module("handler"), rag_module("errors"), rag_module("settings")
+    settings = settings_module.Settings(model_id="m", knowledge_base_id="kb")
+    event = {"headers": {"X-Tenant-Id": value}, "requestContext": {"identity": {"userArn": arn}}}
+    try:
+        try:
+            tenant = handler._tenant(event, settings)
+        except errors.RequestValidationError as rejected:
+            assert rejected.status == 400 and "x-tenant-id header" in rejected.message
+        else:
+            assert tenant == value.strip() and len(tenant) <= 64
+        without_header = handler._tenant({"requestContext": {"identity": {"userArn": arn}}}, settings)
+        assert re.fullmatch(r"[A-Za-z0-9:_@$#=/+,.-]{1,256}", without_header)
+    finally:
+        handler.llmobs.tenant(None)

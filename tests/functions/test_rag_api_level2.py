@@ -55,6 +55,7 @@ def converse_request(api: Api, user: Any, model_id: str | None = None, guardrail
         "system": [{"text": api.pipeline.PROMPT_TEMPLATES["v1"].system}],
         "messages": [{"role": "user", "content": content}],
         "inferenceConfig": {"maxTokens": 512, "temperature": 0.2, "topP": 0.9},
+        "requestMetadata": {"tenant": "anonymous"},  # the events have no tenant header and no IAM caller
     }
     if guardrail:
         request["guardrailConfig"] = {

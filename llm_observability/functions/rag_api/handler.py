@@ -22,6 +22,13 @@ Powertools JSON lines whose correlation id is the API Gateway request id, each c
 ``prompt_version``; the runtime adds one ``bedrock_call`` line per Bedrock call and writes the ``feedback``
 line, with the same correlation id.
 
+Tenants: every /ask has a tenant key, the TENANT_HEADER request header (default ``x-tenant-id``) when the request
+has it, else the IAM caller (``requestContext.identity.userArn``), else ``anonymous`` (the runtime's ``tenant_of``);
+a header value that is no tenant id is a 400 naming the header. Converse gets it as ``requestMetadata``
+``{"tenant": ...}`` (Bedrock model invocation logging records it), the ``ask`` and ``bedrock_call`` lines as
+``tenant``; a tenant listed in TENANT_PROFILES is served through its own application inference profile (cost
+allocation tags) while the function serves MODEL_ID.
+
 Optional (off unless their environment variables are set): a Bedrock Guardrail on Converse
 (GUARDRAIL_ID + GUARDRAIL_VERSION), the user-message template from Prompt Management
 (PROMPT_PARAMETER_NAME) and the model id from SSM (MODEL_PARAMETER_NAME). The two lookups run in the
@@ -52,6 +59,7 @@ from errors import (
     MESSAGE_MISCONFIGURED,
     MESSAGE_NOT_FOUND,
     ApiError,
+    RequestValidationError,
     aws_error_code,
     classify_exception,
     error_response,
@@ -117,6 +125,8 @@ def _load_runtime() -> Runtime | SettingsError:
             instrumentation.start(settings.prompt_logging, settings.price_table)
         else:
             instrumentation.stop()  # no Bedrock call spans or metrics; NULL_RECORDER makes no stage spans
+        for profile_arn in settings.tenant_profiles.values():  # a tenant's profile is reported as the model it copies
+            llmobs.alias_model(profile_arn, settings.model_id)
         template = pipeline.PROMPT_TEMPLATES[settings.prompt_template_version]
         _runtime = Runtime(
             settings,
@@ -263,10 +273,29 @@ def _resolve_managed(runtime: Runtime, rec: Recorder) -> tuple[pipeline.PromptTe
     return template, model_id
 
 
+def _tenant(event: dict[str, Any], settings: Settings) -> str:
+    """The request's tenant: the TENANT_HEADER header, else the IAM caller, else ``anonymous`` (the runtime's
+    ``tenant_of``); a header value that is no tenant id is the caller's mistake (400 naming the header)."""
+    try:
+        tenant: str = llmobs.tenant_of(event, settings.tenant_header)
+    except llmobs.InvalidTenant as exc:
+        raise RequestValidationError(str(exc)) from None
+    llmobs.tenant(tenant)  # the runtime's bedrock_call lines carry it
+    return tenant
+
+
+def _model_for(tenant: str, model_id: str, settings: Settings) -> str:
+    """The id Converse is called with: the tenant's application inference profile (TENANT_PROFILES) while the
+    function serves its configured model, else ``model_id`` (a failover model is served as it is)."""
+    profile = settings.tenant_profiles.get(tenant)
+    return profile if profile is not None and model_id == settings.model_id else model_id
+
+
 def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recorder, started: float) -> Response:
     settings, cache = runtime.settings, runtime.cache
 
     with rec.stage(telemetry.STAGE_PREPROCESS):
+        tenant = _tenant(event, settings)
         request = parse_ask(
             parse_json_object(event),
             default_top_k=settings.retrieval_top_k,
@@ -295,13 +324,14 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
         span.set_attribute(telemetry.SPAN_MODEL_ID, model_id)
         response = pipeline.converse(
             pipeline.bedrock_runtime(),
-            model_id=model_id,
+            model_id=_model_for(tenant, model_id, settings),
             prompt=prompt,
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
             stop_sequences=request.stop_sequences,
             guardrail=runtime.guardrail,
+            request_metadata={telemetry.REQUEST_METADATA_TENANT: tenant},
         )
 
     with rec.stage(telemetry.STAGE_POSTPROCESS) as span:
@@ -336,6 +366,7 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
             model_id=model_id,
             guardrail=guardrail,
             per_prompt_version=runtime.prompts is not None,
+            tenant=tenant,
         )
     except Exception:  # telemetry must never turn an answer into an error
         logger.exception("Failed to record telemetry for a successful request")
@@ -429,6 +460,7 @@ def _handle(event: Any, context: LambdaContext, state: Runtime | SettingsError, 
     try:
         return app.resolve(event, context)
     finally:
+        llmobs.tenant(None)  # /ask names it; it ends with the request, observed or not
         if prompt_version is not None:
             logger.remove_keys(["prompt_version"])
 

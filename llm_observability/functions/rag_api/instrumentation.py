@@ -120,9 +120,13 @@ class Recorder:
         model_id: str | None = None,
         guardrail: pipeline.GuardrailOutcome | None = None,
         per_prompt_version: bool = False,
+        tenant: str | None = None,
     ) -> None:
         """Emit the application metrics of an answered /ask and its structured summary log line.
 
+        ``tenant`` (the request's tenant key: the TENANT_HEADER header, else the IAM caller) is a field of the line
+        whatever PROMPT_LOGGING says: it is no prompt text, but an IAM caller's ARN names a role session, which can
+        name a person (see docs/configuration.md).
         ``model_id`` is the model Converse used (default MODEL_ID); ``guardrail`` the guardrail's
         outcome when one is configured; ``per_prompt_version`` adds the {service, PromptVersion} metrics
         (RequestSuccess, EndToEndLatency, InputTokens, OutputTokens and GuardrailIntervened). Tokens per
@@ -157,6 +161,7 @@ class Recorder:
             "ask",
             extra={
                 "model_id": model_id,
+                **({telemetry.LOG_FIELD_TENANT: tenant} if tenant is not None else {}),
                 "prompt": {
                     "template_version": prompt.version,
                     "temperature": request.temperature,

@@ -332,21 +332,25 @@ def converse(
     top_p: float,
     stop_sequences: Sequence[str],
     guardrail: dict[str, str] | None = None,
+    request_metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Call Bedrock Converse with the assembled prompt and return the raw response.
 
     With ``guardrail`` (see ``guardrail_config``) the passages and the question are sent as
-    guardContent blocks and the guardrail's trace comes back in ``response["trace"]``.
+    guardContent blocks and the guardrail's trace comes back in ``response["trace"]``. ``request_metadata``
+    (``{"tenant": ...}``) is recorded by Bedrock model invocation logging with the call.
     """
     inference_config: dict[str, Any] = {"maxTokens": max_tokens, "temperature": temperature, "topP": top_p}
     if stop_sequences:
         inference_config["stopSequences"] = list(stop_sequences)
+    extra: dict[str, Any] = {"requestMetadata": request_metadata} if request_metadata else {}
     if guardrail is None:
         response: dict[str, Any] = client.converse(
             modelId=model_id,
             system=[{"text": prompt.system}],
             messages=[{"role": "user", "content": [{"text": prompt.user}]}],
             inferenceConfig=inference_config,
+            **extra,
         )
     else:
         response = client.converse(
@@ -355,6 +359,7 @@ def converse(
             messages=[{"role": "user", "content": prompt.guarded_content()}],
             inferenceConfig=inference_config,
             guardrailConfig=guardrail,
+            **extra,
         )
     return response
 

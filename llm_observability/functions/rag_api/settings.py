@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
-from llm_observability_runtime import telemetry
+from llm_observability_runtime import telemetry, tenancy
 
 DEFAULT_RETRIEVAL_TOP_K = 4
 MAX_RETRIEVAL_TOP_K = 20
@@ -32,6 +32,10 @@ DEFAULT_MODEL_CACHE_TTL_SECONDS = 60.0
 # The request shapes of Converse's guardrailConfig (botocore's GuardrailIdentifier / GuardrailVersion).
 _GUARDRAIL_ID = re.compile(r"[a-z0-9]+|arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+")
 _GUARDRAIL_VERSION = re.compile(r"[1-9][0-9]{0,7}|DRAFT")
+# A Bedrock application inference profile ARN (TENANT_PROFILES values).
+_PROFILE_ARN = re.compile(
+    r"arn:aws(?:-[a-z-]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:application-inference-profile/[a-z0-9]{1,64}"
+)
 # An SSM parameter name (optionally a full parameter ARN, for shared parameters).
 _PARAMETER_NAME = re.compile(r"(?:arn:aws(?:-[a-z-]+)?:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?/?[A-Za-z0-9_.\-/]{1,1011}")
 
@@ -76,6 +80,8 @@ class Settings:
     prompt_cache_ttl_seconds: float = DEFAULT_PROMPT_CACHE_TTL_SECONDS
     model_parameter_name: str | None = None
     model_cache_ttl_seconds: float = DEFAULT_MODEL_CACHE_TTL_SECONDS
+    tenant_header: str = tenancy.DEFAULT_HEADER
+    tenant_profiles: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def model_price(self) -> ModelPrice | None:
@@ -154,14 +160,20 @@ class _Reader:
             return default
         return value.lower()
 
-    def price_table(self, name: str) -> dict[str, ModelPrice]:
+    def json_object(self, name: str) -> object:
+        """The variable parsed as JSON (None when unset or not JSON: the caller says what it wanted)."""
         value = self.raw(name)
         if value is None:
-            return {}
+            return None
         try:
-            document = json.loads(value)
+            return json.loads(value)
         except ValueError:
-            document = None
+            return None
+
+    def price_table(self, name: str) -> dict[str, ModelPrice]:
+        if self.raw(name) is None:
+            return {}
+        document = self.json_object(name)
         if not isinstance(document, dict):
             self.problems.append(f"{name} must be a JSON object mapping model ids to prices.")
             return {}
@@ -177,6 +189,22 @@ class _Reader:
                 continue
             table[model_id] = ModelPrice(float(input_price), float(output_price))
         return table
+
+    def tenant_profiles(self, name: str) -> dict[str, str]:
+        """A JSON object mapping tenant ids to application inference profile ARNs."""
+        if self.raw(name) is None:
+            return {}
+        document = self.json_object(name)
+        if not isinstance(document, dict) or not all(
+            tenancy.TENANT_ID_RE.fullmatch(k) and isinstance(v, str) and _PROFILE_ARN.fullmatch(v)
+            for k, v in document.items()
+        ):
+            self.problems.append(
+                f"{name} must be a JSON object mapping tenant ids ({tenancy.TENANT_ID_ALLOWED}) to Bedrock "
+                "application inference profile ARNs."
+            )
+            return {}
+        return dict(document)
 
 
 def _is_price(value: object) -> TypeGuard[float]:
@@ -233,6 +261,11 @@ def load_settings(
             telemetry.ENV_MODEL_PARAMETER_NAME, _PARAMETER_NAME, "an SSM parameter name or ARN"
         ),
         model_cache_ttl_seconds=reader.seconds(telemetry.ENV_MODEL_CACHE_TTL_SECONDS, DEFAULT_MODEL_CACHE_TTL_SECONDS),
+        tenant_header=reader.matching(
+            telemetry.ENV_TENANT_HEADER, tenancy.HEADER_RE, "a lowercase HTTP header name (letters, digits, -)"
+        )
+        or tenancy.DEFAULT_HEADER,
+        tenant_profiles=reader.tenant_profiles(telemetry.ENV_TENANT_PROFILES),
     )
     if (reader.raw(telemetry.ENV_GUARDRAIL_ID) is None) != (reader.raw(telemetry.ENV_GUARDRAIL_VERSION) is None):
         reader.problems.append(
