@@ -1,7 +1,8 @@
 """Maturity scorecard, observability cost estimate and a synth-time check of the LLM observability model.
 
 - ``llm-observability assess PATH``: which capabilities of Level 1 (Foundation), 2 (Proactive) and
-  3 (AIOps) a cloud assembly or template shows, with evidence, and the level fully reached.
+  3 (AIOps) a cloud assembly or template shows, with evidence, and the level fully reached; beside the levels,
+  the organization-scale rows (cross-account observability, paging once, usage per tenant, aggregation).
 - ``llm-observability cost PATH``: the monthly cost of its observability resources, every figure with
   its assumption (prices: ``prices.json``).
 - :class:`LlmObservabilityChecks`: the same scorecard as a CDK validation plugin
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llm_observability.assess.capabilities import CAPABILITIES
+from llm_observability.assess.capabilities import CAPABILITIES, ORGANIZATION_CAPABILITIES
 from llm_observability.assess.cost import CostReport, estimate
 from llm_observability.assess.loader import AssessError, Source, load
 from llm_observability.assess.model import Capability, Status
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CAPABILITIES",
+    "ORGANIZATION_CAPABILITIES",
     "AssessError",
     "Capability",
     "CostReport",

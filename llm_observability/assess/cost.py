@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from llm_observability.assess.capabilities.level1 import rule_tracing
+from llm_observability.assess.cost_organization import organization_costs
 from llm_observability.assess.cost_quantities import (
     alarm_metric_count,
     golden_questions,
@@ -167,11 +168,11 @@ class _Estimator:
         # Foreign EMF and other custom namespaces: a lower bound from what alarms and dashboards read.
         seen: dict[str, set[tuple[str, ...]]] = {}
         for alarm in self.inv.of_type(ALARM):
-            for identity in alarm_metric_identities(alarm):
+            for identity in alarm_metric_identities(alarm, own_account=True):
                 if is_custom_namespace(identity[0]) and identity[0] not in known_namespaces | filter_namespaces:
                     seen.setdefault(identity[0], set()).add(identity)
         for dashboard in self.inv.of_type(DASHBOARD):
-            for row in dashboard_rows(dashboard):
+            for row in dashboard_rows(dashboard, own_account=True):
                 if is_custom_namespace(row[0]) and row[1] != "*" and row[0] not in known_namespaces | filter_namespaces:
                     seen.setdefault(row[0], set()).add(dashboard_row_identity(row))
         emf_unknown = sorted({literal(env_of(self.inv, f).get("POWERTOOLS_METRICS_NAMESPACE")) or "" for f in app_functions(self.inv)}
@@ -514,6 +515,7 @@ def estimate(
     e.canary()
     e.aiops()
     e.vpc_endpoints()
+    organization_costs(e)
     e.usage()
     notes = [
         *e.notes,

@@ -53,13 +53,17 @@ class Inventory:
     resources: list[Resource] = field(init=False)
     _by_key: dict[tuple[str, str], Resource] = field(init=False)
     _templates: dict[str, dict[str, Any]] = field(init=False)
-    _exports: dict[str, tuple[str, Any]] = field(init=False)
+    _exports: dict[tuple[str, str], tuple[str, Any]] = field(init=False)  # (stage, export name) -> (stack, value)
+    _names: dict[tuple[str, str], str] = field(init=False)  # (stage, CloudFormation stack name) -> stack
+    _stages: dict[str, str] = field(init=False)  # stack -> its stage
     _refs_cache: dict[tuple[str, str], set[tuple[str, str]]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.resources = []
         self._refs_cache = {}
         self._templates = {s.name: s.template for s in self.stacks}
+        self._names = {(s.stage, s.cloudformation_name): s.name for s in self.stacks}
+        self._stages = {s.name: s.stage for s in self.stacks}
         self._exports = {}
         for stack in self.stacks:
             for logical_id, raw in stack.resources.items():
@@ -77,7 +81,7 @@ class Inventory:
                 if isinstance(output, dict) and isinstance(output.get("Export"), dict):
                     name = output["Export"].get("Name")
                     if isinstance(name, str):
-                        self._exports[name] = (stack.name, output.get("Value"))
+                        self._exports[(stack.stage, name)] = (stack.name, output.get("Value"))
         self._by_key = {r.key: r for r in self.resources}
 
     def without_conditional(self) -> Inventory:
@@ -133,6 +137,8 @@ class Inventory:
                 return found
             if name == "Fn::GetStackOutput" and isinstance(argument, dict):
                 other, output = argument.get("StackName"), argument.get("OutputName")
+                if isinstance(other, str):  # the CloudFormation name, within the referring stack's stage
+                    other = self._names.get((self._stages.get(stack, ""), other), other)
                 template = self._templates.get(other) if isinstance(other, str) else None
                 outputs = template.get("Outputs") if isinstance(template, dict) else None
                 if isinstance(outputs, dict) and isinstance(output, str) and isinstance(outputs.get(output), dict):
@@ -143,8 +149,9 @@ class Inventory:
                 if export is None:
                     rendered = render(argument)
                     export = rendered if "${" not in rendered else None
-                if export is not None and export in self._exports:
-                    other, exported = self._exports[export]
+                key = (self._stages.get(stack, ""), export)
+                if export is not None and key in self._exports:  # exports are per account and region: the stage's
+                    other, exported = self._exports[key]
                     found |= self.refs(other, exported, _depth=_depth + 1)
                 return found
             # any other function: look inside its arguments

@@ -8,6 +8,7 @@ stacks is :class:`~llm_observability.assess.inventory.Inventory`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,10 +163,16 @@ def read_text(path: Path) -> str:
 class StackTemplate:
     """One stack's template as loaded: its name, the file it came from and the parsed template."""
 
-    name: str
+    name: str  # unique in the source: the stack name, prefixed with its stage where names repeat across stages
     path: Path
     template: dict[str, Any]
     tags: dict[str, str] = field(default_factory=dict)  # stack-level tags from the assembly manifest
+    stage: str = ""  # the CDK stage (nested assembly) it belongs to, "" for a stack of the app itself
+    stack_name: str = ""  # its CloudFormation stack name, as other stacks' Fn::GetStackOutput name it ("": name)
+
+    @property
+    def cloudformation_name(self) -> str:
+        return self.stack_name or self.name
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -197,8 +204,22 @@ def load(path: str | Path) -> Source:
     if not path.is_dir():
         raise AssessError(f"{path} is neither a file nor a folder.")
     if (path / "manifest.json").is_file():
-        return _load_assembly(path)
+        source = _load_assembly(path)
+        source.stacks = unique_names(source.stacks)
+        return source
     return _load_folder(path)
+
+
+def unique_names(stacks: list[StackTemplate]) -> list[StackTemplate]:
+    """``stacks`` with unique names: where a name repeats (the same stacks in each stage of an organization app),
+    every stack of a stage is named ``<stage>/<stack name>``; otherwise the names stay as they are."""
+    names = [s.name for s in stacks]
+    if len(set(names)) == len(names):
+        return stacks
+    return [
+        dataclasses.replace(s, name=f"{s.stage}/{s.name}", stack_name=s.cloudformation_name) if s.stage else s
+        for s in stacks
+    ]
 
 
 def _stack_name(path: Path) -> str:
@@ -229,7 +250,7 @@ def _load_folder(path: Path) -> Source:
     return Source(path=path, kind="directory", stacks=stacks, notes=notes)
 
 
-def _load_assembly(path: Path, *, depth: int = 0) -> Source:
+def _load_assembly(path: Path, *, depth: int = 0, stage: str = "") -> Source:
     manifest_path = path / "manifest.json"
     try:
         manifest = json.loads(read_text(manifest_path))
@@ -254,12 +275,15 @@ def _load_assembly(path: Path, *, depth: int = 0) -> Source:
             template = _check_template(parse_template(read_text(file), str(file)), str(file))
             name = props.get("stackName") or artifact_id
             tags = props.get("tags") if isinstance(props.get("tags"), dict) else {}
-            stacks.append(StackTemplate(str(name), file, template, {str(k): str(v) for k, v in tags.items()}))
-            stacks.extend(_nested_stacks(path, str(name), template, notes))
+            stacks.append(StackTemplate(str(name), file, template, {str(k): str(v) for k, v in tags.items()}, stage))
+            stacks.extend(_nested_stacks(path, str(name), template, notes, stage))
         elif kind == "cdk:cloud-assembly":
             directory = props.get("directoryName")
             if isinstance(directory, str) and depth < 10 and (path / directory / "manifest.json").is_file():
-                nested = _load_assembly(path / directory, depth=depth + 1)
+                display = props.get("displayName") or artifact.get("displayName")  # the stage's id
+                nested = _load_assembly(
+                    path / directory, depth=depth + 1, stage=display if isinstance(display, str) else str(artifact_id)
+                )
                 stacks.extend(nested.stacks)
                 notes.extend(nested.notes)
             else:
@@ -271,7 +295,9 @@ def _load_assembly(path: Path, *, depth: int = 0) -> Source:
     return Source(path=path, kind="cloud assembly", stacks=stacks, notes=notes)
 
 
-def _nested_stacks(directory: Path, parent: str, template: dict[str, Any], notes: list[str]) -> list[StackTemplate]:
+def _nested_stacks(
+    directory: Path, parent: str, template: dict[str, Any], notes: list[str], stage: str = ""
+) -> list[StackTemplate]:
     """CDK nested stacks: their templates sit beside the parent's, named in ``aws:asset:path`` metadata."""
     found: list[StackTemplate] = []
     for logical_id, resource in (template.get("Resources") or {}).items():
@@ -282,8 +308,8 @@ def _nested_stacks(directory: Path, parent: str, template: dict[str, Any], notes
         file = directory / asset if isinstance(asset, str) else None
         if file is not None and file.is_file():
             nested = _check_template(parse_template(read_text(file), str(file)), str(file))
-            found.append(StackTemplate(f"{parent}/{logical_id}", file, nested))
-            found.extend(_nested_stacks(directory, f"{parent}/{logical_id}", nested, notes))
+            found.append(StackTemplate(f"{parent}/{logical_id}", file, nested, stage=stage))
+            found.extend(_nested_stacks(directory, f"{parent}/{logical_id}", nested, notes, stage))
         else:
             notes.append(f"nested stack {parent}/{logical_id}: template not in the assembly, not assessed.")
     return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from llm_observability.assess.inventory import Inventory
@@ -19,6 +19,10 @@ Rule: TypeAlias = "Callable[[Inventory], Finding]"
 
 LEVEL_NAMES: dict[int, str] = {0: "none", 1: "Foundation", 2: "Proactive", 3: "AIOps"}
 MAX_LEVEL = max(LEVEL_NAMES)
+#: ``maturity``: a row of Levels 1-3, counted in the level reached; ``organization``: a row of the organization-scale
+#: group (many workloads, accounts and tenants), reported beside the levels and never counted in them.
+Group: TypeAlias = Literal["maturity", "organization"]
+GROUP_TITLES: dict[Group, str] = {"maturity": "Maturity levels", "organization": "Organization scale"}
 
 
 class Status(str, Enum):
@@ -39,7 +43,8 @@ class Capability:
     and the rule that looks for it in the templates.
 
     :param id: the row's id (``tracing``, ``guardrail`` ...): the JSON key and the validation plugin's rule name.
-    :param level: the maturity level it belongs to, 1 to :data:`MAX_LEVEL`.
+    :param level: the maturity level it belongs to, 1 to :data:`MAX_LEVEL`; for an ``organization`` row, the level
+        whose rows it builds on (from which the bundled app provides it).
     :param title: one line for the report.
     :param constructs: the construct classes of this library that provide it (names exported by
         ``llm_observability``).
@@ -48,6 +53,8 @@ class Capability:
     :param evidence: what counts as evidence, one line (the contract of ``rule``).
     :param rule: reads an :class:`~llm_observability.assess.inventory.Inventory` and returns the
         :class:`~llm_observability.assess.report.Finding`.
+    :param group: ``maturity`` (counted in the level reached) or ``organization`` (reported beside it). Default:
+        ``maturity``.
     """
 
     id: str
@@ -58,6 +65,7 @@ class Capability:
     next_step: str
     evidence: str
     rule: Rule
+    group: Group = "maturity"
 
     def __post_init__(self) -> None:
         if not 1 <= self.level <= MAX_LEVEL:
@@ -65,25 +73,31 @@ class Capability:
 
 
 class Level:
-    """The capabilities of one maturity level, in report order.
+    """The capabilities of one maturity level (or of the organization group), in report order.
 
     ``@LEVEL.capability(id=..., ...)`` on a function declares a capability whose evidence rule is that
     function (returned unchanged), so a capability and its rule are written once, side by side.
+
+    :param number: the level of its capabilities (an organization row may name its own, see ``capability``).
+    :param group: the group of its capabilities. Default: ``maturity``.
     """
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, *, group: Group = "maturity") -> None:
         self.number = number
+        self.group: Group = group
         self.capabilities: list[Capability] = []
 
     def capability(
-        self, *, id: str, title: str, constructs: tuple[str, ...], provided_by: str, next_step: str, evidence: str
+        self, *, id: str, title: str, constructs: tuple[str, ...], provided_by: str, next_step: str, evidence: str,
+        level: int | None = None,
     ) -> Callable[[Rule], Rule]:
-        """Declare the capability ``id`` of this level on its evidence rule (see :class:`Capability`)."""
+        """Declare the capability ``id`` of this level on its evidence rule (see :class:`Capability`); ``level``
+        overrides the level's number (organization rows: the level they build on). Default: the level's number."""
 
         def declare(rule: Rule) -> Rule:
             self.capabilities.append(
-                Capability(id=id, level=self.number, title=title, constructs=constructs, provided_by=provided_by,
-                           next_step=next_step, evidence=evidence, rule=rule)
+                Capability(id=id, level=self.number if level is None else level, title=title, constructs=constructs,
+                           provided_by=provided_by, next_step=next_step, evidence=evidence, rule=rule, group=self.group)
             )  # fmt: skip
             return rule
 

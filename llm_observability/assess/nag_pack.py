@@ -40,7 +40,14 @@ from aws_cdk import IPolicyValidationPlugin, PolicyValidationPluginReport, Polic
 from constructs import IConstruct
 
 from llm_observability.assess.capabilities import CAPABILITIES
-from llm_observability.assess.loader import AssessError, Source, StackTemplate, parse_template, read_text
+from llm_observability.assess.loader import (
+    AssessError,
+    Source,
+    StackTemplate,
+    parse_template,
+    read_text,
+    unique_names,
+)
 from llm_observability.assess.model import LEVEL_NAMES, MAX_LEVEL, Status
 from llm_observability.assess.report import Scorecard
 from llm_observability.assess.scorecard import assess
@@ -147,12 +154,15 @@ def _source(stacks: list[tuple[str, str]]) -> Source:
         names = manifests.setdefault(path.parent, _stack_names(path.parent))
         name = names.get(path.name) or construct_path
         template = parse_template(read_text(path), str(path))
+        stage = path.parent.name.removeprefix("assembly-") if path.parent.name.startswith("assembly-") else ""
         loaded.append(
             StackTemplate(
-                name, path, template if isinstance(template.get("Resources", {}), dict) else {"Resources": {}}
+                name, path, template if isinstance(template.get("Resources", {}), dict) else {"Resources": {}},
+                stage=stage,
             )
         )
-    return Source(path=Path(stacks[0][1]).parent if stacks else Path("."), kind="synthesized app", stacks=loaded)
+    return Source(path=Path(stacks[0][1]).parent if stacks else Path("."), kind="synthesized app",
+                  stacks=unique_names(loaded))  # fmt: skip
 
 
 def _stack_names(directory: Path) -> dict[str, str]:

@@ -242,10 +242,22 @@ def alarm_metrics(alarm: Resource) -> list[tuple[str | None, str | None]]:
     return [(literal(m.get("Namespace")), literal(m.get("MetricName"))) for m in alarm_metric_specs(alarm)]
 
 
-def alarm_metric_identities(alarm: Resource) -> list[tuple[str, ...]]:
-    """``(namespace, name, "Dim=value", ...)`` of each metric an alarm reads whose namespace and name are known."""
+def alarm_metric_identities(alarm: Resource, *, own_account: bool = False) -> list[tuple[str, ...]]:
+    """``(namespace, name, "Dim=value", ...)`` of each metric an alarm reads whose namespace and name are known.
+
+    :param own_account: leave out the metrics of another account (a query's ``AccountId``: a monitoring account's
+        cross-account alarm reads metrics that their source account stores and pays for). Default: False.
+    """
     found = []
+    queries = as_list(alarm.properties.get("Metrics"))
+    foreign = [
+        q["MetricStat"]["Metric"] for q in queries
+        if isinstance(q, dict) and q.get("AccountId") and isinstance(q.get("MetricStat"), dict)
+        and isinstance(q["MetricStat"].get("Metric"), dict)
+    ] if own_account else []  # fmt: skip
     for m in alarm_metric_specs(alarm):
+        if any(m is f for f in foreign):
+            continue
         namespace, name = literal(m.get("Namespace")), literal(m.get("MetricName"))
         if namespace and name:
             dims = m.get("Dimensions") if isinstance(m.get("Dimensions"), list) else []
@@ -294,19 +306,47 @@ def actions_of(alarm: Resource) -> list[Any]:
     return min(per_option, key=len)
 
 
+def named_alarms(inv: Inventory, stack: str, value: Any) -> list[Resource]:
+    """The alarms (metric or composite) ``value`` names: by reference, by their literal ``AlarmName`` or by an
+    ARN ending in ``:alarm:<name>``."""
+    alarms = inv.of_type(ALARM, COMPOSITE_ALARM)
+    keys = set(inv.refs(stack, value))
+    text = render(value)
+    for alarm in alarms:
+        name = literal(alarm.properties.get("AlarmName"))
+        if name and (text == name or text.endswith(f":alarm:{name}")):
+            keys.add(alarm.key)
+    return [a for a in alarms if a.key in keys]
+
+
+def composite_members(inv: Inventory, composite: Resource) -> list[Resource]:
+    """The alarms (metric or composite) a composite alarm's ``AlarmRule`` names: by reference (``Fn::GetAtt`` of
+    their ARN) or by a literal name or ARN in ``ALARM("...")``."""
+    rule = composite.properties.get("AlarmRule")
+    members = {a.key: a for a in named_alarms(inv, composite.stack, rule)}
+    for name in re.findall(r"ALARM\(\s*\"?([^\")]+?)\"?\s*\)", render(rule)):
+        members.update({a.key: a for a in named_alarms(inv, composite.stack, name)})
+    return [a for a in members.values() if a is not composite]
+
+
 def alarms_with_actions(inv: Inventory) -> tuple[list[Resource], list[Resource]]:
-    """(metric alarms covered by an action, metric alarms without); an alarm feeding a composite with actions is covered."""
+    """(metric alarms covered by an action, metric alarms without). Covered too: an alarm feeding a composite with
+    actions, and the signals that suppress such a composite's actions (``ActionsSuppressor``, e.g. healing in
+    progress: a state, not a page), with the members of a composite suppressor."""
     metric_alarms = inv.of_type(ALARM)
     covered: set[tuple[str, str]] = {a.key for a in metric_alarms if actions_of(a)}
-    names = {literal(a.properties.get("AlarmName")): a for a in metric_alarms if literal(a.properties.get("AlarmName"))}
+    signals: list[Resource] = []
     for composite in inv.of_type(COMPOSITE_ALARM):
-        if not actions_of(composite):
+        if actions_of(composite):
+            covered |= {member.key for member in composite_members(inv, composite)}
+            signals += named_alarms(inv, composite.stack, composite.properties.get("ActionsSuppressor"))
+    while signals:
+        signal = signals.pop()
+        if signal.key in covered:
             continue
-        rule = composite.properties.get("AlarmRule")
-        covered |= inv.refs(composite.stack, rule)
-        for name in re.findall(r"ALARM\(\s*\"?([^\")]+?)\"?\s*\)", render(rule)):
-            if name in names:
-                covered.add(names[name].key)
+        covered.add(signal.key)
+        if signal.type == COMPOSITE_ALARM:
+            signals += composite_members(inv, signal)
     return [a for a in metric_alarms if a.key in covered], [a for a in metric_alarms if a.key not in covered]
 
 
@@ -314,9 +354,10 @@ _METRIC_ARRAY = re.compile(r'\[\s*"([^"]+)"\s*,\s*"([^"]+)"')
 _SEARCH_NAMESPACE = re.compile(r"\{\s*([A-Za-z0-9_./#:-]+)\s*[,}]")
 
 
-def dashboard_rows(dashboard: Resource) -> list[list[str]]:
+def dashboard_rows(dashboard: Resource, *, own_account: bool = False) -> list[list[str]]:
     """Metric rows of a dashboard body: ``[namespace, metric, dim1, value1, ...]`` ("." shorthand expanded);
-    a SEARCH expression contributes ``[namespace, "*"]``."""
+    a SEARCH expression contributes ``[namespace, "*"]``. With ``own_account``, rows read from another account
+    (an ``accountId`` rendering option: billed where they are stored) are left out."""
     body = render(dashboard.properties.get("DashboardBody"))
     try:
         data = json.loads(body)
@@ -343,6 +384,9 @@ def dashboard_rows(dashboard: Resource) -> list[list[str]]:
             else:
                 current = [previous[i] if v == "." and i < len(previous) else v for i, v in enumerate(values)]
             previous = current
+            options = next((item for item in row if isinstance(item, dict)), {})
+            if own_account and options.get("accountId"):
+                continue
             if len(current) >= 2 and all(isinstance(v, str) for v in current):
                 rows.append(current)
     return rows

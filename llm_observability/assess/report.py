@@ -12,7 +12,7 @@ from typing import Any
 
 from llm_observability.assess.inventory import Resource
 from llm_observability.assess.loader import Source
-from llm_observability.assess.model import LEVEL_NAMES, MAX_LEVEL, Capability, Status
+from llm_observability.assess.model import GROUP_TITLES, LEVEL_NAMES, MAX_LEVEL, Capability, Status
 
 _EVIDENCE_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -22,12 +22,29 @@ _EVIDENCE_SCHEMA: dict[str, Any] = {
         "properties": {"stack": {"type": "string"}, "logical_ids": {"type": "array", "items": {"type": "string"}}},
     },
 }
-#: JSON Schema (draft 2020-12) of ``llm-observability assess --format json``.
+_ROW_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "level", "group", "title", "status", "evidence", "reason", "provided_by", "next_step"],
+    "properties": {
+        "id": {"type": "string"},
+        "level": {"type": "integer", "minimum": 1, "maximum": 3},
+        "group": {"enum": ["maturity", "organization"]},
+        "title": {"type": "string"},
+        "status": {"enum": ["present", "partial", "missing"]},
+        "evidence": _EVIDENCE_SCHEMA,
+        "reason": {"type": "string"},
+        "provided_by": {"type": "string"},
+        "next_step": {"type": ["string", "null"]},
+    },
+}
+#: JSON Schema (draft 2020-12) of ``llm-observability assess --format json``. ``capabilities`` are the maturity
+#: levels' rows (what ``level`` counts); ``organization`` the organization-scale rows, reported beside them.
 JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "llm-observability assess report",
     "type": "object",
-    "required": ["schema", "source", "level", "level_name", "max_level", "capabilities", "next_steps", "notes"],
+    "required": ["schema", "source", "level", "level_name", "max_level", "capabilities", "organization", "next_steps",
+                 "notes"],
     "properties": {
         "schema": {"const": "llm-observability/assess/v1"},
         "source": {
@@ -53,23 +70,8 @@ JSON_SCHEMA: dict[str, Any] = {
         "level": {"type": "integer", "minimum": 0, "maximum": 3},
         "level_name": {"enum": ["none", "Foundation", "Proactive", "AIOps"]},
         "max_level": {"type": "integer"},
-        "capabilities": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id", "level", "title", "status", "evidence", "reason", "provided_by", "next_step"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "level": {"type": "integer", "minimum": 1, "maximum": 3},
-                    "title": {"type": "string"},
-                    "status": {"enum": ["present", "partial", "missing"]},
-                    "evidence": _EVIDENCE_SCHEMA,
-                    "reason": {"type": "string"},
-                    "provided_by": {"type": "string"},
-                    "next_step": {"type": ["string", "null"]},
-                },
-            },
-        },
+        "capabilities": {"type": "array", "items": _ROW_SCHEMA},
+        "organization": {"type": "array", "items": _ROW_SCHEMA},
         "next_steps": {
             "type": "array",
             "items": {
@@ -112,7 +114,7 @@ class CapabilityResult:
     def to_json(self) -> dict[str, Any]:
         c = self.capability
         return {
-            "id": c.id, "level": c.level, "title": c.title, "status": self.status.value,
+            "id": c.id, "level": c.level, "group": c.group, "title": c.title, "status": self.status.value,
             "evidence": self.evidence_json(), "reason": self.reason, "provided_by": c.provided_by,
             "next_step": None if self.status is Status.PRESENT else c.next_step,
         }  # fmt: skip
@@ -121,15 +123,16 @@ class CapabilityResult:
 @dataclass
 class Scorecard:
     """All rows, the level fully reached (see :func:`~llm_observability.assess.scorecard.level_reached`)
-    and what to add next."""
+    and what to add next; ``organization`` holds the organization-scale rows, which the level does not count."""
 
     source: Source
     results: list[CapabilityResult]
     notes: list[str]
     level: int
+    organization: list[CapabilityResult] = field(default_factory=list)
 
     def result(self, capability_id: str) -> CapabilityResult:
-        return next(r for r in self.results if r.capability.id == capability_id)
+        return next(r for r in (*self.results, *self.organization) if r.capability.id == capability_id)
 
     def next_steps(self) -> list[CapabilityResult]:
         """Rows not present, up to the next level."""
@@ -147,6 +150,7 @@ class Scorecard:
             "level_name": LEVEL_NAMES[self.level],
             "max_level": MAX_LEVEL,
             "capabilities": [r.to_json() for r in self.results],
+            "organization": [r.to_json() for r in self.organization],
             "next_steps": [
                 {"id": r.capability.id, "level": r.capability.level, "status": r.status.value, "action": r.capability.next_step}
                 for r in self.next_steps()
@@ -171,6 +175,15 @@ class Scorecard:
                 evidence = "; ".join(f"{e['stack']}: {join_names(e['logical_ids'], 5)}" for e in r.evidence_json())
                 if evidence:
                     lines.append(f"            evidence: {evidence}")
+        if self.organization:
+            done = sum(r.status is Status.PRESENT for r in self.organization)
+            title = GROUP_TITLES["organization"]
+            lines += ["", f"{title} ({done}/{len(self.organization)} present; not counted in the level)"]
+            for r in self.organization:
+                lines.append(f"  [{r.status.value:>7}] {r.capability.id:<26} {r.capability.title}")
+                lines.append(f"            {r.reason}")
+                if r.status is not Status.PRESENT:
+                    lines.append(f"            next: {r.capability.next_step}")
         steps = self.next_steps()
         if steps:
             target = min(self.level + 1, MAX_LEVEL)

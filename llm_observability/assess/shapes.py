@@ -55,9 +55,16 @@ SHAPES: dict[str, Shape] = {
         **_METRIC, **_ACTIONS, "AlarmName": "text", "Period": "number", "Metrics": "list", "Metrics[]": "mapping",
         "Metrics[].Expression": "text", "Metrics[].MetricStat": "mapping", "Metrics[].MetricStat.Period": "number",
         "Metrics[].MetricStat.Metric": "mapping",
-        **{f"Metrics[].MetricStat.Metric.{path}": kind for path, kind in _METRIC.items()},
+        **{f"Metrics[].MetricStat.Metric.{path}": kind for path, kind in _METRIC.items()}, "Metrics[].AccountId": "text",
     },
-    "AWS::CloudWatch::CompositeAlarm": {**_ACTIONS, "AlarmRule": "text"},
+    "AWS::CloudWatch::CompositeAlarm": {**_ACTIONS, "AlarmRule": "text", "ActionsSuppressor": "text"},
+    "AWS::CloudWatch::InsightRule": {"RuleState": "text", "RuleBody": "text"},
+    "AWS::Oam::Sink": {"Policy": "json"},
+    "AWS::Oam::Link": {"ResourceTypes": "list", "ResourceTypes[]": "text", "SinkIdentifier": "text"},
+    "AWS::Config::ConfigurationAggregator": {
+        "OrganizationAggregationSource": "mapping", "AccountAggregationSources": "list",
+    },
+    "AWS::SecurityHub::FindingAggregator": {"RegionLinkingMode": "text"},
     "AWS::CloudWatch::Dashboard": {"DashboardBody": "text"},
     "AWS::Events::Rule": {
         "ScheduleExpression": "text", "EventPattern": "json", "Targets": "list", "Targets[]": "mapping",

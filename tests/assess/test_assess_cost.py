@@ -43,12 +43,12 @@ def _docs_level1_total() -> float:
 
 def test_level1_assembly_matches_the_docs_total(level1: SynthResult) -> None:
     report = estimate(load(level1.outdir))
-    assert report.fixed_usd == _docs_level1_total() == 9.60
-    # docs/costs.md: 1 dashboard, 8 single-metric + 1 metric-math alarm over 2 metrics = 10, 12 custom metrics, 2 keys
+    assert report.fixed_usd == _docs_level1_total() == 11.10
+    # docs/costs.md: 1 dashboard, 8 single-metric + 1 metric-math alarm over 2 metrics = 10, 12 custom metrics, 3 keys
     assert report.item("dashboards").quantity == 1
     assert report.item("alarms").quantity == 10
     assert report.item("custom-metrics").quantity == 12
-    assert report.item("kms-keys").quantity == 2
+    assert report.item("kms-keys").quantity == 3  # logs, alerts, low-urgency alerts
     # usage at the docs' example volume: 10,000 requests x (2 KB app + 1 KB metadata-only invocation log, the default
     # without invocation_logging_text) = 30 MB -> $0.02
     ingestion = report.item("log-ingestion")
@@ -132,6 +132,6 @@ def test_price_table_is_dated_data_with_sources() -> None:
 def test_text_report_prints_every_figure_with_its_assumption(level1: SynthResult) -> None:
     text = estimate(load(level1.outdir)).render_text()
     assert "as of " + prices.price_table()["as_of"] in text
-    assert "Total fixed" in text and "$9.60" in text
+    assert "Total fixed" in text and "$11.10" in text
     assert "10 alarm metric(s) x $0.10  = $1.00" in text
     assert "https://aws.amazon.com/cloudwatch/pricing/" in text

@@ -91,7 +91,9 @@ def test_level1_evidence_is_property_aware(level1: SynthResult) -> None:
         next(iter(level1.resources("Custom::BedrockInvocationLogging")))
     }
     assert "KMS-encrypted" in card.result("notifications").reason
-    assert len(evidence_ids(card, "alarms")) == len(level1.resources("AWS::CloudWatch::Alarm"))
+    # every metric alarm and the workload's health composite (the one that pages)
+    alarms = {**level1.resources("AWS::CloudWatch::Alarm"), **level1.resources("AWS::CloudWatch::CompositeAlarm")}
+    assert evidence_ids(card, "alarms") == set(alarms)
 
 
 def test_level2_assembly_reports_exactly_level_2(level2: SynthResult) -> None:
@@ -100,9 +102,9 @@ def test_level2_assembly_reports_exactly_level_2(level2: SynthResult) -> None:
     assert all(statuses(card)[i] == "present" for i in LEVEL1_IDS + LEVEL2_IDS)
     assert all(statuses(card)[i] == "missing" for i in LEVEL3_IDS)
     assert [r.capability.id for r in card.next_steps()] == LEVEL3_IDS
-    # OpsItems are actions of Level 1's alarms added by Level 2, and references cross stacks
+    # The health composite in the top stack opens the OpsItem; its members (Level 1's alarms too) page no more
     stacks = {e["stack"] for e in card.result("incident-management").evidence_json()}
-    assert stacks == {"rag-demo-l1-foundation", "rag-demo-l2-proactive"}
+    assert stacks == {"rag-demo-l2-proactive"}
     assert "AiOpsStack" in card.render_text()
 
 

@@ -353,8 +353,8 @@ def rule_dashboards(inv: Inventory) -> Finding:
         "API alarms, each with ALARM and OK actions to the alert topic."
     ),
     evidence=(
-        "AWS::CloudWatch::Alarm resources with non-empty AlarmActions (alarms that feed a composite alarm with actions "
-        "count as covered); partial if some alarms have no action."
+        "AWS::CloudWatch::Alarm resources with non-empty AlarmActions (alarms that feed a composite alarm with actions, "
+        "or are its ActionsSuppressor, count as covered); partial if some alarms have no action."
     ),
 )
 def rule_alarms(inv: Inventory) -> Finding:
