@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
         CostGuard,
         DevOpsGuruCoverage,
         DomainCapacity,
+        EstateAlarms,
+        EstateDashboards,
+        EstateSource,
         InvocationLogging,
         InvocationUsage,
         LlmAlarms,
@@ -38,6 +41,7 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
         LogIntelligence,
         ManagedPrompt,
         ModelFailoverProps,
+        MonitoringSink,
         MultipleAlarmActionStrategy,
         OpenSearchDelivery,
         OpenSearchDomainDestination,
@@ -52,10 +56,15 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
         SampleKnowledgeBase,
         Severity,
         SnsAlarmActionStrategy,
+        SourceLink,
         SsmAutomationTarget,
+        TenantUsage,
         TransactionSearch,
+        WorkloadHealth,
         allow_publish,
+        demote_alarm,
         encrypted_log_group,
+        healing_alarm,
         log_encryption_key,
         multiple_alarm_actions,
         ops_item_alarm_action,
@@ -67,6 +76,8 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
     from llm_observability.stacks.aiops import AiOpsStack
     from llm_observability.stacks.app import build_app
     from llm_observability.stacks.foundation import FoundationStack
+    from llm_observability.stacks.health import add_health_alarm
+    from llm_observability.stacks.organization import MonitoringStack, build_organization
     from llm_observability.stacks.proactive import ProactiveStack
     from llm_observability.workload import Workload
     from llm_observability.workload_facts import LogSchema, RequestContract, ThrottleLimits
@@ -76,6 +87,8 @@ _EXPORTS: dict[str, str] = {
     "Workload": "llm_observability.workload",
     **{name: "llm_observability.workload_facts" for name in ("LogSchema", "RequestContract", "ThrottleLimits")},
     **{name: "llm_observability.stacks" for name in ("AiOpsStack", "FoundationStack", "ProactiveStack", "build_app")},
+    **{name: "llm_observability.stacks.organization" for name in ("MonitoringStack", "build_organization")},
+    "add_health_alarm": "llm_observability.stacks.health",
     **{name: "llm_observability.constructs" for name in _CONSTRUCTS},
 }
 __all__ = ["ConfigError", *sorted(_EXPORTS)]

@@ -66,14 +66,14 @@ def test_the_check_names_the_stale_file_in_one_sentence(
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     costs = tmp_path / "docs" / "costs.md"
-    costs.write_text(costs.read_text().replace("$9.60", "$9.99"))
+    costs.write_text(costs.read_text().replace("$11.10", "$11.99"))
     assert generator.stale_files(generated, tmp_path) == ["docs/costs.md"]
 
     assemblies = {1: level1.outdir, 2: level2.outdir, 3: level3.outdir}
     assert generator.run(check=True, synth=lambda _tmp: assemblies, root=tmp_path) == 1
     message = capsys.readouterr().err.strip()
     assert message == "docs/costs.md is stale: run `make docs` (scripts/generate_docs.py) and commit the result."
-    assert "$9.99" in costs.read_text()  # --check writes nothing
+    assert "$11.99" in costs.read_text()  # --check writes nothing
 
     assert generator.run(check=False, synth=lambda _tmp: assemblies, root=tmp_path) == 0
     assert generator.stale_files(generated, tmp_path) == [] and "$9.99" not in costs.read_text()

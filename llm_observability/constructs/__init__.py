@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
     from llm_observability.constructs.cost_guard import CostGuard
     from llm_observability.constructs.dashboard import LlmDashboard
     from llm_observability.constructs.guardrail import LlmGuardrail
+    from llm_observability.constructs.health_alarm import WorkloadHealth, demote_alarm, healing_alarm
     from llm_observability.constructs.instrumentation import LlmInstrumentation
     from llm_observability.constructs.invocation_logging import InvocationLogging
     from llm_observability.constructs.invocation_usage import InvocationUsage
@@ -44,6 +45,13 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
     from llm_observability.constructs.log_intelligence import LogIntelligence
     from llm_observability.constructs.managed_prompt import ManagedPrompt
     from llm_observability.constructs.metrics import BedrockMetrics
+    from llm_observability.constructs.monitoring import (
+        EstateAlarms,
+        EstateDashboards,
+        EstateSource,
+        MonitoringSink,
+        SourceLink,
+    )
     from llm_observability.constructs.prometheus import PrometheusExport
     from llm_observability.constructs.quality_canary import QualityCanary
     from llm_observability.constructs.rag_app import RagReferenceApp
@@ -55,6 +63,7 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
         SsmAutomationTarget,
         start_automation,
     )
+    from llm_observability.constructs.tenant_usage import TenantUsage
     from llm_observability.constructs.transaction_search import TransactionSearch
     from llm_observability.thresholds import AlarmThresholds
 
@@ -102,6 +111,14 @@ _EXPORTS: dict[str, str] = {
     "SampleKnowledgeBase": "llm_observability.constructs.knowledge_base",
     "SsmAutomationTarget": "llm_observability.constructs.runbooks",
     "TransactionSearch": "llm_observability.constructs.transaction_search",
+    "TenantUsage": "llm_observability.constructs.tenant_usage",
+    "WorkloadHealth": "llm_observability.constructs.health_alarm",
+    "demote_alarm": "llm_observability.constructs.health_alarm",
+    "healing_alarm": "llm_observability.constructs.health_alarm",
+    **{
+        name: "llm_observability.constructs.monitoring"
+        for name in ("EstateAlarms", "EstateDashboards", "EstateSource", "MonitoringSink", "SourceLink")
+    },
     "allow_publish": "llm_observability.constructs.alert_topic",
     "encrypted_log_group": "llm_observability.constructs._common",
     "powertools_layer": "llm_observability.constructs._common",
