@@ -146,6 +146,17 @@ def test_any_comma_separated_list_reads_back_as_its_items_or_one_sentence(items:
         ({"budget_services": "[]"}, "Setting 'budget_services' is []: allowed is a list of one or more"),
         ({"budget_warning_percent": 100}, "Setting 'budget_warning_percent' is 100.0"),
         ({"anomaly_band_width": 0}, "Setting 'anomaly_band_width' is 0.0: allowed is a number from 0.1 to 10."),
+        ({"targets": [{"account": "1", "region": "us-east-1"}]}, "Setting 'targets' is {'account': '1'"),
+        ({"targets": '[{"account": "111111111111", "region": "us-east-1"}, {"account": "111111111111", '
+          '"region": "us-east-1"}]'}, "Setting 'targets' names account 111111111111 in us-east-1 twice"),
+        ({"monitoring": {"account": "999999999999"}}, "Setting 'monitoring' is {'account': '999999999999'}: allowed "
+         "is empty unless 'targets' lists the accounts it monitors."),
+        ({"targets": [{"account": "111111111111", "region": "us-east-1"}], "monitoring": {
+            "account": "999999999999", "sink_arns": {"us-east-1": "arn:aws:oam:us-west-2:999999999999:sink/x"}}},
+         "Setting 'monitoring' has the sink ARN"),
+        ({"organization_services": "central"}, "Setting 'organization_services' is 'central': allowed are "
+         "per_account, delegated_admin."),
+        ({"tenant_header": "X Tenant"}, "Setting 'tenant_header' is 'X Tenant'"),
         ({"levle": 2}, "Unknown setting 'levle': did you mean 'level'?"),
         ({"alarm_emial": "x@y.com"}, "Unknown setting 'alarm_emial': did you mean 'alarm_email'?"),
     ],
