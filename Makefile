@@ -27,10 +27,12 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed node_modules/.installed
 
 ## promtool and amtool (Debian packages) validate the Level 3 Prometheus rules in the tests; checkov (in its own
-## virtual environment, .tools/checkov) checks the synthesized templates.
+## virtual environment, .tools/checkov) checks the synthesized templates; headless Chromium and ChromeDriver (Debian
+## packages) load the HTML report and the dashboard previews in the browser tests.
 tools:
 	bash scripts/install_prometheus_tools.sh
 	bash scripts/install_checkov.sh
+	bash scripts/install_chromium.sh
 
 ## Synthesize maturity level $(LEVEL) (1..3) with the real CDK CLI into cdk.out/.
 synth: setup
@@ -65,9 +67,10 @@ test: setup tools
 test-fast: setup tools
 	python -m pytest -q -m "not slow"
 
-## Regenerate the generated blocks of README.md and docs/ (configuration and cost tables) from the code.
+## Regenerate the generated blocks of README.md and docs/ (configuration and cost tables, dashboard pictures) from the code.
 docs: setup
 	python scripts/generate_docs.py
+	python scripts/generate_previews.py
 
 ## Handler and runtime overhead, cold imports and synth-time benchmark.
 bench: setup
