@@ -1,7 +1,8 @@
-"""``llm-observability``: the maturity scorecard and the observability cost estimate of a CDK assembly.
+"""``llm-observability``: the maturity scorecard (text, JSON, HTML, Markdown), the observability cost estimate
+and the dashboard previews of a CDK assembly.
 
-Exit status: 0 done; 1 the level is below ``--min-level``; 2 usage or input error (one sentence on
-stderr, never a traceback).
+Exit status: 0 done; 1 the level is below ``--min-level``; 2 usage, input or output error (one sentence on
+stderr, never a traceback). Report files (``-o``) are written atomically.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import json
 import sys
 from collections.abc import Sequence
 
-from llm_observability.assess.loader import AssessError, load
-from llm_observability.assess.model import LEVEL_NAMES, MAX_LEVEL
+from llm_observability.assess.loader import AssessError, Source, load
+from llm_observability.assess.model import MAX_LEVEL
+from llm_observability.assess.output import write_atomically
+from llm_observability.assess.report import gate
 
 PROG = "llm-observability"
+REPORT_FORMATS = ("text", "json", "html", "markdown")
 EPILOG = (
     "PATH is a cloud assembly folder (cdk.out, with manifest.json), a CloudFormation template file "
     "(.json, .yaml, .yml) or a folder of templates. Exit status: 0 done, 1 below --min-level, "
-    "2 usage or input error."
+    "2 usage, input or output error."
 )
 
 
@@ -48,20 +52,41 @@ def _level(text: str) -> int:
     return value
 
 
-def _add_input_arguments(command: argparse.ArgumentParser) -> None:
-    """PATH and --format, the arguments both commands share."""
+def _add_input_arguments(command: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json")) -> None:
+    """PATH, --format and --output, the arguments both commands share."""
     command.add_argument("path", metavar="PATH", help="cdk.out folder, template file, or folder of templates")
-    command.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    command.add_argument(
+        "--format", choices=formats, default="text", help=f"output format: {', '.join(formats)} (default: text)"
+    )
+    command.add_argument(
+        "-o", "--output", metavar="FILE", default=None,
+        help="write the report to FILE (atomically: a temporary file beside it, then renamed) instead of stdout",
+    )  # fmt: skip
+
+
+def _add_cost_arguments(command: argparse.ArgumentParser, *, for_report: bool = False) -> None:
+    """--requests-per-month and --free-tier: the cost command's, and the cost section of the assess reports."""
+    where = " (for the cost section of --format html and markdown)" if for_report else ""
+    command.add_argument(
+        "--requests-per-month", type=_non_negative_int, default=10_000, metavar="N",
+        help=f"request volume for the usage-based lines (log ingestion and storage, traces){where}; default 10000",
+    )  # fmt: skip
+    command.add_argument(
+        "--free-tier", action="store_true",
+        help="subtract the account's free allowances (3 dashboards, 10 alarm metrics, 10 custom metrics, 5 GB of "
+        f"logs, 100,000 traces, 2 budgets){where}; by default they are assumed used by other workloads",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Score a CDK app or CloudFormation templates against the LLM observability maturity model "
-        "(Level 1 Foundation, 2 Proactive, 3 AIOps) and estimate the monthly cost of its observability.",
+        "(Level 1 Foundation, 2 Proactive, 3 AIOps), estimate the monthly cost of its observability, and draw its "
+        "CloudWatch dashboards before deploy.",
         epilog=EPILOG,
     )
-    commands = parser.add_subparsers(dest="command", metavar="{assess,cost}", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="{assess,cost,preview}", parser_class=_Parser)
     commands.required = True
     assess = commands.add_parser(
         "assess", help="maturity scorecard: capabilities present, partial or missing, level reached, next steps",
@@ -69,11 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(stack and logical ids) and a reason; the highest level fully reached; what to add next.",
         epilog=EPILOG,
     )  # fmt: skip
-    _add_input_arguments(assess)
+    _add_input_arguments(assess, REPORT_FORMATS)
     assess.add_argument(
         "--min-level", type=_level, default=None, metavar="N",
-        help=f"exit with status 1 when the level fully reached is below N (0-{MAX_LEVEL})",
+        help=f"exit with status 1 when the level fully reached is below N (0-{MAX_LEVEL}); the html and markdown "
+        "reports show this gate's result first",
     )  # fmt: skip
+    _add_cost_arguments(assess, for_report=True)
     cost = commands.add_parser(
         "cost", help="monthly cost of the observability resources (fixed, and usage per request volume)",
         description="Monthly cost of the observability resources: fixed (dashboards, alarms, custom metrics, keys, "
@@ -82,37 +109,69 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )  # fmt: skip
     _add_input_arguments(cost)
-    cost.add_argument(
-        "--requests-per-month", type=_non_negative_int, default=10_000, metavar="N",
-        help="request volume for the usage-based lines (log ingestion and storage, traces); default 10000",
+    _add_cost_arguments(cost)
+    preview = commands.add_parser(
+        "preview", help="a picture (SVG, and PNG) of every CloudWatch dashboard, before deploy, with an index page",
+        description="Draw every CloudWatch dashboard of the assembly from its body on CloudWatch's 24-column grid: "
+        "each widget at its place with its title, kind and the metrics, alarms or query it shows. Writes one SVG "
+        "(and PNG) per dashboard and index.html into DIR, each file atomically.",
+        epilog=EPILOG,
     )  # fmt: skip
-    cost.add_argument(
-        "--free-tier", action="store_true",
-        help="subtract the account's free allowances (3 dashboards, 10 alarm metrics, 10 custom metrics, 5 GB of "
-        "logs, 100,000 traces, 2 budgets); by default they are assumed used by other workloads",
+    preview.add_argument("path", metavar="PATH", help="cdk.out folder, template file, or folder of templates")
+    preview.add_argument("--out", metavar="DIR", required=True, help="folder to write the pictures into (created)")
+    preview.add_argument(
+        "--png", action=argparse.BooleanOptionalAction, default=None,
+        help="also write PNGs (--no-png: SVG only); default: when resvg-py is installed",
     )  # fmt: skip
     return parser
 
 
+def _emit(text: str, output: str | None) -> None:
+    """Print ``text``, or write it to ``output`` atomically."""
+    if output is None:
+        print(text, end="" if text.endswith("\n") else "\n")
+    else:
+        write_atomically(output, text if text.endswith("\n") else text + "\n")
+
+
+def _assess(args: argparse.Namespace, source: Source) -> int:
+    from llm_observability.assess.scorecard import assess
+
+    card = assess(source)
+    if args.format in ("html", "markdown"):
+        from llm_observability.assess.cost import estimate
+
+        cost = estimate(source, requests_per_month=args.requests_per_month, free_tier=args.free_tier).to_json()
+        if args.format == "html":
+            from llm_observability.assess.render_html import render_html as render
+        else:
+            from llm_observability.assess.render_markdown import render_markdown as render
+        text = render(card.to_json(), cost, min_level=args.min_level)
+    else:
+        text = json.dumps(card.to_json(), indent=2) if args.format == "json" else card.render_text()
+    _emit(text, args.output)
+    if args.min_level is not None:
+        passed, why = gate(card.level, args.min_level)
+        if not passed:
+            print(f"{PROG}: {why}", file=sys.stderr)
+            return 1
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "preview":
+        from pathlib import Path
+
+        from llm_observability.preview.command import run
+
+        return run(Path(args.path), Path(args.out), png=args.png)
     source = load(args.path)
     if args.command == "assess":
-        from llm_observability.assess.scorecard import assess
-
-        card = assess(source)
-        print(json.dumps(card.to_json(), indent=2) if args.format == "json" else card.render_text())
-        if args.min_level is not None and card.level < args.min_level:
-            print(
-                f"{PROG}: maturity level {card.level} ({LEVEL_NAMES[card.level]}) is below the required "
-                f"minimum {args.min_level} ({LEVEL_NAMES[args.min_level]}).",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
+        return _assess(args, source)
     from llm_observability.assess.cost import estimate
 
     report = estimate(source, requests_per_month=args.requests_per_month, free_tier=args.free_tier)
-    print(json.dumps(report.to_json(), indent=2) if args.format == "json" else report.render_text())
+    _emit(json.dumps(report.to_json(), indent=2) if args.format == "json" else report.render_text(), args.output)
     return 0
 
 

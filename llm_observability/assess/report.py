@@ -1,7 +1,9 @@
 """The scorecard as a report: what a rule found, one row per capability, the JSON schema and the text.
 
 Also the wording helpers the rules share (:func:`status_of`, :func:`sentence`, :func:`ids`,
-:func:`join_names`), so every reason reads the same way.
+:func:`join_names`), so every reason reads the same way, and the summary every rendering shows
+(:func:`ladder`, :func:`gate`), read from the JSON report so the HTML and Markdown renderers need
+nothing else.
 """
 
 from __future__ import annotations
@@ -160,9 +162,7 @@ class Scorecard:
 
     def render_text(self) -> str:
         lines = [
-            f"LLM observability maturity: Level {self.level} ({LEVEL_NAMES[self.level]}) fully reached"
-            if self.level
-            else "LLM observability maturity: Level 1 (Foundation) not reached",
+            f"LLM observability maturity: {headline(self.level)}",
             f"Assessed: {self.source.describe()}",
         ]
         for level in range(1, MAX_LEVEL + 1):
@@ -233,3 +233,47 @@ def sentence(text: str) -> str:
 def ids(resources: Iterable[Resource]) -> str:
     """The logical ids of ``resources``, at most four named."""
     return join_names([r.logical_id for r in resources], 4)
+
+
+@dataclass(frozen=True)
+class LevelSummary:
+    """One rung of the ladder: a level, how many of its capabilities are present, partial or missing."""
+
+    level: int
+    name: str
+    present: int
+    partial: int
+    missing: int
+    reached: bool
+
+    @property
+    def total(self) -> int:
+        return self.present + self.partial + self.missing
+
+
+def ladder(report: dict[str, Any]) -> list[LevelSummary]:
+    """Levels 1 to ``max_level`` of a JSON report (``Scorecard.to_json()``), lowest first."""
+    rungs = []
+    for level in range(1, int(report["max_level"]) + 1):
+        statuses = [c["status"] for c in report["capabilities"] if c["level"] == level]
+        rungs.append(
+            LevelSummary(
+                level=level, name=LEVEL_NAMES.get(level, f"Level {level}"), present=statuses.count("present"),
+                partial=statuses.count("partial"), missing=statuses.count("missing"), reached=level <= report["level"],
+            )
+        )  # fmt: skip
+    return rungs
+
+
+def gate(level: int, min_level: int) -> tuple[bool, str]:
+    """Whether ``level`` meets ``--min-level``, and the sentence that says so (no capital, with a full stop)."""
+    reached = f"maturity level {level} ({LEVEL_NAMES[level]})"
+    required = f"the required minimum {min_level} ({LEVEL_NAMES[min_level]})"
+    if level < min_level:
+        return False, f"{reached} is below {required}."
+    return True, f"{reached} meets {required}."
+
+
+def headline(level: int) -> str:
+    """``Level 2 (Proactive) fully reached``, or that Level 1 is not."""
+    return f"Level {level} ({LEVEL_NAMES[level]}) fully reached" if level else "Level 1 (Foundation) not reached"
