@@ -224,6 +224,7 @@ def test_our_stacks_have_no_nag_finding(apis: dict[str, Any]) -> None:
     assert [p for p in paths if p.startswith(tuple(f"{name}/" for name in OURS))] == []
 
 
+@pytest.mark.slow  # cfn-lint: `make test` (CI) runs it, `make test-fast` does not
 @pytest.mark.parametrize("stack", OURS)
 def test_cfn_lint_is_clean(apis: dict[str, Any], stack: str) -> None:
     path: Path = apis["files"][stack]

@@ -88,7 +88,7 @@ def test_lists_from_the_command_line_may_be_comma_separated() -> None:
 _ITEM = st.text(st.characters(blacklist_characters=",[", blacklist_categories=("Cs",)), min_size=1, max_size=12)
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(items=st.lists(_ITEM.filter(str.strip), min_size=1, max_size=5), spaces=st.sampled_from(["", " "]))
 def test_any_comma_separated_list_reads_back_as_its_items_or_one_sentence(items: list[str], spaces: str) -> None:
     from llm_observability.config.context import coerce
@@ -220,6 +220,7 @@ def test_inference_profile_is_priced_as_its_foundation_model() -> None:
         ({"alarm_email": "not-an-address"}, "Configuration error: Setting 'alarm_email' is 'not-an-address'"),
     ],
 )
+@pytest.mark.slow  # a subprocess or a large synth: `make test` (CI) runs it
 def test_app_exits_non_zero_with_the_sentence_and_no_traceback(context: dict, message: str) -> None:
     # The CDK CLI hands -c values to the app through CDK_CONTEXT_JSON, exactly like this.
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({**CDK_CONTEXT, **context}), "CDK_OUTDIR": "/nonexistent"}

@@ -115,6 +115,7 @@ def _join(value: Any) -> str:
 # --- gates ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # cfn-lint: `make test` (CI) runs it, `make test-fast` does not
 def test_no_cdk_nag_finding_and_cfn_lint_clean(synth: dict[str, Any]) -> None:
     outdir: Path = synth["outdir"]
     assert json.loads((outdir / "validation-report.json").read_text())["pluginReports"] == []

@@ -26,6 +26,9 @@ USER_ALARM = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:deployment-in-prog
 THEIR_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 STACKS = ("foundation", "proactive", "aiops")
 
+#: The level 1-3 reference app and user-shaped apps: `make test` (CI) runs these, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 
 def _config(**overrides: Any) -> Any:
     from llm_observability import ObservabilityConfig

@@ -27,6 +27,9 @@ ORG = "o-abc123defg"
 SINK_ARN = f"arn:aws:oam:{REGION}:{MONITORING}:sink/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 STACKS = ("Monitoring", "MonitoringOrg", "Big", "Source", "SourceLogs")
 
+#: Five monitoring and source stacks and 60-source dashboards: `make test` (CI) runs these, `make test-fast` not.
+pytestmark = pytest.mark.slow
+
 
 def _sources(count: int, models: tuple[str, ...] = (HAIKU,)) -> list[Any]:
     from llm_observability.constructs.monitoring import EstateSource

@@ -122,6 +122,7 @@ def test_an_environment_agnostic_stack_looks_the_layer_up_in_one_mapping(app: di
     assert _properties(template, "Second")["Layers"] == [lookup]
 
 
+@pytest.mark.slow  # cfn-lint: `make test` (CI) runs it, `make test-fast` does not
 @pytest.mark.parametrize("stack", ["Virginia", "Ireland", "Anywhere"])
 def test_the_templates_are_cfn_lint_clean(app: dict[str, Any], stack: str) -> None:
     path: Path = app["outdir"] / f"{stack}.template.json"

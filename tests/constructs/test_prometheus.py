@@ -118,6 +118,7 @@ def test_no_cdk_nag_findings(app: dict[str, Any]) -> None:
     assert findings == []
 
 
+@pytest.mark.slow  # cfn-lint: `make test` (CI) runs it, `make test-fast` does not
 @pytest.mark.parametrize("stack", ["Observed", "Alerts", "Prometheus"])
 def test_cfn_lint_is_clean(app: dict[str, Any], stack: str) -> None:
     assert [str(m) for m in lint_file(app["files"][stack], ManualArgs(regions=["us-east-1", "eu-west-1"]))] == []

@@ -98,6 +98,7 @@ def test_a_staged_asset_is_the_folder_plus_its_shared_modules_in_a_content_named
     assert staged_asset("opensearch_index_template", ("cfn_response", "sigv4")) == staged  # staged once
 
 
+@pytest.mark.slow  # a subprocess or a large synth: `make test` (CI) runs it
 def test_the_staged_asset_hash_is_the_same_from_another_temp_dir(tmp_path: Path) -> None:
     """Same sources, same asset: the staging place does not enter CDK's fingerprint of the directory."""
     from aws_cdk import FileSystem

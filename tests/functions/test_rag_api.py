@@ -1027,7 +1027,7 @@ def test_a_throttled_tenant_call_is_a_429_whose_call_line_names_the_tenant(api: 
 
 
 @given(value=st.text(max_size=100), arn=st.one_of(st.none(), st.text(max_size=300)))
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=150, deadline=None, database=None)
 def test_property_any_tenant_header_is_a_400_or_a_valid_key(value: str, arn: str | None) -> None:
     """Whatever the header (and the caller), the tenant is a valid requestMetadata value or the request is a 400."""
     handler, errors, settings_module = rag_module("handler"), rag_module("errors"), rag_module("settings")

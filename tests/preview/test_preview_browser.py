@@ -12,6 +12,9 @@ from llm_observability.preview import previews, run
 from tests.conftest import SynthResult
 from tests.support.browser import is_blank, load_page
 
+#: Chromium start-up and a synthesized app: `make test` (CI) runs these, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def written(level1: SynthResult, tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -21,6 +21,7 @@ def assemblies(level1: SynthResult, level2: SynthResult) -> dict[int, Path]:
     return {1: level1.outdir, 2: level2.outdir}
 
 
+@pytest.mark.slow  # synthesizes the Level 1 and 2 apps: `make test` (CI) runs it
 def test_committed_pictures_are_what_the_code_draws(assemblies: dict[int, Path]) -> None:
     drawn = generator.pictures(assemblies)
     assert sorted(drawn) == ["docs/img/dashboards/level-1.svg", "docs/img/dashboards/level-2.svg"]

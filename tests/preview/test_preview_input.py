@@ -101,6 +101,7 @@ def test_a_foreign_dashboard_is_drawn_with_logical_ids_and_cloudwatchs_flow(tmp_
         assert not is_blank(png)
 
 
+@pytest.mark.slow  # a subprocess or a large synth: `make test` (CI) runs it
 @pytest.mark.skipif(not png_available(), reason="resvg-py is not installed")
 def test_a_very_tall_dashboard_is_scaled_down_in_the_png() -> None:
     widgets = parse_widgets(_widgets({**metric("Tall", 24, 1000), "x": 0, "y": 0}), "here")

@@ -101,7 +101,7 @@ def test_a_bad_header_name_is_a_value_error() -> None:
 
 
 @given(value=st.text(max_size=80), arn=st.one_of(st.none(), st.text(max_size=300)))
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=150, deadline=None, database=None)
 def test_property_any_header_gives_a_refusal_or_a_valid_key(value: str, arn: str | None) -> None:
     try:
         tenant = tenancy.tenant_of(rest_event({"x-tenant-id": value}, user_arn=arn))

@@ -386,6 +386,7 @@ CONVERSE_OK = {
 THROTTLED = {"__type": "ThrottlingException", "message": "Too many requests"}
 
 
+@pytest.mark.slow  # a subprocess or a large synth: `make test` (CI) runs it
 def test_an_unmodified_handler_runs_instrumented_through_the_exec_wrapper(tmp_path: Path, layer: Path) -> None:
     results, lines, _ = run_function(
         tmp_path,
@@ -413,6 +414,7 @@ def test_an_unmodified_handler_runs_instrumented_through_the_exec_wrapper(tmp_pa
     )
 
 
+@pytest.mark.slow  # a subprocess or a large synth: `make test` (CI) runs it
 def test_the_exec_wrapper_chains_with_the_next_wrapper(tmp_path: Path, layer: Path) -> None:
     results, lines, _ = run_function(tmp_path, layer, [("inv-1", {"q": "hi"})], [(200, CONVERSE_OK)], with_otel=True)
     assert results["inv-1"] == ("response", {"statusCode": 200, "body": "Hi Jane."})
@@ -604,6 +606,7 @@ def test_the_exec_wrapper_runs_a_list_of_next_wrappers_in_order(tmp_path: Path, 
         assert ("LLMOBS_ORIGINAL_HANDLER" in env) is (zero_code == "true")
 
 
+@pytest.mark.slow  # a subprocess or a large synth: `make test` (CI) runs it
 def test_an_unmodified_handler_starts_through_all_three_wrappers_in_one_trace(
     tmp_path: Path, layer: Path, chained_environment: dict[str, str]
 ) -> None:

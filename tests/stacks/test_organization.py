@@ -124,6 +124,7 @@ def test_two_targets_at_level1_make_two_stages_and_one_monitoring_stage(tmp_path
     assert stages[f"t-{A}-{EAST}"].config.security_hub == "create"
 
 
+@pytest.mark.slow  # a subprocess or a large synth: `make test` (CI) runs it
 def test_without_targets_the_app_is_the_single_environment_one(tmp_path: Path) -> None:
     app = _app(tmp_path, level=2)
     assert [type(c).__name__ for c in app.node.children if isinstance(c, (Stack, Stage))] == [
