@@ -204,22 +204,23 @@ def stale_files(generated: Mapping[str, str], root: Path = ROOT) -> list[str]:
     return [name for name, (old, new) in updated_files(generated, root).items() if old != new]
 
 
-def stale_message(stale: Sequence[str]) -> str:
-    """One sentence naming the stale file(s)."""
+def stale_message(stale: Sequence[str], command: str = "`make docs` (scripts/generate_docs.py)") -> str:
+    """One sentence naming the stale file(s) and the ``command`` that regenerates them."""
     names = f"{', '.join(stale[:-1])} and {stale[-1]} are" if len(stale) > 1 else f"{stale[0]} is"
-    return f"{names} stale: run `make docs` (scripts/generate_docs.py) and commit the result."
+    return f"{names} stale: run {command} and commit the result."
 
 
 # --------------------------------------------------------------------------------------------- synthesis
-def synthesize(outdir: Path) -> dict[int, Path]:
-    """The bundled app at levels 1-3 with cdk.json's context, each synthesized into ``outdir/levelN``."""
+def synthesize(outdir: Path, levels: Sequence[int] = LEVELS) -> dict[int, Path]:
+    """The bundled app at ``levels`` (default 1-3) with cdk.json's context, each synthesized into
+    ``outdir/levelN``."""
     from aws_cdk import App
 
     from llm_observability.stacks import build_app
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     assemblies = {}
-    for level in LEVELS:
+    for level in levels:
         assemblies[level] = outdir / f"level{level}"
         app = App(context={**context, "level": level}, outdir=str(assemblies[level]))
         build_app(app)

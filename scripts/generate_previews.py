@@ -14,7 +14,6 @@ more than one) dashboard in a level's stack.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -29,6 +28,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from llm_observability.assess import load  # noqa: E402
 from llm_observability.assess.output import write_atomically  # noqa: E402
 from llm_observability.preview import dashboards, render_svg  # noqa: E402
+from scripts import generate_docs as _docs  # noqa: E402
 
 LEVELS = (1, 2)
 FOLDER = "docs/img/dashboards"
@@ -68,24 +68,12 @@ def stale_files(drawn: Mapping[str, str], root: Path = ROOT) -> list[str]:
 
 def stale_message(stale: Sequence[str]) -> str:
     """One sentence naming the stale picture(s)."""
-    names = f"{', '.join(stale[:-1])} and {stale[-1]} are" if len(stale) > 1 else f"{stale[0]} is"
-    return f"{names} stale: run `python scripts/generate_previews.py` and commit the result."
+    return _docs.stale_message(stale, "`python scripts/generate_previews.py`")
 
 
 def synthesize(outdir: Path) -> dict[int, Path]:
     """The bundled app at levels 1 and 2 with cdk.json's context, each synthesized into ``outdir/levelN``."""
-    from aws_cdk import App
-
-    from llm_observability.stacks import build_app
-
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    assemblies = {}
-    for level in LEVELS:
-        assemblies[level] = outdir / f"level{level}"
-        app = App(context={**context, "level": level}, outdir=str(assemblies[level]))
-        build_app(app)
-        app.synth()
-    return assemblies
+    return _docs.synthesize(outdir, LEVELS)
 
 
 def run(check: bool, synth: Callable[[Path], Mapping[int, Path]] = synthesize, root: Path = ROOT) -> int:
