@@ -16,12 +16,13 @@ from types import MappingProxyType
 from typing import Any
 
 from llm_observability.errors import ConfigError
+from llm_observability.validation import fail
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 REGION_RE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")
 ORGANIZATION_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
 #: An OAM sink ARN (``monitoring.sink_arns``): known only after the monitoring stage is deployed.
-SINK_ARN_RE = re.compile(r"^arn:aws[a-z-]*:oam:([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):(\d{12}):sink/[A-Za-z0-9-]+$")
+SINK_ARN_RE = re.compile(rf"^arn:aws[a-z-]*:oam:({REGION_RE.pattern[1:-1]}):(\d{{12}}):sink/[A-Za-z0-9-]+$")
 #: Targets one app may hold (the scale benchmark measures 50; CloudFormation and the dashboards stay within limits).
 MAX_TARGETS = 100
 
@@ -70,30 +71,26 @@ class Monitoring:
         return self.regions[0]
 
 
-def _bad(setting: str, value: object, allowed: str) -> ConfigError:
-    return ConfigError(f"Setting '{setting}' is {value!r}: allowed is {allowed}.")
-
-
 def parse_targets(name: str, value: Any) -> tuple[Target, ...]:
     """``value`` (a JSON list) as targets. Empty: the single-environment app."""
     if not isinstance(value, (list, tuple)) or len(value) > MAX_TARGETS:
-        raise _bad(name, value, TARGETS_ALLOWED)
+        raise fail(name, value, TARGETS_ALLOWED)
     targets: list[Target] = []
     for item in value:
         if isinstance(item, Target):
             targets.append(item)
             continue
         if not isinstance(item, Mapping) or set(item) - {"account", "region", "level"}:
-            raise _bad(name, item, TARGETS_ALLOWED)
+            raise fail(name, item, TARGETS_ALLOWED)
         account, region, level = item.get("account"), item.get("region"), item.get("level", 1)
         if isinstance(level, str) and level.isdigit():
             level = int(level)
         if not (isinstance(account, str) and ACCOUNT_RE.match(account)):
-            raise _bad(name, item, TARGETS_ALLOWED)
+            raise fail(name, item, TARGETS_ALLOWED)
         if not (isinstance(region, str) and REGION_RE.match(region)):
-            raise _bad(name, item, TARGETS_ALLOWED)
+            raise fail(name, item, TARGETS_ALLOWED)
         if isinstance(level, bool) or level not in (1, 2, 3):
-            raise _bad(name, item, TARGETS_ALLOWED)
+            raise fail(name, item, TARGETS_ALLOWED)
         targets.append(Target(account=account, region=region, level=level))
     seen = [(t.account, t.region) for t in targets]
     if len(set(seen)) != len(seen):
@@ -109,26 +106,26 @@ def parse_monitoring(name: str, value: Any) -> Monitoring | None:
     if isinstance(value, Monitoring) or value is None:
         return value
     if not isinstance(value, Mapping):
-        raise _bad(name, value, MONITORING_ALLOWED)
+        raise fail(name, value, MONITORING_ALLOWED)
     if not value:
         return None
     known = {"account", "region", "regions", "organization_id", "sink_arns", "alarm_email"}
     if set(value) - known or ("region" in value and "regions" in value):
-        raise _bad(name, dict(value), MONITORING_ALLOWED)
+        raise fail(name, dict(value), MONITORING_ALLOWED)
     account = value.get("account")
     if not (isinstance(account, str) and ACCOUNT_RE.match(account)):
-        raise _bad(name, dict(value), MONITORING_ALLOWED)
+        raise fail(name, dict(value), MONITORING_ALLOWED)
     regions: Sequence[Any] = [value["region"]] if "region" in value else value.get("regions", [])
     if not isinstance(regions, (list, tuple)) or not all(isinstance(r, str) and REGION_RE.match(r) for r in regions):
-        raise _bad(name, dict(value), MONITORING_ALLOWED)
+        raise fail(name, dict(value), MONITORING_ALLOWED)
     if len(set(regions)) != len(regions):
-        raise _bad(name, dict(value), MONITORING_ALLOWED)
+        raise fail(name, dict(value), MONITORING_ALLOWED)
     organization_id = value.get("organization_id", "")
     if organization_id and not (isinstance(organization_id, str) and ORGANIZATION_ID_RE.match(organization_id)):
-        raise _bad(name, dict(value), MONITORING_ALLOWED)
+        raise fail(name, dict(value), MONITORING_ALLOWED)
     sink_arns = value.get("sink_arns", {})
     if not isinstance(sink_arns, Mapping):
-        raise _bad(name, dict(value), MONITORING_ALLOWED)
+        raise fail(name, dict(value), MONITORING_ALLOWED)
     for region, arn in sink_arns.items():
         match = SINK_ARN_RE.match(arn) if isinstance(arn, str) else None
         if not match or match.group(1) != region or match.group(2) != account:
@@ -138,7 +135,7 @@ def parse_monitoring(name: str, value: Any) -> Monitoring | None:
             )
     alarm_email = value.get("alarm_email", "")
     if not isinstance(alarm_email, str) or (alarm_email and "@" not in alarm_email):
-        raise _bad(name, dict(value), MONITORING_ALLOWED)
+        raise fail(name, dict(value), MONITORING_ALLOWED)
     return Monitoring(
         account=account,
         regions=tuple(regions),

@@ -53,7 +53,7 @@ from llm_observability.config.organization import (
     parse_targets,
 )
 from llm_observability.errors import ConfigError
-from llm_observability.runtime import telemetry
+from llm_observability.runtime import telemetry, tenancy
 from llm_observability.thresholds import AlarmThresholds
 from llm_observability.validation import Choice, Email, Pattern, Range, WorkloadName, fail
 
@@ -132,15 +132,14 @@ def _monitoring(name: str, value: Any) -> Mapping[str, Any]:
 
 #: An HTTP header name (``tenant_header``), lowercase as API Gateway and the handler compare it.
 TENANT_HEADER_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-#: A tenant id as Bedrock ``requestMetadata`` values and tag values accept it.
-TENANT_ID_RE = re.compile(r"^[A-Za-z0-9_.:@=+/-]{1,64}$")
-TENANT_IDS_ALLOWED = "a list of distinct tenant ids (1-64 letters, digits or _ . : @ = + / -), at most 20"
+#: Tenant ids are what the runtime accepts (``runtime.tenancy``: Bedrock ``requestMetadata`` and tag values).
+TENANT_IDS_ALLOWED = f"a list of distinct tenant ids ({tenancy.TENANT_ID_ALLOWED}), at most 20"
 
 
 def _tenant_ids(name: str, value: Any) -> tuple[str, ...]:
     if len(value) > 20 or len(set(value)) != len(value):
         raise fail(name, value, f"empty or {TENANT_IDS_ALLOWED}")
-    if not all(isinstance(v, str) and TENANT_ID_RE.match(v) for v in value):
+    if not all(isinstance(v, str) and tenancy.TENANT_ID_RE.fullmatch(v) for v in value):
         raise fail(name, value, f"empty or {TENANT_IDS_ALLOWED}")
     return tuple(value)
 

@@ -41,28 +41,19 @@ def _config(**overrides: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from aws_cdk import App, Aspects, Validations
-    from cdk_nag import AwsSolutionsChecks
+    """The bundled app at Level 3 built by ``build_app`` (which adds the health alarm to the top stack), with a
+    suppressor alarm of the user's and a low-urgency e-mail."""
+    from aws_cdk import App, Stack
 
-    from llm_observability.hygiene import NoRedundantDependsOn
-    from llm_observability.stacks.aiops import AiOpsStack
-    from llm_observability.stacks.foundation import FoundationStack
-    from llm_observability.stacks.health import add_health_alarm
-    from llm_observability.stacks.proactive import ProactiveStack
+    from llm_observability.stacks import build_app
+    from llm_observability.stacks.health import HEALTH_ID
 
     outdir = tmp_path_factory.mktemp("health")
     app = App(context=CDK_CONTEXT, outdir=str(outdir))
-    config = _config()
-    foundation = FoundationStack(app, "Health-l1", config=config)
-    proactive = ProactiveStack(app, "Health-l2", workload=foundation.workload, config=config)
-    aiops = AiOpsStack(
-        app, "Health-l3", workload=proactive.workload, config=config,
-        observed_stacks=[foundation.stack_name, proactive.stack_name],
-    )  # fmt: skip
-    health = add_health_alarm(aiops, config)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    Aspects.of(app).add(NoRedundantDependsOn())
-    app.synth()  # raises on an unacknowledged cdk-nag finding
+    build_app(app, config=_config())  # cdk-nag registered: synth raises on an unacknowledged finding
+    app.synth()
+    foundation, proactive, aiops = (c for c in app.node.children if isinstance(c, Stack))
+    health = aiops.node.find_child(HEALTH_ID)
     stacks = dict(zip(STACKS, (foundation, proactive, aiops), strict=True))
     files = {name: outdir / f"{stack.artifact_id}.template.json" for name, stack in stacks.items()}
     return {
