@@ -61,6 +61,9 @@ class AlarmRole(str, Enum):
     throttles, API 5xx, traffic outages, and the observability pipelines themselves failing (canary, forwarder)."""
     SECURITY = "security"
     """Abuse of the application: prompt-injection phrasing in the questions."""
+    OUTCOME = "outcome"
+    """A business-outcome target was missed, after the fact (time to detect or to resolve an incident above the
+    level's target). No runbook acts on it: it is a report on the other alarms, not a fault to heal."""
 
 
 #: An alarm of this app that strategies can bind to: a metric alarm (anomaly-detection alarms are ones) or a

@@ -237,3 +237,14 @@ LOG_FIELD_OUTCOME = "outcome"  # success | failure | incomplete, on a bedrock_ca
 LOG_OUTCOME_FAILURE = "failure"
 LOG_FIELD_INPUT_TOKENS = "usage.input_tokens"  # dotted path in a bedrock_call line (and the RAG ask line)
 LOG_FIELD_OUTPUT_TOKENS = "usage.output_tokens"
+
+# Retrieval and prompt fields of the request log (the runtime's bedrock_call line and the RAG ask line), read by
+# the Level 2 scheduled functions (online judge, feedback join, output drift) through Logs Insights.
+LOG_FIELD_PASSAGES = "retrieval.passages"  # [{"id", "score", "excerpt"?}] in ranking order; ids are document locations
+LOG_FIELD_PROMPT_VERSION = "prompt_version"  # the prompt version that answered (llmobs.prompt_version / PROMPT_VERSION)
+LOG_FIELD_ANSWER_CHARS = "answer_chars"  # length of the answer in characters (logged in every prompt-logging mode)
+MAX_LOGGED_PASSAGES = 10  # passages per line, the best first
+PASSAGE_EXCERPT_CHARS = 300  # excerpt length per passage (redacted or full; absent when prompt logging is none)
+LOG_MESSAGE_JUDGE = "judge_result"  # one line per answer the online judge scored (scores only, no text)
+DIM_SEVERITY = "Severity"  # high | low | unclassified: the alarm severity of an incident-outcome metric
+DIM_SIGNAL = "Signal"  # the output signal of a drift metric (AnswerLength, Refusal, Grounding, Judge*)
