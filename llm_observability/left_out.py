@@ -46,6 +46,10 @@ HOW: dict[str, str] = {
         "pass prompt_parameter_name and prompt_arn (a Bedrock Prompt Management prompt whose active version an SSM "
         "parameter names)"
     ),
+    "prompt_logging": (
+        "pass prompt_logging='redacted' (or 'full') to with_facts; the log line must then carry the question and "
+        "answer (LlmInstrumentation's prompt_logging does both)"
+    ),
     "roled_alarms": (
         "pass the Workload that Level 1 and 2 return (it carries their alarms by role), or the runbook's alarms "
         "explicitly"

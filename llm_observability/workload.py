@@ -17,7 +17,14 @@ from llm_observability.constructs.alarm_factory import AlarmRole, RoledAlarm, Se
 from llm_observability.errors import ConfigError
 from llm_observability.runtime import telemetry
 from llm_observability.validation import workload_name
-from llm_observability.workload_facts import LogSchema, RequestContract, Telemetry, ThrottleLimits, check_facts
+from llm_observability.workload_facts import (
+    LogSchema,
+    PromptLogging,
+    RequestContract,
+    Telemetry,
+    ThrottleLimits,
+    check_facts,
+)
 
 #: The default metric namespace (a module name: the Workload's ``telemetry`` field hides the module in the class).
 DEFAULT_NAMESPACE = telemetry.DEFAULT_NAMESPACE
@@ -65,6 +72,9 @@ class Workload:
         health alarm, low-severity alarms). Default: none (they notify nothing once a health alarm pages).
     :param invocation_log_group: the log group Bedrock model invocation logging writes to (the account's, in the
         application's region); per-tenant usage rules read it. Default: none.
+    :param prompt_logging: how much question and answer text the log line carries: ``full``, ``redacted`` (PII
+        replaced by placeholders) or ``none``. The online judge, the feedback review set, the refusal drift signal
+        and prompt diversity read that text; with ``none`` or unset they are left out. Default: none (unknown).
 
     Levels build only what these facts can feed and list the rest in one synth warning per stack
     (``llm-observability:left-out``); see :meth:`with_facts`.
@@ -94,6 +104,7 @@ class Workload:
     throttle_limits: ThrottleLimits | None = None
     low_urgency_topic: sns.ITopic | None = None
     invocation_log_group: logs.ILogGroup | None = None
+    prompt_logging: PromptLogging | None = None
 
     def __post_init__(self) -> None:
         workload_name("name", self.name, owner="Workload")
@@ -101,7 +112,7 @@ class Workload:
             raise ConfigError("Workload 'model_ids' is empty: allowed is a tuple of one or more Bedrock model ids.")
         for attr in ("model_ids", "functions", "log_groups", "roled_alarms"):
             object.__setattr__(self, attr, tuple(getattr(self, attr)))
-        check_facts(self.telemetry, self.log_schema, self.request_contract, self.throttle_limits)
+        check_facts(self.telemetry, self.log_schema, self.request_contract, self.throttle_limits, self.prompt_logging)
         if self.primary_model_id is None:
             object.__setattr__(self, "primary_model_id", self.model_ids[0])
         elif self.primary_model_id not in self.model_ids:
@@ -116,6 +127,11 @@ class Workload:
             )
         if self.api_stage_name is None:
             object.__setattr__(self, "api_stage_name", _serving_stage_name(self.rest_api, self.http_api))
+
+    @property
+    def logs_prompt_text(self) -> bool:
+        """Does the log line carry question and answer text (``prompt_logging`` is ``full`` or ``redacted``)?"""
+        return self.prompt_logging in (telemetry.PROMPT_LOGGING_FULL, telemetry.PROMPT_LOGGING_REDACTED)
 
     # ------------------------------------------------------------------ factories
     @classmethod
@@ -212,6 +228,7 @@ class Workload:
         primary_model_id: str | None = None,
         model_parameter_name: str | None = None,
         throttle_limits: ThrottleLimits | None = None,
+        prompt_logging: PromptLogging | None = None,
     ) -> Workload:
         """A copy of this Workload that says what the application can feed; each fact not given stays as it is.
 
@@ -221,7 +238,7 @@ class Workload:
         given = {
             "telemetry": telemetry, "log_schema": log_schema, "request_contract": request_contract,
             "primary_model_id": primary_model_id, "model_parameter_name": model_parameter_name,
-            "throttle_limits": throttle_limits,
+            "throttle_limits": throttle_limits, "prompt_logging": prompt_logging,
         }  # fmt: skip
         return replace(self, **{name: value for name, value in given.items() if value is not None})  # type: ignore[arg-type]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from llm_observability.errors import ConfigError
@@ -20,6 +20,8 @@ from llm_observability.validation import choice, fail
 #: Does the application emit the library's app metrics (``runtime``: the reference app, functions instrumented by
 #: ``LlmInstrumentation``, or code that writes the same names and dimensions), or not (``none``)?
 Telemetry = Literal["runtime", "none"]
+#: How much of the question and answer text the application's log line carries (``none``: no text at all).
+PromptLogging = Literal["full", "redacted", "none"]
 #: HTTP methods a request contract can use (the question travels in the body).
 HttpMethod = Literal["POST", "PUT", "PATCH"]
 #: The placeholder a request contract's body template carries, as a whole JSON string value.
@@ -27,8 +29,25 @@ QUESTION_PLACEHOLDER = "{question}"
 #: The reference handler's log line of an answered question (``functions/rag_api``: ``logger.info("ask", ...)``).
 REFERENCE_ASK_MESSAGE = "ask"
 
+#: The reference handler's field of the guardrail's contextual-grounding score (0-1), when a guardrail is applied.
+REFERENCE_GROUNDING_FIELD = "guardrail.grounding_score"
+
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _FIELD_ALLOWED = "a JSON field name or dotted path of letters, digits and _ (such as message or request.id)"
+#: The optional fields of a LogSchema, in declaration order.
+_OPTIONAL_FIELDS = (
+    "prompt_version", "passages", "answer_length", "grounding_score", "feedback_marker", "feedback_request_id",
+    "feedback_score",
+)  # fmt: skip
+#: What the runtime's bedrock_call line and the reference ask line both carry of the optional fields.
+_LIBRARY_OPTIONAL: dict[str, str] = {
+    "prompt_version": t.LOG_FIELD_PROMPT_VERSION,
+    "passages": t.LOG_FIELD_PASSAGES,
+    "answer_length": t.LOG_FIELD_ANSWER_CHARS,
+    "feedback_marker": t.LOG_MESSAGE_FEEDBACK,
+    "feedback_request_id": "feedback_request_id",
+    "feedback_score": "score",
+}
 _JSON_PATH = re.compile(r"^\$(?:\.[A-Za-z_][A-Za-z0-9_-]*|\[\d{1,4}\])+$")
 _JSON_PATH_ALLOWED = "a JSON path such as $.answer or $.output.choices[0].text"
 _URL_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/{}-]{0,1023}$")
@@ -50,6 +69,19 @@ class LogSchema:
     :param request_id: the field holding the request (correlation) id.
     :param service: the field holding the service name, the ``service`` dimension of the log-pattern metrics
         (it must equal the Workload's name). Default: ``service``.
+
+    Optional fields (``None``: the line does not carry it, and what reads it is left out with a synth warning):
+
+    :param prompt_version: the field holding the prompt version that answered (feedback and judge scores per
+        version). Default: none.
+    :param passages: the field holding the retrieved passages, a list of ``{"id", "score", "excerpt"?}`` in
+        ranking order (the online judge's faithfulness). Default: none.
+    :param answer_length: the field holding the answer's length in characters (output drift). Default: none.
+    :param grounding_score: the field holding a 0-1 grounding score of the answer (output drift). Default: none.
+    :param feedback_marker: the marker value (in ``marker_field``) of a feedback line (the feedback join). Default:
+        none.
+    :param feedback_request_id: the field of a feedback line naming the rated answer's request id. Default: none.
+    :param feedback_score: the field of a feedback line holding the 1-5 score. Default: none.
     """
 
     marker_field: str = t.LOG_FIELD_MESSAGE
@@ -60,16 +92,30 @@ class LogSchema:
     error_class: str
     request_id: str
     service: str = "service"
+    prompt_version: str | None = None
+    passages: str | None = None
+    answer_length: str | None = None
+    grounding_score: str | None = None
+    feedback_marker: str | None = None
+    feedback_request_id: str | None = None
+    feedback_score: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("marker_field", "question", "answer", "model", "error_class", "request_id", "service"):
             value = getattr(self, name)
             if not isinstance(value, str) or not _FIELD.match(value):
                 raise fail(name, value, _FIELD_ALLOWED, owner="LogSchema")
-        value = self.marker_value
-        if not isinstance(value, str) or not 0 < len(value) <= 256 or any(c in value for c in '"\\*\n\r'):
-            raise fail("marker_value", value, "1-256 characters without quotes, backslashes, * or line breaks",
-                       owner="LogSchema")  # fmt: skip
+        for name in _OPTIONAL_FIELDS:
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not _FIELD.match(value)):
+                raise fail(name, value, f"None or {_FIELD_ALLOWED}", owner="LogSchema")
+        for name in ("marker_value", "feedback_marker"):
+            value = getattr(self, name)
+            if name == "feedback_marker" and value is None:
+                continue
+            if not isinstance(value, str) or not 0 < len(value) <= 256 or any(c in value for c in '"\\*\n\r'):
+                raise fail(name, value, "1-256 characters without quotes, backslashes, * or line breaks",
+                           owner="LogSchema")  # fmt: skip
 
     @classmethod
     def library(cls) -> LogSchema:
@@ -82,6 +128,7 @@ class LogSchema:
             model=t.LOG_FIELD_MODEL,
             error_class=t.LOG_FIELD_ERROR_CLASS,
             request_id=t.LOG_FIELD_REQUEST_ID,
+            **_LIBRARY_OPTIONAL,
         )
 
     @classmethod
@@ -96,12 +143,19 @@ class LogSchema:
             model=t.LOG_FIELD_MODEL,
             error_class=t.LOG_FIELD_ERROR_CLASS,
             request_id=t.LOG_FIELD_REQUEST_ID,
+            grounding_score=REFERENCE_GROUNDING_FIELD,
+            **_LIBRARY_OPTIONAL,
         )
 
     @property
     def is_reference(self) -> bool:
         """The reference handler's line, which carries every field the full query set reads."""
         return self == LogSchema.reference()
+
+    def document(self) -> str:
+        """The schema as the scheduled functions' ``LOG_SCHEMA`` environment variable reads it (compact JSON of
+        every field, ``null`` for the optional ones the line does not carry)."""
+        return json.dumps({f.name: getattr(self, f.name) for f in fields(self)}, separators=(",", ":"))
 
 
 def _holds_placeholder(document: Any) -> bool:
@@ -202,9 +256,14 @@ class ThrottleLimits:
             raise fail("burst_limit", burst, "a whole number of requests above 0", owner="ThrottleLimits")
 
 
-def check_facts(telemetry: object, log_schema: object, request_contract: object, throttle_limits: object) -> None:
+def check_facts(
+    telemetry: object, log_schema: object, request_contract: object, throttle_limits: object,
+    prompt_logging: object = None,
+) -> None:  # fmt: skip
     """Raise :class:`ConfigError` unless each Workload fact has its type (one sentence naming the field)."""
     choice("telemetry", telemetry, Telemetry, owner="Workload")
+    if prompt_logging is not None:
+        choice("prompt_logging", prompt_logging, PromptLogging, owner="Workload")
     for name, value, kind, how in (
         ("log_schema", log_schema, LogSchema, "LogSchema(...) or LogSchema.library()"),
         ("request_contract", request_contract, RequestContract, "RequestContract(...) or RequestContract.reference()"),
