@@ -39,7 +39,7 @@ FUNCTIONS_DIR = PACKAGE_DIR / "functions"
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".DS_Store", ".pytest_cache"]
 #: Lambda code that more than one function uses: one source file each, copied into an asset at synth time.
 SHARED_DIR = FUNCTIONS_DIR / "_shared"
-SharedModule = Literal["cfn_response", "logs_query", "sigv4"]
+SharedModule = Literal["cfn_response", "logs_query", "sigv4", "textstats"]
 #: Where assets with shared modules are staged, one directory per content hash.
 STAGING_DIR = Path(tempfile.gettempdir()) / "llm-observability-assets"
 _SHARED_IMPORT = re.compile(rf"^\s*(?:import|from)\s+({'|'.join(get_args(SharedModule))})\b", re.MULTILINE)
