@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from llm_observability.config.choices import PromptLogging
 from llm_observability.errors import ConfigError
 from llm_observability.runtime import telemetry as t
 from llm_observability.validation import choice, fail
@@ -20,8 +21,6 @@ from llm_observability.validation import choice, fail
 #: Does the application emit the library's app metrics (``runtime``: the reference app, functions instrumented by
 #: ``LlmInstrumentation``, or code that writes the same names and dimensions), or not (``none``)?
 Telemetry = Literal["runtime", "none"]
-#: How much of the question and answer text the application's log line carries (``none``: no text at all).
-PromptLogging = Literal["full", "redacted", "none"]
 #: HTTP methods a request contract can use (the question travels in the body).
 HttpMethod = Literal["POST", "PUT", "PATCH"]
 #: The placeholder a request contract's body template carries, as a whole JSON string value.
@@ -106,6 +105,8 @@ class LogSchema:
             if not isinstance(value, str) or not _FIELD.match(value):
                 raise fail(name, value, _FIELD_ALLOWED, owner="LogSchema")
         for name in _OPTIONAL_FIELDS:
+            if name == "feedback_marker":  # a value of marker_field, checked below like marker_value
+                continue
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not _FIELD.match(value)):
                 raise fail(name, value, f"None or {_FIELD_ALLOWED}", owner="LogSchema")

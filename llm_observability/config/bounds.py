@@ -48,6 +48,23 @@ ANOMALY_MONITOR_ARN = Pattern(
 QUALITY_CANARY_MINUTES = Range(5, 1440, whole=True)
 #: The quality alarm's ROUGE-L floor: 0 would never alarm, 1 would alarm on every imperfect answer.
 ROUGE_L_FLOOR = Range(0, 1, lo_open=True, hi_open=True)
+#: The online judge (issue 19): share of answers judged (0 turns it off), schedule, monthly token cap, calls per run.
+JUDGE_SAMPLE_PERCENT = Range(0, 100)
+JUDGE_MINUTES = Range(5, 60, whole=True)
+JUDGE_MONTHLY_TOKEN_CAP = Range(10_000, 1_000_000_000, whole=True)
+JUDGE_MAX_PER_RUN = Range(1, 500, whole=True)
+#: The feedback join: schedule, how far back a rated answer is looked up, the negative-share alarm, review-set expiry.
+FEEDBACK_JOIN_MINUTES = Range(15, 1440, whole=True)
+FEEDBACK_LOOKBACK_HOURS = Range(1, 168, whole=True)
+NEGATIVE_CEILING_PERCENT = Range(0, 100, lo_open=True)
+REVIEW_DAYS = Range(1, 365, whole=True)
+#: Output drift: trailing baseline in days, the alarm thresholds of each statistic, the smallest sample compared.
+DRIFT_BASELINE_DAYS = Range(3, 28, whole=True)
+DRIFT_PSI_THRESHOLD = Range(0, 10, lo_open=True)
+DRIFT_KS_THRESHOLD = Range(0, 1, lo_open=True)
+DRIFT_MIN_SAMPLES = Range(10, 10_000, whole=True)
+#: Prompt diversity: the Jaccard similarity of word 3-shingles from which two questions are near-duplicates.
+NEAR_DUPLICATE_JACCARD = Range(0.5, 1)
 #: Availability objective of the Prometheus burn-rate alerts, in percent.
 SLO_OBJECTIVE_PERCENT = Range(90, 99.99)
 

@@ -29,3 +29,6 @@ LogAnalyticsMode = Literal["domain", "serverless", "off"]
 ComplianceProfile = Literal["standard", "strict"]
 #: Account singletons across an organization: each target creates its own, or a delegated administrator has them.
 OrganizationServices = Literal["per_account", "delegated_admin"]
+#: The statistic that compares production output with its trailing baseline: population stability index or
+#: the two-sample Kolmogorov-Smirnov distance.
+DriftStatistic = Literal["psi", "ks"]

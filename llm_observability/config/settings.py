@@ -13,14 +13,14 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import partial
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from llm_observability.config import bounds as b
 from llm_observability.config.choices import (
     ComplianceProfile,
+    DriftStatistic,
     EmbeddingDimensions,
     ExistingConfiguration,
     Level,
@@ -37,11 +37,9 @@ from llm_observability.config.models import (
     DEFAULT_FALLBACK_MODEL_ID,
     DEFAULT_MODEL_ID,
     MODEL_ID_RE,
-    MODEL_PRICE_ALLOWED,
     ModelId,
     base_model_id,
     is_token,
-    merged_prices,
 )
 from llm_observability.config.organization import (
     MONITORING_ALLOWED,
@@ -52,10 +50,33 @@ from llm_observability.config.organization import (
     parse_monitoring,
     parse_targets,
 )
+from llm_observability.config.rules import (
+    ALARM_ARN_RE,
+    AVAILABILITY_ZONE_RE,
+    AVAILABILITY_ZONES_ALLOWED,
+    LAYER_VERSION_ARN_RE,
+    OUTCOME_TARGETS_RULE,
+    PRICES_RULE,
+    SUBNET_ID_RE,
+    SUBNET_IDS_ALLOWED,
+    TAGS_RULE,
+    TENANT_HEADER_RE,
+    TENANT_IDS_ALLOWED,
+    THRESHOLDS_RULE,
+    TRANSACTION_SEARCH_INDEXING_PERCENT,
+    VPC_ENDPOINTS_ALLOWED,
+    VPC_ID_ALLOWED,
+    VPC_ID_RE,
+    check_endpoints,
+    check_monitoring,
+    check_targets,
+    check_tenant_ids,
+    id_list,
+)
 from llm_observability.errors import ConfigError
-from llm_observability.runtime import telemetry, tenancy
+from llm_observability.runtime import telemetry
 from llm_observability.thresholds import AlarmThresholds
-from llm_observability.validation import Choice, Email, Pattern, Range, WorkloadName, fail
+from llm_observability.validation import Choice, Email, Pattern, WorkloadName, fail
 
 if TYPE_CHECKING:
     from constructs import Node
@@ -65,89 +86,6 @@ _level1 = partial(setting, "level1")
 _level2 = partial(setting, "level2")
 _level3 = partial(setting, "level3")
 _organization = partial(setting, "organization")
-
-
-def _thresholds(name: str, value: Mapping[str, Any]) -> Mapping[str, float]:
-    AlarmThresholds.from_overrides(value, setting=name)
-    return MappingProxyType(dict(value))
-
-
-def _tags(name: str, value: Mapping[str, Any]) -> Mapping[str, str]:
-    for key, tag in value.items():
-        if not (isinstance(tag, str) and b.TAG_KEY_RE.match(key) and b.TAG_VALUE_RE.match(tag)):
-            raise ConfigError(f"Setting '{name}' has the pair {key!r}: {tag!r}: allowed are {b.TAGS_ALLOWED}.")
-    return MappingProxyType(dict(value))
-
-
-_THRESHOLDS = Custom(
-    f"an object of Level 1 alarm thresholds ({', '.join(f.name for f in fields(AlarmThresholds))}), each above 0",
-    _thresholds,
-)
-_PRICES = Custom(f"an object of {MODEL_PRICE_ALLOWED}, merged over the built-in table", merged_prices)
-_TAGS = Custom(f"an object of tags: {b.TAGS_ALLOWED}", _tags)
-#: A Lambda layer version ARN (the `adot_layer_arn` override of the ADOT layer table).
-LAYER_VERSION_ARN_RE = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$")
-#: The user's VPC (vpc_id, vpc_subnet_ids, vpc_availability_zones: all three or none), imported by id, never looked up.
-VPC_ID_RE = re.compile(r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-SUBNET_ID_RE = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-AVAILABILITY_ZONE_RE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$")
-VPC_ID_ALLOWED = "a VPC id such as vpc-0123456789abcdef0"
-SUBNET_IDS_ALLOWED = "a list of distinct subnet ids such as subnet-0123456789abcdef0"
-AVAILABILITY_ZONES_ALLOWED = "a list of Availability Zone names such as us-east-1a, one per subnet, in the same order"
-
-
-#: Interface endpoints `vpc_endpoints` may name: what the library's functions call (Bedrock answers and retrieval,
-#: SSM, logs, metrics, traces, STS, Firehose, Lambda, the API the canary calls, Prometheus remote write, S3).
-ENDPOINT_SERVICES: tuple[str, ...] = (
-    "bedrock-runtime", "bedrock-agent-runtime", "ssm", "logs", "monitoring", "sts", "xray", "firehose", "lambda",
-    "execute-api", "aps-workspaces", "s3",
-)  # fmt: skip
-VPC_ENDPOINTS_ALLOWED = f"empty, [\"all\"] or a list of distinct services among {', '.join(ENDPOINT_SERVICES)}"
-
-
-def _endpoint_list(name: str, value: Any) -> tuple[str, ...]:
-    if tuple(value) == ("all",):
-        return ("all",)
-    if not all(isinstance(v, str) and v in ENDPOINT_SERVICES for v in value) or len(set(value)) != len(value):
-        raise fail(name, value, VPC_ENDPOINTS_ALLOWED)
-    return tuple(value)
-
-
-def _id_list(regex: re.Pattern[str], allowed: str) -> Custom:
-    def run(name: str, value: Any) -> tuple[str, ...]:
-        if not all(isinstance(v, str) and regex.match(v) for v in value) or len(set(value)) != len(value):
-            raise fail(name, value, f"empty or {allowed}")
-        return tuple(value)
-
-    return Custom(f"empty or {allowed}", run)
-def _targets(name: str, value: Any) -> tuple[Mapping[str, Any], ...]:
-    parse_targets(name, value)
-    return tuple(MappingProxyType(dict(item)) for item in value)
-
-
-def _monitoring(name: str, value: Any) -> Mapping[str, Any]:
-    parse_monitoring(name, value)
-    return MappingProxyType(dict(value))
-
-
-#: An HTTP header name (``tenant_header``), lowercase as API Gateway and the handler compare it.
-TENANT_HEADER_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-#: Tenant ids are what the runtime accepts (``runtime.tenancy``: Bedrock ``requestMetadata`` and tag values).
-TENANT_IDS_ALLOWED = f"a list of distinct tenant ids ({tenancy.TENANT_ID_ALLOWED}), at most 20"
-
-
-def _tenant_ids(name: str, value: Any) -> tuple[str, ...]:
-    if len(value) > 20 or len(set(value)) != len(value):
-        raise fail(name, value, f"empty or {TENANT_IDS_ALLOWED}")
-    if not all(isinstance(v, str) and tenancy.TENANT_ID_RE.fullmatch(v) for v in value):
-        raise fail(name, value, f"empty or {TENANT_IDS_ALLOWED}")
-    return tuple(value)
-
-
-#: A CloudWatch alarm ARN (``health_suppressor_alarm_arn``: the user's own alarm, e.g. deployment in progress).
-ALARM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:cloudwatch:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:\d{12}:alarm:.{1,255}$")
-#: Share of spans CloudWatch Transaction Search indexes as X-Ray trace summaries (the CloudFormation bound).
-TRANSACTION_SEARCH_INDEXING_PERCENT = Range(0, 100)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,7 +134,7 @@ class ObservabilityConfig:
         telemetry.DEFAULT_NAMESPACE, b.METRIC_NAMESPACE, "CloudWatch namespace of the application's EMF metrics."
     )
     model_prices: Mapping[str, Mapping[str, float]] = _app(
-        {}, _PRICES,
+        {}, PRICES_RULE,
         "Price table for the estimated-cost metric: `{model id: {input_per_1k, output_per_1k}}` in USD; "
         "merged over the built-in table.",
     )  # fmt: skip
@@ -216,7 +154,7 @@ class ObservabilityConfig:
         "Create the account-wide API Gateway CloudWatch Logs role (retained on delete); "
         "`false` adopts the one the account already has.",
     )  # fmt: skip
-    tags: Mapping[str, str] = _app({}, _TAGS, "Extra cost-allocation tags put on every resource (`{key: value}`).")
+    tags: Mapping[str, str] = _app({}, TAGS_RULE, "Extra cost-allocation tags put on every resource (`{key: value}`).")
     compliance_profile: ComplianceProfile = _app(
         "standard", Choice(ComplianceProfile),
         "`standard`, or `strict`: the library's keys, log groups (a year at least) and audit buckets meet the AWS "
@@ -251,7 +189,7 @@ class ObservabilityConfig:
     )  # fmt: skip
     alarm_email: str = _level1("", Email(), "E-mail address subscribed to the alert topic (optional).")
     alarm_thresholds: Mapping[str, float] = _level1(
-        {}, _THRESHOLDS, "Overrides of the Level 1 alarm thresholds, e.g. `{\"bedrock_latency_p90_ms\": 5000}`."
+        {}, THRESHOLDS_RULE, "Overrides of the Level 1 alarm thresholds, e.g. `{\"bedrock_latency_p90_ms\": 5000}`."
     )
 
     # --- Level 2: anomaly bands, cost, quality, guardrail, prompts, compliance ----------------------------------
@@ -272,8 +210,17 @@ class ObservabilityConfig:
         "Request header naming the tenant (else the IAM caller is the tenant); passed to Bedrock as requestMetadata.",
     )  # fmt: skip
     tenant_inference_profiles: tuple[str, ...] = _level1(
-        (), Custom(f"empty or {TENANT_IDS_ALLOWED}", _tenant_ids),
+        (), Custom(f"empty or {TENANT_IDS_ALLOWED}", check_tenant_ids),
         "Tenants that get a Bedrock application inference profile of their own (cost-allocation tag `Tenant`).",
+    )  # fmt: skip
+    lambda_insights: bool = _level1(
+        False, None,
+        "Lambda Insights on the workload's functions: CPU, memory and network per invocation (8 metrics per function "
+        "and about 1 KB of logs per invocation are billed).",
+    )  # fmt: skip
+    lambda_insights_log_group: SingletonMode = _level1(
+        "create", Choice(SingletonMode),
+        "`create` the account's `/aws/lambda-insights` log group (retention, KMS), or `adopt` the existing one.",
     )  # fmt: skip
     anomaly_band_width: float = _level2(
         2.0, b.ANOMALY_BAND_WIDTH, "Width of the anomaly-detection bands in standard deviations."
@@ -311,6 +258,55 @@ class ObservabilityConfig:
     tenant_insights: bool = _level2(
         True, None,
         "Contributor Insights rules: top tenants by tokens, requests and errors per model (fixed cost per rule).",
+    )  # fmt: skip
+    online_judge_sample_percent: float = _level2(
+        10.0, b.JUDGE_SAMPLE_PERCENT,
+        "Percent of real answers an LLM judge scores for relevance, faithfulness, coherence and harm (0: no judge).",
+    )  # fmt: skip
+    online_judge_minutes: int = _level2(15, b.JUDGE_MINUTES, "Minutes between online-judge runs over the logs.")
+    judge_model_id: str = _level2(
+        DEFAULT_MODEL_ID, ModelId("a Bedrock model id, inference-profile id or ARN"),
+        "Bedrock model of the online judge (priced from `model_prices` or the built-in table).",
+    )  # fmt: skip
+    judge_monthly_token_cap: int = _level2(
+        2_000_000, b.JUDGE_MONTHLY_TOKEN_CAP, "Judge tokens per calendar month; judging stops at the cap."
+    )
+    judge_max_per_run: int = _level2(50, b.JUDGE_MAX_PER_RUN, "Most answers judged per run.")
+    feedback_join_minutes: int = _level2(
+        60, b.FEEDBACK_JOIN_MINUTES, "Minutes between runs joining feedback to the model and prompt version it rates."
+    )
+    feedback_lookback_hours: int = _level2(
+        24, b.FEEDBACK_LOOKBACK_HOURS, "How far back the rated answer is looked up by request id, in hours."
+    )
+    feedback_negative_ceiling_percent: float = _level2(
+        30.0, b.NEGATIVE_CEILING_PERCENT, "Alarm above this share of ratings of 1 or 2 (out of 5), in percent."
+    )
+    feedback_review_set: bool = _level2(
+        False, None, "Keep each rated answer (redacted text, sources) in an encrypted S3 review set (golden propose)."
+    )
+    feedback_review_days: int = _level2(30, b.REVIEW_DAYS, "Days a review-set object is kept.")
+    drift_baseline_days: int = _level2(
+        7, b.DRIFT_BASELINE_DAYS, "Trailing days yesterday's answer distributions are compared with."
+    )
+    drift_statistic: DriftStatistic = _level2(
+        "psi", Choice(DriftStatistic),
+        "Drift statistic the alarm reads: `psi` (population stability index) or `ks` (Kolmogorov-Smirnov).",
+    )  # fmt: skip
+    drift_psi_threshold: float = _level2(0.25, b.DRIFT_PSI_THRESHOLD, "Alarm above this PSI (with `psi`).")
+    drift_ks_threshold: float = _level2(0.2, b.DRIFT_KS_THRESHOLD, "Alarm above this KS distance (with `ks`).")
+    drift_min_samples: int = _level2(
+        50, b.DRIFT_MIN_SAMPLES, "Fewest values on each side for a signal to be compared."
+    )
+    prompt_diversity: bool = _level2(
+        True, None, "Daily distinct-question count and near-duplicate share of the questions (needs question text)."
+    )
+    near_duplicate_jaccard: float = _level2(
+        0.8, b.NEAR_DUPLICATE_JACCARD, "Jaccard similarity of word 3-shingles from which two questions are near-duplicates."
+    )
+    outcome_targets: Mapping[str, Mapping[str, float]] = _level2(
+        {}, OUTCOME_TARGETS_RULE,
+        "Time-to-detect and time-to-resolve targets per severity, e.g. `{\"high\": {\"resolve_minutes\": 30}}`; "
+        "empty takes the level's (Level 2: high resolved in 30 minutes, Level 3: 5).",
     )  # fmt: skip
     security_hub: SingletonMode = _level2(
         "create", Choice(SingletonMode), "`create` the account's Security Hub hub, or `adopt` the one already enabled."
@@ -361,25 +357,25 @@ class ObservabilityConfig:
         "profile, every function of the library; empty keeps a public, IAM-only endpoint (standard profile only).",
     )  # fmt: skip
     vpc_subnet_ids: tuple[str, ...] = _level3(
-        (), _id_list(SUBNET_ID_RE, SUBNET_IDS_ALLOWED),
+        (), id_list(SUBNET_ID_RE, SUBNET_IDS_ALLOWED),
         "Private subnets of `vpc_id` (with a route to S3) for the OpenSearch store, Firehose, the custom resources and, "
         "in the strict profile, every function.",
     )  # fmt: skip
     vpc_availability_zones: tuple[str, ...] = _level3(
-        (), _id_list(AVAILABILITY_ZONE_RE, AVAILABILITY_ZONES_ALLOWED),
+        (), id_list(AVAILABILITY_ZONE_RE, AVAILABILITY_ZONES_ALLOWED),
         "Availability Zone of each of `vpc_subnet_ids`, in the same order.",
     )  # fmt: skip
     vpc_endpoints: tuple[str, ...] = _level3(
-        (), Custom(VPC_ENDPOINTS_ALLOWED, _endpoint_list),
+        (), Custom(VPC_ENDPOINTS_ALLOWED, check_endpoints),
         "Strict profile: interface endpoints (private DNS) created in `vpc_id` for the functions, `[\"all\"]` for "
         "every one; empty when the VPC already reaches AWS APIs (its own endpoints or NAT). Each costs per hour per AZ.",
     )  # fmt: skip
     targets: tuple[Mapping[str, Any], ...] = _organization(
-        (), Custom(f"empty or {TARGETS_ALLOWED}", _targets),
+        (), Custom(f"empty or {TARGETS_ALLOWED}", check_targets),
         "Deploy to these environments, one CDK stage each at its own `level` (then `level` is not used).",
     )  # fmt: skip
     monitoring: Mapping[str, Any] = _organization(
-        {}, Custom(f"empty or {MONITORING_ALLOWED}", _monitoring),
+        {}, Custom(f"empty or {MONITORING_ALLOWED}", check_monitoring),
         "The monitoring account (with `targets`): OAM sinks, estate dashboards and cross-account alarms per region.",
     )  # fmt: skip
     share_logs: bool = _organization(

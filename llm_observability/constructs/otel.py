@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from llm_observability.config.settings import LAYER_VERSION_ARN_RE
+from llm_observability.config.rules import LAYER_VERSION_ARN_RE
 from llm_observability.errors import ConfigError
 from llm_observability.nag import acknowledge
 

@@ -10,7 +10,7 @@ from aws_cdk import aws_xray as xray
 from constructs import Construct
 
 from llm_observability.config.choices import SingletonMode
-from llm_observability.config.settings import TRANSACTION_SEARCH_INDEXING_PERCENT
+from llm_observability.config.rules import TRANSACTION_SEARCH_INDEXING_PERCENT
 from llm_observability.singletons import claim
 from llm_observability.validation import choice
 

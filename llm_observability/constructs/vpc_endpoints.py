@@ -22,7 +22,8 @@ from constructs import Construct, IConstruct
 
 from llm_observability.checkov import skip
 from llm_observability.compliance_profile import profile_of
-from llm_observability.config.settings import ENDPOINT_SERVICES, VPC_ENDPOINTS_ALLOWED, ObservabilityConfig
+from llm_observability.config.rules import ENDPOINT_SERVICES, VPC_ENDPOINTS_ALLOWED
+from llm_observability.config.settings import ObservabilityConfig
 from llm_observability.constructs.log_analytics.network import (
     LAMBDA_VPC_ACTIONS,
     LAMBDA_VPC_REASON,

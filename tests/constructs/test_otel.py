@@ -66,7 +66,7 @@ def _properties(template: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 # --- the table -----------------------------------------------------------------------------------------------------
 def test_the_table_holds_one_adot_python_layer_version_per_region() -> None:
-    from llm_observability.config.settings import LAYER_VERSION_ARN_RE
+    from llm_observability.config.rules import LAYER_VERSION_ARN_RE
     from llm_observability.constructs.otel import ADOT_PYTHON_LAYER_ARNS
 
     assert len(ADOT_PYTHON_LAYER_ARNS) >= 30 and ADOT_PYTHON_LAYER_ARNS["us-east-1"] == US_EAST_1

@@ -20,7 +20,7 @@ from aws_cdk.assertions import Match, Template
 
 from llm_observability.compliance_profile import CONTEXT_KEY
 from llm_observability.config import ObservabilityConfig
-from llm_observability.config.settings import ENDPOINT_SERVICES
+from llm_observability.config.rules import ENDPOINT_SERVICES
 from llm_observability.constructs.log_analytics import DomainCapacity, OpenSearchDomainDestination, VpcPlacement
 from llm_observability.constructs.vpc_endpoints import (
     FunctionNetwork,
@@ -59,7 +59,9 @@ def _l1(strict: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.slow
 def test_every_function_runs_in_the_vpc_with_network_permissions(strict: dict[str, Any]) -> None:
     functions = _of_type(strict["templates"], "AWS::Lambda::Function")
-    assert len(functions) == 7  # RAG app, AwsCustomResource provider, invocation logging, canary, forwarder, 2 x OS
+    # RAG app, AwsCustomResource provider, invocation logging, canary, forwarder, 2 x OS; judge, feedback join,
+    # output drift, incident outcomes
+    assert len(functions) == 7 + 4
     for path, (stack, function) in functions.items():
         config = function["Properties"]["VpcConfig"]
         assert config["SubnetIds"] == SUBNETS, path

@@ -20,7 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
 from llm_observability.checkov import skip
-from llm_observability.config.settings import (
+from llm_observability.config.rules import (
     AVAILABILITY_ZONE_RE,
     AVAILABILITY_ZONES_ALLOWED,
     SUBNET_ID_RE,
