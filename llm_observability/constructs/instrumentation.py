@@ -400,7 +400,8 @@ class LlmInstrumentation(Construct):
             fn.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter.parameter_arn]))
 
     def instrumented(self, workload: Workload) -> Workload:
-        """``workload`` saying what these functions feed now: ``telemetry="runtime"`` and, unless it has a log schema,
+        """``workload`` saying what these functions feed now: ``telemetry="runtime"``, this construct's
+        ``prompt_logging`` (how much question and answer text their log lines carry) and, unless it has a log schema,
         the runtime's (``LogSchema.library()``).
 
         :raises ConfigError: the workload's name or namespace differs from this construct's ``service_name`` or
@@ -421,7 +422,11 @@ class LlmInstrumentation(Construct):
                     f"LlmInstrumentation '{name}' is {given!r}: allowed is the Workload's {field} {theirs!r}, which "
                     "its dashboards and alarms read."
                 )
-        return workload.with_facts(telemetry="runtime", log_schema=workload.log_schema or LogSchema.library())
+        return workload.with_facts(
+            telemetry="runtime",
+            log_schema=workload.log_schema or LogSchema.library(),
+            prompt_logging=self.prompt_logging,
+        )
 
     def _profile(self, group: profiler.IProfilingGroup | bool) -> profiler.IProfilingGroup:
         """The CodeGuru Profiler agent on every instrumented function (the user's explicit opt-in)."""

@@ -16,6 +16,7 @@ Explicit use::
             span.set_attribute("app.cache_hit", False)   # an attribute of the stage's span (tracing on)
             ...
         llmobs.tenant(llmobs.tenant_of(event, "x-tenant-id"))   # header, else IAM caller, else "anonymous"
+        llmobs.prompt_version("v3")          # the prompt version answering: on the call and feedback lines
         llmobs.record_error("Throttling")    # error.type of the request span, for an error you answer with
         llmobs.cache_lookup(hit=True)        # RetrievalCacheHit 1 (0 for a miss), for a cache of yours
         llmobs.metric("Refusals", 1, "Count", ModelId=model)   # a metric of your own, with dimensions
@@ -29,9 +30,10 @@ InvokeModel from the ``X-Amzn-Bedrock-*-Token-Count`` headers, of streams from t
 each observed invocation emits EndToEndLatency and RequestSuccess or RequestFailure{service} (server-side
 failures only: a Validation error or a 4xx answer other than 429 is neither). Everything else goes into the
 one ``bedrock_call`` log line per call, which Logs Insights reads: model, tokens, estimated cost, latencies,
-error class, prompt properties and length, passages and scores, PII redactions, request ids and - per the
-prompt-logging mode - the question and answer. Streams are watched as the user consumes them, never
-buffered. A failure of the instrumentation is counted (InstrumentationErrors, written only then) and logged
+error class, prompt properties and length, the prompt version, the retrieved passages (``retrieval.passages``: at
+most 10, each its id and score and - unless prompt logging is ``none`` - a 300-character excerpt, redacted under
+``redacted``), PII redactions, request ids and - per the prompt-logging mode - the question and answer. Streams
+are watched as the user consumes them, never buffered. A failure of the instrumentation is counted (InstrumentationErrors, written only then) and logged
 once; the user's call, result and exceptions are never changed. Without ``observe``, each call counts its
 own RequestSuccess or RequestFailure and flushes its own metrics; ``flush()`` prints what is buffered.
 
@@ -69,8 +71,8 @@ Environment variables (``instrument()`` arguments win over them):
 A bad environment variable falls back to its default and is logged once; a bad argument raises ValueError.
 Inside the package only relative imports are used, so it works as ``llm_observability_runtime`` (layer)
 and as ``llm_observability.runtime`` (the CDK side imports :mod:`.telemetry` from it). The functions, and the
-``telemetry`` and ``redaction`` modules (``from llm_observability_runtime import telemetry``), are loaded on
-first use, so importing the package for its names costs almost nothing.
+``telemetry``, ``redaction`` and ``extract`` modules (``from llm_observability_runtime import telemetry``), are
+loaded on first use, so importing the package for its names costs almost nothing.
 """
 
 from __future__ import annotations
@@ -79,10 +81,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import redaction, telemetry
+    from . import extract, redaction, telemetry
     from .api import (
-        alias_model, cache_lookup, feedback, flush, instrument, instrumented, metric, observe, record_error, stage,
-        tenant, uninstrument,
+        alias_model, cache_lookup, feedback, flush, instrument, instrumented, metric, observe, prompt_version,
+        record_error, stage, tenant, uninstrument,
     )  # fmt: skip
     from .tenancy import InvalidTenant, tenant_of
 
@@ -98,18 +100,21 @@ _EXPORTS = {
     "feedback": "api",
     "flush": "api",
     "tenant": "api",
+    "prompt_version": "api",
     "alias_model": "api",
     "tenant_of": "tenancy",
     "InvalidTenant": "tenancy",
     "active_model_id": "models",  # opt-in failover: the Workload's model parameter, cached (models.py)
 }
 
-#: Modules of the package reachable as attributes (the vocabulary, and the redaction of the log lines).
-_MODULES = frozenset({"telemetry", "redaction"})
+#: Modules of the package reachable as attributes (the vocabulary, the redaction of the log lines, and the readers of
+#: Bedrock responses, whose passage rules the reference app's log line shares).
+_MODULES = frozenset({"telemetry", "redaction", "extract"})
 
 __all__ = [
-    "InvalidTenant", "alias_model", "cache_lookup", "feedback", "flush", "instrument", "instrumented", "metric",
-    "observe", "record_error", "redaction", "stage", "telemetry", "tenant", "tenant_of", "uninstrument",
+    "InvalidTenant", "alias_model", "cache_lookup", "extract", "feedback", "flush", "instrument", "instrumented",
+    "metric", "observe", "prompt_version", "record_error", "redaction", "stage", "telemetry", "tenant", "tenant_of",
+    "uninstrument",
 ]  # fmt: skip
 
 

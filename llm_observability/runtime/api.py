@@ -1,8 +1,9 @@
-"""The runtime's public functions: instrument, observe, stage, tenant, record_error, metric, cache_lookup, feedback,
-flush."""
+"""The runtime's public functions: instrument, observe, stage, tenant, prompt_version, record_error, metric,
+cache_lookup, feedback, flush."""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import sys
@@ -22,6 +23,13 @@ from .tenancy import check_key, current_tenant
 PromptLogging = Literal["full", "redacted", "none"]
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 _now = time.perf_counter
+
+#: The longest prompt version ``prompt_version()`` accepts.
+MAX_PROMPT_VERSION_CHARS = 256
+#: The prompt version of the current request (``prompt_version()``); ``observe`` starts every invocation without one.
+current_prompt_version: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "llmobs_prompt_version", default=None
+)
 
 
 def instrument(
@@ -143,6 +151,26 @@ def tenant(key: str | None) -> None:
     current_tenant.set(None if key is None else check_key(key))
 
 
+def prompt_version(version: str | None) -> None:
+    """Name the prompt version that answers the current request (``v3``, a Prompt Management version); None forgets it.
+
+    Like ``tenant``: inside an ``observe``d invocation it holds until the invocation ends (each invocation starts
+    without one); outside one, until it is changed. While it is set, every ``bedrock_call`` line and the ``feedback``
+    line of ``feedback()`` carry it as ``prompt_version`` (and the call spans as ``llmobs.prompt.version``), so the
+    online judge, the feedback join and drift compare prompt versions. It is logged whatever the prompt-logging mode
+    (a version name is no prompt text). For a metric per version, pass it as a dimension of ``metric()``.
+
+    :raises ValueError: ``version`` is neither None nor 1-256 printable characters.
+    """
+    if version is not None and (
+        not isinstance(version, str) or not 0 < len(version) <= MAX_PROMPT_VERSION_CHARS or not version.isprintable()
+    ):
+        raise ValueError(
+            f"prompt_version is {version!r}: allowed is None or 1-{MAX_PROMPT_VERSION_CHARS} printable characters."
+        )
+    current_prompt_version.set(version)
+
+
 def alias_model(invoked_id: str, model_id: str) -> None:
     """Report calls that name ``invoked_id`` (an application inference profile ARN, such as a tenant's) as calls of
     ``model_id``, the model the profile copies: their ModelId dimension, price and ``model_id`` log field (the line
@@ -231,7 +259,7 @@ def feedback(request_id: str, score: float, comment: str | None = None) -> None:
 
     The log line joins the answer's ``bedrock_call`` lines by ``feedback_request_id`` = their
     ``correlation_id``; the comment is logged per the prompt-logging mode, its PII replacements counted in
-    ``pii_redactions``.
+    ``pii_redactions``; the line carries ``prompt_version`` when one is set (``prompt_version()``).
 
     :raises ValueError: ``request_id`` is not a non-empty string, ``score`` not a number from 1 to 5, or
         ``comment`` neither a string nor None.
@@ -249,12 +277,14 @@ def feedback(request_id: str, score: float, comment: str | None = None) -> None:
 def _feedback(rec: Recorder, request_id: str, score: float, comment: str | None) -> None:
     rec.metric(t.METRIC_FEEDBACK_SCORE, UNIT_NONE, score)
     texts, redactions = rec.loggable_texts(comment=comment or None)
+    version = current_prompt_version.get()
     rec.log(
         "INFO",
         t.LOG_MESSAGE_FEEDBACK,
         {
             "feedback_request_id": request_id,
             "score": score,
+            **({t.LOG_FIELD_PROMPT_VERSION: version} if version is not None else {}),
             "comment_chars": len(comment or ""),
             "pii_redactions": redactions,
             **texts,
@@ -340,6 +370,7 @@ def observe(handler: Handler) -> Handler:
             return handler(event, context, *args, **kwargs)
         started = _now()
         tenant_token = current_tenant.set(None)  # each invocation starts without a tenant
+        version_token = current_prompt_version.set(None)  # and without a prompt version
         ids = guard(rec, "observe.ids", _request_ids, event, context) or (None, None)
         rec.begin(*ids)
         scope = (
@@ -365,5 +396,6 @@ def observe(handler: Handler) -> Handler:
             if scope is not None:
                 guard(rec, "observe.span_end", _end_request, scope, result, error)
             guard(rec, "observe.tenant", current_tenant.reset, tenant_token)
+            guard(rec, "observe.prompt_version", current_prompt_version.reset, version_token)
 
     return observed  # type: ignore[return-value]

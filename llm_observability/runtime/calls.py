@@ -9,8 +9,9 @@ body), puts a watching wrapper in their place; ``failed(exc)`` records the error
 - when no ``observe``d invocation counts requests: RequestSuccess, or RequestFailure{service} for a
   server-side error class (``telemetry.FAILURE_ERROR_CLASSES``);
 - one ``bedrock_call`` log line with what is no metric: model, tokens, estimated cost, latencies, error class,
-  prompt properties and length, retrieved passages and top score, stop reason, PII redactions and - per the
-  prompt-logging mode - the question and answer.
+  prompt properties and length, the prompt version (``prompt_version()``), the retrieved passages (count, top score
+  and ``retrieval.passages``: ids and scores, and excerpts per the prompt-logging mode), stop reason, PII redactions
+  and - per the prompt-logging mode - the question and answer.
 
 Every method is called through ``recorder.guard`` by the hook, and the callbacks given to the wrappers report
 their own failures: a failure here never reaches the user.
@@ -25,6 +26,7 @@ from typing import Any
 
 from . import _tracing, genai
 from . import telemetry as t
+from .api import current_prompt_version
 from .classify import error_class, error_code
 from .extract import (
     HEADER_INPUT_TOKENS,
@@ -44,11 +46,13 @@ from .extract import (
     invoke_prompt,
     invoke_stream_delta,
     load_json,
+    loggable_passages,
     number,
     rag_model,
     rag_references,
     request_id,
     response_headers,
+    retrieval_passages,
     retrieval_scores,
 )
 from .recorder import UNIT_COUNT, UNIT_MS, Recorder, current_stage, guard
@@ -57,6 +61,8 @@ from .tenancy import METADATA_KEY, current_tenant
 
 _now = time.perf_counter
 _INVOCATION_METRICS_BYTES = INVOCATION_METRICS.encode()
+#: ``retrieval.passages``: the passages are a key of the line's ``retrieval`` object.
+_RETRIEVAL_FIELD, _PASSAGES_KEY = t.LOG_FIELD_PASSAGES.split(".")
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,7 @@ class Call:
         self.started = _now()
         self.ids = rec.ids()
         self.tenant = current_tenant.get()
+        self.prompt_version = current_prompt_version.get()
         self.timed_by_stage = current_stage.get() == op.stage
         self.elapsed_ms: float | None = None
         self.first_event_ms: float | None = None
@@ -131,6 +138,7 @@ class Call:
         self.bedrock_request_id: str | None = None
         self.retrieved: int | None = None
         self.top_score: float | None = None
+        self.passages: list[dict[str, Any]] | None = None  # retrieval_passages: ids, scores, excerpt windows
         self._parts: list[str] = []
         self._chars = 0
         self._wants_text = rec.settings.prompt_logging != t.PROMPT_LOGGING_NONE
@@ -176,6 +184,8 @@ class Call:
             knowledge_base_id=self.knowledge_base_id,
             prompt=self.prompt if self.op.inference else None,
         )
+        if self.prompt_version is not None:
+            attributes[t.SPAN_PROMPT_VERSION] = self.prompt_version
         if self.rec.settings.prompt_logging == t.PROMPT_LOGGING_FULL:
             messages = genai.input_messages(self.op.kind, self.params)
             if messages is not None:
@@ -261,9 +271,11 @@ class Call:
                 return True
         elif kind == "retrieve":
             self.retrieved, self.top_score = retrieval_scores(response)
+            self.passages = retrieval_passages(response, self._wants_text)
         elif kind == "rag":
             self.completion.text = clip(dig(response, "output", "text"))
             self.retrieved = rag_references(response)
+            self.passages = retrieval_passages(response, self._wants_text)
         return False
 
     def failed(self, exc: BaseException) -> None:
@@ -422,6 +434,8 @@ class Call:
             fields["knowledge_base_id"] = self.knowledge_base_id
         if self.tenant is not None:
             fields[t.LOG_FIELD_TENANT] = self.tenant
+        if self.prompt_version is not None:
+            fields[t.LOG_FIELD_PROMPT_VERSION] = self.prompt_version
         if self.invoked_model_id is not None:
             fields["invoked_model_id"] = self.invoked_model_id
         if op.inference:
@@ -444,7 +458,11 @@ class Call:
                 "top_p": prompt.top_p,
             }
         if self.retrieved is not None:
-            fields["retrieval"] = {"count": self.retrieved, "top_score": self.top_score}
+            retrieval: dict[str, Any] = {"count": self.retrieved, "top_score": self.top_score}
+            if self.passages is not None:
+                retrieval[_PASSAGES_KEY], found = loggable_passages(self.passages, rec.settings.prompt_logging)
+                redactions += found
+            fields[_RETRIEVAL_FIELD] = retrieval
         fields["question_chars"] = len(prompt.question) if prompt.question is not None else None
         fields["answer_chars"] = len(completion.text) if completion.text is not None else None
         fields["prompt_logging"] = rec.settings.prompt_logging

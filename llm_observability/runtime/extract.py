@@ -7,15 +7,24 @@ never an error. Token counts of InvokeModel come from the ``X-Amzn-Bedrock-*-Tok
 headers, which every model family has. Bodies larger than ``MAX_PARSE_BYTES`` are not parsed (their
 prompt properties and text are left out): parsing them would cost more than the call's instrumentation
 budget. Every function tolerates any input and returns None for what it cannot find.
+
+Retrieved passages (``retrieval_passages``, ``loggable_passages``) are what the request log keeps of a Retrieve or
+RetrieveAndGenerate response: at most ``MAX_LOGGED_PASSAGES``, in ranking order, each its id (``passage_id``), its
+score and - unless prompt logging is ``none`` - an excerpt of at most ``PASSAGE_EXCERPT_CHARS`` characters (PII
+replaced under ``redacted``). The reference app's ``ask`` line uses the same two functions.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
+
+from . import telemetry as t
+from .redaction import TOKEN_AWS_KEY, TOKEN_CARD, TOKEN_EMAIL, TOKEN_IP, TOKEN_PHONE, redact
 
 MAX_PARSE_BYTES = 256 * 1024
 MAX_TEXT_CHARS = 100_000  # text kept per call for logging; the rest is cut
@@ -317,3 +326,157 @@ def rag_model(params: dict[str, Any]) -> str | None:
             dig(config, "externalSourcesConfiguration", "modelArn"),
         )
     )
+
+
+# --- retrieved passages ----------------------------------------------------------------------------------------------
+#: Knowledge Base metadata keys of a retrieval result: the chunk's own id, and the address of its source document.
+KB_CHUNK_ID_KEY = "x-amz-bedrock-kb-chunk-id"
+KB_SOURCE_URI_KEY = "x-amz-bedrock-kb-source-uri"
+#: The keys of a result's location that hold its address (s3Location.uri, webLocation.url, customDocumentLocation.id,
+#: and the same keys of Confluence, SharePoint, Salesforce and Kendra locations).
+_LOCATION_KEYS = ("uri", "url", "id")
+#: The text redacted for an excerpt: more than the excerpt, so that PII cut by the window's end (which the patterns
+#: no longer recognise) falls in the part dropped after redaction. The longest PII item is shorter than the margin.
+EXCERPT_WINDOW_CHARS = 2 * t.PASSAGE_EXCERPT_CHARS
+_TOKENS = (TOKEN_EMAIL, TOKEN_PHONE, TOKEN_CARD, TOKEN_IP, TOKEN_AWS_KEY)
+
+
+def _location_address(location: Any) -> str | None:
+    """The uri, url or id of a retrieval result's location, whatever its data source type."""
+    if not isinstance(location, dict):
+        return None
+    for value in location.values():
+        if isinstance(value, dict):
+            for key in _LOCATION_KEYS:
+                address = value.get(key)
+                if isinstance(address, str) and address:
+                    return address
+    return None
+
+
+def passage_id(result: Any) -> str | None:
+    """The id the request log gives a retrieval result (a Retrieve result or a RetrieveAndGenerate reference).
+
+    ``metadata["x-amz-bedrock-kb-chunk-id"]``, else ``documentId``, else the location's uri, url or id, else
+    ``metadata["x-amz-bedrock-kb-source-uri"]``; cut to ``MAX_PASSAGE_ID_CHARS``. None when it has none of them.
+    Ids name document locations, never content, so they are logged whatever the prompt-logging mode.
+    """
+    if not isinstance(result, dict):
+        return None
+    metadata = result.get("metadata")
+    for candidate in (
+        dig(metadata, KB_CHUNK_ID_KEY),
+        result.get("documentId"),
+        _location_address(result.get("location")),
+        dig(metadata, KB_SOURCE_URI_KEY),
+    ):
+        if isinstance(candidate, str) and candidate:
+            return candidate[: t.MAX_PASSAGE_ID_CHARS]
+    return None
+
+
+def _results(source: Any) -> tuple[list[Any], bool]:
+    """The retrieval results of a Retrieve response, the references of a RetrieveAndGenerate response (True), or
+    ``source`` itself when it is a list of results."""
+    if isinstance(source, (list, tuple)):
+        return list(source), False
+    if not isinstance(source, dict):
+        return [], False
+    results = source.get("retrievalResults")
+    if isinstance(results, list):
+        return results, False
+    citations = source.get("citations")
+    if not isinstance(citations, list):
+        return [], False
+    references = (dig(citation, "retrievedReferences") for citation in citations)
+    return [ref for refs in references if isinstance(refs, list) for ref in refs], True
+
+
+def retrieval_passages(source: Any, keep_text: bool) -> list[dict[str, Any]]:
+    """The passages of ``source`` as ``[{"id", "score", "excerpt"?}]``: at most ``MAX_LOGGED_PASSAGES``, in order.
+
+    ``source`` is a Retrieve response (``retrievalResults``, ranked, each with its ``score``), a RetrieveAndGenerate
+    response (the ``retrievedReferences`` of its citations, no score; a reference cited twice counts once) or a list
+    of retrieval results. With ``keep_text`` each passage with text keeps its first ``EXCERPT_WINDOW_CHARS``
+    characters as ``excerpt``, which ``loggable_passages`` turns into the logged excerpt.
+    """
+    results, cited = _results(source)
+    passages: list[dict[str, Any]] = []
+    seen: set[tuple[str | None, Any]] = set()
+    for result in results:
+        if not isinstance(result, dict):
+            continue
+        text = dig(result, "content", "text")
+        text = text if isinstance(text, str) else None
+        identity = passage_id(result)
+        if cited:
+            key = (identity, text)
+            if key in seen:
+                continue
+            seen.add(key)
+        passage: dict[str, Any] = {"id": identity, "score": number(result.get("score"))}
+        if keep_text and text is not None:
+            passage["excerpt"] = text[:EXCERPT_WINDOW_CHARS]
+        passages.append(passage)
+        if len(passages) == t.MAX_LOGGED_PASSAGES:
+            break
+    return passages
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """How many last characters ``a`` and ``b`` share, at most ``limit``."""
+    size = 0
+    while size < limit and size < len(a) and size < len(b) and a[-1 - size] == b[-1 - size]:
+        size += 1
+    return size
+
+
+def _tokens(text: str) -> int:
+    return sum(text.count(token) for token in _TOKENS)
+
+
+def excerpt(text: str, prompt_logging: str) -> tuple[str | None, int]:
+    """The logged excerpt of a passage's text under ``prompt_logging``, and the PII replacements it shows.
+
+    ``full``: the first ``PASSAGE_EXCERPT_CHARS`` characters. ``redacted``: the first ``EXCERPT_WINDOW_CHARS``
+    characters redacted, then cut to ``PASSAGE_EXCERPT_CHARS``. When the window cut the text, a PII item cut in two
+    is no longer recognised: it is at the end of the window and left as it was, so the redacted window's end that
+    is still the window's own text (up to the margin) is dropped before the cut - the excerpt may then be shorter.
+    The count is the replacements within the excerpt. ``none``: no excerpt.
+    """
+    if prompt_logging == t.PROMPT_LOGGING_NONE:
+        return None, 0
+    if prompt_logging == t.PROMPT_LOGGING_FULL:
+        return text[: t.PASSAGE_EXCERPT_CHARS], 0
+    window = text[:EXCERPT_WINDOW_CHARS]
+    redacted, found = redact(window)
+    if found == 0:  # the text kept its length: whatever the window's end cut lies beyond the excerpt
+        return redacted[: t.PASSAGE_EXCERPT_CHARS], 0
+    keep = t.PASSAGE_EXCERPT_CHARS
+    if len(text) > EXCERPT_WINDOW_CHARS:
+        keep = min(keep, len(redacted) - _common_suffix(redacted, window, EXCERPT_WINDOW_CHARS - keep))
+    shown = redacted[:keep]
+    # Replacements shown: the tokens in the excerpt, less those the text had already (a pre-redacted source).
+    return shown, max(0, min(found, _tokens(shown) - _tokens(window[: len(shown)])))
+
+
+def loggable_passages(passages: Iterable[Mapping[str, Any]], prompt_logging: str) -> tuple[list[dict[str, Any]], int]:
+    """``passages`` (``{"id", "score", "excerpt"?}``, excerpt the passage's text) as the request log carries them under
+    ``prompt_logging``: at most ``MAX_LOGGED_PASSAGES``, ids cut to ``MAX_PASSAGE_ID_CHARS``, scores finite numbers
+    or None, excerpts per :func:`excerpt`; and the number of PII replacements in the excerpts."""
+    logged: list[dict[str, Any]] = []
+    total = 0
+    for passage in islice(passages, t.MAX_LOGGED_PASSAGES):
+        identity = passage.get("id")
+        entry: dict[str, Any] = {
+            "id": identity[: t.MAX_PASSAGE_ID_CHARS] if isinstance(identity, str) and identity else None,
+            "score": number(passage.get("score")),
+        }
+        text = passage.get("excerpt")
+        if isinstance(text, str):
+            shown, found = excerpt(text, prompt_logging)
+            if shown is not None:
+                entry["excerpt"] = shown
+                total += found
+        logged.append(entry)
+    return logged, total

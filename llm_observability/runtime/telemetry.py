@@ -245,6 +245,7 @@ LOG_FIELD_PROMPT_VERSION = "prompt_version"  # the prompt version that answered 
 LOG_FIELD_ANSWER_CHARS = "answer_chars"  # length of the answer in characters (logged in every prompt-logging mode)
 MAX_LOGGED_PASSAGES = 10  # passages per line, the best first
 PASSAGE_EXCERPT_CHARS = 300  # excerpt length per passage (redacted or full; absent when prompt logging is none)
+MAX_PASSAGE_ID_CHARS = 2048  # a passage id (chunk id, document id or location) is cut to this length
 LOG_MESSAGE_JUDGE = "judge_result"  # one line per answer the online judge scored (scores only, no text)
 DIM_SEVERITY = "Severity"  # high | low | unclassified: the alarm severity of an incident-outcome metric
 DIM_SIGNAL = "Signal"  # the output signal of a drift metric (AnswerLength, Refusal, Grounding, Judge*)

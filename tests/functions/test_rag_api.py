@@ -223,7 +223,11 @@ def test_ask_writes_one_structured_log_line(api: Api) -> None:
         "length": record["prompt"]["length"],
     }
     assert record["usage"] == {"input_tokens": 1200, "output_tokens": 80, "total_tokens": 1280}
-    assert record["retrieval"] == {"count": 2, "top_score": 0.82, "cache_hit": False}
+    passages = [  # ids, excerpts per PROMPT_LOGGING: test_rag_api_passages.py
+        {"id": "s3://docs/refunds.md", "score": 0.82, "excerpt": api.default_passages[0][0][:300]},
+        {"id": "s3://docs/shipping.md", "score": 0.41, "excerpt": api.default_passages[1][0]},
+    ]
+    assert record["retrieval"] == {"count": 2, "top_score": 0.82, "cache_hit": False, "passages": passages}
     assert set(record["latency_ms"]["stages"]) == set(telemetry.STAGES)
     assert record["latency_ms"]["inference_model"] == 840.0
     assert record["estimated_cost_usd"] == pytest.approx(0.4)
@@ -245,7 +249,14 @@ def test_the_runtime_logs_each_bedrock_call_of_a_request_with_its_request_id(api
         assert record["function_request_id"] == api.context.aws_request_id
         assert record["outcome"] == "success" and record["error_class"] is None
         assert "jane.doe@example.com" not in json.dumps(record) and "[EMAIL]" in record["question"]
-    assert retrieve["retrieval"] == {"count": 2, "top_score": 0.82}
+    assert retrieve["retrieval"] == {
+        "count": 2,
+        "top_score": 0.82,
+        "passages": [
+            {"id": "s3://docs/refunds.md", "score": 0.82, "excerpt": api.default_passages[0][0][:300]},
+            {"id": "s3://docs/shipping.md", "score": 0.41, "excerpt": api.default_passages[1][0]},
+        ],
+    }
     assert converse["model_id"] == api.model_id and converse["usage"]["total_tokens"] == 1280
     assert converse["estimated_cost_usd"] == pytest.approx(0.4)  # PRICE_TABLE, handed to the runtime
 
@@ -536,7 +547,7 @@ def test_prompt_logging_modes(api: Api, mode: str) -> None:
         assert record["pii_redactions"] == 0
     elif mode == "redacted":
         assert EMAIL not in logs
-        assert "555" not in logs
+        assert "(555) 123" not in logs and "123-4567" not in logs  # not "555": a latency or id may hold it
         assert record["question"] == "Can you refund the order of [EMAIL]?"
         assert record["answer"] == "Call support at [PHONE]."
         assert record["pii_redactions"] == 2
@@ -544,7 +555,7 @@ def test_prompt_logging_modes(api: Api, mode: str) -> None:
         assert "question" not in record
         assert "answer" not in record
         assert EMAIL not in logs
-        assert "555" not in logs
+        assert "(555) 123" not in logs and "123-4567" not in logs  # not "555": a latency or id may hold it
         assert "refund the order" not in logs
         assert record["pii_redactions"] == 0
 

@@ -598,7 +598,7 @@ def test_prompt_version_is_on_every_handler_log_line_and_cleared_after_the_reque
     assert [(r["message"], r.get("prompt_version")) for r in out.logs] == [
         ("bedrock_call", None),  # Retrieve; the runtime's lines join the request's by correlation_id
         ("Active prompt version changed", "managed-3"),
-        ("bedrock_call", None),  # Converse
+        ("bedrock_call", "managed-3"),  # Converse: the handler names the version (llmobs.prompt_version)
         ("ask", "managed-3"),
         ("Request rejected", "managed-3"),
         ("feedback", None),

@@ -182,7 +182,12 @@ def test_retrieve_emits_the_retrieval_stage_and_logs_passages_and_top_score(out:
     assert out.metric_names() == {"StageLatency", "RequestSuccess"}
     line = _one_call(out)
     assert line["stage"] == "Retrieval" and line["knowledge_base_id"] == KNOWLEDGE_BASE_ID and line["model_id"] is None
-    assert line["retrieval"] == {"count": 3, "top_score": 0.9} and "usage" not in line
+    assert line["retrieval"] == {
+        "count": 3,
+        "top_score": 0.9,
+        "passages": [{"id": None, "score": s, "excerpt": f"passage {i}"} for i, s in enumerate((0.4, 0.9, 0.7))],
+    }  # ids, more shapes and the logging modes: test_runtime_passages.py
+    assert "usage" not in line
     assert line["question"] == "Can I return shoes? Mail me at [EMAIL]"
 
 
@@ -201,7 +206,11 @@ def test_retrieve_and_generate_logs_answer_and_references(out: Output, fake: Fak
     assert len(out.values("StageLatency", Stage="Retrieval")) == 1
     assert out.metric_names() == {"StageLatency", "RequestSuccess"}
     line = _one_call(out)
-    assert line["retrieval"] == {"count": 2, "top_score": None}
+    assert line["retrieval"] == {
+        "count": 2,
+        "top_score": None,
+        "passages": [{"id": None, "score": None, "excerpt": "a"}, {"id": None, "score": None, "excerpt": "b"}],
+    }
     assert line["operation"] == "RetrieveAndGenerate" and line["model_id"] == model_arn
     assert line["knowledge_base_id"] == KNOWLEDGE_BASE_ID and line["answer"] == "Yes."
 

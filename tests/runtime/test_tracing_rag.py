@@ -103,6 +103,7 @@ def test_the_span_tree_is_request_then_the_five_stages_then_the_bedrock_calls(
         t.SPAN_GEN_AI_USAGE_INPUT_TOKENS: 1200,
         t.SPAN_GEN_AI_USAGE_OUTPUT_TOKENS: 80,
         t.SPAN_GEN_AI_FINISH_REASONS: ("end_turn",),
+        t.SPAN_PROMPT_VERSION: "v1",  # the handler names the prompt version (llmobs.prompt_version)
     }  # no message content: PROMPT_LOGGING is redacted
     tokens = {p[0][t.OTEL_ATTR_TOKEN_TYPE]: p[2] for p in otel.histograms(SCOPE, t.OTEL_METRIC_TOKEN_USAGE)}
     assert tokens == {"input": 1200, "output": 80}

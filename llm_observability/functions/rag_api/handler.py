@@ -317,6 +317,7 @@ def _answer(event: dict[str, Any], request_id: str, runtime: Runtime, rec: Recor
     with rec.stage(telemetry.STAGE_PROMPT_ASSEMBLY) as span:
         template, model_id = _resolve_managed(runtime, rec)
         prompt = template.render(request.question, passages)
+        llmobs.prompt_version(prompt.version)  # the runtime's Converse bedrock_call line carries it too
         if runtime.prompts is not None:
             span.set_attribute(telemetry.SPAN_PROMPT_VERSION, prompt.version)
 
@@ -461,6 +462,7 @@ def _handle(event: Any, context: LambdaContext, state: Runtime | SettingsError, 
         return app.resolve(event, context)
     finally:
         llmobs.tenant(None)  # /ask names it; it ends with the request, observed or not
+        llmobs.prompt_version(None)
         if prompt_version is not None:
             logger.remove_keys(["prompt_version"])
 

@@ -10,8 +10,9 @@ layer sets up (nothing without one). ``Recorder`` adds what only this applicatio
 the guardrail and per-prompt-version metrics of Level 2 (``llmobs.metric``), the feedback score
 (``llmobs.feedback``, whose log line is the ``feedback`` line), the error type of a failed request
 (``llmobs.record_error``) and the ``ask`` summary log line, which holds what a question needs no alarm for
-(prompt length, passages, top score, cost, PII redactions). ``NullRecorder`` (INSTRUMENTATION=off) does none of
-it: no metrics, no spans.
+(prompt length and version, passages, top score, cost, PII redactions). Its ``retrieval.passages`` follow the
+runtime's rules (``extract.loggable_passages``): ids and scores always, excerpts per PROMPT_LOGGING.
+``NullRecorder`` (INSTRUMENTATION=off) does none of it: no metrics, no spans.
 
 Test and benchmark seam: the module-level ``logger``.
 """
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import llm_observability_runtime as llmobs
 from aws_lambda_powertools import Logger
-from llm_observability_runtime import redaction, telemetry
+from llm_observability_runtime import extract, redaction, telemetry
 
 if TYPE_CHECKING:
     import pipeline
@@ -42,6 +43,8 @@ UNIT_NONE = "None"
 logger = Logger(service=SERVICE_NAME)
 
 _now = time.perf_counter
+#: ``retrieval.passages``: the passages are a key of the line's ``retrieval`` object.
+_PASSAGES_KEY = telemetry.LOG_FIELD_PASSAGES.split(".")[1]
 
 
 def start(prompt_logging: str | None = None, prices: Mapping[str, ModelPrice] | None = None) -> None:
@@ -157,11 +160,13 @@ class Recorder:
                 self.metric(telemetry.METRIC_GUARDRAIL_INTERVENED, UNIT_COUNT, int(guardrail.intervened), **version)
 
         texts, redactions = loggable_texts(settings.prompt_logging, question=request.question, answer=completion.text)
+        logged_passages, excerpt_redactions = loggable_passages(passages, settings.prompt_logging)
         logger.info(
             "ask",
             extra={
                 "model_id": model_id,
                 **({telemetry.LOG_FIELD_TENANT: tenant} if tenant is not None else {}),
+                telemetry.LOG_FIELD_PROMPT_VERSION: prompt.version,
                 "prompt": {
                     "template_version": prompt.version,
                     "temperature": request.temperature,
@@ -175,6 +180,7 @@ class Recorder:
                     "count": len(passages),
                     "top_score": top_score,
                     "cache_hit": cache_hit,
+                    _PASSAGES_KEY: logged_passages,
                 },
                 "usage": {
                     "input_tokens": completion.input_tokens,
@@ -191,7 +197,7 @@ class Recorder:
                 "question_chars": len(request.question),
                 "answer_chars": len(completion.text),
                 "prompt_logging": settings.prompt_logging,
-                "pii_redactions": redactions,
+                "pii_redactions": redactions + excerpt_redactions,
                 **texts,
                 **(
                     {
@@ -253,6 +259,13 @@ class NullRecorder(Recorder):
 
 
 NULL_RECORDER = NullRecorder()
+
+
+def loggable_passages(passages: tuple[pipeline.Passage, ...], mode: str) -> tuple[list[dict[str, Any]], int]:
+    """The ``retrieval.passages`` of the ``ask`` line under PROMPT_LOGGING ``mode`` (the runtime's rules: at most
+    ``MAX_LOGGED_PASSAGES`` in ranking order, ids and scores always, excerpts of ``PASSAGE_EXCERPT_CHARS`` redacted,
+    full or absent), and the PII replacements in the excerpts."""
+    return extract.loggable_passages(({"id": p.chunk_id, "score": p.score, "excerpt": p.text} for p in passages), mode)
 
 
 def loggable_texts(mode: str, **texts: str) -> tuple[dict[str, str], int]:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import boto3
-from llm_observability_runtime import telemetry
 from botocore.config import Config
+from llm_observability_runtime import extract, telemetry
 
 AGENT_RUNTIME_SERVICE = "bedrock-agent-runtime"
 BEDROCK_RUNTIME_SERVICE = "bedrock-runtime"
@@ -107,11 +107,19 @@ def reset_clients() -> None:
 
 # --- Retrieval -------------------------------------------------------------------
 class Passage(NamedTuple):
-    """One retrieved Knowledge Base chunk."""
+    """One retrieved Knowledge Base chunk; ``chunk_id`` is its id in the request log (``passage_id``)."""
 
     text: str
     uri: str | None
     score: float | None
+    chunk_id: str | None = None
+
+
+def passage_id(result: dict[str, Any]) -> str | None:
+    """The id the request log gives a retrieval result: the runtime's rule (its Knowledge Base chunk id, else its
+    document id, else its location, else its source uri), so the ``ask`` line and the runtime's ``bedrock_call`` line
+    name a passage alike."""
+    return extract.passage_id(result)
 
 
 def _source_uri(result: dict[str, Any]) -> str | None:
@@ -138,7 +146,9 @@ def retrieve(client: Any, knowledge_base_id: str, question: str, top_k: int) -> 
     for result in response.get("retrievalResults", ()):
         text = (result.get("content") or {}).get("text") or ""
         score = result.get("score")
-        passages.append(Passage(text, _source_uri(result), float(score) if score is not None else None))
+        passages.append(
+            Passage(text, _source_uri(result), float(score) if score is not None else None, passage_id(result))
+        )
     return tuple(passages)
 
 
