@@ -115,6 +115,7 @@ class QualityCanary(Construct):
             "Function",
             dead_letter_queue=self.dead_letter_queue,
             folder="quality_canary",
+            shared=("textstats",),
             description=f"{workload.name}: quality canary (ROUGE-L, BLEU, token F1 on a golden set)",
             layers=[powertools_layer(self, powertools_layer_version)],
             role=role,

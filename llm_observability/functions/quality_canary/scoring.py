@@ -15,7 +15,7 @@ references are test-only oracles and are never imported here.
 ``token_f1``
     Token F1 of the official SQuAD v1.1 ``evaluate-v1.1.py`` (``f1_score``), 0..1.
 
-``is_refusal`` and ``word_count`` describe the answer itself.
+``is_refusal`` (from the shared ``textstats`` module) and ``word_count`` describe the answer itself.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import re
 import string
 from collections import Counter
 from collections.abc import Sequence
+
+from textstats import REFUSAL_PHRASES, is_refusal  # noqa: F401 - re-exported: scoring.is_refusal
 
 # --- ROUGE-L (rouge_score.tokenize.tokenize + rouge_scorer._score_lcs) ---------------
 _ROUGE_NON_ALPHANUM = re.compile(r"[^a-z0-9]+")
@@ -183,41 +185,8 @@ def token_f1(reference: str, candidate: str) -> float:
 
 
 # --- Answer properties ----------------------------------------------------------------
-#: Phrases that mark an answer as a refusal, compared with the answer lowercased,
-#: typographic apostrophes straightened and whitespace collapsed.  The RAG prompt
-#: tells the model to "say that you do not know" when the passages lack the answer.
-REFUSAL_PHRASES: tuple[str, ...] = (
-    "i don't know",
-    "i do not know",
-    "i don't have enough information",
-    "i do not have enough information",
-    "i don't have information",
-    "i do not have information",
-    "i cannot answer",
-    "i can't answer",
-    "i am unable to answer",
-    "i'm unable to answer",
-    "i am not able to answer",
-    "i'm not able to answer",
-    "cannot answer from the provided passages",
-    "cannot be answered from the provided passages",
-    "cannot be answered from the passages",
-    "the passages do not contain",
-    "the passages don't contain",
-    "the provided passages do not contain",
-    "the provided passages don't contain",
-    "the passages do not mention",
-    "the passages do not provide",
-    "the provided passages do not provide",
-    "no passages were found",
-    "not enough information to answer",
-)
-
-
-def is_refusal(answer: str) -> bool:
-    """Whether the answer declines to answer: empty, or containing one of ``REFUSAL_PHRASES``."""
-    text = " ".join(answer.lower().replace("\u2019", "'").replace("\u2018", "'").split())
-    return not text or any(phrase in text for phrase in REFUSAL_PHRASES)
+# ``is_refusal`` and its phrases live in the shared ``textstats`` module (copied beside this file in the
+# canary's asset), so the canary and the drift function judge refusals with one source.
 
 
 def word_count(text: str) -> int:
