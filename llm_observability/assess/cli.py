@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "CloudWatch dashboards before deploy.",
         epilog=EPILOG,
     )
-    commands = parser.add_subparsers(dest="command", metavar="{assess,cost,preview}", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="{assess,cost,preview,golden}", parser_class=_Parser)
     commands.required = True
     assess = commands.add_parser(
         "assess", help="maturity scorecard: capabilities present, partial or missing, level reached, next steps",
@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--png", action=argparse.BooleanOptionalAction, default=None,
         help="also write PNGs (--no-png: SVG only); default: when resvg-py is installed",
     )  # fmt: skip
+    from llm_observability.golden import add_parser as add_golden_parser
+
+    add_golden_parser(commands)
     return parser
 
 
@@ -159,6 +162,10 @@ def _assess(args: argparse.Namespace, source: Source) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "golden":
+        from llm_observability.golden import run as golden
+
+        return golden(args)
     if args.command == "preview":
         from pathlib import Path
 
