@@ -20,9 +20,14 @@ Rule: TypeAlias = "Callable[[Inventory], Finding]"
 LEVEL_NAMES: dict[int, str] = {0: "none", 1: "Foundation", 2: "Proactive", 3: "AIOps"}
 MAX_LEVEL = max(LEVEL_NAMES)
 #: ``maturity``: a row of Levels 1-3, counted in the level reached; ``organization``: a row of the organization-scale
-#: group (many workloads, accounts and tenants), reported beside the levels and never counted in them.
-Group: TypeAlias = Literal["maturity", "organization"]
-GROUP_TITLES: dict[Group, str] = {"maturity": "Maturity levels", "organization": "Organization scale"}
+#: group (many workloads, accounts and tenants); ``outcomes``: a row of the business-outcomes group (incidents against
+#: targets, real answers judged, output drift). The two groups are reported beside the levels, never counted in them.
+Group: TypeAlias = Literal["maturity", "organization", "outcomes"]
+GROUP_TITLES: dict[Group, str] = {
+    "maturity": "Maturity levels",
+    "organization": "Organization scale",
+    "outcomes": "Business outcomes",
+}
 
 
 class Status(str, Enum):
@@ -53,8 +58,8 @@ class Capability:
     :param evidence: what counts as evidence, one line (the contract of ``rule``).
     :param rule: reads an :class:`~llm_observability.assess.inventory.Inventory` and returns the
         :class:`~llm_observability.assess.report.Finding`.
-    :param group: ``maturity`` (counted in the level reached) or ``organization`` (reported beside it). Default:
-        ``maturity``.
+    :param group: ``maturity`` (counted in the level reached), ``organization`` or ``outcomes`` (reported beside it).
+        Default: ``maturity``.
     """
 
     id: str
@@ -73,7 +78,7 @@ class Capability:
 
 
 class Level:
-    """The capabilities of one maturity level (or of the organization group), in report order.
+    """The capabilities of one maturity level (or of a group beside the levels), in report order.
 
     ``@LEVEL.capability(id=..., ...)`` on a function declares a capability whose evidence rule is that
     function (returned unchanged), so a capability and its rule are written once, side by side.

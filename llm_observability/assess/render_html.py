@@ -21,7 +21,7 @@ from typing import Any
 
 from llm_observability.assess.cost_report import format_price, format_quantity
 from llm_observability.assess.model import LEVEL_NAMES
-from llm_observability.assess.report import LevelSummary, gate, headline, join_names, ladder
+from llm_observability.assess.report import LevelSummary, gate, group_heading, headline, join_names, ladder
 
 #: Status -> (symbol, foreground, background). The foreground/background pairs keep 4.5:1 contrast or more.
 STATUS_STYLE: dict[str, tuple[str, str, str]] = {
@@ -206,6 +206,21 @@ def _capabilities(report: dict[str, Any]) -> str:
     )  # fmt: skip
 
 
+def _group(report: dict[str, Any], group: str) -> str:
+    """A group reported beside the levels (not counted in them): one list item per row with its status, reason and,
+    when not present, the next step. A list, not a table: the capability table stays the only one of capabilities."""
+    heading = group_heading(report, group)
+    if heading is None:
+        return ""
+    items = "".join(
+        f"<li><strong>{_e(c['title'])}</strong> <code>{_e(c['id'])}</code> {_status(c['status'])}<br>{_e(c['reason'])}"
+        + (f'<br><span class="muted">Next: {_e(c["next_step"])}</span>' if c.get("next_step") else "")
+        + "</li>"
+        for c in report[group]
+    )
+    return f'<section aria-labelledby="{_e(group)}"><h2 id="{_e(group)}">{_e(heading)}</h2><ul>{items}</ul></section>'
+
+
 def _next_steps(report: dict[str, Any]) -> str:
     steps = report["next_steps"]
     if not steps:
@@ -297,6 +312,7 @@ def render_html(report: dict[str, Any], cost: dict[str, Any] | None = None, *, m
         _ladder(report),
         _next_steps(report),
         _capabilities(report),
+        _group(report, "outcomes"),
         _cost(cost) if cost is not None else "",
         f'<section aria-labelledby="notes"><h2 id="notes">Notes</h2><ul>{notes}</ul></section>' if notes else "",
     ]

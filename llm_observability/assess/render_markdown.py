@@ -1,8 +1,8 @@
 """The maturity report as GitHub-flavoured Markdown (``llm-observability assess --format markdown``).
 
 Short, for a pull-request comment or a CI job summary (``>> "$GITHUB_STEP_SUMMARY"``): the gate result
-first (with ``--min-level``), the ladder, the next steps, then every capability and the cost breakdown
-folded in ``<details>``. It renders the JSON reports, like :mod:`~llm_observability.assess.render_html`.
+first (with ``--min-level``), the ladder, the next steps, then every capability, the business-outcomes rows (beside
+the levels, not counted) and the cost breakdown folded in ``<details>``. It renders the JSON reports, like :mod:`~llm_observability.assess.render_html`.
 Every string that comes from a template is escaped (:func:`md`): it can neither open a tag, a link or
 emphasis, nor break a table row.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from llm_observability.assess.cost_report import format_price, format_quantity
 from llm_observability.assess.model import LEVEL_NAMES
-from llm_observability.assess.report import gate, headline, join_names, ladder
+from llm_observability.assess.report import gate, group_heading, headline, join_names, ladder
 
 STATUS_MARK = {"present": "\u2705 present", "partial": "\U0001f7e1 partial", "missing": "\u274c missing"}
 _PUNCTUATION = re.compile(r"([\\`*_\[\]|~])")
@@ -69,6 +69,25 @@ def _cost(cost: dict[str, Any]) -> list[str]:
         "",
         "</details>",
     ]  # fmt: skip
+
+
+def _group(report: dict[str, Any], group: str) -> list[str]:
+    """A group reported beside the levels, folded: each row's status, reason and (when not present) next step."""
+    heading = group_heading(report, group)
+    if heading is None:
+        return []
+    rows = [
+        (md(c["title"]), STATUS_MARK.get(c["status"], md(c["status"])), md(c["reason"]), md(c["next_step"] or "-"))
+        for c in report[group]
+    ]
+    return [
+        "",
+        "<details><summary>" + html.escape(heading) + "</summary>",
+        "",
+        *_table(("Capability", "Status", "Reason", "Next step"), rows),
+        "",
+        "</details>",
+    ]
 
 
 def render_markdown(report: dict[str, Any], cost: dict[str, Any] | None = None, *, min_level: int | None = None) -> str:
@@ -124,6 +143,7 @@ def render_markdown(report: dict[str, Any], cost: dict[str, Any] | None = None, 
         "",
         "</details>",
     ]
+    lines += _group(report, "outcomes")
     if cost is not None:
         lines += ["", *_cost(cost)]
     if report["notes"]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from llm_observability.assess.inventory import Resource
 from llm_observability.assess.loader import Source
-from llm_observability.assess.model import GROUP_TITLES, LEVEL_NAMES, MAX_LEVEL, Capability, Status
+from llm_observability.assess.model import GROUP_TITLES, LEVEL_NAMES, MAX_LEVEL, Capability, Group, Status
 
 _EVIDENCE_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -30,7 +30,7 @@ _ROW_SCHEMA: dict[str, Any] = {
     "properties": {
         "id": {"type": "string"},
         "level": {"type": "integer", "minimum": 1, "maximum": 3},
-        "group": {"enum": ["maturity", "organization"]},
+        "group": {"enum": ["maturity", "organization", "outcomes"]},
         "title": {"type": "string"},
         "status": {"enum": ["present", "partial", "missing"]},
         "evidence": _EVIDENCE_SCHEMA,
@@ -40,7 +40,8 @@ _ROW_SCHEMA: dict[str, Any] = {
     },
 }
 #: JSON Schema (draft 2020-12) of ``llm-observability assess --format json``. ``capabilities`` are the maturity
-#: levels' rows (what ``level`` counts); ``organization`` the organization-scale rows, reported beside them.
+#: levels' rows (what ``level`` counts); ``organization`` the organization-scale rows and ``outcomes`` the
+#: business-outcomes rows, both reported beside them. ``outcomes`` was added to v1 later, so it is not required.
 JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "llm-observability assess report",
@@ -74,6 +75,7 @@ JSON_SCHEMA: dict[str, Any] = {
         "max_level": {"type": "integer"},
         "capabilities": {"type": "array", "items": _ROW_SCHEMA},
         "organization": {"type": "array", "items": _ROW_SCHEMA},
+        "outcomes": {"type": "array", "items": _ROW_SCHEMA},
         "next_steps": {
             "type": "array",
             "items": {
@@ -125,16 +127,18 @@ class CapabilityResult:
 @dataclass
 class Scorecard:
     """All rows, the level fully reached (see :func:`~llm_observability.assess.scorecard.level_reached`)
-    and what to add next; ``organization`` holds the organization-scale rows, which the level does not count."""
+    and what to add next; ``organization`` holds the organization-scale rows and ``outcomes`` the business-outcomes
+    rows, which the level does not count."""
 
     source: Source
     results: list[CapabilityResult]
     notes: list[str]
     level: int
     organization: list[CapabilityResult] = field(default_factory=list)
+    outcomes: list[CapabilityResult] = field(default_factory=list)
 
     def result(self, capability_id: str) -> CapabilityResult:
-        return next(r for r in (*self.results, *self.organization) if r.capability.id == capability_id)
+        return next(r for r in (*self.results, *self.organization, *self.outcomes) if r.capability.id == capability_id)
 
     def next_steps(self) -> list[CapabilityResult]:
         """Rows not present, up to the next level."""
@@ -153,6 +157,7 @@ class Scorecard:
             "max_level": MAX_LEVEL,
             "capabilities": [r.to_json() for r in self.results],
             "organization": [r.to_json() for r in self.organization],
+            "outcomes": [r.to_json() for r in self.outcomes],
             "next_steps": [
                 {"id": r.capability.id, "level": r.capability.level, "status": r.status.value, "action": r.capability.next_step}
                 for r in self.next_steps()
@@ -175,11 +180,16 @@ class Scorecard:
                 evidence = "; ".join(f"{e['stack']}: {join_names(e['logical_ids'], 5)}" for e in r.evidence_json())
                 if evidence:
                     lines.append(f"            evidence: {evidence}")
-        if self.organization:
-            done = sum(r.status is Status.PRESENT for r in self.organization)
-            title = GROUP_TITLES["organization"]
-            lines += ["", f"{title} ({done}/{len(self.organization)} present; not counted in the level)"]
-            for r in self.organization:
+        groups: tuple[tuple[Group, list[CapabilityResult]], ...] = (
+            ("organization", self.organization),
+            ("outcomes", self.outcomes),
+        )
+        for group, rows in groups:
+            if not rows:
+                continue
+            done = sum(r.status is Status.PRESENT for r in rows)
+            lines += ["", f"{GROUP_TITLES[group]} ({done}/{len(rows)} present; not counted in the level)"]
+            for r in rows:
                 lines.append(f"  [{r.status.value:>7}] {r.capability.id:<26} {r.capability.title}")
                 lines.append(f"            {r.reason}")
                 if r.status is not Status.PRESENT:
@@ -263,6 +273,17 @@ def ladder(report: dict[str, Any]) -> list[LevelSummary]:
             )
         )  # fmt: skip
     return rungs
+
+
+def group_heading(report: dict[str, Any], group: str) -> str | None:
+    """``Business outcomes (1/4 present; not counted in the level)`` for a group of a JSON report; None when the
+    report has no rows of it (reports written before the group existed)."""
+    rows = report.get(group) or []
+    if not rows:
+        return None
+    done = sum(r["status"] == "present" for r in rows)
+    title = next((t for g, t in GROUP_TITLES.items() if g == group), group)
+    return f"{title} ({done}/{len(rows)} present; not counted in the level)"
 
 
 def gate(level: int, min_level: int) -> tuple[bool, str]:

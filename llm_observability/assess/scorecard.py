@@ -3,15 +3,15 @@
 Every capability of :mod:`~llm_observability.assess.capabilities` is judged by its own evidence rule,
 twice when the templates have conditions: a capability whose evidence exists only under a template
 ``Condition`` is at most *partial*. The level reached is the highest level whose rows, and all rows
-below, are *present*; the organization-scale rows are judged the same way and reported beside the levels,
-never counted in them.
+below, are *present*; the organization-scale and business-outcomes rows are judged the same way and reported
+beside the levels, never counted in them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from llm_observability.assess.capabilities import CAPABILITIES, ORGANIZATION_CAPABILITIES
+from llm_observability.assess.capabilities import CAPABILITIES, ORGANIZATION_CAPABILITIES, OUTCOME_CAPABILITIES
 from llm_observability.assess.inventory import Inventory
 from llm_observability.assess.loader import Source
 from llm_observability.assess.model import MAX_LEVEL, Capability, Status
@@ -27,10 +27,16 @@ def assess(source: Source) -> Scorecard:
     notes = list(source.notes)
     results = [_judge(capability, everything, unconditional) for capability in CAPABILITIES]
     organization = [_judge(capability, everything, unconditional) for capability in ORGANIZATION_CAPABILITIES]
+    outcomes = [_judge(capability, everything, unconditional) for capability in OUTCOME_CAPABILITIES]
     if everything.of_type("AWS::CloudFormation::Stack") and not any("nested stack" in n for n in notes):
         notes.append("nested stacks (AWS::CloudFormation::Stack) are assessed only from a cloud assembly.")
     return Scorecard(
-        source=source, results=results, notes=notes, level=level_reached(results), organization=organization
+        source=source,
+        results=results,
+        notes=notes,
+        level=level_reached(results),
+        organization=organization,
+        outcomes=outcomes,
     )
 
 

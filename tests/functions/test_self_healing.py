@@ -10,14 +10,19 @@ wrote once its lookup cache has expired, and the primary again after recovery.
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import managed
+import pytest
 from botocore.stub import ANY
 
 from llm_observability import automation as a
+from llm_observability.constructs.outcomes import LEVEL_TARGETS
 from llm_observability.runtime import telemetry
 from tests.support.aws_fakes import FakeApiGateway, FakeCloudWatch, FakePromptManagement, FakeSns, FakeSsm
+from tests.support.loader import load_file
 from tests.support.self_healing import (
     FALLBACK,
     MODEL_PARAMETER,
@@ -32,6 +37,7 @@ from tests.support.self_healing import (
     alarm_event,
     failover_inputs,
     prompt_arn,
+    reason_data,
     rollback_inputs,
     run_rules,
     throttle_inputs,
@@ -208,3 +214,60 @@ def test_api_throttle_loop() -> None:
     ]
     assert f"stage {STAGE} of REST API {REST_API_ID} now allows 2 requests/s (burst 5)" in sns.published[0]["Message"]
     assert "allows 10 requests/s (burst 20) again, up from 2 (burst 5)" in sns.published[1]["Message"]
+
+
+# --- What healing buys: time to resolve against the level targets ------------------------------------------------------
+OUTCOMES_DIR = Path(__file__).resolve().parents[2] / "llm_observability" / "functions" / "incident_outcomes"
+#: The throttling episode: three breaching minutes from 11:57, the alarm at 12:00.
+BREACHING = [("2025-06-01T11:57:00.000+0000", 9.0), ("2025-06-01T11:58:00.000+0000", 8.0),
+             ("2025-06-01T11:59:00.000+0000", 7.0)]  # fmt: skip
+ALARM_AT = "2025-06-01T12:00:00.000+0000"
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> ModuleType:
+    """The incident-outcomes handler, imported as Lambda imports it."""
+    return load_file(
+        "self_healing_outcomes_handler", OUTCOMES_DIR / "handler.py", search=[OUTCOMES_DIR], siblings=("outcomes_telemetry",)
+    )
+
+
+def target_missed(level: int, time_to_resolve: float) -> bool:
+    """What the level's ResolveTargetMissed-high alarm decides: the hour's Maximum above the target."""
+    target = LEVEL_TARGETS[level].get("high")
+    return target is not None and target.resolve_minutes is not None and time_to_resolve > target.resolve_minutes * 60
+
+
+def test_self_healing_resolves_within_the_level_3_target(api: Api, outcomes: ModuleType) -> None:
+    """The failover heals the throttled model in three minutes: within Level 3's 5-minute target. The same incident
+    left to a human (OK at 12:40) takes 40 minutes and misses even Level 2's 30."""
+    api.env(MODEL_PARAMETER_NAME=MODEL_PARAMETER)
+    clock = Clock(api)
+    store = FakeSsm({MODEL_PARAMETER: PRIMARY})
+    clients = {"ssm": store, "sns": FakeSns(), "cloudwatch": FakeCloudWatch()}
+    alarms = [alarm_arn(SERVER_ERRORS), alarm_arn(THROTTLES)]
+    assert ask(api, "Q1", model_id=PRIMARY, reads=(store, MODEL_PARAMETER))["model_id"] == PRIMARY
+
+    fired = alarm_event(THROTTLES, "ALARM", "OK", state_time=ALARM_AT, datapoints=BREACHING, event_id="alarm-1200")
+    (run,) = run_rules(a.MODEL_FAILOVER, alarms, fired, failover_inputs, clients)
+    assert run.status == "Success" and store.values[MODEL_PARAMETER] == FALLBACK
+    detected = outcomes.handle(fired)
+    assert (detected["outcome"], detected["onset"], detected["time_to_detect_s"]) == ("incident", "2025-06-01T11:57:00Z", 180)
+
+    clock.advance(60)  # the model cache expires: the next answer comes from the fallback, throttling stops
+    assert ask(api, "Q2", model_id=FALLBACK, reads=(store, MODEL_PARAMETER))["model_id"] == FALLBACK
+
+    healed = alarm_event(THROTTLES, "OK", "ALARM", state_time="2025-06-01T12:03:00.000+0000", previous_time=ALARM_AT,
+                         previous_reason_data=reason_data(BREACHING), event_id="ok-1203")  # fmt: skip
+    (restore,) = run_rules(a.MODEL_FAILOVER, alarms, healed, failover_inputs, clients)
+    assert restore.status == "Success" and store.values[MODEL_PARAMETER] == PRIMARY
+    resolved = outcomes.handle(healed)
+    assert (resolved["outcome"], resolved["time_to_resolve_s"], resolved["impact_minutes"]) == ("resolved", 180, 6)
+    assert not target_missed(3, resolved["time_to_resolve_s"]) and not target_missed(2, resolved["time_to_resolve_s"])
+
+    by_hand = alarm_event(THROTTLES, "OK", "ALARM", state_time="2025-06-01T12:40:00.000+0000", previous_time=ALARM_AT,
+                          previous_reason_data=reason_data(BREACHING), event_id="ok-1240")  # fmt: skip
+    unhealed = outcomes.handle(by_hand)
+    assert (unhealed["time_to_resolve_s"], unhealed["impact_minutes"]) == (2400, 43)
+    assert target_missed(2, unhealed["time_to_resolve_s"]) and target_missed(3, unhealed["time_to_resolve_s"])
+    assert not target_missed(1, unhealed["time_to_resolve_s"])  # Level 1 sets no target

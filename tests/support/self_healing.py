@@ -5,7 +5,7 @@ sends (as RemediationRunbooks wires it) and :func:`run_rules`, which plays Event
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from llm_observability import automation as a
@@ -35,8 +35,37 @@ def prompt_arn(version: int) -> str:
     return f"{PROMPT_BASE_ARN}:{version}"
 
 
-def alarm_event(name: str, state: str, previous: str, *, time: str = "2025-06-01T12:00:00Z") -> dict[str, Any]:
-    """A CloudWatch "Alarm State Change" event as EventBridge delivers it (default bus)."""
+def reason_data(datapoints: Sequence[tuple[str, float | None]] = (), *, threshold: float = 5.0) -> dict[str, Any]:
+    """An alarm's ``reasonData`` (before JSON encoding) evaluating ``datapoints``, each ``(timestamp, value)`` with
+    CloudWatch's ``2025-06-01T11:59:00.000+0000`` timestamps (a None value: missing data)."""
+    data: dict[str, Any] = {"version": "1.0", "queryDate": "2025-06-01T12:00:00.000+0000", "threshold": threshold}
+    if datapoints:
+        data.update(
+            statistic="Sum", period=60, startDate=min(at for at, _ in datapoints),
+            evaluatedDatapoints=[{"timestamp": at, **({} if value is None else {"sampleCount": 1.0, "value": value})}
+                                 for at, value in datapoints],
+        )  # fmt: skip
+    return data
+
+
+def alarm_event(
+    name: str,
+    state: str,
+    previous: str,
+    *,
+    time: str = "2025-06-01T12:00:00Z",
+    state_time: str = "2025-06-01T12:00:00.000+0000",
+    previous_time: str = "2025-06-01T11:00:00.000+0000",
+    datapoints: Sequence[tuple[str, float | None]] = (),
+    previous_reason_data: dict[str, Any] | None = None,
+    event_id: str = "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+) -> dict[str, Any]:
+    """A CloudWatch "Alarm State Change" event as EventBridge delivers it (default bus).
+
+    :param state_time: the new state's timestamp; ``previous_time`` the previous state's.
+    :param datapoints: the datapoints the new state evaluated (``reasonData.evaluatedDatapoints``). Default: none.
+    :param previous_reason_data: the previous state's ``reasonData`` (see :func:`reason_data`). Default: none.
+    """
     reason = (
         "Threshold Crossed: 1 out of the last 1 datapoints [7.0 (01/06/25 11:59:00)] was greater than the threshold (5.0) "
         "(minimum 1 datapoint for OK -> ALARM transition)."
@@ -44,9 +73,12 @@ def alarm_event(name: str, state: str, previous: str, *, time: str = "2025-06-01
         else "Threshold Crossed: 1 out of the last 1 datapoints [0.0 (01/06/25 12:14:00)] was not greater than the "
         "threshold (5.0) (minimum 1 datapoint for ALARM -> OK transition)."
     )
+    previous_state: dict[str, Any] = {"value": previous, "reason": "earlier", "timestamp": previous_time}
+    if previous_reason_data is not None:
+        previous_state["reasonData"] = json.dumps(previous_reason_data)
     return {
         "version": "0",
-        "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+        "id": event_id,
         "detail-type": "CloudWatch Alarm State Change",
         "source": "aws.cloudwatch",
         "account": ACCOUNT,
@@ -58,12 +90,10 @@ def alarm_event(name: str, state: str, previous: str, *, time: str = "2025-06-01
             "state": {
                 "value": state,
                 "reason": reason,
-                "reasonData": json.dumps(
-                    {"version": "1.0", "queryDate": "2025-06-01T12:00:00.000+0000", "threshold": 5.0}
-                ),
-                "timestamp": "2025-06-01T12:00:00.000+0000",
+                "reasonData": json.dumps(reason_data(datapoints)),
+                "timestamp": state_time,
             },
-            "previousState": {"value": previous, "reason": "earlier", "timestamp": "2025-06-01T11:00:00.000+0000"},
+            "previousState": previous_state,
             "configuration": {
                 "description": "[high] Bedrock server errors above 5 per period.",
                 "metrics": [
