@@ -162,6 +162,7 @@ def test_messages_skips_rows_without_a_json_object() -> None:
         {"@message": "START RequestId: x"},
         {"@message": "[1, 2]"},
         {},
+        {"@message": "[" * 100_000 + "]" * 100_000},  # deeper than the JSON parser's recursion limit
         {"@message": '{"b": 2}'},
     ]
     assert list(logs_query.messages(rows)) == [{"a": 1}, {"b": 2}]

@@ -132,7 +132,7 @@ def messages(rows: Iterable[dict[str, str]]) -> Iterator[dict[str, Any]]:
             continue
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser's recursion limit
             continue
         if isinstance(parsed, dict):
             yield parsed
