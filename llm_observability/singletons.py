@@ -31,6 +31,7 @@ SingletonKind = Literal[
     "invocation-logging",
     "api-gateway-account",
     "transaction-search",
+    "lambda-insights-log-group",
 ]
 
 #: Per kind: what is created twice, and how one of the two adopts (or leaves out) the other's.
@@ -65,6 +66,10 @@ _SINGLETONS: dict[SingletonKind, tuple[str, str]] = {
     "transaction-search": (
         "CloudWatch Transaction Search (AWS::XRay::TransactionSearchConfig)",
         "set mode='adopt' (setting transaction_search_existing) on one of them",
+    ),
+    "lambda-insights-log-group": (
+        "The Lambda Insights log group /aws/lambda-insights",
+        "set log_group_mode='adopt' (setting lambda_insights_log_group) on one of them",
     ),
 }
 

@@ -72,6 +72,14 @@ def _transaction_search(stack: Any, adopt: bool) -> Any:
     return TransactionSearch(stack, "TransactionSearch", mode="adopt" if adopt else "create")
 
 
+def _lambda_insights(stack: Any, adopt: bool) -> Any:
+    from llm_observability.constructs.lambda_insights import FunctionInsights
+    from llm_observability.workload import Workload
+
+    workload = Workload(name="snap", model_ids=("amazon.nova-lite-v1:0",))
+    return FunctionInsights(stack, "LambdaInsights", workload=workload, log_group_mode="adopt" if adopt else "create")
+
+
 #: kind -> (builder(stack, adopt), path of what it builds under its stack, setting named in the error).
 BUILDERS: dict[str, tuple[Callable[[Any, bool], Any], str, str]] = {
     "security-hub": (
@@ -89,6 +97,9 @@ BUILDERS: dict[str, tuple[Callable[[Any, bool], Any], str, str]] = {
     "invocation-logging": (_invocation_logging, "InvocationLogging", "invocation_logging=false"),
     "transaction-search": (
         _transaction_search, "TransactionSearch", "mode='adopt' (setting transaction_search_existing)",
+    ),
+    "lambda-insights-log-group": (
+        _lambda_insights, "LambdaInsights", "log_group_mode='adopt' (setting lambda_insights_log_group)",
     ),
 }
 #: Kinds with a mode that adopts the account's singleton instead of creating one (invocation logging has none:

@@ -17,6 +17,14 @@ import json
 from typing import Any
 
 from llm_observability.assess.capabilities.level1 import rule_tracing
+from llm_observability.assess.cost_evaluation import (
+    INSIGHTS_NAMESPACE,
+    app_log_bytes,
+    evaluation_fixed_costs,
+    evaluation_usage_costs,
+    insights_functions,
+    insights_metrics,
+)
 from llm_observability.assess.cost_organization import organization_costs
 from llm_observability.assess.cost_quantities import (
     alarm_metric_count,
@@ -147,6 +155,10 @@ class _Estimator:
             namespace = literal(env.get("POWERTOOLS_METRICS_NAMESPACE"))
             if namespace:
                 known_namespaces.add(namespace)
+        for fn in insights_functions(self.inv):
+            count, why = insights_metrics(fn)
+            lines.append((count, why, [fn]))
+            known_namespaces.add(INSIGHTS_NAMESPACE)
         filters = metric_filter_metrics(self.inv)
         filter_namespaces = {ns for _, ns, _ in filters if ns}
         if filters:
@@ -436,12 +448,13 @@ class _Estimator:
         invocation_bytes = assumed(
             "invocation_log_bytes_per_request" if with_text else "invocation_log_metadata_bytes_per_request"
         )
+        app_bytes, app_why = app_log_bytes(self.inv)
         if functions or self.inv.of_type("AWS::ApiGateway::Stage"):
-            per_request = assumed("app_log_bytes_per_request") + (invocation_bytes if invocation_logging else 0)
+            per_request = app_bytes + (invocation_bytes if invocation_logging else 0)
             gb = self.requests * per_request / GB
             ingestion = price_entry("logs.ingestion")
             self.add("log-ingestion", "usage", "Log ingestion", gb, "GB", "logs.ingestion", ingestion["usd"],
-                     f"{self.requests:,} requests x {per_request:,} bytes ({assumed('app_log_bytes_per_request'):,} app + access log"
+                     f"{self.requests:,} requests x {per_request:,} bytes ({app_why}"
                      + (f", {invocation_bytes:,} Bedrock invocation log" + ("" if with_text else ", metadata only")
                         if invocation_logging else "") + ").",
                      free=ingestion["free_per_account"])  # fmt: skip
@@ -461,7 +474,7 @@ class _Estimator:
         to_firehose = [s for s in streams if ":firehose:" in render(s.properties.get("DestinationArn"))
                        or self.inv.targets(s.stack, s.properties.get("DestinationArn"), "AWS::KinesisFirehose::DeliveryStream")]  # fmt: skip
         if to_firehose:
-            gb = self.requests * assumed("app_log_bytes_per_request") * len(to_firehose) / GB
+            gb = self.requests * app_bytes * len(to_firehose) / GB
             self.add("firehose", "usage", "Firehose ingestion (logs to OpenSearch)", gb, "GB", "firehose.ingestion",
                      price_entry("firehose.ingestion")["usd"], f"{len(to_firehose)} subscription filter(s) x the app log per request.", to_firehose)  # fmt: skip
 
@@ -513,15 +526,17 @@ def estimate(
     e.compliance()
     e.cost_control()
     e.canary()
+    evaluation_fixed_costs(e)
     e.aiops()
     e.vpc_endpoints()
     organization_costs(e)
     e.usage()
+    evaluation_usage_costs(e)
     notes = [
         *e.notes,
         (
             "Not included: the application itself (Bedrock tokens of real requests, Lambda, API Gateway, S3 Vectors), "
-            "Logs Insights queries ($0.005/GB scanned), SNS deliveries beyond the free 1,000 e-mails, OpsCenter OpsItems."
+            "SNS deliveries beyond the free 1,000 e-mails, OpsCenter OpsItems."
         ),
     ]
     return CostReport(

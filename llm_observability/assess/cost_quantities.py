@@ -35,6 +35,16 @@ RAG_PER_MODEL = 2  # InputTokens, OutputTokens
 RAG_GUARDRAIL = 3 + 5  # GuardrailIntervened, GroundingScore, RelevanceScore + PolicyIntervened x 5 policies
 RAG_PER_PROMPT_VERSION = 4  # RequestSuccess, EndToEndLatency, InputTokens, OutputTokens (+1 with a guardrail)
 CANARY_PER_VERSION = 6  # QualityRougeL, QualityBleu, QualityTokenF1, AnswerLength, RefusalRate, CanaryQuestions
+# The scheduled evaluations of issue 19 (their *_telemetry.py vocabularies), recognised by their environment.
+# Judge: 3 scores, JudgeHarmful and JudgedAnswers by model and prompt version and for the service; then input and
+# output tokens, failures and the cap flag for the service.
+JUDGE_METRICS = 5 * 2 + 4
+# Feedback: FeedbackScore and NegativeFeedback (one model and prompt version), FeedbackUnmatched, ReviewWriteFailures.
+FEEDBACK_METRICS = 4
+DRIFT_SERVICE_ONLY = 1  # OutputDriftMax, beside OutputDrift per model and signal
+DRIFT_SIGNALS = 6  # AnswerLength, Refusal, Grounding, JudgeRelevance, JudgeFaithfulness, JudgeCoherence (upper bound)
+DIVERSITY_METRICS = 3  # QuestionsAnalyzed, DistinctQuestions, NearDuplicateShare
+OUTCOME_METRICS = 4 * 2  # Incidents, TimeToDetect, TimeToResolve, ImpactMinutes per severity (high, low)
 
 
 def int_value(value: Any, default: int) -> int:
@@ -107,7 +117,35 @@ def known_function_metrics(env: dict[str, Any]) -> tuple[int, str] | None:
         count = CANARY_PER_VERSION * 2 + 1
         return count, (f"quality canary {count} ({CANARY_PER_VERSION} per model and prompt version, the same {CANARY_PER_VERSION} for "
                        "the whole service, CanaryFailures; one model, one prompt version)")  # fmt: skip
+    return evaluation_metrics(env)
+
+
+def evaluation_metrics(env: dict[str, Any]) -> tuple[int, str] | None:
+    """EMF metric count of the online judge, the feedback join, output drift and incident outcomes."""
+    if "JUDGE_MODEL_ID" in env:
+        return JUDGE_METRICS, (f"online judge {JUDGE_METRICS} (5 per model and prompt version and the same 5 for the "
+                               "service, 4 token, failure and cap metrics; one model, one prompt version)")  # fmt: skip
+    if "FEEDBACK_LOOKBACK_HOURS" in env:
+        return FEEDBACK_METRICS, f"feedback join {FEEDBACK_METRICS} (one model, one prompt version)"
+    if "DRIFT_BASELINE_DAYS" in env:
+        signals = _signal_count(env.get("SIGNALS"))
+        diversity = 0 if literal(env.get("DIVERSITY")) == "false" else DIVERSITY_METRICS
+        count = DRIFT_SERVICE_ONLY + signals + diversity
+        return count, (f"output drift {count} (OutputDriftMax + OutputDrift for {signals} signal(s) of one model"
+                       + (f" + {diversity} prompt diversity" if diversity else "") + ")")  # fmt: skip
+    if "OUTCOMES" in env:
+        return OUTCOME_METRICS, (f"incident outcomes {OUTCOME_METRICS} (4 per severity, high and low: an upper bound, "
+                                 "billed only in hours with incidents)")  # fmt: skip
     return None
+
+
+def _signal_count(value: Any) -> int:
+    """Signals the drift function compares: its ``SIGNALS`` list when the template shows it, else every signal."""
+    try:
+        signals = json.loads(literal(value) or "null")
+    except (ValueError, RecursionError):
+        return DRIFT_SIGNALS
+    return len(signals) if isinstance(signals, list) and signals else DRIFT_SIGNALS
 
 
 def metric_filter_series(inv: Inventory) -> tuple[int, int, bool]:

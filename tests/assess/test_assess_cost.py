@@ -49,10 +49,11 @@ def test_level1_assembly_matches_the_docs_total(level1: SynthResult) -> None:
     assert report.item("alarms").quantity == 10
     assert report.item("custom-metrics").quantity == 12
     assert report.item("kms-keys").quantity == 3  # logs, alerts, low-urgency alerts
-    # usage at the docs' example volume: 10,000 requests x (2 KB app + 1 KB metadata-only invocation log, the default
-    # without invocation_logging_text) = 30 MB -> $0.02
+    # usage at the docs' example volume: 10,000 requests x (2 KB app + 1 KB of retrieved passages, logged as the
+    # function's PROMPT_LOGGING=redacted says, + 1 KB metadata-only invocation log, the default without
+    # invocation_logging_text) = 40 MB -> $0.02
     ingestion = report.item("log-ingestion")
-    assert ingestion.quantity == pytest.approx(10_000 * 3072 / GB)
+    assert ingestion.quantity == pytest.approx(10_000 * 4096 / GB)
     assert "metadata only" in ingestion.assumption
     assert round(ingestion.monthly_usd + report.item("log-storage").monthly_usd, 2) == 0.02
     # Transaction Search is on (the Level 1 default): spans are CloudWatch Logs ingestion, not X-Ray traces recorded
@@ -73,9 +74,12 @@ def test_level2_assembly_counts_what_level_2_adds(level2: SynthResult) -> None:
     report = estimate(load(level2.outdir), requests_per_month=0)
     assert report.item("dashboards").quantity == 2
     alarms = report.item("alarms")
-    assert "7 anomaly-detection alarm(s) = 21 metric(s)" in alarms.assumption
+    # 7 anomaly bands of Level 1's and 2's metrics, and the judge's relevance and faithfulness drops
+    assert "9 anomaly-detection alarm(s) = 27 metric(s)" in alarms.assumption
     metrics = report.item("custom-metrics")
-    assert metrics.quantity == 12 + 8 + 1 + 5 + 13 + 2  # RAG + guardrail + prompt lookups/version + canary + filters
+    # RAG + guardrail + prompt lookups/version + canary + filters, then the judge, feedback join, output drift (6
+    # signals + the maximum + 3 diversity) and incident outcomes (4 per severity, high and low)
+    assert metrics.quantity == 12 + 8 + 1 + 5 + 13 + 2 + 14 + 4 + 10 + 8
     assert report.item("securityhub").monthly_usd == pytest.approx(2.0)
     assert report.item("config-evaluations").quantity == 13 * 100
     canary = report.item("quality-canary-bedrock")
@@ -93,7 +97,7 @@ def test_aiops_resources_are_priced_from_their_properties(level2: SynthResult, t
     assert report.item("amp-ingestion").quantity == pytest.approx(200 * 730 * 60 / 1e7)
     assert report.item("ssm-automation").monthly_usd == 0
     assert report.item("devops-guru").quantity % 730 == 0
-    assert report.item("firehose").quantity == pytest.approx(10_000 * 2048 / GB)
+    assert report.item("firehose").quantity == pytest.approx(10_000 * 3072 / GB)  # the app log with its passages
 
 
 def test_unknown_instance_type_is_not_priced(write_template) -> None:  # type: ignore[no-untyped-def]
