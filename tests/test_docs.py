@@ -220,11 +220,12 @@ def test_singletons_table_names_each_singleton_setting_with_its_default() -> Non
     text = (ROOT / "docs" / "singletons.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| [^|]+ \| `(\w+)` \| `([^`]*)` \|", text, flags=re.M)
     defaults = {r.key: r.default for r in reference()}
-    assert len(rows) == len({key for key, _ in rows}) == 8
+    assert len(rows) == len({key for key, _ in rows}) == 9
     assert all(defaults[key] == default for key, default in rows), rows
     hints = get_type_hints(ObservabilityConfig)
     modes = {item.name for item in declared(ObservabilityConfig) if hints[item.name] == SingletonMode}
-    assert modes == {"security_hub", "config_recorder", "devops_guru_coverage", "transaction_search_existing"}
+    assert modes == {"security_hub", "config_recorder", "devops_guru_coverage", "transaction_search_existing",
+                     "lambda_insights_log_group"}  # fmt: skip
     assert modes <= {k for k, _ in rows}
 
 

@@ -31,7 +31,8 @@ def test_example_levels_observe_the_apps_own_function_and_api(example: dict[str,
     level1 = json.dumps(example["templates"]["level1"])
     assert "anthropic.claude-3-haiku-20240307-v1:0" in level1 and '"Namespace": "SupportBot"' in level1
     level2 = example["templates"]["level2"]["Resources"]
-    assert not [r for r in level2.values() if r["Type"] == "AWS::Lambda::Function"]  # no request contract, no canary
+    # no request contract, no canary; no log schema, no judge, feedback join or drift; outcomes need only the alarms
+    assert [k for k, r in level2.items() if r["Type"] == "AWS::Lambda::Function"] == ["OutcomesFunctionEAB68644"]
     level3 = example["templates"]["level3"]["Resources"]
     types = {r["Type"] for r in level3.values()}
     assert {"AWS::DevOpsGuru::ResourceCollection", "AWS::APS::Workspace"} <= types

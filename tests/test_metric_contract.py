@@ -10,8 +10,9 @@ Emit side: the real RAG handler (``tests/functions`` fixtures: stubbed Bedrock, 
 clients) run through a happy ``/ask`` (cache miss, then hit), every error class, ``/feedback``, and with the
 guardrail, the managed prompt and the managed model on (lookups answered and failing); its EMF is read back
 from stdout. Metrics of the app's namespace that other emitters write are matched against those emitters:
-the metric filters in the templates, and the quality canary's vocabulary (``canary_telemetry``; the canary's
-own tests check it emits exactly that).
+the metric filters in the templates, the quality canary's vocabulary (``canary_telemetry``; the canary's
+own tests check it emits exactly that) and Level 2's evaluation functions' vocabularies (judge, feedback, drift,
+outcomes; likewise checked by their own tests).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ import pytest
 
 import llm_observability.runtime as llmobs
 from llm_observability.assess.intrinsics import render
+from llm_observability.functions.feedback_loop import feedback_telemetry as ft
+from llm_observability.functions.incident_outcomes import outcomes_telemetry as ot
+from llm_observability.functions.online_judge import judge_telemetry as jt
+from llm_observability.functions.output_drift import drift_telemetry as dt
 from llm_observability.functions.quality_canary import canary_telemetry as ct
 from llm_observability.runtime import recorder
 from llm_observability.runtime import telemetry as t
@@ -98,6 +103,21 @@ def canary_emits(namespace: str) -> set[Triple]:
     per_version = service | {ct.DIM_MODEL_ID, ct.DIM_PROMPT_VERSION}
     emitted = {(namespace, name, dims) for name in ct.VERSION_METRICS for dims in (per_version, service)}
     return emitted | {(namespace, ct.METRIC_CANARY_FAILURES, service)}
+
+
+def evaluation_emits(namespace: str) -> set[Triple]:
+    """What Level 2's scheduled and event functions emit (each one's own tests check it emits exactly its
+    vocabulary): the online judge, the feedback join, output drift and incident outcomes."""
+    service = frozenset({t.DIM_SERVICE})
+    emitted = {(name, frozenset(dims)) for name in jt.SCORE_METRICS
+               for dims in (jt.VERSION_DIMENSIONS, jt.SERVICE_DIMENSIONS)}  # fmt: skip
+    emitted |= {(name, service) for name in jt.RUN_METRICS}
+    emitted |= {(name, frozenset(dims)) for name, dims in ft.EMITTED}
+    emitted |= {(dt.METRIC_OUTPUT_DRIFT, service | {dt.DIM_MODEL_ID, dt.DIM_SIGNAL}),
+                (dt.METRIC_OUTPUT_DRIFT_MAX, service)} | {(name, service) for name in dt.DIVERSITY_METRICS}  # fmt: skip
+    emitted |= {(name, service | {ot.DIM_SEVERITY}) for name in ot.SEVERITY_METRICS}
+    emitted |= {(ot.METRIC_EVENTS_UNPARSED, service)}
+    return {(namespace, name, dims) for name, dims in emitted}
 
 
 def runbook_emits(result: SynthResult, namespace: str) -> set[Triple]:
@@ -231,6 +251,7 @@ def test_every_metric_read_in_the_app_namespace_is_emitted_with_that_dimension_s
     read = {r for result in (level1, level2, level3) for r in reads(result) if r[0] == namespace}
     others = (
         canary_emits(namespace)
+        | evaluation_emits(namespace)
         | runbook_emits(level3, namespace)
         | {f for result in (level2, level3) for f in metric_filter_emits(result)}
     )

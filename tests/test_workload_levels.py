@@ -171,7 +171,9 @@ def test_level2_builds_no_canary_no_schema_bound_filter_and_no_app_metric_band(b
     assert not _of_type(template, "AWS::Logs::MetricFilter")
     assert not _of_type(template, "AWS::Logs::QueryDefinition")
     assert len(_of_type(template, "AWS::Logs::LogAnomalyDetector")) == 1  # needs no schema
-    assert not _of_type(template, "AWS::Lambda::Function")  # the quality canary is Level 2's only function
+    # No canary, judge, feedback join or drift (they need a contract or a log schema); incident outcomes need only the
+    # alarms, so their function is the one built.
+    assert [k.rstrip("0123456789ABCDEF") for k in _of_type(template, "AWS::Lambda::Function")] == ["OutcomesFunction"]
     assert not [r for r in _of_type(template, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
     alarms = _alarm_names(template)
     assert not {"AnomaliesCostAnomaly", "AnomaliesErrorRateAnomaly"} & alarms
@@ -190,7 +192,7 @@ def test_one_warning_per_stack_lists_what_was_left_out(bare: dict[str, Any]) -> 
     for name, expected in {
         "level1": ("SuccessRate alarm", "'telemetry'", "Logs Insights dashboard widgets", "'log_schema'"),
         "level2": ("quality canary", "'request_contract'", "Saved Logs Insights queries", "CostAnomaly",
-                   "prompt effectiveness"),
+                   "prompt effectiveness", "The online judge", "The feedback loop", "Output drift and prompt diversity"),
         "level3": ("CodeGuru Profiler", "codeguru_profiling=True", "model failover runbook", "'model_parameter_name'",
                    "API throttle runbook", "'throttle_limits'", "prompt rollback runbook"),
     }.items():  # fmt: skip
@@ -212,6 +214,26 @@ def test_the_runtime_workload_gets_the_app_alarms_widgets_and_filters(fed: dict[
     assert len(patterns) == 2 and all('($.message = "bedrock_call")' in p for p in patterns)
     queries = {q["Properties"]["Name"] for q in _of_type(level2, "AWS::Logs::QueryDefinition").values()}
     assert queries == {"their-bot/errors-by-class", "their-bot/recent-errors", "their-bot/requests-by-model"}
+
+
+def test_the_fed_workload_gets_the_evaluation_of_its_real_traffic(fed: dict[str, Any]) -> None:
+    # LogSchema.library() names the runtime's bedrock_call and feedback lines; instrumented() says the text is
+    # redacted, so the judge, the feedback join, output drift and incident outcomes are all built for their function.
+    level2 = fed["templates"]["level2"]
+    functions = _of_type(level2, "AWS::Lambda::Function")
+    assert {k.rstrip("0123456789ABCDEF") for k in functions} == {
+        "OnlineJudgeFunction", "FeedbackLoopFunction", "OutputDriftFunction", "OutcomesFunction"}  # fmt: skip
+    environments = {k.rstrip("0123456789ABCDEF"): f["Properties"]["Environment"]["Variables"] for k, f in functions.items()}
+    schema = json.loads(environments["OnlineJudgeFunction"]["LOG_SCHEMA"])
+    assert (schema["marker_value"], schema["passages"], schema["prompt_version"]) == (
+        "bedrock_call", "retrieval.passages", "prompt_version")  # fmt: skip
+    assert THEIR_MODEL not in environments["OnlineJudgeFunction"]["JUDGE_MODEL_ID"]  # judged by the judge model
+    assert json.loads(environments["OutputDriftFunction"]["SIGNALS"]) == [  # no guardrail, so no grounding
+        "AnswerLength", "Refusal", "JudgeRelevance", "JudgeFaithfulness", "JudgeCoherence"]  # fmt: skip
+    (warning,) = fed["warnings"]["level2"]
+    for built in ("online judge", "feedback loop", "Output drift and prompt diversity", "answer length"):
+        assert built not in warning, built
+    assert "output drift of grounding scores" in warning  # their app applies no guardrail
 
 
 def test_the_fed_workload_gets_its_runbooks_from_the_workload(fed: dict[str, Any]) -> None:

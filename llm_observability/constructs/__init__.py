@@ -29,12 +29,14 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
     from llm_observability.constructs.compliance import ComplianceBaseline
     from llm_observability.constructs.cost_guard import CostGuard
     from llm_observability.constructs.dashboard import LlmDashboard
+    from llm_observability.constructs.feedback_loop import FeedbackLoop, ReviewSet
     from llm_observability.constructs.guardrail import LlmGuardrail
     from llm_observability.constructs.health_alarm import WorkloadHealth, demote_alarm, healing_alarm
     from llm_observability.constructs.instrumentation import LlmInstrumentation
     from llm_observability.constructs.invocation_logging import InvocationLogging
     from llm_observability.constructs.invocation_usage import InvocationUsage
     from llm_observability.constructs.knowledge_base import SampleKnowledgeBase
+    from llm_observability.constructs.lambda_insights import FunctionInsights
     from llm_observability.constructs.log_analytics import (
         DomainCapacity,
         LogAnalytics,
@@ -52,6 +54,9 @@ if TYPE_CHECKING:  # the real types for mypy and IDEs; at run time the names are
         MonitoringSink,
         SourceLink,
     )
+    from llm_observability.constructs.online_judge import OnlineJudge
+    from llm_observability.constructs.outcomes import LEVEL_TARGETS, IncidentOutcomes, OutcomeTarget
+    from llm_observability.constructs.output_drift import OutputDrift
     from llm_observability.constructs.prometheus import PrometheusExport
     from llm_observability.constructs.quality_canary import QualityCanary
     from llm_observability.constructs.rag_app import RagReferenceApp
@@ -112,6 +117,14 @@ _EXPORTS: dict[str, str] = {
     "SsmAutomationTarget": "llm_observability.constructs.runbooks",
     "TransactionSearch": "llm_observability.constructs.transaction_search",
     "TenantUsage": "llm_observability.constructs.tenant_usage",
+    "OnlineJudge": "llm_observability.constructs.online_judge",
+    "FeedbackLoop": "llm_observability.constructs.feedback_loop",
+    "ReviewSet": "llm_observability.constructs.feedback_loop",
+    "OutputDrift": "llm_observability.constructs.output_drift",
+    "IncidentOutcomes": "llm_observability.constructs.outcomes",
+    "OutcomeTarget": "llm_observability.constructs.outcomes",
+    "LEVEL_TARGETS": "llm_observability.constructs.outcomes",
+    "FunctionInsights": "llm_observability.constructs.lambda_insights",
     "WorkloadHealth": "llm_observability.constructs.health_alarm",
     "demote_alarm": "llm_observability.constructs.health_alarm",
     "healing_alarm": "llm_observability.constructs.health_alarm",

@@ -243,6 +243,10 @@ class LlmDashboard(Construct):
         self.url = dashboard_url(self.dashboard_name)
         CfnOutput(self, "Url", value=self.url, description=f"CloudWatch dashboard of {workload.name}")
 
+    def add_section(self, title: str, widgets: Sequence[cw.IWidget], *, per_row: int = 4) -> None:
+        """A heading, then ``widgets`` in rows of ``per_row``, below the Level 1 rows (e.g. Lambda Insights)."""
+        add_section(self.dashboard, title, widgets, per_row=per_row)
+
 
 def unique_dashboard(scope: Construct, dashboard_name: str | None) -> cw.Dashboard:
     """A dashboard named from ``scope``'s path and the region unless ``dashboard_name`` is given.
@@ -270,6 +274,11 @@ class SectionedDashboard(Construct):
 
     def add_section(self, title: str, widgets: Sequence[cw.IWidget], *, per_row: int = 3) -> None:
         """A heading, then ``widgets`` in rows of ``per_row``."""
-        self.dashboard.add_widgets(cw.TextWidget(markdown=f"## {title}", width=24, height=1))
-        for start in range(0, len(widgets), per_row):
-            self.dashboard.add_widgets(*widgets[start : start + per_row])
+        add_section(self.dashboard, title, widgets, per_row=per_row)
+
+
+def add_section(dashboard: cw.Dashboard, title: str, widgets: Sequence[cw.IWidget], *, per_row: int = 3) -> None:
+    """A ``## title`` heading on ``dashboard``, then ``widgets`` in rows of ``per_row``."""
+    dashboard.add_widgets(cw.TextWidget(markdown=f"## {title}", width=24, height=1))
+    for start in range(0, len(widgets), per_row):
+        dashboard.add_widgets(*widgets[start : start + per_row])

@@ -12,6 +12,7 @@ from llm_observability.constructs.alarms import LlmAlarms
 from llm_observability.constructs.alert_topic import AlertTopic
 from llm_observability.constructs.dashboard import LlmDashboard
 from llm_observability.constructs.invocation_logging import InvocationLogging
+from llm_observability.constructs.lambda_insights import FunctionInsights
 from llm_observability.constructs.metrics import BedrockMetrics
 from llm_observability.constructs.rag_app import RagReferenceApp
 from llm_observability.constructs.transaction_search import TransactionSearch
@@ -30,7 +31,8 @@ class FoundationStack(Stack):
     app can feed: runtime telemetry, the reference log schema and request contract, the primary model, the stage's
     throttle limits) is what Levels 2 and 3 take. With ``health_alarm`` (the default) a second :class:`AlertTopic`,
     ``low_urgency_topic`` (e-mail from ``low_urgency_email``), is the workload's low-urgency topic: the alarms the
-    health alarm (``stacks.health.add_health_alarm``) stops paging notify it.
+    health alarm (``stacks.health.add_health_alarm``) stops paging notify it. With ``lambda_insights``,
+    :class:`FunctionInsights` adds CPU, memory and network per function and a dashboard section.
 
     :param config: validated settings. Default: ``ObservabilityConfig()``.
     :param stack_props: passed to :class:`aws_cdk.Stack` (``env``, ``description``, ...).
@@ -62,6 +64,7 @@ class FoundationStack(Stack):
             log_schema=LogSchema.reference(),
             request_contract=RequestContract.reference(),
             primary_model_id=config.model_id,
+            prompt_logging=config.prompt_logging,
             throttle_limits=ThrottleLimits(
                 rate_limit=config.api_throttle_rate_limit, burst_limit=config.api_throttle_burst_limit
             ),
@@ -79,6 +82,13 @@ class FoundationStack(Stack):
             metrics=self.metrics,
             success_rate_floor=self.alarms.thresholds.success_rate_floor_percent,
         )
+        self.insights: FunctionInsights | None = None
+        if config.lambda_insights:  # CPU, memory and network per invocation: 8 metrics per function, ~1 KB of logs
+            self.insights = FunctionInsights(
+                self, "LambdaInsights", workload=self.workload, log_group_mode=config.lambda_insights_log_group,
+                log_retention_days=config.log_retention_days,
+            )  # fmt: skip
+            self.dashboard.add_section("Resource use (Lambda Insights)", self.insights.widgets())
         self.invocation_logging: InvocationLogging | None = None
         if config.invocation_logging:
             self.invocation_logging = InvocationLogging(

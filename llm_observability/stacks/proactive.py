@@ -37,6 +37,7 @@ from llm_observability.errors import ConfigError
 from llm_observability.functions.quality_canary import canary_telemetry as ct
 from llm_observability.left_out import leave_out
 from llm_observability.runtime import telemetry as t
+from llm_observability.stacks.evaluation import add_evaluation
 from llm_observability.workload import Workload
 
 
@@ -51,6 +52,11 @@ class ProactiveStack(Stack):
     same OpsItem strategy is bound to the workload's high-severity alarms. OpsCenter is where "enhanced incident
     management" lives now that Incident Manager is closed to new customers. :attr:`workload` carries Level 1's and
     Level 2's alarms with their roles.
+
+    Real traffic is evaluated (``stacks.evaluation``): an :class:`OnlineJudge` scores a sample of answers, a
+    :class:`FeedbackLoop` ties ratings to the model and prompt version that answered, :class:`OutputDrift` compares
+    yesterday's answers with a trailing baseline, and :class:`IncidentOutcomes` measures time to detect and resolve
+    every alarm of Level 1 and 2 against the level's targets (``outcome_targets``; stricter at Level 3).
 
     Only what the workload can feed is built: :class:`LogIntelligence` with ``log_groups`` (its filters and queries
     from ``log_schema``), the :class:`QualityCanary` with a ``request_contract``, anomaly bands and widgets on app
@@ -151,6 +157,9 @@ class ProactiveStack(Stack):
             *(self.quality.roled_alarms if self.quality else ()),
             *guardrail_alarms.alarms,
         ]
+        # Real traffic judged, rated and compared with its baseline; incidents measured against the level's targets.
+        self.evaluation = add_evaluation(self, workload=workload.with_alarms(level2), config=config, action=action)
+        level2 += self.evaluation.roled_alarms
         level2_alarms = [r.alarm for r in level2]
 
         self.dashboard = SectionedDashboard(self, "Dashboard", workload=workload, title="LLM observability, Level 2")
@@ -167,6 +176,8 @@ class ProactiveStack(Stack):
         quality_widgets = self._quality_widgets(workload, metrics)
         if quality_widgets:
             self.dashboard.add_section("Output quality, prompt effectiveness and human feedback", quality_widgets)
+        for title, widgets in self.evaluation.sections:
+            self.dashboard.add_section(title, widgets)
         logs_queries = self._logs_queries(workload)
         if logs_queries:
             groups = [g.log_group_name for g in workload.log_groups]

@@ -193,7 +193,10 @@ def test_level2_alone_observes_their_model_and_logs_and_adopts_singletons(foreig
     assert not types & {"AWS::SecurityHub::Hub", "AWS::Config::ConfigurationRecorder", "AWS::CloudTrail::Trail",
                         "AWS::CE::AnomalyMonitor", "AWS::SecurityHub::Standard"}  # fmt: skip
     assert {"AWS::CE::AnomalySubscription", "AWS::Budgets::Budget", "AWS::Logs::LogAnomalyDetector"} <= types
-    alarms = json.dumps(_of_type(template, "AWS::CloudWatch::Alarm"))
-    assert THEIR_MODEL in alarms and '"Namespace": "TheirApp"' not in alarms  # AWS/Bedrock bands only (no app metrics)
+    # AWS/Bedrock bands only (no app metrics); the library's own incident-outcome metrics go to their namespace
+    outcome = {"Key": "AlarmRole", "Value": "outcome"}
+    alarms = json.dumps({k: r for k, r in _of_type(template, "AWS::CloudWatch::Alarm").items()
+                         if outcome not in r["Properties"].get("Tags", [])})  # fmt: skip
+    assert THEIR_MODEL in alarms and '"Namespace": "TheirApp"' not in alarms
     rules = _of_type(template, "AWS::Config::ConfigRule")
     assert len(rules) == 13

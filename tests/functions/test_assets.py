@@ -30,8 +30,12 @@ FUNCTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "opensearch_index_template": ("on_event", ("cfn_response", "sigv4"), "ValueError"),
     "log_records_processor": ("lambda_handler", (), "ValueError"),
     "prometheus_forwarder": ("lambda_handler", ("sigv4",), "ConfigurationError"),
-    "quality_canary": ("lambda_handler", (), "CanaryConfigError"),
+    "quality_canary": ("lambda_handler", ("textstats",), "CanaryConfigError"),
     "rag_api": ("lambda_handler", (), "HTTP 500"),
+    "online_judge": ("lambda_handler", ("logs_query",), "JudgeConfigError"),
+    "feedback_loop": ("lambda_handler", ("logs_query",), "FeedbackConfigError"),
+    "output_drift": ("lambda_handler", ("logs_query", "textstats"), "DriftConfigError"),
+    "incident_outcomes": ("lambda_handler", (), "returned"),  # never raises: a bad event is logged and counted
 }
 #: What a function may import besides the standard library, its own modules and its shared ones: the Lambda
 #: runtime's boto3, the Powertools layer, the CodeGuru Profiler layer, the library's runtime layer
@@ -57,7 +61,7 @@ context = types.SimpleNamespace(
 )
 try:
     response = getattr(handler, entry)(["not", "an", "event"], context)
-    outcome = f"HTTP {response['statusCode']}"
+    outcome = f"HTTP {response['statusCode']}" if isinstance(response, dict) and "statusCode" in response else "returned"
 except Exception as exc:
     outcome = type(exc).__name__
 modules = {

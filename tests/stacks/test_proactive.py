@@ -115,7 +115,9 @@ def test_the_level2_workload_carries_both_levels_alarms_by_role(level2: SynthRes
     ]  # fmt: skip
     assert paths(workload.alarms_for(AlarmRole.QUALITY, severity=Severity.HIGH)) == ["QualityCanary/QualityDrop"]
     assert paths(workload.alarms_for(AlarmRole.COST)) == ["Anomalies/InputTokensAnomaly", "Anomalies/CostAnomaly"]
-    assert len(workload.alarms) == 9 + 15 and len(workload.high_severity_alarms) == 6 + 3  # + CanaryNotStarted (low)
+    # + CanaryNotStarted (low); then 11 of the evaluation, all low: judge 5, feedback 2, drift 2, outcomes 2
+    assert len(workload.alarms) == 9 + 15 + 11 and len(workload.high_severity_alarms) == 6 + 3
+    assert paths(workload.alarms_for(AlarmRole.OUTCOME)) == ["Outcomes/ResolveTargetMissed-high"]  # Level 2: 30 min
     assert paths(workload.alarms_for(AlarmRole.SECURITY)) == ["LogIntelligence/PromptInjectionMarkersAlarm"]
 
 
