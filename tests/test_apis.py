@@ -322,6 +322,7 @@ def test_token_model_id_whose_price_the_function_needs_is_a_config_error() -> No
         RagReferenceApp(stack, "RagApp", config=config)
 
 
+@pytest.mark.slow  # cfn-lint: `make test` (CI) runs it, `make test-fast` does not
 def test_token_template_is_cfn_lint_clean(token_app: dict[str, Any]) -> None:
     assert [str(m) for m in lint_file(token_app["file"], ManualArgs(regions=["us-east-1"]))] == []
 

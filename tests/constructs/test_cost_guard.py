@@ -98,6 +98,7 @@ def test_cdk_nag_reports_nothing(app: dict[str, Any]) -> None:
     assert report["pluginReports"] == []
 
 
+@pytest.mark.slow  # cfn-lint: `make test` (CI) runs it, `make test-fast` does not
 @pytest.mark.parametrize("stack", ["alerts", "adopters"])
 def test_cfn_lint_reports_nothing(app: dict[str, Any], stack: str) -> None:
     matches = lint_file(app["files"][stack], ManualArgs(regions=["us-east-1", "eu-west-1"]))

@@ -133,6 +133,7 @@ def test_the_chains_add_no_cdk_nag_finding(app: dict[str, Any]) -> None:
     assert findings("Chains") <= findings("Bare")
 
 
+@pytest.mark.slow  # cfn-lint: `make test` (CI) runs it, `make test-fast` does not
 def test_the_template_is_cfn_lint_clean(app: dict[str, Any]) -> None:
     path: Path = app["outdir"] / "Chains.template.json"
     assert [str(m) for m in lint_file(path, ManualArgs(regions=["us-east-1"]))] == []

@@ -568,7 +568,7 @@ _cell = st.one_of(st.none(), st.booleans(), st.integers(-10, 10), st.floats(allo
                   st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@settings(max_examples=75, deadline=None, database=None)
 @given(records=st.lists(st.fixed_dictionaries({}, optional={
     "message": st.sampled_from(["feedback", "ask", 3]), "feedback_request_id": _cell, "score": _cell,
     "comment": _cell, "correlation_id": _cell, "model_id": _cell, "prompt_version": _cell, "question": _cell,

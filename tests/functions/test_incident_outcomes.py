@@ -298,7 +298,7 @@ _DETAIL = st.fixed_dictionaries(
 ) | _JSON  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@settings(max_examples=75, deadline=None, database=None)
 @given(detail=_DETAIL, event_id=_JSON)
 def test_any_detail_never_raises(handler: ModuleType, detail: Any, event_id: Any) -> None:
     event = {

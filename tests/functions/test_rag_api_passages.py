@@ -136,7 +136,7 @@ _PASSAGE = st.builds(
 )
 
 
-@settings(max_examples=100, deadline=None, database=None)
+@settings(max_examples=75, deadline=None, database=None)
 @given(raw=st.lists(_PASSAGE, max_size=20), mode=st.sampled_from(t.PROMPT_LOGGING_MODES))
 def test_the_ask_lines_passages_are_bounded_json(raw: list[tuple[Any, ...]], mode: str) -> None:
     pipeline = rag_module("pipeline")

@@ -158,7 +158,7 @@ def test_near_duplicates_match_brute_force_on_seeded_questions() -> None:
         assert len(expected) > 10
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@settings(max_examples=75, deadline=None, database=None)
 @given(texts_strategy, st.sampled_from([0.5, 0.8, 1.0]), st.randoms(use_true_random=False))
 def test_near_duplicate_groups_hold_only_confirmed_pairs(
     texts: list[str], threshold: float, rng: random.Random

@@ -384,7 +384,7 @@ def test_a_redacted_excerpt_never_shows_part_of_an_address(before: str, local: s
     assert found == shown.count("[EMAIL]") <= 1
 
 
-@settings(max_examples=80, deadline=None, database=None)
+@settings(max_examples=75, deadline=None, database=None)
 @given(
     results=st.lists(_RESULT, max_size=14),
     mode=st.sampled_from(t.PROMPT_LOGGING_MODES),

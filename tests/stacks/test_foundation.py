@@ -51,6 +51,7 @@ def test_cdk_nag_is_registered_by_build_app(tmp_path) -> None:
     assert "AwsSolutions-SNS3" in rules
 
 
+@pytest.mark.slow  # cfn-lint: `make test` (CI) runs it, `make test-fast` does not
 @pytest.mark.parametrize("fixture", ["level1", "level1_own_kb"])
 def test_cfn_lint_reports_nothing(fixture: str, request: pytest.FixtureRequest) -> None:
     result: SynthResult = request.getfixturevalue(fixture)
