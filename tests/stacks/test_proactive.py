@@ -168,3 +168,23 @@ def test_compliance_baseline_and_cost_guard_in_the_bundled_level2(level2: SynthR
         if r["Properties"]["Source"]["SourceIdentifier"] == "CW_LOGGROUP_RETENTION_PERIOD_CHECK"
     )  # fmt: skip
     assert json.dumps(retention_rule["InputParameters"]).count('"30"') == 1  # the app's own retention passes
+
+
+@pytest.mark.slow  # one more Level 2 synthesis, about 10 s
+def test_without_prompt_text_the_judge_refusals_and_diversity_are_left_out_and_said(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from llm_observability.left_out import report_of
+    from tests.conftest import synth_bundled_app
+
+    result = synth_bundled_app(tmp_path_factory.mktemp("level2-no-text"), level=2, prompt_logging="none")
+    stack = result.stacks["rag-demo-l2-proactive"]
+    functions = {k.rstrip("0123456789ABCDEF"): r for k, r in result.template(2)["Resources"].items()
+                 if r["Type"] == "AWS::Lambda::Function"}  # fmt: skip
+    assert "OnlineJudgeFunction" not in functions  # no text to judge
+    drift = functions["OutputDriftFunction"]["Properties"]["Environment"]["Variables"]
+    assert json.loads(drift["SIGNALS"]) == ["AnswerLength", "Grounding"] and drift["DIVERSITY"] == "false"
+    assert "REVIEW_BUCKET" not in functions["FeedbackLoopFunction"]["Properties"]["Environment"]["Variables"]
+    left = {(item.feature, item.field) for item in report_of(stack).items}
+    assert ("The online judge (LLM-as-judge scores of a sample of real answers)", "prompt_logging") in left
+    assert {("output drift of refusals", "prompt_logging"), ("prompt diversity", "prompt_logging")} <= left
