@@ -76,7 +76,12 @@ def _lambda_insights(stack: Any, adopt: bool) -> Any:
     from llm_observability.constructs.lambda_insights import FunctionInsights
     from llm_observability.workload import Workload
 
-    workload = Workload(name="snap", model_ids=("amazon.nova-lite-v1:0",))
+    from aws_cdk import aws_lambda as lambda_
+
+    # A function to observe: without one FunctionInsights builds nothing (and claims nothing).
+    fn = lambda_.Function(stack, "InsightsFn", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler",
+                          code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"))  # fmt: skip
+    workload = Workload(name="snap", model_ids=("amazon.nova-lite-v1:0",), functions=(fn,))
     return FunctionInsights(stack, "LambdaInsights", workload=workload, log_group_mode="adopt" if adopt else "create")
 
 

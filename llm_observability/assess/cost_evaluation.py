@@ -23,8 +23,11 @@ from typing import TYPE_CHECKING, Any
 from llm_observability.assess.intrinsics import alternatives, intrinsic, literal, render
 from llm_observability.assess.inventory import Inventory, Resource
 from llm_observability.assess.prices import assumed, price_entry, price_table
-from llm_observability.assess.queries import FUNCTION_TYPES, app_functions, env_of, find_in_map_values
-from llm_observability.config.models import DEFAULT_MODEL_PRICES, base_model_id
+from llm_observability.assess.queries import FUNCTION_TYPES, app_functions, env_of, find_in_map_values, functions_with
+from llm_observability.config.models import DEFAULT_MODEL_PRICES, price_in
+from llm_observability.functions.feedback_loop import feedback_telemetry as ft
+from llm_observability.functions.online_judge import judge_telemetry as jt
+from llm_observability.functions.output_drift import drift_telemetry as dt
 
 if TYPE_CHECKING:
     from llm_observability.assess.cost import _Estimator
@@ -37,11 +40,11 @@ INSIGHTS_NAMESPACE = "LambdaInsights"
 #: used_memory_max, cpu_total_time, tx_bytes, rx_bytes, total_network, init_duration).
 INSIGHTS_METRICS_PER_FUNCTION = 8
 #: The environment of each scheduled function (the constructs' fixed names).
-ENV_JUDGE_MODEL, ENV_JUDGE_PRICE = "JUDGE_MODEL_ID", "JUDGE_PRICE"
-ENV_SAMPLE_PERCENT, ENV_TOKEN_CAP = "SAMPLE_PERCENT", "MONTHLY_TOKEN_CAP"
-ENV_LOOKBACK_HOURS, ENV_FEEDBACK_WINDOW = "FEEDBACK_LOOKBACK_HOURS", "FEEDBACK_WINDOW_MINUTES"
-ENV_REVIEW_BUCKET = "REVIEW_BUCKET"
-ENV_DRIFT_BASELINE_DAYS = "DRIFT_BASELINE_DAYS"
+ENV_JUDGE_MODEL, ENV_JUDGE_PRICE = jt.ENV_JUDGE_MODEL_ID, jt.ENV_JUDGE_PRICE
+ENV_SAMPLE_PERCENT, ENV_TOKEN_CAP = jt.ENV_SAMPLE_PERCENT, jt.ENV_MONTHLY_TOKEN_CAP
+ENV_LOOKBACK_HOURS, ENV_FEEDBACK_WINDOW = ft.ENV_LOOKBACK_HOURS, ft.ENV_WINDOW_MINUTES
+ENV_REVIEW_BUCKET = ft.ENV_REVIEW_BUCKET
+ENV_DRIFT_BASELINE_DAYS = dt.ENV_DRIFT_BASELINE_DAYS
 #: How much prompt text the app logs: the reference function's and the runtime's variable. The runtime logs
 #: ``redacted`` when its variable is unset.
 PROMPT_LOGGING_ENV = ("PROMPT_LOGGING", "LLMOBS_PROMPT_LOGGING")
@@ -107,7 +110,7 @@ def app_log_bytes(inv: Inventory) -> tuple[int, str]:
 
 
 def _functions_with(inv: Inventory, name: str) -> list[tuple[Resource, dict[str, Any]]]:
-    return [(fn, env) for fn in inv.of_type(*FUNCTION_TYPES) if name in (env := env_of(inv, fn))]
+    return [(fn, env_of(inv, fn)) for fn in functions_with(inv, name)]
 
 
 def judge_price(env: dict[str, Any]) -> tuple[dict[str, float] | None, str, str]:
@@ -123,7 +126,7 @@ def judge_price(env: dict[str, Any]) -> tuple[dict[str, float] | None, str, str]
     entry = price_table()["prices"].get(f"bedrock.{model}")
     if isinstance(entry, dict) and "input_per_1k" in entry:
         return {k: float(entry[k]) for k in ("input_per_1k", "output_per_1k")}, model, "prices.json"
-    builtin = DEFAULT_MODEL_PRICES.get(base_model_id(model))
+    builtin = price_in(DEFAULT_MODEL_PRICES, model)
     if builtin is not None:
         return dict(builtin), model, "the library's built-in model prices"
     return None, model, "no price known"

@@ -73,6 +73,11 @@ def env_of(inv: Inventory, fn: Resource) -> dict[str, Any]:
     return merged
 
 
+def functions_with(inv: Inventory, variable: str) -> list[Resource]:
+    """Lambda functions whose environment sets ``variable`` (whatever its value)."""
+    return [fn for fn in inv.of_type(*FUNCTION_TYPES) if variable in env_of(inv, fn)]
+
+
 def infra_functions(inv: Inventory) -> set[tuple[str, str]]:
     """Lambda functions that implement custom resources or CDK plumbing, not the application."""
     infra: set[tuple[str, str]] = set()

@@ -87,3 +87,15 @@ def merged_prices(setting: str, custom: Mapping[str, Any]) -> Mapping[str, Mappi
             raise ConfigError(f"Setting '{setting}' has {model!r}: {price!r}: allowed is {MODEL_PRICE_ALLOWED}.")
         merged[model] = MappingProxyType({k: float(v) for k, v in price.items()})
     return MappingProxyType(merged)
+
+
+def price_in(table: Mapping[str, Mapping[str, float]], model_id: str) -> Mapping[str, float] | None:
+    """The price of ``model_id`` in ``table`` (its own entry, else its foundation model's); None when unpriced.
+
+    A model id given as a token (a ``CfnParameter``'s value, unknown at synth) has a price only when the table has
+    an entry keyed by that same token."""
+    if model_id in table:
+        return table[model_id]
+    if is_token(model_id):
+        return None
+    return table.get(base_model_id(model_id))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, get_args
 
-from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -87,37 +87,6 @@ def log_encryption_key(scope: Construct, id: str, *, description: str) -> kms.Ke
     )
     limit_grants_to_aws_services(key)
     return key
-
-
-def grant_log_queries(
-    role: iam.Role, log_groups: Sequence[logs.ILogGroup], *, also: Sequence[str] = (), why_also: str = ""
-) -> None:
-    """Let ``role`` run Logs Insights queries (``functions/_shared/logs_query.py``) over ``log_groups`` and no other.
-
-    ``logs:StartQuery``, which chooses the log groups, is granted on each group in both forms its ARN takes
-    (``log-group:<name>``, which StartQuery authorizes, and ``log-group:<name>:*``, what CloudFormation returns as
-    the group's ``Arn``). ``logs:GetQueryResults`` and ``logs:StopQuery`` take a query id and support no
-    resource-level permissions, so they are granted on ``*`` with the cdk-nag acknowledgment saying why; ``also``
-    adds other such actions to that statement (``why_also``: the reason, appended to the acknowledgment).
-    """
-    stack = Stack.of(role)
-    arns = []
-    for group in log_groups:
-        arns.append(stack.format_arn(service="logs", resource="log-group", resource_name=group.log_group_name,
-                                     arn_format=ArnFormat.COLON_RESOURCE_NAME))  # fmt: skip
-        arns.append(group.log_group_arn)
-    role.add_to_policy(iam.PolicyStatement(sid="QueryLogs", actions=["logs:StartQuery"], resources=arns))
-    for arn in arns:
-        shown = finding_resource(role, arn)
-        if "*" in shown:
-            acknowledge(role, f"AwsSolutions-IAM5[Resource::{shown}]",
-                        "The ARN of one of the queried log groups as CloudFormation gives it (log-group:<name>:*); "
-                        "the grant is StartQuery on that one log group.")  # fmt: skip
-    role.add_to_policy(iam.PolicyStatement(sid="ReadQueryResults", resources=["*"],
-                                           actions=["logs:GetQueryResults", "logs:StopQuery", *also]))  # fmt: skip
-    acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
-                "logs:GetQueryResults and logs:StopQuery take a query id and have no resource type to scope them to; "
-                f"logs:StartQuery, which chooses the log groups, is limited to the queried ones.{why_also}")  # fmt: skip
 
 
 def encrypted_log_group(

@@ -4,10 +4,9 @@ questions."""
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -24,14 +23,17 @@ from llm_observability.config.bounds import (
 )
 from llm_observability.constructs._common import (
     access_logs_bucket,
-    asset_function,
     dead_letter_metric,
-    dead_letter_queue,
     function_role,
-    grant_log_queries,
     log_encryption_key,
-    powertools_layer,
     private_bucket,
+)
+from llm_observability.constructs._scheduled import (
+    grant_log_queries,
+    log_group_names,
+    log_line,
+    scheduled_function,
+    whole_units,
 )
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.constructs.quality_canary import search_by_version
@@ -39,8 +41,9 @@ from llm_observability.errors import ConfigError
 from llm_observability.functions.feedback_loop import feedback_telemetry as ft
 from llm_observability.left_out import leave_out
 from llm_observability.nag import acknowledge, finding_resource
-from llm_observability.validation import Range, whole_number
+from llm_observability.validation import whole_number
 from llm_observability.workload import Workload
+from llm_observability.workload_facts import LogSchema
 
 #: The alarm's period: the negative share of each hour's ratings.
 ALARM_PERIOD = Duration.hours(1)
@@ -169,23 +172,15 @@ class FeedbackLoop(Construct):
         super().__init__(scope, id)
         owner = "FeedbackLoop"
         factory = AlarmFactory.notifying(self, owner=owner, action=action, topic=topic or workload.alert_topic)
-        schema = workload.log_schema
-        if not workload.log_groups:
-            raise ConfigError(f"{owner} 'workload.log_groups' is empty: allowed is a workload with the log groups "
-                              "its answer and feedback lines are written to.")  # fmt: skip
-        missing = [name for name in ("feedback_marker", "feedback_request_id", "feedback_score")
-                   if schema is None or getattr(schema, name) is None]  # fmt: skip
+        schema = log_line(workload, owner)
+        missing = missing_feedback_fields(schema)
         if missing:
             raise ConfigError(
                 f"{owner} 'workload.log_schema' lacks {', '.join(missing)}: allowed is a LogSchema naming the feedback "
                 "line's fields (LogSchema.library() or LogSchema.reference())."
             )
-        assert schema is not None
-        if len(workload.log_groups) > 50:
-            raise ConfigError(f"{owner} 'workload.log_groups' has {len(workload.log_groups)} log groups: allowed is "
-                              "at most 50, what one Logs Insights query reads.")  # fmt: skip
-        minutes = _in_units(owner, "schedule", schedule, 60, FEEDBACK_JOIN_MINUTES, "minutes")
-        hours = _in_units(owner, "lookback", lookback, 3600, FEEDBACK_LOOKBACK_HOURS, "hours")
+        minutes = whole_units(owner, "schedule", schedule, 60, FEEDBACK_JOIN_MINUTES, "minutes")
+        hours = whole_units(owner, "lookback", lookback, 3600, FEEDBACK_LOOKBACK_HOURS, "hours")
         NEGATIVE_CEILING_PERCENT.check("negative_ceiling_percent", negative_ceiling_percent, owner=owner)
         whole_number("min_ratings", min_ratings, 1, 10_000, owner=owner)
         REVIEW_DAYS.check("review_days", review_days, owner=owner)
@@ -208,42 +203,26 @@ class FeedbackLoop(Construct):
             self.review_set = ReviewSet(self, "ReviewSet", expiration_days=review_days)
             self.review_set.grant_write(role)
 
-        self.dead_letter_queue = dead_letter_queue(
-            self, "DeadLetters", purpose="the feedback join's schedule and of its function's asynchronous runs"
-        )
         environment = {
-            ft.ENV_LOG_GROUP_NAMES: _names_json(self, workload),
+            ft.ENV_LOG_GROUP_NAMES: log_group_names(self, workload),
             ft.ENV_LOG_SCHEMA: schema.document(),
             ft.ENV_LOOKBACK_HOURS: str(hours),
             ft.ENV_WINDOW_MINUTES: str(minutes),
             ft.ENV_PROMPT_LOGGING: workload.prompt_logging or "none",
-            ft.ENV_POWERTOOLS_SERVICE_NAME: workload.name,
-            ft.ENV_POWERTOOLS_METRICS_NAMESPACE: workload.metric_namespace,
         }
         if self.review_set is not None:
             environment[ft.ENV_REVIEW_BUCKET] = self.review_set.bucket.bucket_name
-        self.function = asset_function(
-            self,
-            "Function",
-            folder="feedback_loop",
-            shared=("logs_query",),
+        scheduled = scheduled_function(
+            self, workload=workload, folder="feedback_loop", shared=("logs_query",),
             description=f"{workload.name}: joins user ratings with the model and prompt version that answered",
-            layers=[powertools_layer(self, powertools_layer_version)],
-            role=role,
-            log_group=log_group,
-            timeout=Duration.minutes(10),
-            memory_size=512,
-            environment=environment,
-            dead_letter_queue=self.dead_letter_queue,
-        )
-        self.rule = events.Rule(
-            self,
-            "Schedule",
-            description=f"Runs the {workload.name} feedback join.",
-            schedule=events.Schedule.rate(schedule),
-            # No retry by EventBridge; Lambda retries a failed run twice (same event, same window), then the queue.
-            targets=[targets.LambdaFunction(self.function, retry_attempts=0, dead_letter_queue=self.dead_letter_queue)],
-        )
+            # Lambda retries a failed run twice (same event, same window), then the queue.
+            schedule=events.Schedule.rate(schedule), run_description=f"Runs the {workload.name} feedback join.",
+            role=role, log_group=log_group, environment=environment, timeout=Duration.minutes(10), memory_size=512,
+            powertools_layer_version=powertools_layer_version,
+            queue_purpose="the feedback join's schedule and of its function's asynchronous runs",
+        )  # fmt: skip
+        self.function, self.rule = scheduled.function, scheduled.rule
+        self.dead_letter_queue = scheduled.dead_letter_queue
 
         def metric(name: str, statistic: str, **dimensions: str) -> cw.Metric:
             return cw.Metric(
@@ -313,14 +292,6 @@ class FeedbackLoop(Construct):
         return [*by_version, cw.GraphWidget(title="Ratings joined and unmatched", left=counts, width=8)]
 
 
-def _in_units(owner: str, name: str, value: Duration, unit_seconds: int, bounds: Range, unit: str) -> int:
-    """``value`` as a whole number of ``unit`` within ``bounds``; ConfigError (one sentence) otherwise."""
-    seconds = value.to_seconds()
-    if seconds % unit_seconds or not bounds.lo <= seconds // unit_seconds <= bounds.hi:
-        raise ConfigError(f"{owner} '{name}' is {value.to_human_string()}: allowed is {bounds.allowed} {unit}.")
-    return int(seconds // unit_seconds)
-
-
-def _names_json(scope: Construct, workload: Workload) -> str:
-    """The log group names as a JSON list (tokens resolve inside the string at deploy)."""
-    return Stack.of(scope).to_json_string([group.log_group_name for group in workload.log_groups])
+def missing_feedback_fields(schema: LogSchema) -> list[str]:
+    """The feedback-line fields ``schema`` does not name (the join needs all three)."""
+    return [name for name in ("feedback_marker", "feedback_request_id", "feedback_score") if getattr(schema, name) is None]

@@ -171,6 +171,10 @@ class FunctionInsights(Construct):
         self.alarms: dict[str, cw.Alarm] = {}
         self.roled_alarms: tuple[RoledAlarm, ...] = ()
         self.functions: list[lambda_.Function] = []
+        if not workload.functions:
+            leave_out(self, "Lambda Insights (CPU, memory and network per function)", "functions",
+                      "pass the workload's Lambda functions (Workload.from_function(...))")  # fmt: skip
+            return
         if log_group_mode == "create":
             claim(self, "lambda-insights-log-group")
             self.key = key or log_encryption_key(self, "LogKey", description="Encrypts the Lambda Insights log group.")
@@ -252,6 +256,8 @@ class FunctionInsights(Construct):
         """A dashboard row: CPU time (average and p90), memory utilisation (maximum), network and init duration,
         one line per observed function."""
         fns = self.functions
+        if not fns:
+            return []
 
         def graph(title: str, metrics: Sequence[cw.IMetric], unit: str) -> cw.GraphWidget:
             return cw.GraphWidget(title=title, left=list(metrics), width=width, height=6,

@@ -12,13 +12,13 @@ import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
-from aws_cdk import Duration, Token
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_lambda as lambda_
 
-from llm_observability.config.models import MODEL_PRICE_ALLOWED, base_model_id, merged_prices
+from llm_observability.config.models import MODEL_PRICE_ALLOWED, merged_prices, price_in
 from llm_observability.errors import ConfigError
 from llm_observability.runtime import telemetry as t
 from llm_observability.workload import Workload
@@ -73,11 +73,7 @@ class BedrockMetrics:
 
         A model id given as a token (a ``CfnParameter``'s value, unknown at synth) has a price only when the table
         has an entry keyed by that same token (``prices={param.value_as_string: {...}}``)."""
-        if model_id in self.prices:
-            return self.prices[model_id]
-        if Token.is_unresolved(model_id):
-            return None
-        return self.prices.get(base_model_id(model_id))
+        return price_in(self.prices, model_id)
 
     def unpriced_models(self) -> tuple[str, ...]:
         """The workload's model ids without a known price (their cost cannot be charted)."""

@@ -6,10 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Annotations, Duration, Stack, Token
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -22,16 +21,14 @@ from llm_observability.config.bounds import (
     JUDGE_MONTHLY_TOKEN_CAP,
     POWERTOOLS_VERSION,
 )
-from llm_observability.config.models import MODEL_PRICE_ALLOWED, ModelId, base_model_id, merged_prices
-from llm_observability.constructs._common import (
-    asset_function,
-    dead_letter_metric,
-    dead_letter_queue,
-    function_role,
+from llm_observability.config.models import MODEL_PRICE_ALLOWED, ModelId, merged_prices, price_in
+from llm_observability.constructs._common import dead_letter_metric, function_role, log_encryption_key, model_arns
+from llm_observability.constructs._scheduled import (
     grant_log_queries,
-    log_encryption_key,
-    model_arns,
-    powertools_layer,
+    log_group_names,
+    log_line,
+    scheduled_function,
+    whole_units,
 )
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.constructs.quality_canary import search_by_version
@@ -112,31 +109,19 @@ class OnlineJudge(Construct):
     ) -> None:
         super().__init__(scope, id)
         owner = "OnlineJudge"
-        if not workload.log_groups:
-            raise ConfigError(f"{owner} 'workload.log_groups' is empty: allowed is a workload with its log groups.")
-        if workload.log_schema is None:
-            raise ConfigError(
-                f"{owner} 'workload.log_schema' is missing: allowed is a LogSchema naming the fields of the app's log "
-                "line (LogSchema.library() for functions instrumented by LlmInstrumentation)."
-            )
+        schema = log_line(workload, owner)
         if not workload.logs_prompt_text:
             raise ConfigError(
                 f"{owner} 'workload.prompt_logging' is {workload.prompt_logging!r}: allowed is 'full' or 'redacted' "
                 "(the judge grades the logged question and answer text)."
             )
-        if len(workload.log_groups) > 50:
-            raise ConfigError(f"{owner} 'workload.log_groups' has {len(workload.log_groups)}: allowed is at most 50.")
         JUDGE_MODEL_ID.check("model_id", model_id, owner=owner)
         SAMPLE_PERCENT.check("sample_percent", sample_percent, owner=owner)
         JUDGE_MONTHLY_TOKEN_CAP.check("monthly_token_cap", monthly_token_cap, owner=owner)
         JUDGE_MAX_PER_RUN.check("max_per_run", max_per_run, owner=owner)
         ANOMALY_BAND_WIDTH.check("band_width", band_width, owner=owner)
         HARMFUL_CEILING_PERCENT.check("harmful_ceiling_percent", harmful_ceiling_percent, owner=owner)
-        minutes = schedule.to_seconds() / 60
-        if not minutes.is_integer() or not JUDGE_MINUTES.lo <= minutes <= JUDGE_MINUTES.hi:
-            raise ConfigError(
-                f"{owner} 'schedule' is {schedule.to_human_string()}: allowed is {JUDGE_MINUTES.allowed} minutes."
-            )
+        minutes = whole_units(owner, "schedule", schedule, 60, JUDGE_MINUTES, "minutes")
         if prices is not None and not isinstance(prices, Mapping):
             raise ConfigError(f"{owner} 'prices' is {prices!r}: allowed is {MODEL_PRICE_ALLOWED}.")
         try:
@@ -149,17 +134,18 @@ class OnlineJudge(Construct):
                 f"{owner} 'rubric' is {len(rubric_json):,} characters as JSON: allowed is at most {MAX_RUBRIC_CHARS:,} "
                 "(it travels in the function's environment, which holds 4 KB in all)."
             )
-        schema = workload.log_schema
         graded = self.rubric if schema.passages is not None else self.rubric.for_answer(has_passages=False)
         if schema.passages is None and "faithfulness" in self.rubric.names:
             leave_out(self, FAITHFULNESS_LEFT_OUT, "log_schema")
+        if schema.prompt_version is None:
+            leave_out(self, "Judge scores per prompt version (every answer counts as 'unversioned')", "log_schema",
+                      how="name the prompt version field of the answer line (LogSchema prompt_version=...)")  # fmt: skip
         if not any(c.kind != "text" for c in graded.criteria):
             raise ConfigError(
                 f"{owner} 'rubric' grades only criteria that need passages: allowed is at least one more."
             )
         self.criteria = graded.names
         factory = AlarmFactory.notifying(self, owner=owner, action=action, topic=topic or workload.alert_topic)
-        stack = Stack.of(self)
 
         # --- the function ------------------------------------------------------------------------------------
         key = log_key or log_encryption_key(self, "LogKey", description="Encrypts the online judge's logs.")
@@ -178,21 +164,16 @@ class OnlineJudge(Construct):
             )
         grant_log_queries(role, workload.log_groups, also=["cloudwatch:GetMetricData"],
                           why_also=" cloudwatch:GetMetricData (the month's judge tokens) supports none either.")  # fmt: skip
-        self.dead_letter_queue = dead_letter_queue(
-            self, "DeadLetters", purpose="the online judge's schedule and of its function's asynchronous runs"
-        )
         price = self._price(model_id, prices)
         environment = {
-            jt.ENV_LOG_GROUP_NAMES: stack.to_json_string([g.log_group_name for g in workload.log_groups]),
+            jt.ENV_LOG_GROUP_NAMES: log_group_names(self, workload),
             jt.ENV_LOG_SCHEMA: schema.document(),
             jt.ENV_SAMPLE_PERCENT: f"{sample_percent:g}",
             jt.ENV_MAX_PER_RUN: str(max_per_run),
-            jt.ENV_WINDOW_MINUTES: str(int(minutes)),
+            jt.ENV_WINDOW_MINUTES: str(minutes),
             jt.ENV_JUDGE_MODEL_ID: model_id,
             jt.ENV_JUDGE_PRICE: json.dumps(price, separators=(",", ":"), sort_keys=True) if price else "{}",
             jt.ENV_MONTHLY_TOKEN_CAP: str(monthly_token_cap),
-            jt.ENV_POWERTOOLS_SERVICE_NAME: workload.name,
-            jt.ENV_POWERTOOLS_METRICS_NAMESPACE: workload.metric_namespace,
         }
         if rubric_json is not None:
             environment[jt.ENV_JUDGE_RUBRIC] = rubric_json
@@ -202,29 +183,18 @@ class OnlineJudge(Construct):
                 'spend is unpriced in the cost estimate; pass prices={model_id: {"input_per_1k": ..., '
                 '"output_per_1k": ...}}.'
             )
-        self.function = asset_function(
-            self,
-            "Function",
-            folder="online_judge",
-            shared=("logs_query",),
+        scheduled = scheduled_function(
+            self, workload=workload, folder="online_judge", shared=("logs_query",),
             description=f"{workload.name}: online LLM judge of a sample of real answers",
-            layers=[powertools_layer(self, powertools_layer_version)],
-            role=role,
-            log_group=log_group,
-            timeout=Duration.minutes(10),
-            memory_size=256,
-            environment=environment,
-            dead_letter_queue=self.dead_letter_queue,
-        )
+            schedule=events.Schedule.rate(schedule), run_description=f"Runs the {workload.name} online judge.",
+            role=role, log_group=log_group, environment=environment, timeout=Duration.minutes(10), memory_size=256,
+            powertools_layer_version=powertools_layer_version,
+            queue_purpose="the online judge's schedule and of its function's asynchronous runs",
+        )  # fmt: skip
+        self.function, self.rule = scheduled.function, scheduled.rule
+        self.dead_letter_queue = scheduled.dead_letter_queue
         # A retry would judge the same sample again and pay for it twice; the next run comes soon.
         self.function.configure_async_invoke(retry_attempts=0)
-        self.rule = events.Rule(
-            self,
-            "Schedule",
-            description=f"Runs the {workload.name} online judge.",
-            schedule=events.Schedule.rate(schedule),
-            targets=[targets.LambdaFunction(self.function, retry_attempts=0, dead_letter_queue=self.dead_letter_queue)],
-        )
 
         # --- metrics and alarms --------------------------------------------------------------------------------
         def metric(name: str, statistic: str = "Average", period: Duration = schedule) -> cw.Metric:
@@ -279,12 +249,7 @@ class OnlineJudge(Construct):
 
     @staticmethod
     def _price(model_id: str, prices: Mapping[str, Mapping[str, float]] | None) -> dict[str, float] | None:
-        table = merged_prices("prices", prices or {})
-        if model_id in table:
-            return dict(table[model_id])
-        if Token.is_unresolved(model_id):
-            return None
-        found = table.get(base_model_id(model_id))
+        found = price_in(merged_prices("prices", prices or {}), model_id)
         return dict(found) if found else None
 
     def by_version(self, name: str) -> cw.MathExpression:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -28,15 +27,12 @@ from llm_observability.config.bounds import (
 from llm_observability.config.choices import DriftStatistic
 from llm_observability.constructs._common import (
     access_logs_bucket,
-    asset_function,
     dead_letter_metric,
-    dead_letter_queue,
     function_role,
-    grant_log_queries,
     log_encryption_key,
-    powertools_layer,
     private_bucket,
 )
+from llm_observability.constructs._scheduled import grant_log_queries, log_group_names, log_line, scheduled_function
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.errors import ConfigError
 from llm_observability.functions.output_drift import drift_telemetry as dt
@@ -121,13 +117,7 @@ class OutputDrift(Construct):
         super().__init__(scope, id)
         owner = "OutputDrift"
         factory = AlarmFactory.notifying(self, owner=owner, action=action, topic=topic or workload.alert_topic)
-        schema = workload.log_schema
-        if not workload.log_groups or len(workload.log_groups) > 50:
-            raise ConfigError(f"{owner} 'workload.log_groups' has {len(workload.log_groups)} log groups: allowed is 1 "
-                              "to 50, the groups its answer lines are written to (what one Logs Insights query reads).")  # fmt: skip
-        if schema is None:
-            raise ConfigError(f"{owner} 'workload.log_schema' is missing: allowed is a LogSchema naming the fields of "
-                              "the answer line (LogSchema.library() or LogSchema.reference()).")  # fmt: skip
+        schema = log_line(workload, owner)
         DRIFT_BASELINE_DAYS.check("baseline_days", baseline_days, owner=owner)
         choice("statistic", statistic, DriftStatistic, owner=owner)
         DRIFT_PSI_THRESHOLD.check("psi_threshold", psi_threshold, owner=owner)
@@ -136,32 +126,24 @@ class OutputDrift(Construct):
         NEAR_DUPLICATE_JACCARD.check("near_duplicate_jaccard", near_duplicate_jaccard, owner=owner)
         choice("diversity", diversity, (True, False), owner=owner)
 
-        signals: list[str] = []
-        if schema.answer_length is not None:
-            signals.append(dt.SIGNAL_ANSWER_LENGTH)
-        else:
+        signals = drift_signals(workload, judged=judge_log_group is not None)
+        if dt.SIGNAL_ANSWER_LENGTH not in signals:
             leave_out(self, "output drift of answer length", "log_schema",
                       how="name the answer-length field of the answer line (LogSchema answer_length=...)")  # fmt: skip
-        if workload.logs_prompt_text:
-            signals.append(dt.SIGNAL_REFUSAL)
-        else:
+        if dt.SIGNAL_REFUSAL not in signals:
             leave_out(self, "output drift of refusals", "prompt_logging")
             if diversity:
                 leave_out(self, "prompt diversity", "prompt_logging")
             diversity = False
-        if schema.grounding_score is not None and workload.guardrail_arn is not None:
-            signals.append(dt.SIGNAL_GROUNDING)
-        else:
+        if dt.SIGNAL_GROUNDING not in signals:
             leave_out(self, "output drift of grounding scores", "log_schema",
                       how="apply a guardrail with contextual grounding (guardrail_arn=...) and name its score field "
                       "(LogSchema grounding_score=...)")  # fmt: skip
-        if judge_log_group is not None:
-            signals.extend(dt.JUDGE_SIGNALS)
-        else:
+        if judge_log_group is None:
             leave_out(self, "output drift of the judge's scores", "online_judge_sample_percent", source="setting",
                       how="run the online judge (online_judge_sample_percent above 0) and pass its log group as "
                       "judge_log_group")  # fmt: skip
-        if not signals and not diversity:
+        if not signals:  # no text either (that would be the refusal signal), so no prompt diversity
             raise ConfigError(f"{owner} 'workload' feeds no drift signal and no question text: allowed is a workload "
                               "whose log_schema names answer_length, or whose prompt_logging is full or redacted.")  # fmt: skip
         self.signals = tuple(signals)
@@ -190,11 +172,8 @@ class OutputDrift(Construct):
                      "the application's logs are the record they are rebuilt from.")  # fmt: skip
         self._grant_state(role)
 
-        self.dead_letter_queue = dead_letter_queue(
-            self, "DeadLetters", purpose="the output drift schedule and of its function's asynchronous runs"
-        )
         environment = {
-            dt.ENV_LOG_GROUP_NAMES: Stack.of(self).to_json_string([g.log_group_name for g in workload.log_groups]),
+            dt.ENV_LOG_GROUP_NAMES: log_group_names(self, workload),
             dt.ENV_LOG_SCHEMA: schema.document(),
             dt.ENV_STATE_BUCKET: self.state_bucket.bucket_name,
             dt.ENV_SIGNALS: json.dumps(signals, separators=(",", ":")),
@@ -203,33 +182,21 @@ class OutputDrift(Construct):
             dt.ENV_DRIFT_MIN_SAMPLES: str(min_samples),
             dt.ENV_DIVERSITY: "true" if diversity else "false",
             dt.ENV_NEAR_DUPLICATE_JACCARD: f"{near_duplicate_jaccard:g}",
-            dt.ENV_POWERTOOLS_SERVICE_NAME: workload.name,
-            dt.ENV_POWERTOOLS_METRICS_NAMESPACE: workload.metric_namespace,
         }
         if judge_log_group is not None:
             environment[dt.ENV_JUDGE_LOG_GROUP] = judge_log_group.log_group_name
-        self.function = asset_function(
-            self,
-            "Function",
-            folder="output_drift",
-            shared=("logs_query", "textstats"),
+        scheduled = scheduled_function(
+            self, workload=workload, folder="output_drift", shared=("logs_query", "textstats"),
             description=f"{workload.name}: daily output drift (KS, PSI) and prompt diversity",
-            layers=[powertools_layer(self, powertools_layer_version)],
-            role=role,
-            log_group=log_group,
-            timeout=Duration.minutes(15),
-            memory_size=1024,
-            environment=environment,
-            dead_letter_queue=self.dead_letter_queue,
-        )
-        self.rule = events.Rule(
-            self,
-            "Schedule",
-            description=f"Runs the {workload.name} output drift for the previous UTC day.",
+            # Lambda retries a failed run twice (same event, same day), then the queue.
             schedule=events.Schedule.cron(minute="15", hour="1"),
-            # No retry by EventBridge; Lambda retries a failed run twice (same event, same day), then the queue.
-            targets=[targets.LambdaFunction(self.function, retry_attempts=0, dead_letter_queue=self.dead_letter_queue)],
-        )
+            run_description=f"Runs the {workload.name} output drift for the previous UTC day.",
+            role=role, log_group=log_group, environment=environment, timeout=Duration.minutes(15), memory_size=1024,
+            powertools_layer_version=powertools_layer_version,
+            queue_purpose="the output drift schedule and of its function's asynchronous runs",
+        )  # fmt: skip
+        self.function, self.rule = scheduled.function, scheduled.rule
+        self.dead_letter_queue = scheduled.dead_letter_queue
 
         def metric(name: str, statistic_: str = "Maximum") -> cw.Metric:
             return cw.Metric(namespace=workload.metric_namespace, metric_name=name, statistic=statistic_,
@@ -308,3 +275,18 @@ class OutputDrift(Construct):
                 )
             )
         return widgets
+
+
+def drift_signals(workload: Workload, *, judged: bool) -> list[str]:
+    """The output signals ``workload``'s log line feeds (``judged``: the online judge's scores are read too)."""
+    schema = workload.log_schema
+    signals = []
+    if schema is not None and schema.answer_length is not None:
+        signals.append(dt.SIGNAL_ANSWER_LENGTH)
+    if workload.logs_prompt_text:
+        signals.append(dt.SIGNAL_REFUSAL)
+    if schema is not None and schema.grounding_score is not None and workload.guardrail_arn is not None:
+        signals.append(dt.SIGNAL_GROUNDING)
+    if judged:
+        signals.extend(dt.JUDGE_SIGNALS)
+    return signals

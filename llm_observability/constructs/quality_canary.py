@@ -5,7 +5,6 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -13,13 +12,11 @@ from constructs import Construct
 
 from llm_observability.config.bounds import POWERTOOLS_VERSION, QUALITY_CANARY_MINUTES, ROUGE_L_FLOOR
 from llm_observability.constructs._common import (
-    asset_function,
     dead_letter_metric,
-    dead_letter_queue,
     function_role,
     log_encryption_key,
-    powertools_layer,
 )
+from llm_observability.constructs._scheduled import scheduled_function
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, AlarmFactory, AlarmRole, Severity
 from llm_observability.errors import ConfigError
 from llm_observability.functions.quality_canary import canary_telemetry as ct
@@ -106,39 +103,24 @@ class QualityCanary(Construct):
         role.add_to_policy(
             iam.PolicyStatement(sid="InvokeRagFunction", actions=["lambda:InvokeFunction"], resources=[target.function_arn])
         )
-        # A run EventBridge could not start, or that failed every attempt in Lambda, waits here (alarmed below).
-        self.dead_letter_queue = dead_letter_queue(
-            self, "DeadLetters", purpose="the canary's schedule and of its function's asynchronous runs"
-        )
-        self.function = asset_function(
-            self,
-            "Function",
-            dead_letter_queue=self.dead_letter_queue,
-            folder="quality_canary",
-            shared=("textstats",),
+        # A run EventBridge could not start, or that failed every attempt in Lambda, waits in the dead-letter queue
+        # (alarmed below); no EventBridge retry, the next run comes soon.
+        scheduled = scheduled_function(
+            self, workload=workload, folder="quality_canary", shared=("textstats",),
             description=f"{workload.name}: quality canary (ROUGE-L, BLEU, token F1 on a golden set)",
-            layers=[powertools_layer(self, powertools_layer_version)],
-            role=role,
-            log_group=log_group,
-            timeout=Duration.minutes(5),
-            memory_size=256,
+            schedule=events.Schedule.rate(schedule), run_description=f"Runs the {workload.name} quality canary.",
+            role=role, log_group=log_group, timeout=Duration.minutes(5), memory_size=256,
             environment={
                 ct.ENV_TARGET_FUNCTION_NAME: target.function_name,
                 ct.ENV_REQUEST_CONTRACT: workload.request_contract.document(
                     default_model_id=workload.primary_model_id or workload.model_ids[0]
                 ),
-                "POWERTOOLS_SERVICE_NAME": workload.name,
-                "POWERTOOLS_METRICS_NAMESPACE": workload.metric_namespace,
             },
-        )
-        self.rule = events.Rule(
-            self,
-            "Schedule",
-            description=f"Runs the {workload.name} quality canary.",
-            schedule=events.Schedule.rate(schedule),
-            # No retry (the next run comes soon); a run EventBridge could not start waits in the queue, alarmed below.
-            targets=[targets.LambdaFunction(self.function, retry_attempts=0, dead_letter_queue=self.dead_letter_queue)],
-        )
+            powertools_layer_version=powertools_layer_version,
+            queue_purpose="the canary's schedule and of its function's asynchronous runs",
+        )  # fmt: skip
+        self.function, self.rule = scheduled.function, scheduled.rule
+        self.dead_letter_queue = scheduled.dead_letter_queue
 
         def metric(name: str, statistic: str = "Average") -> cw.Metric:
             return cw.Metric(

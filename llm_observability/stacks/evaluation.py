@@ -14,11 +14,12 @@ from aws_cdk import aws_cloudwatch as cw
 
 from llm_observability.config import ObservabilityConfig
 from llm_observability.constructs._common import log_encryption_key
+from llm_observability.constructs._scheduled import unreadable_logs
 from llm_observability.constructs.alarm_factory import AlarmActionStrategy, RoledAlarm
-from llm_observability.constructs.feedback_loop import FeedbackLoop
+from llm_observability.constructs.feedback_loop import FeedbackLoop, missing_feedback_fields
 from llm_observability.constructs.online_judge import OnlineJudge
 from llm_observability.constructs.outcomes import LEVEL_TARGETS, IncidentOutcomes, parse_targets
-from llm_observability.constructs.output_drift import OutputDrift
+from llm_observability.constructs.output_drift import OutputDrift, drift_signals
 from llm_observability.left_out import leave_out
 from llm_observability.workload import Workload
 
@@ -27,6 +28,8 @@ JUDGE_SECTION = "Online evaluation (LLM judge)"
 FEEDBACK_SECTION = "Feedback by model and prompt version"
 DRIFT_SECTION = "Production drift and prompt diversity"
 OUTCOMES_SECTION = "Outcomes"
+#: The construct id of the log key the four functions share.
+LOG_KEY_ID = "EvaluationLogKey"
 
 
 @dataclass
@@ -47,13 +50,10 @@ class Evaluation:
 
 def _reads_logs(stack: Stack, workload: Workload, feature: str) -> bool:
     """Does the workload name its log groups and log line (what every function here queries)? Else leave it out."""
-    if not workload.log_groups:
-        leave_out(stack, feature, "log_groups")
-    elif workload.log_schema is None:
-        leave_out(stack, feature, "log_schema")
-    else:
-        return True
-    return False
+    missing = unreadable_logs(workload)
+    if missing is not None:
+        leave_out(stack, feature, missing)
+    return missing is None
 
 
 def add_evaluation(
@@ -63,18 +63,16 @@ def add_evaluation(
     outcomes, with the settings of ``config``; every alarm takes ``action``. Outcomes watch ``workload``'s alarms
     (pass the workload that carries Level 1's and this level's alarms)."""
     built = Evaluation()
-    settings: dict[str, Any] = {"action": action, "log_retention_days": config.log_retention_days,
-                "powertools_layer_version": config.powertools_layer_version}  # fmt: skip
 
     def common() -> dict[str, Any]:
         """The props every function shares, with one log key for their log groups (a key costs $1 a month; they
-        hold the same kind of record), created with the first function built."""
-        if "log_key" not in settings:
-            settings["log_key"] = log_encryption_key(
-                stack, "EvaluationLogKey",
-                description="Encrypts the logs of the online judge, feedback join, output drift and incident outcomes.",
-            )  # fmt: skip
-        return settings
+        hold the same kind of record): the stack's, made with the first function built."""
+        key = stack.node.try_find_child(LOG_KEY_ID) or log_encryption_key(
+            stack, LOG_KEY_ID,
+            description="Encrypts the logs of the online judge, feedback join, output drift and incident outcomes.",
+        )  # fmt: skip
+        return {"action": action, "log_key": key, "log_retention_days": config.log_retention_days,
+                "powertools_layer_version": config.powertools_layer_version}  # fmt: skip
 
     judge_feature = "The online judge (LLM-as-judge scores of a sample of real answers)"
     if config.online_judge_sample_percent == 0:
@@ -94,9 +92,8 @@ def add_evaluation(
 
     feedback_feature = "The feedback loop (ratings by model and prompt version, negative-share alarm)"
     if _reads_logs(stack, workload, feedback_feature):
-        schema = workload.log_schema
-        assert schema is not None
-        if None in (schema.feedback_marker, schema.feedback_request_id, schema.feedback_score):
+        assert workload.log_schema is not None
+        if missing_feedback_fields(workload.log_schema):
             leave_out(stack, feedback_feature, "log_schema",
                       how="name the feedback line in LogSchema(feedback_marker=..., feedback_request_id=..., "
                       "feedback_score=...); LogSchema.library() does for llmobs.feedback()")  # fmt: skip
@@ -111,11 +108,7 @@ def add_evaluation(
 
     drift_feature = "Output drift and prompt diversity"
     if _reads_logs(stack, workload, drift_feature):
-        schema = workload.log_schema
-        assert schema is not None
-        fed = schema.answer_length is not None or workload.logs_prompt_text or built.judge is not None or (
-            schema.grounding_score is not None and workload.guardrail_arn is not None)  # fmt: skip
-        if not fed:
+        if not drift_signals(workload, judged=built.judge is not None):
             leave_out(stack, drift_feature, "log_schema",
                       how="name the answer-length field (LogSchema answer_length=...) or log question and answer "
                       "text (prompt_logging='redacted')")  # fmt: skip

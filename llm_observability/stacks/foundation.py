@@ -88,7 +88,9 @@ class FoundationStack(Stack):
                 self, "LambdaInsights", workload=self.workload, log_group_mode=config.lambda_insights_log_group,
                 log_retention_days=config.log_retention_days,
             )  # fmt: skip
-            self.dashboard.add_section("Resource use (Lambda Insights)", self.insights.widgets())
+            widgets = self.insights.widgets()  # none when every function was left out (imported, container images)
+            if widgets:
+                self.dashboard.add_section("Resource use (Lambda Insights)", widgets)
         self.invocation_logging: InvocationLogging | None = None
         if config.invocation_logging:
             self.invocation_logging = InvocationLogging(

@@ -243,6 +243,20 @@ def test_imported_and_image_functions_are_left_out_and_not_observed(app: dict[st
     assert _layers(app["templates"]["Virginia"], "Image") is None
 
 
+def test_a_workload_without_functions_builds_nothing_and_says_so() -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template
+
+    from llm_observability.constructs.lambda_insights import FunctionInsights
+    from llm_observability.left_out import report_of
+
+    stack = Stack(App(), "NoFunctions")
+    insights = FunctionInsights(stack, "Insights", workload=_workload())
+    assert [(i.feature, i.field) for i in report_of(stack).items] == [
+        ("Lambda Insights (CPU, memory and network per function)", "functions")]  # fmt: skip
+    assert Template.from_stack(stack).to_json().get("Resources", {}) == {} and insights.widgets() == []
+
+
 def test_create_makes_the_encrypted_group_with_retention_and_the_functions_wait_for_it(app: dict[str, Any]) -> None:
     template = app["templates"]["Virginia"]
     (logical_id, group), *more = _resources(template, "AWS::Logs::LogGroup", "Insights").items()

@@ -218,6 +218,22 @@ def test_without_passages_faithfulness_is_left_out(app: dict[str, Any]) -> None:
     assert "not judged" not in json.dumps(Stack.of(app["judge"]).resolve(full.to_json()))
 
 
+def test_without_a_prompt_version_field_scores_are_unversioned_and_that_is_said() -> None:
+    from dataclasses import replace
+
+    from aws_cdk import App, Stack
+
+    from llm_observability.constructs.online_judge import OnlineJudge
+    from llm_observability.left_out import report_of
+
+    stack = Stack(App(), "Unversioned")
+    workload = _workload(stack)
+    workload = replace(workload, log_schema=replace(workload.log_schema, prompt_version=None))
+    OnlineJudge(stack, "Subject", workload=workload, model_id=JUDGE_MODEL)
+    assert [(i.feature, i.field) for i in report_of(stack).items] == [
+        ("Judge scores per prompt version (every answer counts as 'unversioned')", "log_schema")]  # fmt: skip
+
+
 def test_the_widgets_chart_scores_by_version_harm_tokens_and_the_rubric(app: dict[str, Any]) -> None:
     (dashboard,) = [
         v for v in app["templates"]["Judge"]["Resources"].values() if v["Type"] == "AWS::CloudWatch::Dashboard"

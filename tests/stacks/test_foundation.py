@@ -229,3 +229,22 @@ def test_sample_corpus_must_be_small_utf8_text(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"holds 200,001 bytes: allowed are 200,000"):
         SampleKnowledgeBase(stack, "B", embedding_model_id="amazon.titan-embed-text-v2:0", dimensions=1024,
                             log_key=key, log_retention_days=30, corpus_dir=tmp_path)  # fmt: skip
+
+
+@pytest.mark.slow  # one more three-level synthesis, about 15 s
+def test_lambda_insights_on_the_reference_function_fits_its_layers_at_level_3(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.conftest import synth_bundled_app
+
+    result = synth_bundled_app(tmp_path_factory.mktemp("insights"), level=3, lambda_insights=True)
+    resources = result.template(1)["Resources"]
+    (rag,) = [r for k, r in resources.items() if k.startswith("RagAppFunction") and r["Type"] == "AWS::Lambda::Function"]
+    layers = json.dumps(rag["Properties"]["Layers"])
+    assert len(rag["Properties"]["Layers"]) == 5 and "LambdaInsights" in layers  # Powertools, ADOT, runtime, CodeGuru
+    (group,) = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"
+                and r["Properties"].get("LogGroupName") == "/aws/lambda-insights"]  # fmt: skip
+    assert group["DeletionPolicy"] == "Retain" and "KmsKeyId" in group["Properties"]
+    (dashboard,) = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "Resource use (Lambda Insights)" in body and "memory_utilization" in body

@@ -19,29 +19,28 @@ from typing import Any
 from llm_observability.assess.intrinsics import as_list, literal, strings
 from llm_observability.assess.inventory import Inventory, Resource
 from llm_observability.assess.model import Level, Status
-from llm_observability.assess.queries import ALARM, FUNCTION_TYPES, alarm_metric_specs, env_of
+from llm_observability.assess.queries import ALARM, alarm_metric_specs, env_of, functions_with
 from llm_observability.assess.report import Finding, ids, join_names, sentence
+from llm_observability.functions.incident_outcomes import outcomes_telemetry as ot
+from llm_observability.functions.online_judge import judge_telemetry as jt
+from llm_observability.functions.output_drift import drift_telemetry as dt
 
 GROUP = Level(2, group="outcomes")
 
 EVENT_RULE = "AWS::Events::Rule"
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
-#: Environment variables that mark the library's functions (set by their constructs).
-ENV_OUTCOMES = "OUTCOMES"
-ENV_JUDGE_MODEL = "JUDGE_MODEL_ID"
-ENV_JUDGE_SAMPLE = "SAMPLE_PERCENT"
-ENV_DRIFT_DAYS = "DRIFT_BASELINE_DAYS"
-ENV_DRIFT_STATISTIC = "DRIFT_STATISTIC"
+#: Environment variables that mark the library's functions (set by their constructs; named by the functions' own
+#: telemetry vocabularies, so the scorecard and the functions cannot disagree).
+ENV_OUTCOMES = ot.ENV_OUTCOMES
+ENV_JUDGE_MODEL = jt.ENV_JUDGE_MODEL_ID
+ENV_JUDGE_SAMPLE = jt.ENV_SAMPLE_PERCENT
+ENV_DRIFT_DAYS = dt.ENV_DRIFT_BASELINE_DAYS
+ENV_DRIFT_STATISTIC = dt.ENV_DRIFT_STATISTIC
 #: Metric names the rows look for in alarms.
-OUTCOME_METRICS = {"TimeToResolve": "resolve", "TimeToDetect": "detect"}
-SEVERITY_DIM = "Severity"
-JUDGE_SCORE_METRICS = ("JudgeRelevance", "JudgeFaithfulness", "JudgeCoherence", "JudgeHarmful")
-DRIFT_METRIC = "OutputDriftMax"
-
-
-def functions_with(inv: Inventory, variable: str) -> list[Resource]:
-    """Lambda functions whose environment sets ``variable`` (whatever its value)."""
-    return [fn for fn in inv.of_type(*FUNCTION_TYPES) if variable in env_of(inv, fn)]
+OUTCOME_METRICS = {ot.METRIC_TIME_TO_RESOLVE: "resolve", ot.METRIC_TIME_TO_DETECT: "detect"}
+SEVERITY_DIM = ot.DIM_SEVERITY
+JUDGE_SCORE_METRICS = tuple(jt.CRITERION_METRICS.values())
+DRIFT_METRIC = dt.METRIC_OUTPUT_DRIFT_MAX
 
 
 def _env_literal(inv: Inventory, fn: Resource, variable: str) -> str | None:
