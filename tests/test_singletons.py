@@ -73,10 +73,10 @@ def _transaction_search(stack: Any, adopt: bool) -> Any:
 
 
 def _lambda_insights(stack: Any, adopt: bool) -> Any:
+    from aws_cdk import aws_lambda as lambda_
+
     from llm_observability.constructs.lambda_insights import FunctionInsights
     from llm_observability.workload import Workload
-
-    from aws_cdk import aws_lambda as lambda_
 
     # A function to observe: without one FunctionInsights builds nothing (and claims nothing).
     fn = lambda_.Function(stack, "InsightsFn", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler",
